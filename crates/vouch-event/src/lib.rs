@@ -1,0 +1,37 @@
+//! Vouch's event model, version 1.
+//!
+//! An [`Event`] is one immutable fact a pipeline publishes: a run started, params or
+//! metrics logged, an artifact or dataset bound, a run finished. Events travel as JSON
+//! (the wire form any language can publish, specified in `schemas/`) and are stored in
+//! the log in a canonical binary form; an event's [`Digest`] is BLAKE3 over the exact
+//! stored bytes.
+//!
+//! Architecture invariant: this crate does no I/O and reads no clock. Bytes in, events,
+//! bytes and digests out.
+#![deny(missing_docs)]
+
+mod digest;
+mod ids;
+mod model;
+mod storage;
+mod time;
+mod wire;
+
+pub use digest::{Digest, DigestError};
+pub use ids::{EventId, IdError, ModelName, Name, Producer, RunId, Segment};
+pub use model::{
+    ArtifactLogged, Body, DatasetBound, DatasetRole, Environment, Event, GitInfo, Kind,
+    MetricsLogged, ParamsLogged, RunFinished, RunStarted, RunStatus, Subject,
+};
+pub use storage::{decode, encode, event_digest, DecodeError, BINARY_FORMAT_V1};
+pub use time::{Timestamp, TimestampError};
+pub use wire::{from_json, to_json, to_json_value, WireError};
+
+/// The largest encoded event Vouch accepts, in bytes (1 MiB), in either form.
+///
+/// It matches NATS's default maximum payload, so an event accepted by the embedded
+/// ledger can always be moved onto a stream.
+pub const MAX_EVENT_BYTES: usize = 1 << 20;
+
+/// The schema version of every event this crate produces and accepts.
+pub const SCHEMA_VERSION: u16 = 1;

@@ -1,0 +1,73 @@
+//! The canonical binary form stored in the log, and event digests.
+//!
+//! Layout: one format byte ([`BINARY_FORMAT_V1`] = `0x01`), then the [`Event`] in bincode
+//! 2.0.1's standard configuration (little-endian, variable-length integers, enum variants
+//! as their index, strings and maps length-prefixed, maps in key order). The format byte
+//! lets a later encoder coexist with records written today.
+
+use crate::{from_json, Digest, Event, WireError, MAX_EVENT_BYTES};
+
+/// The format byte of the v1 binary form.
+pub const BINARY_FORMAT_V1: u8 = 0x01;
+
+/// Why stored bytes are not an event.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// No bytes at all.
+    #[error("empty record")]
+    Empty,
+    /// The first byte names no known form.
+    #[error("unknown record format byte 0x{0:02x} (expected 0x01 binary or `{{` JSON)")]
+    UnknownFormat(u8),
+    /// The binary form is corrupt or truncated.
+    #[error("corrupt binary event: {0}")]
+    Binary(String),
+    /// Bytes were left after the event.
+    #[error("{0} trailing bytes after the binary event")]
+    Trailing(usize),
+    /// The JSON form is invalid.
+    #[error(transparent)]
+    Json(#[from] WireError),
+}
+
+fn config() -> impl bincode::config::Config {
+    bincode::config::standard().with_limit::<MAX_EVENT_BYTES>()
+}
+
+/// Encodes an event in the canonical binary form.
+pub fn encode(event: &Event) -> Vec<u8> {
+    let mut out = Vec::with_capacity(128);
+    out.push(BINARY_FORMAT_V1);
+    bincode::encode_into_std_write(event, &mut out, bincode::config::standard())
+        .expect("writing to a Vec cannot fail and events hold no unencodable values");
+    out
+}
+
+/// Decodes a record from the log: the binary form, or JSON published by another
+/// language. The result is validated as [`from_json`] validates.
+///
+/// # Errors
+/// When the bytes are neither form, or the event breaks a rule.
+pub fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
+    match bytes.first() {
+        None => Err(DecodeError::Empty),
+        Some(&BINARY_FORMAT_V1) => {
+            let (event, used): (Event, usize) =
+                bincode::decode_from_slice(&bytes[1..], config())
+                    .map_err(|e| DecodeError::Binary(e.to_string()))?;
+            if used != bytes.len() - 1 {
+                return Err(DecodeError::Trailing(bytes.len() - 1 - used));
+            }
+            event.check().map_err(|m| DecodeError::Json(WireError::Invalid(m)))?;
+            Ok(event)
+        }
+        Some(b'{') | Some(b' ') | Some(b'\t') | Some(b'\n') | Some(b'\r') => Ok(from_json(bytes)?),
+        Some(&other) => Err(DecodeError::UnknownFormat(other)),
+    }
+}
+
+/// An event's digest: BLAKE3 over the exact bytes stored in the log.
+pub fn event_digest(stored: &[u8]) -> Digest {
+    Digest::of(stored)
+}

@@ -1,0 +1,243 @@
+//! Timestamps: nanoseconds since the Unix epoch, UTC, written as RFC 3339.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A point in time, nanoseconds since 1970-01-01T00:00:00Z.
+///
+/// Vouch never reads the clock below the binary edge; callers pass time in.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, bincode::Encode, bincode::Decode,
+)]
+pub struct Timestamp(i64);
+
+/// Why a string is not an RFC 3339 timestamp.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid time `{input}`: {reason} (expected RFC 3339, e.g. 2026-11-28T04:20:51Z)")]
+pub struct TimestampError {
+    input: String,
+    reason: &'static str,
+}
+
+const NANOS_PER_SEC: i64 = 1_000_000_000;
+
+impl Timestamp {
+    /// The epoch itself.
+    pub const EPOCH: Timestamp = Timestamp(0);
+
+    /// A timestamp from nanoseconds since the epoch.
+    pub const fn from_unix_nanos(nanos: i64) -> Self {
+        Timestamp(nanos)
+    }
+
+    /// Nanoseconds since the epoch.
+    pub const fn unix_nanos(self) -> i64 {
+        self.0
+    }
+
+    /// Whole seconds since the epoch (rounded towards negative infinity).
+    pub const fn unix_seconds(self) -> i64 {
+        self.0.div_euclid(NANOS_PER_SEC)
+    }
+
+    /// Parses RFC 3339: `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`.
+    ///
+    /// # Errors
+    /// When the text is not such a timestamp, or is out of range (years 1678..=2261).
+    pub fn parse_rfc3339(input: &str) -> Result<Self, TimestampError> {
+        let fail = |reason| TimestampError {
+            input: input.chars().take(64).collect(),
+            reason,
+        };
+        let b = input.as_bytes();
+        if b.len() < 20 {
+            return Err(fail("too short"));
+        }
+        let num = |range: std::ops::Range<usize>| -> Result<i64, TimestampError> {
+            let part = &b[range];
+            if !part.iter().all(u8::is_ascii_digit) {
+                return Err(fail("expected digits"));
+            }
+            Ok(part.iter().fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0')))
+        };
+        if b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+            return Err(fail("expected YYYY-MM-DDTHH:MM:SS"));
+        }
+        if b[13] != b':' || b[16] != b':' {
+            return Err(fail("expected HH:MM:SS"));
+        }
+        let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+        let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+        if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
+            return Err(fail("no such date"));
+        }
+        if hour > 23 || minute > 59 || second > 60 {
+            return Err(fail("no such time of day"));
+        }
+        let mut i = 19;
+        let mut nanos = 0i64;
+        if b[i] == b'.' {
+            i += 1;
+            let start = i;
+            while i < b.len() && b[i].is_ascii_digit() {
+                i += 1;
+            }
+            let digits = i - start;
+            if digits == 0 || digits > 9 {
+                return Err(fail("fraction of a second must have 1 to 9 digits"));
+            }
+            nanos = num(start..i)? * 10i64.pow(9 - digits as u32);
+        }
+        let offset_seconds = match b.get(i) {
+            Some(b'Z' | b'z') if i + 1 == b.len() => 0,
+            Some(sign @ (b'+' | b'-')) if i + 6 == b.len() && b[i + 3] == b':' => {
+                let (h, m) = (num(i + 1..i + 3)?, num(i + 4..i + 6)?);
+                if h > 23 || m > 59 {
+                    return Err(fail("no such UTC offset"));
+                }
+                let s = h * 3600 + m * 60;
+                if *sign == b'+' {
+                    s
+                } else {
+                    -s
+                }
+            }
+            _ => return Err(fail("expected Z or a UTC offset like +01:00 at the end")),
+        };
+        // A leap second is folded into the next second, as most systems do.
+        let seconds = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60
+            + second
+            - offset_seconds;
+        seconds
+            .checked_mul(NANOS_PER_SEC)
+            .and_then(|n| n.checked_add(nanos))
+            .map(Timestamp)
+            .ok_or_else(|| fail("out of range"))
+    }
+}
+
+impl fmt::Display for Timestamp {
+    /// RFC 3339 in UTC, with as many fraction digits as needed (none for whole seconds).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secs = self.0.div_euclid(NANOS_PER_SEC);
+        let nanos = self.0.rem_euclid(NANOS_PER_SEC);
+        let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+        let (y, m, d) = civil_from_days(days);
+        write!(
+            f,
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
+            rem / 3600,
+            rem % 3600 / 60,
+            rem % 60
+        )?;
+        if nanos != 0 {
+            let mut frac = format!("{nanos:09}");
+            while frac.ends_with('0') {
+                frac.pop();
+            }
+            write!(f, ".{frac}")?;
+        }
+        f.write_str("Z")
+    }
+}
+
+impl FromStr for Timestamp {
+    type Err = TimestampError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Timestamp::parse_rfc3339(s)
+    }
+}
+
+impl serde::Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Timestamp::parse_rfc3339(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+fn is_leap(year: i64) -> bool {
+    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if is_leap(year) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since the epoch for a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(input: &str, expect: Result<&str, &str>) {
+        match (Timestamp::parse_rfc3339(input), expect) {
+            (Ok(t), Ok(want)) => assert_eq!(t.to_string(), want, "{input}"),
+            (Err(e), Err(want)) => assert!(e.to_string().contains(want), "{input}: {e}"),
+            (got, want) => panic!("{input}: got {got:?}, want {want:?}"),
+        }
+    }
+
+    #[test]
+    fn parses_and_normalises_to_utc() {
+        check("1970-01-01T00:00:00Z", Ok("1970-01-01T00:00:00Z"));
+        check("2026-11-28T04:20:51Z", Ok("2026-11-28T04:20:51Z"));
+        check("2026-11-28T05:20:51.5+01:00", Ok("2026-11-28T04:20:51.5Z"));
+        check("2024-02-29T23:59:59.123456789-00:30", Ok("2024-03-01T00:29:59.123456789Z"));
+        check("1969-12-31T23:59:59.9Z", Ok("1969-12-31T23:59:59.9Z"));
+    }
+
+    #[test]
+    fn rejects_what_is_not_rfc3339() {
+        check("2026-11-28", Err("too short"));
+        check("2026-11-28T04:20:51", Err("too short"));
+        check("2026-11-28T04:20:51+0100", Err("UTC offset"));
+        check("2026-02-30T00:00:00Z", Err("no such date"));
+        check("2025-02-29T00:00:00Z", Err("no such date"));
+        check("2026-11-28T24:00:00Z", Err("no such time"));
+        check("2026-11-28T04:20:51.Z", Err("1 to 9 digits"));
+        check("2026-11-28T04:20:51.1234567890Z", Err("1 to 9 digits"));
+        check("20x6-11-28T04:20:51Z", Err("digits"));
+        check("9999-11-28T04:20:51Z", Err("out of range"));
+    }
+
+    #[test]
+    fn display_round_trips_through_parse() {
+        for nanos in [0, 1, -1, 1_764_303_651_000_000_000, -86_400_000_000_001] {
+            let t = Timestamp::from_unix_nanos(nanos);
+            assert_eq!(Timestamp::parse_rfc3339(&t.to_string()), Ok(t));
+        }
+    }
+}

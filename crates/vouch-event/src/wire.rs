@@ -1,0 +1,177 @@
+//! The JSON wire form (see `schemas/README.md`): what pipelines in any language publish.
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use crate::{
+    Body, Event, EventId, Kind, ModelName, Producer, RunId, Subject, Timestamp,
+    MAX_EVENT_BYTES, SCHEMA_VERSION,
+};
+
+/// Why a JSON document is not a valid v1 event.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WireError {
+    /// Over [`MAX_EVENT_BYTES`].
+    #[error("event is {size} bytes, over the {limit}-byte limit")]
+    TooLarge {
+        /// The document's size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// Not JSON, or the envelope is malformed (missing field, wrong type, unknown field).
+    #[error("{0}")]
+    Envelope(String),
+    /// The kind is recognised but reserved for a later version.
+    #[error("kind `{0}` is reserved for a later version of Vouch and not accepted yet")]
+    ReservedKind(Kind),
+    /// The schema version is not one this build reads.
+    #[error("schema version {0} is not supported (this build reads version {SCHEMA_VERSION})")]
+    UnsupportedSchema(u64),
+    /// `data` does not fit the kind.
+    #[error("data of {kind}: {message}")]
+    Data {
+        /// The event's kind.
+        kind: Kind,
+        /// What is wrong.
+        message: String,
+    },
+    /// The event breaks a rule the JSON types alone do not express.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireIn<'a> {
+    id: EventId,
+    kind: Kind,
+    schema: u64,
+    time: Timestamp,
+    producer: Producer,
+    #[serde(default, deserialize_with = "present")]
+    run: Option<RunId>,
+    #[serde(default, deserialize_with = "present")]
+    model: Option<ModelName>,
+    #[serde(borrow)]
+    data: &'a RawValue,
+}
+
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+#[derive(Serialize)]
+struct WireOut<'a> {
+    id: &'a EventId,
+    kind: Kind,
+    schema: u16,
+    time: Timestamp,
+    producer: &'a Producer,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    run: Option<&'a RunId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    model: Option<&'a ModelName>,
+    data: serde_json::Value,
+}
+
+/// Decodes and validates one JSON event.
+///
+/// # Errors
+/// A [`WireError`] that names the offending field and, for syntax errors, the column.
+pub fn from_json(bytes: &[u8]) -> Result<Event, WireError> {
+    if bytes.len() > MAX_EVENT_BYTES {
+        return Err(WireError::TooLarge {
+            size: bytes.len(),
+            limit: MAX_EVENT_BYTES,
+        });
+    }
+    let wire: WireIn<'_> =
+        serde_json::from_slice(bytes).map_err(|e| WireError::Envelope(e.to_string()))?;
+    if wire.kind.is_reserved() {
+        return Err(WireError::ReservedKind(wire.kind));
+    }
+    if wire.schema != u64::from(SCHEMA_VERSION) {
+        return Err(WireError::UnsupportedSchema(wire.schema));
+    }
+    let subject = match (wire.run, wire.model) {
+        (Some(run), None) => Subject::Run(run),
+        (None, Some(model)) => Subject::Model(model),
+        (Some(_), Some(_)) => {
+            return Err(WireError::Invalid(
+                "an event concerns a run or a model, not both: set `run` or `model`".into(),
+            ))
+        }
+        (None, None) => {
+            return Err(WireError::Invalid(format!(
+                "kind {} concerns a run: missing field `run`",
+                wire.kind
+            )))
+        }
+    };
+    let data = wire.data.get();
+    let body = decode_body(wire.kind, data).map_err(|e| WireError::Data {
+        kind: wire.kind,
+        message: e.to_string(),
+    })?;
+    let event = Event {
+        id: wire.id,
+        time: wire.time,
+        producer: wire.producer,
+        subject,
+        body,
+    };
+    event.check().map_err(WireError::Invalid)?;
+    Ok(event)
+}
+
+fn decode_body(kind: Kind, data: &str) -> Result<Body, serde_json::Error> {
+    Ok(match kind {
+        Kind::RunStarted => Body::RunStarted(serde_json::from_str(data)?),
+        Kind::ParamsLogged => Body::ParamsLogged(serde_json::from_str(data)?),
+        Kind::MetricsLogged => Body::MetricsLogged(serde_json::from_str(data)?),
+        Kind::ArtifactLogged => Body::ArtifactLogged(serde_json::from_str(data)?),
+        Kind::DatasetBound => Body::DatasetBound(serde_json::from_str(data)?),
+        Kind::RunFinished => Body::RunFinished(serde_json::from_str(data)?),
+        Kind::PolicyPublished
+        | Kind::DecisionRecorded
+        | Kind::ReviewRecorded
+        | Kind::DeploymentRecorded => unreachable!("reserved kinds are rejected before"),
+    })
+}
+
+/// The event as a JSON value in wire form.
+pub fn to_json_value(event: &Event) -> serde_json::Value {
+    let data = match &event.body {
+        Body::RunStarted(b) => serde_json::to_value(b),
+        Body::ParamsLogged(b) => serde_json::to_value(b),
+        Body::MetricsLogged(b) => serde_json::to_value(b),
+        Body::ArtifactLogged(b) => serde_json::to_value(b),
+        Body::DatasetBound(b) => serde_json::to_value(b),
+        Body::RunFinished(b) => serde_json::to_value(b),
+    }
+    .expect("payloads serialize: string keys, finite numbers");
+    let (run, model) = match &event.subject {
+        Subject::Run(run) => (Some(run), None),
+        Subject::Model(model) => (None, Some(model)),
+    };
+    serde_json::to_value(WireOut {
+        id: &event.id,
+        kind: event.kind(),
+        schema: SCHEMA_VERSION,
+        time: event.time,
+        producer: &event.producer,
+        run,
+        model,
+        data,
+    })
+    .expect("the envelope serializes")
+}
+
+/// The event as one line of compact JSON in wire form.
+pub fn to_json(event: &Event) -> String {
+    to_json_value(event).to_string()
+}
