@@ -60,7 +60,7 @@ impl Timestamp {
             }
             Ok(part.iter().fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0')))
         };
-        if b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        if b[4] != b'-' || b[7] != b'-' || b[10] != b'T' {
             return Err(fail("expected YYYY-MM-DDTHH:MM:SS"));
         }
         if b[13] != b':' || b[16] != b':' {
@@ -89,7 +89,7 @@ impl Timestamp {
             nanos = num(start..i)? * 10i64.pow(9 - digits as u32);
         }
         let offset_seconds = match b.get(i) {
-            Some(b'Z' | b'z') if i + 1 == b.len() => 0,
+            Some(b'Z') if i + 1 == b.len() => 0,
             Some(sign @ (b'+' | b'-')) if i + 6 == b.len() && b[i + 3] == b':' => {
                 let (h, m) = (num(i + 1..i + 3)?, num(i + 4..i + 6)?);
                 if h > 23 || m > 59 {
@@ -224,6 +224,8 @@ mod tests {
         check("2026-11-28", Err("too short"));
         check("2026-11-28T04:20:51", Err("too short"));
         check("2026-11-28T04:20:51+0100", Err("UTC offset"));
+        check("2026-11-28 04:20:51Z", Err("expected YYYY-MM-DDTHH:MM:SS"));
+        check("2026-11-28T04:20:51z", Err("UTC offset"));
         check("2026-02-30T00:00:00Z", Err("no such date"));
         check("2025-02-29T00:00:00Z", Err("no such date"));
         check("2026-11-28T24:00:00Z", Err("no such time"));
