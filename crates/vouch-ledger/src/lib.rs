@@ -1,0 +1,340 @@
+//! A Vouch ledger: one directory holding a marker, a lock, the log and the views.
+//!
+//! ```text
+//! .vouch/
+//!   ledger.json   marker: format and backend; a directory without it is not a ledger
+//!   LOCK          held (flock) by the one process using the ledger; holds its pid
+//!   log/          the embedded log (sled + event-id index)
+//!   views/        the views (sled), derived from the log
+//! ```
+//!
+//! Every command goes through [`Ledger`]: appends are flushed to the log before they are
+//! acknowledged, then projected into the views. Processes that find the ledger busy wait
+//! their turn, up to a bounded time.
+
+mod lock;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use vouch_event::Event;
+use vouch_log::{Appended, Log, LogError, LogKey, NewRecord, Position};
+use vouch_log_embedded::EmbeddedLog;
+use vouch_views::{CatchUpReport, Counts, ProjectError, Views, ViewsError};
+
+pub use lock::DirLock;
+
+const MARKER: &str = "ledger.json";
+const FORMAT: u32 = 1;
+
+/// How long a command waits for another process to release the ledger, by default.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why a ledger could not be opened or created.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// No directory there.
+    #[error("no ledger at {0}: run `vouch init` first (or point --ledger / VOUCH_LEDGER at one)")]
+    Missing(PathBuf),
+    /// The path is a file.
+    #[error("{0} is a file, not a ledger directory")]
+    NotADirectory(PathBuf),
+    /// A directory without the marker.
+    #[error("{0} is not a Vouch ledger (it has no {MARKER}); `vouch init` creates one in an empty or new directory")]
+    NotALedger(PathBuf),
+    /// `init` in a non-empty directory that is not a ledger.
+    #[error("{0} is not empty and not a Vouch ledger; choose an empty or new directory")]
+    NotEmpty(PathBuf),
+    /// The marker is damaged or from another version.
+    #[error("{path} is not a ledger this version reads: {reason}")]
+    BadMarker {
+        /// The marker file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Another process kept the ledger for longer than the timeout.
+    #[error("ledger {dir} is busy: {holder} has held it for over {waited:?}; try again, or raise VOUCH_LOCK_TIMEOUT")]
+    Busy {
+        /// The ledger.
+        dir: PathBuf,
+        /// Who holds it, as far as the lock file says.
+        holder: String,
+        /// How long this process waited.
+        waited: Duration,
+    },
+    /// Filesystem failure.
+    #[error("{action} {path}: {source}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// On what.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The log could not be opened.
+    #[error(transparent)]
+    Log(#[from] vouch_log_embedded::OpenError),
+    /// The views could not be opened.
+    #[error(transparent)]
+    Views(#[from] ViewsError),
+    /// Bringing the views up to date failed.
+    #[error(transparent)]
+    Project(#[from] ProjectError),
+}
+
+/// Why an append failed. Nothing was acknowledged; retrying with the same event ids is
+/// safe.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AppendError {
+    /// The log failed.
+    #[error(transparent)]
+    Log(#[from] LogError),
+    /// The events were stored, but projecting them failed; the next command retries.
+    #[error("events stored, but updating the views failed: {0}")]
+    Project(#[from] ProjectError),
+}
+
+/// How to open a ledger.
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    /// How long to wait for another process to release the ledger.
+    pub lock_timeout: Duration,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions { lock_timeout: DEFAULT_LOCK_TIMEOUT }
+    }
+}
+
+/// What `init` found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Initialised {
+    /// A new ledger was created.
+    Created,
+    /// The directory already was a ledger; nothing changed.
+    AlreadyThere,
+}
+
+/// The state `vouch status` reports.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Status {
+    /// The ledger directory.
+    pub ledger: PathBuf,
+    /// The log backend.
+    pub backend: &'static str,
+    /// The log's last position.
+    pub log_position: u64,
+    /// The views' position.
+    pub view_position: u64,
+    /// View totals.
+    pub counts: Counts,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Marker {
+    format: u32,
+    backend: String,
+}
+
+/// An open ledger. Holds the directory lock until dropped.
+pub struct Ledger {
+    dir: PathBuf,
+    log: EmbeddedLog,
+    views: Views,
+    _lock: DirLock,
+}
+
+fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> OpenError + 'a {
+    move |source| OpenError::Io { action, path: path.to_owned(), source }
+}
+
+/// The log key an event is appended under.
+pub fn log_key(event: &Event) -> LogKey {
+    let (kind, id) = match &event.subject {
+        vouch_event::Subject::Run(run) => ("run", run.as_str()),
+        vouch_event::Subject::Model(model) => ("model", model.as_str()),
+    };
+    LogKey::new(format!("{kind}.{id}")).expect("run ids and model names are valid key tokens")
+}
+
+/// The log record for an event: its canonical binary form.
+pub fn record(event: &Event) -> NewRecord {
+    NewRecord { event_id: event.id.to_string(), key: log_key(event), bytes: vouch_event::encode(event) }
+}
+
+impl Ledger {
+    /// Makes `dir` a ledger (creating it if needed). Idempotent on an existing ledger.
+    ///
+    /// # Errors
+    /// When `dir` is a file or a non-empty directory that is not a ledger, or on I/O
+    /// failure.
+    pub fn init(dir: &Path, options: &OpenOptions) -> Result<Initialised, OpenError> {
+        if dir.is_file() {
+            return Err(OpenError::NotADirectory(dir.to_owned()));
+        }
+        let marker = dir.join(MARKER);
+        if marker.exists() {
+            Ledger::open(dir, options)?;
+            return Ok(Initialised::AlreadyThere);
+        }
+        if dir.exists() {
+            let mut entries = std::fs::read_dir(dir).map_err(io("reading", dir))?;
+            if entries.next().is_some() {
+                return Err(OpenError::NotEmpty(dir.to_owned()));
+            }
+        }
+        std::fs::create_dir_all(dir).map_err(io("creating", dir))?;
+        let text = serde_json::to_string_pretty(&Marker { format: FORMAT, backend: "embedded".into() })
+            .expect("serializable");
+        let tmp = dir.join(format!("{MARKER}.tmp"));
+        std::fs::write(&tmp, text + "\n").map_err(io("writing", &tmp))?;
+        // Create the stores before the marker appears, so a ledger is never half made.
+        {
+            let _lock = DirLock::acquire(dir, options.lock_timeout)?;
+            EmbeddedLog::open(&dir.join("log"))?.flush().map_err(|e| OpenError::Project(e.into()))?;
+            Views::open(&dir.join("views"))?.flush()?;
+        }
+        std::fs::rename(&tmp, &marker).map_err(io("writing", &marker))?;
+        Ok(Initialised::Created)
+    }
+
+    /// Opens the ledger in `dir`, waiting up to `options.lock_timeout` for other
+    /// processes, and rebuilds the views if they are missing or from another layout.
+    ///
+    /// # Errors
+    /// When `dir` is not a ledger, stays busy, or its stores fail to open.
+    pub fn open(dir: &Path, options: &OpenOptions) -> Result<Ledger, OpenError> {
+        if !dir.exists() {
+            return Err(OpenError::Missing(dir.to_owned()));
+        }
+        if !dir.is_dir() {
+            return Err(OpenError::NotADirectory(dir.to_owned()));
+        }
+        let marker_path = dir.join(MARKER);
+        let text = match std::fs::read_to_string(&marker_path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(OpenError::NotALedger(dir.to_owned()))
+            }
+            Err(e) => return Err(io("reading", &marker_path)(e)),
+        };
+        let marker: Marker = serde_json::from_str(&text).map_err(|e| OpenError::BadMarker {
+            path: marker_path.clone(),
+            reason: e.to_string(),
+        })?;
+        if marker.format != FORMAT || marker.backend != "embedded" {
+            return Err(OpenError::BadMarker {
+                path: marker_path,
+                reason: format!(
+                    "format {} with backend `{}` (this version reads format {FORMAT}, backend `embedded`)",
+                    marker.format, marker.backend
+                ),
+            });
+        }
+        let lock = DirLock::acquire(dir, options.lock_timeout)?;
+        let log = EmbeddedLog::open(&dir.join("log"))?;
+        let views = Views::open(&dir.join("views"))?;
+        let mut ledger = Ledger { dir: dir.to_owned(), log, views, _lock: lock };
+        if !ledger.views.is_current_format()? {
+            tracing::info!("views were written by another layout; rebuilding");
+            ledger.rebuild(&mut |_, _| {})?;
+        }
+        Ok(ledger)
+    }
+
+    /// The ledger directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The log.
+    pub fn log(&self) -> &dyn Log {
+        &self.log
+    }
+
+    /// The views. Call [`Ledger::catch_up`] first to see every appended event.
+    pub fn views(&self) -> &Views {
+        &self.views
+    }
+
+    /// Appends events (deduplicated by event id), makes them durable, then projects them.
+    /// When this returns `Ok`, every event is on disk in the log.
+    ///
+    /// # Errors
+    /// When the log fails (nothing acknowledged), or projecting fails after the events
+    /// were stored.
+    pub fn append(&mut self, events: &[Event]) -> Result<Vec<Appended>, AppendError> {
+        let results = self.append_unprojected(events)?;
+        self.catch_up(&mut |_, _| {})?;
+        Ok(results)
+    }
+
+    /// Appends and flushes without projecting: bulk ingest projects once at the end.
+    ///
+    /// # Errors
+    /// When the log fails; nothing of the batch is acknowledged then.
+    pub fn append_unprojected(&mut self, events: &[Event]) -> Result<Vec<Appended>, LogError> {
+        let results = self.log.append_batch(events.iter().map(record).collect())?;
+        self.log.flush()?;
+        Ok(results)
+    }
+
+    /// Projects every log record the views have not applied yet. A read command calls
+    /// this first, so it sees every event acknowledged before it started.
+    ///
+    /// # Errors
+    /// When reading the log or writing the views fails.
+    pub fn catch_up(
+        &mut self,
+        progress: &mut dyn FnMut(Position, Position),
+    ) -> Result<CatchUpReport, ProjectError> {
+        match vouch_views::catch_up(&self.log, &self.views, progress) {
+            Err(ProjectError::AheadOfLog { views, log }) => {
+                tracing::warn!(%views, %log, "views are ahead of the log; rebuilding them");
+                self.rebuild(progress)
+            }
+            other => other,
+        }
+    }
+
+    /// Drops the views and projects the whole log again.
+    ///
+    /// # Errors
+    /// When reading the log or writing the views fails; the old views stay in place.
+    pub fn rebuild(
+        &mut self,
+        progress: &mut dyn FnMut(Position, Position),
+    ) -> Result<CatchUpReport, ProjectError> {
+        let report = vouch_views::rebuild(&self.log, &mut self.views, progress)?;
+        self.views.flush()?;
+        Ok(report)
+    }
+
+    /// Log and view positions and totals.
+    ///
+    /// # Errors
+    /// When a store fails.
+    pub fn status(&self) -> Result<Status, ProjectError> {
+        Ok(Status {
+            ledger: self.dir.clone(),
+            backend: "embedded",
+            log_position: self.log.last_position()?.get(),
+            view_position: self.views.position()?.get(),
+            counts: self.views.counts()?,
+        })
+    }
+}
+
+impl Drop for Ledger {
+    fn drop(&mut self) {
+        if let Err(e) = self.views.flush() {
+            tracing::warn!(error = %e, "flushing the views on close failed");
+        }
+    }
+}

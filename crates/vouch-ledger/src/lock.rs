@@ -1,0 +1,72 @@
+//! The ledger directory lock: one process at a time, others wait their turn.
+//!
+//! sled refuses a second process outright; pipelines on one machine logging at once
+//! should queue instead. An advisory `flock` on `LOCK` is taken before sled is opened,
+//! polled with capped backoff until a deadline. The holder writes its pid into the file
+//! so a timeout can say who holds it.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, Write};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use fs2::FileExt;
+
+use crate::OpenError;
+
+/// Holds the ledger lock until dropped.
+pub struct DirLock {
+    file: File,
+}
+
+impl DirLock {
+    /// Takes the lock on `dir`, waiting up to `timeout`.
+    ///
+    /// # Errors
+    /// [`OpenError::Busy`] after `timeout`; [`OpenError::Io`] when the lock file cannot
+    /// be opened.
+    pub fn acquire(dir: &Path, timeout: Duration) -> Result<DirLock, OpenError> {
+        let path = dir.join("LOCK");
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|source| OpenError::Io { action: "opening", path: path.clone(), source })?;
+        let start = Instant::now();
+        let mut pause = Duration::from_millis(1);
+        loop {
+            match file.try_lock_exclusive() {
+                Ok(()) => break,
+                Err(e) if e.raw_os_error() == fs2::lock_contended_error().raw_os_error() => {
+                    if start.elapsed() >= timeout {
+                        let mut holder = String::new();
+                        let _ = file.read_to_string(&mut holder);
+                        let holder = match holder.trim() {
+                            "" => "another process".to_owned(),
+                            pid => format!("process {pid}"),
+                        };
+                        return Err(OpenError::Busy { dir: dir.to_owned(), holder, waited: start.elapsed() });
+                    }
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(25));
+                }
+                Err(source) => {
+                    return Err(OpenError::Io { action: "locking", path, source });
+                }
+            }
+        }
+        let _ = file.set_len(0);
+        let _ = file.rewind();
+        let _ = write!(file, "{}", std::process::id());
+        Ok(DirLock { file })
+    }
+}
+
+impl Drop for DirLock {
+    fn drop(&mut self) {
+        let _ = self.file.set_len(0);
+        let _ = FileExt::unlock(&self.file);
+    }
+}

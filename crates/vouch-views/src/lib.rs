@@ -1,0 +1,293 @@
+//! Views: the log folded into queryable state in sled, and the projector that folds it.
+//!
+//! Architecture invariants:
+//! - Views are derived data. Deleting them and projecting the log again gives the same
+//!   answers ([`Views::dump`] is how tests compare).
+//! - The projector's position is written in the same atomic sled batch as the view
+//!   changes it caused, so a crash at any point leaves views that match a prefix of the
+//!   log exactly, and a restart continues from there: no event is applied twice or
+//!   skipped.
+//! - Only this crate (and the embedded log backend) imports `sled`.
+//!
+//! Layout of a views tree (keys; every value is a format byte then bincode):
+//! `r`+run → [`RunDoc`]; `e`+experiment+`\0`+run → (); `h`+run+`\0`+metric+`\0`+segment+
+//! `\0`+first position (u64 BE) → a chunk of [`MetricPoint`]s; `a`+digest+run+`\0`+
+//! position → [`ArtifactRef`]; `q`+position → [`QuarantineEntry`]; `mposition`,
+//! `mcounts`, `mformat`. The default tree names the current views tree, so a rebuild
+//! projects into a fresh tree and swaps it in only when complete.
+#![deny(missing_docs)]
+
+mod model;
+mod project;
+mod query;
+
+use std::path::Path;
+
+pub use model::{
+    ArtifactEntry, ArtifactRef, Counts, DatasetEntry, Finished, LatestMetric, MetricKey,
+    MetricPoint, ParamValue, QuarantineEntry, RunDoc, Started,
+};
+pub use project::{catch_up, rebuild, CatchUpReport, ProjectError, BATCH_RECORDS};
+pub use query::{Comparison, Condition, ConditionError, RunQuery};
+
+use vouch_event::{Digest, RunId};
+use vouch_log::Position;
+
+/// The layout version of the views. A store written with another version is rebuilt.
+pub const VIEW_FORMAT: u32 = 1;
+const VALUE_FORMAT: u8 = 1;
+
+const CURRENT: &[u8] = b"current";
+const POSITION: &[u8] = b"mposition";
+const COUNTS: &[u8] = b"mcounts";
+const FORMAT: &[u8] = b"mformat";
+
+/// The views store failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ViewsError {
+    /// sled failed or refused (another process holds the store).
+    #[error("views store failed: {0}")]
+    Storage(#[from] sled::Error),
+    /// A stored value does not decode; `vouch rebuild` recreates the views from the log.
+    #[error("views store is damaged at key {key}: {reason} (run `vouch rebuild`)")]
+    Corrupt {
+        /// The key, escaped.
+        key: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// The views store.
+pub struct Views {
+    db: sled::Db,
+    tree: sled::Tree,
+}
+
+fn encode_value<T: bincode::Encode>(value: &T) -> Vec<u8> {
+    let mut out = vec![VALUE_FORMAT];
+    bincode::encode_into_std_write(value, &mut out, bincode::config::standard())
+        .expect("writing to a Vec cannot fail");
+    out
+}
+
+fn decode_value<T: bincode::Decode<()>>(key: &[u8], bytes: &[u8]) -> Result<T, ViewsError> {
+    let corrupt = |reason: String| ViewsError::Corrupt {
+        key: String::from_utf8_lossy(key).escape_debug().to_string(),
+        reason,
+    };
+    match bytes.split_first() {
+        Some((&VALUE_FORMAT, rest)) => {
+            bincode::decode_from_slice(rest, bincode::config::standard())
+                .map(|(v, _)| v)
+                .map_err(|e| corrupt(e.to_string()))
+        }
+        _ => Err(corrupt("unknown value format".into())),
+    }
+}
+
+fn be_u64(key: &[u8], bytes: &[u8]) -> Result<u64, ViewsError> {
+    bytes.try_into().map(u64::from_be_bytes).map_err(|_| ViewsError::Corrupt {
+        key: String::from_utf8_lossy(key).into_owned(),
+        reason: "expected 8 bytes".into(),
+    })
+}
+
+pub(crate) fn run_key(run: &RunId) -> Vec<u8> {
+    let mut k = vec![b'r'];
+    k.extend_from_slice(run.as_str().as_bytes());
+    k
+}
+
+pub(crate) fn history_prefix(run: &RunId, key: &MetricKey) -> Vec<u8> {
+    let mut k = vec![b'h'];
+    k.extend_from_slice(run.as_str().as_bytes());
+    k.push(0);
+    k.extend_from_slice(key.name.as_str().as_bytes());
+    k.push(0);
+    if let Some(segment) = &key.segment {
+        k.extend_from_slice(segment.as_str().as_bytes());
+    }
+    k.push(0);
+    k
+}
+
+pub(crate) fn experiment_key(experiment: &str, run: &RunId) -> Vec<u8> {
+    let mut k = vec![b'e'];
+    k.extend_from_slice(experiment.as_bytes());
+    k.push(0);
+    k.extend_from_slice(run.as_str().as_bytes());
+    k
+}
+
+pub(crate) fn artifact_key(digest: &Digest, run: &RunId, position: u64) -> Vec<u8> {
+    let mut k = vec![b'a'];
+    k.extend_from_slice(digest.as_bytes());
+    k.extend_from_slice(run.as_str().as_bytes());
+    k.push(0);
+    k.extend_from_slice(&position.to_be_bytes());
+    k
+}
+
+pub(crate) fn quarantine_key(position: u64) -> Vec<u8> {
+    let mut k = vec![b'q'];
+    k.extend_from_slice(&position.to_be_bytes());
+    k
+}
+
+impl Views {
+    /// Opens (creating if needed) the views store in `dir`.
+    ///
+    /// # Errors
+    /// When sled cannot open it.
+    pub fn open(dir: &Path) -> Result<Self, ViewsError> {
+        let db = sled::Config::new().path(dir).mode(sled::Mode::HighThroughput).open()?;
+        let name = match db.get(CURRENT)? {
+            Some(name) => name.to_vec(),
+            None => {
+                db.insert(CURRENT, b"views.0")?;
+                b"views.0".to_vec()
+            }
+        };
+        let tree = db.open_tree(&name)?;
+        if tree.is_empty() {
+            tree.insert(FORMAT, &VIEW_FORMAT.to_be_bytes())?;
+        }
+        Ok(Views { db, tree })
+    }
+
+    /// Whether the store was written by this version's layout. When not, rebuild.
+    ///
+    /// # Errors
+    /// When sled fails.
+    pub fn is_current_format(&self) -> Result<bool, ViewsError> {
+        Ok(self.tree.get(FORMAT)?.as_deref() == Some(&VIEW_FORMAT.to_be_bytes()[..]))
+    }
+
+    /// The last log position applied.
+    ///
+    /// # Errors
+    /// When sled fails or the value is damaged.
+    pub fn position(&self) -> Result<Position, ViewsError> {
+        Ok(Position::new(match self.tree.get(POSITION)? {
+            Some(v) => be_u64(POSITION, &v)?,
+            None => 0,
+        }))
+    }
+
+    /// Totals.
+    ///
+    /// # Errors
+    /// When sled fails or the value is damaged.
+    pub fn counts(&self) -> Result<Counts, ViewsError> {
+        match self.tree.get(COUNTS)? {
+            Some(v) => decode_value(COUNTS, &v),
+            None => Ok(Counts::default()),
+        }
+    }
+
+    /// One run's document.
+    ///
+    /// # Errors
+    /// When sled fails or the value is damaged.
+    pub fn run(&self, run: &RunId) -> Result<Option<RunDoc>, ViewsError> {
+        let key = run_key(run);
+        self.tree.get(&key)?.map(|v| decode_value(&key, &v)).transpose()
+    }
+
+    /// Every value of one metric series, in log order.
+    ///
+    /// # Errors
+    /// When sled fails or a value is damaged.
+    pub fn history(&self, run: &RunId, key: &MetricKey) -> Result<Vec<MetricPoint>, ViewsError> {
+        let mut points = Vec::new();
+        for entry in self.tree.scan_prefix(history_prefix(run, key)) {
+            let (k, v) = entry?;
+            points.extend(decode_value::<Vec<MetricPoint>>(&k, &v)?);
+        }
+        Ok(points)
+    }
+
+    /// Every run that logged an artifact with this digest, in log order per run.
+    ///
+    /// # Errors
+    /// When sled fails or a value is damaged.
+    pub fn artifacts(&self, digest: &Digest) -> Result<Vec<ArtifactRef>, ViewsError> {
+        let mut prefix = vec![b'a'];
+        prefix.extend_from_slice(digest.as_bytes());
+        self.tree
+            .scan_prefix(prefix)
+            .map(|entry| {
+                let (k, v) = entry?;
+                decode_value(&k, &v)
+            })
+            .collect()
+    }
+
+    /// Quarantined records from `from` on, at most `limit`.
+    ///
+    /// # Errors
+    /// When sled fails or a value is damaged.
+    pub fn quarantine(&self, from: Position, limit: usize) -> Result<Vec<QuarantineEntry>, ViewsError> {
+        self.tree
+            .range(quarantine_key(from.get())..quarantine_key(u64::MAX))
+            .take(limit)
+            .map(|entry| {
+                let (k, v) = entry?;
+                decode_value(&k, &v)
+            })
+            .collect()
+    }
+
+    /// Makes the views durable. Views are rebuildable, so this is about restart speed,
+    /// not about losing facts.
+    ///
+    /// # Errors
+    /// When sled fails.
+    pub fn flush(&self) -> Result<(), ViewsError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Every answer the views can give, as canonical JSON: runs with every metric's full
+    /// history, the artifact index, the quarantine, totals and position. Two stores that
+    /// dump equal answer every query equally; the rebuild and crash tests compare dumps.
+    ///
+    /// # Errors
+    /// When sled fails or a value is damaged.
+    pub fn dump(&self) -> Result<serde_json::Value, ViewsError> {
+        let mut runs = Vec::new();
+        for doc in self.runs(&RunQuery::default())? {
+            let mut histories = serde_json::Map::new();
+            for key in doc.metrics.keys() {
+                let label = match &key.segment {
+                    Some(s) => format!("{}[{}]", key.name, s),
+                    None => key.name.to_string(),
+                };
+                histories.insert(label, serde_json::to_value(self.history(&doc.run, key)?).expect("serializable"));
+            }
+            let mut run = serde_json::to_value(&doc).expect("serializable");
+            run["history"] = serde_json::Value::Object(histories);
+            runs.push(run);
+        }
+        let mut artifacts = Vec::new();
+        for entry in self.tree.scan_prefix([b'a']) {
+            let (k, v) = entry?;
+            artifacts.push(serde_json::to_value(decode_value::<ArtifactRef>(&k, &v)?).expect("serializable"));
+        }
+        let mut experiments = Vec::new();
+        for entry in self.tree.scan_prefix([b'e']) {
+            let (k, _) = entry?;
+            experiments.push(String::from_utf8_lossy(&k[1..]).replace('\0', "/"));
+        }
+        Ok(serde_json::json!({
+            "position": self.position()?.get(),
+            "counts": self.counts()?,
+            "runs": runs,
+            "experiments": experiments,
+            "artifacts": artifacts,
+            "quarantine": self.quarantine(Position::ZERO, usize::MAX)?,
+        }))
+    }
+}

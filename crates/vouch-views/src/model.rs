@@ -1,0 +1,239 @@
+//! What the views hold: one document per run, metric history in chunks, an artifact
+//! index and the quarantine. These types are also the `--json` output of read commands.
+
+use std::collections::BTreeMap;
+
+use serde::{Serialize, Serializer};
+use vouch_event::{
+    DatasetRole, Digest, Environment, GitInfo, Name, RunId, RunStatus, Segment, Timestamp,
+};
+
+/// Everything known about one run, folded from its events.
+#[derive(Debug, Clone, PartialEq, Serialize, bincode::Encode, bincode::Decode)]
+pub struct RunDoc {
+    /// The run's id.
+    pub run: RunId,
+    /// From `run_started`; `None` while only later events have arrived (out of order).
+    pub started: Option<Started>,
+    /// From `run_finished`.
+    pub finished: Option<Finished>,
+    /// Latest value of each param.
+    pub params: BTreeMap<Name, ParamValue>,
+    /// Latest value of each metric, per segment (no segment: the whole set).
+    #[serde(serialize_with = "values_only")]
+    pub metrics: BTreeMap<MetricKey, LatestMetric>,
+    /// Artifacts in log order.
+    pub artifacts: Vec<ArtifactEntry>,
+    /// Datasets in log order.
+    pub datasets: Vec<DatasetEntry>,
+    /// How many of the run's events have been applied.
+    pub events: u64,
+    /// Log position of the run's first and last applied event.
+    pub first_position: u64,
+    /// See `first_position`.
+    pub last_position: u64,
+}
+
+fn values_only<S: Serializer, K, V: Serialize>(
+    map: &BTreeMap<K, V>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_seq(map.values())
+}
+
+/// How a run began.
+#[derive(Debug, Clone, PartialEq, Serialize, bincode::Encode, bincode::Decode)]
+pub struct Started {
+    /// The experiment.
+    pub experiment: String,
+    /// The run's display name.
+    pub name: Option<String>,
+    /// Code version.
+    pub git: Option<GitInfo>,
+    /// Machine and tools.
+    pub env: Option<Environment>,
+    /// When.
+    pub time: Timestamp,
+    /// Who published it.
+    pub producer: String,
+    /// Log position of the `run_started` event.
+    pub position: u64,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Serialize, bincode::Encode, bincode::Decode)]
+pub struct Finished {
+    /// Status.
+    pub status: RunStatus,
+    /// When.
+    pub time: Timestamp,
+    /// Log position.
+    pub position: u64,
+}
+
+/// A param's current value.
+#[derive(Debug, Clone, PartialEq, Serialize, bincode::Encode, bincode::Decode)]
+pub struct ParamValue {
+    /// The value as logged.
+    pub value: String,
+    /// Log position of the event that set it.
+    pub position: u64,
+}
+
+/// A metric series: a name on a segment.
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, bincode::Encode, bincode::Decode,
+)]
+pub struct MetricKey {
+    /// Metric name.
+    pub name: Name,
+    /// Segment; `None` is the whole set.
+    pub segment: Option<Segment>,
+}
+
+/// The latest value of a metric series.
+#[derive(Debug, Clone, PartialEq, Serialize, bincode::Encode, bincode::Decode)]
+pub struct LatestMetric {
+    /// Metric name.
+    pub name: Name,
+    /// Segment, if any.
+    pub segment: Option<Segment>,
+    /// The value.
+    pub value: f64,
+    /// Step, if logged with one.
+    pub step: Option<u64>,
+    /// When it was observed.
+    pub time: Timestamp,
+    /// Log position of the event.
+    pub position: u64,
+    /// How many values the series has.
+    pub count: u64,
+}
+
+/// One point of a metric's history.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, bincode::Encode, bincode::Decode)]
+pub struct MetricPoint {
+    /// Step, if any.
+    pub step: Option<u64>,
+    /// Value.
+    pub value: f64,
+    /// When it was observed.
+    pub time: Timestamp,
+    /// Log position.
+    pub position: u64,
+}
+
+/// An artifact of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, bincode::Encode, bincode::Decode)]
+pub struct ArtifactEntry {
+    /// Name within the run.
+    pub name: String,
+    /// Content digest.
+    pub digest: Digest,
+    /// Size in bytes.
+    pub size: u64,
+    /// Location.
+    pub uri: String,
+    /// Log position.
+    pub position: u64,
+}
+
+/// Where an artifact digest appears.
+#[derive(Debug, Clone, PartialEq, Serialize, bincode::Encode, bincode::Decode)]
+pub struct ArtifactRef {
+    /// The run that logged it.
+    pub run: RunId,
+    /// The entry.
+    pub artifact: ArtifactEntry,
+}
+
+/// A dataset bound to a run.
+#[derive(Debug, Clone, PartialEq, Serialize, bincode::Encode, bincode::Decode)]
+pub struct DatasetEntry {
+    /// Role in the run.
+    pub role: DatasetRole,
+    /// Name.
+    pub name: String,
+    /// Content digest.
+    pub digest: Digest,
+    /// Rows.
+    pub rows: u64,
+    /// Snapshot time.
+    pub snapshot_at: Option<Timestamp>,
+    /// Labels complete through.
+    pub labels_through: Option<Timestamp>,
+    /// Location.
+    pub uri: Option<String>,
+    /// Log position.
+    pub position: u64,
+}
+
+/// A log record the projector could not apply, with why. Nothing is dropped silently.
+#[derive(Debug, Clone, PartialEq, Serialize, bincode::Encode, bincode::Decode)]
+pub struct QuarantineEntry {
+    /// Log position of the record.
+    pub position: u64,
+    /// The record's event id.
+    pub event_id: String,
+    /// The record's key.
+    pub key: String,
+    /// Why it was not applied.
+    pub reason: String,
+    /// The record's size in bytes (the bytes themselves stay in the log).
+    pub size: u64,
+}
+
+/// Totals kept with the views.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, bincode::Encode, bincode::Decode)]
+pub struct Counts {
+    /// Records read from the log and applied.
+    pub applied: u64,
+    /// Records quarantined.
+    pub quarantined: u64,
+    /// Distinct runs.
+    pub runs: u64,
+    /// Metric values (a metrics event with three metrics counts three).
+    pub metric_values: u64,
+    /// Artifacts logged.
+    pub artifacts: u64,
+    /// Datasets bound.
+    pub datasets: u64,
+}
+
+impl RunDoc {
+    /// An empty document for a run seen for the first time at `position`.
+    pub fn new(run: RunId, position: u64) -> Self {
+        RunDoc {
+            run,
+            started: None,
+            finished: None,
+            params: BTreeMap::new(),
+            metrics: BTreeMap::new(),
+            artifacts: Vec::new(),
+            datasets: Vec::new(),
+            events: 0,
+            first_position: position,
+            last_position: position,
+        }
+    }
+
+    /// `ok`, `failed`, `killed`, `running`, or `unknown` (events arrived before
+    /// `run_started`).
+    pub fn status(&self) -> &'static str {
+        match (&self.started, &self.finished) {
+            (_, Some(f)) => f.status.as_str(),
+            (Some(_), None) => "running",
+            (None, None) => "unknown",
+        }
+    }
+
+    /// The experiment, if the run has started.
+    pub fn experiment(&self) -> Option<&str> {
+        self.started.as_ref().map(|s| s.experiment.as_str())
+    }
+
+    /// The latest value of `name` on `segment`.
+    pub fn metric(&self, name: &Name, segment: Option<&Segment>) -> Option<&LatestMetric> {
+        self.metrics.get(&MetricKey { name: name.clone(), segment: segment.cloned() })
+    }
+}

@@ -1,0 +1,211 @@
+//! Run queries: by experiment and by metric conditions such as `auc>0.85`.
+
+use std::fmt;
+
+use vouch_event::{Name, Segment};
+
+use crate::{decode_value, RunDoc, Views, ViewsError};
+
+/// How a metric is compared with a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum Comparison {
+    /// `>`
+    Greater,
+    /// `>=`
+    GreaterOrEqual,
+    /// `<`
+    Less,
+    /// `<=`
+    LessOrEqual,
+    /// `=` or `==`
+    Equal,
+    /// `!=`
+    NotEqual,
+}
+
+impl Comparison {
+    fn holds(self, left: f64, right: f64) -> bool {
+        match self {
+            Comparison::Greater => left > right,
+            Comparison::GreaterOrEqual => left >= right,
+            Comparison::Less => left < right,
+            Comparison::LessOrEqual => left <= right,
+            Comparison::Equal => left == right,
+            Comparison::NotEqual => left != right,
+        }
+    }
+
+    fn symbol(self) -> &'static str {
+        match self {
+            Comparison::Greater => ">",
+            Comparison::GreaterOrEqual => ">=",
+            Comparison::Less => "<",
+            Comparison::LessOrEqual => "<=",
+            Comparison::Equal => "==",
+            Comparison::NotEqual => "!=",
+        }
+    }
+}
+
+/// A condition on a run's latest metric value: `auc>0.85`, `latency_p95_ms<=200`,
+/// `auc[region=EU]>=0.8`. A run without the metric does not match.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Condition {
+    /// The metric.
+    pub metric: Name,
+    /// The segment, if the condition names one.
+    pub segment: Option<Segment>,
+    /// The comparison.
+    pub comparison: Comparison,
+    /// The value compared with.
+    pub value: f64,
+}
+
+/// Why a condition does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid condition `{input}`: {reason} (expected e.g. `auc>0.85` or `auc[region=EU]>=0.8`)")]
+pub struct ConditionError {
+    input: String,
+    reason: String,
+}
+
+impl Condition {
+    /// Parses `metric[segment] OP number`, OP one of `> >= < <= = == !=`.
+    ///
+    /// # Errors
+    /// When the text is not such a condition.
+    pub fn parse(input: &str) -> Result<Self, ConditionError> {
+        let fail = |reason: String| ConditionError { input: input.to_owned(), reason };
+        let at = input
+            .find(['<', '>', '=', '!'])
+            .ok_or_else(|| fail("no comparison operator".into()))?;
+        let (left, rest) = input.split_at(at);
+        let (comparison, right) = [
+            (">=", Comparison::GreaterOrEqual),
+            ("<=", Comparison::LessOrEqual),
+            ("==", Comparison::Equal),
+            ("!=", Comparison::NotEqual),
+            (">", Comparison::Greater),
+            ("<", Comparison::Less),
+            ("=", Comparison::Equal),
+        ]
+        .into_iter()
+        .find_map(|(op, c)| rest.strip_prefix(op).map(|r| (c, r)))
+        .ok_or_else(|| fail("no comparison operator".into()))?;
+        let left = left.trim();
+        let (metric, segment) = match left.strip_suffix(']').and_then(|l| l.split_once('[')) {
+            Some((metric, segment)) => {
+                (metric, Some(Segment::new(segment).map_err(|e| fail(e.to_string()))?))
+            }
+            None => (left, None),
+        };
+        let metric = Name::new(metric).map_err(|e| fail(e.to_string()))?;
+        let value: f64 = right
+            .trim()
+            .parse()
+            .map_err(|_| fail(format!("`{}` is not a number", right.trim())))?;
+        if !value.is_finite() {
+            return Err(fail("the value must be finite".into()));
+        }
+        Ok(Condition { metric, segment, comparison, value })
+    }
+
+    /// Whether `run` satisfies the condition.
+    pub fn matches(&self, run: &RunDoc) -> bool {
+        run.metric(&self.metric, self.segment.as_ref())
+            .is_some_and(|m| self.comparison.holds(m.value, self.value))
+    }
+}
+
+impl fmt::Display for Condition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.metric.as_str())?;
+        if let Some(segment) = &self.segment {
+            write!(f, "[{segment}]")?;
+        }
+        write!(f, "{}{}", self.comparison.symbol(), self.value)
+    }
+}
+
+impl std::str::FromStr for Condition {
+    type Err = ConditionError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Condition::parse(s)
+    }
+}
+
+/// Which runs to list. The default lists every run.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunQuery {
+    /// Only runs of this experiment.
+    pub experiment: Option<String>,
+    /// Only runs meeting every condition.
+    pub conditions: Vec<Condition>,
+}
+
+impl Views {
+    /// The runs matching `query`, ordered by run id.
+    ///
+    /// # Errors
+    /// When sled fails or a value is damaged.
+    pub fn runs(&self, query: &RunQuery) -> Result<Vec<RunDoc>, ViewsError> {
+        let keep = |doc: &RunDoc| query.conditions.iter().all(|c| c.matches(doc));
+        let mut out = Vec::new();
+        match &query.experiment {
+            Some(experiment) => {
+                let mut prefix = vec![b'e'];
+                prefix.extend_from_slice(experiment.as_bytes());
+                prefix.push(0);
+                for entry in self.tree.scan_prefix(&prefix) {
+                    let (k, _) = entry?;
+                    let mut run_key = vec![b'r'];
+                    run_key.extend_from_slice(&k[prefix.len()..]);
+                    if let Some(v) = self.tree.get(&run_key)? {
+                        let doc: RunDoc = decode_value(&run_key, &v)?;
+                        if keep(&doc) {
+                            out.push(doc);
+                        }
+                    }
+                }
+            }
+            None => {
+                for entry in self.tree.scan_prefix([b'r']) {
+                    let (k, v) = entry?;
+                    let doc: RunDoc = decode_value(&k, &v)?;
+                    if keep(&doc) {
+                        out.push(doc);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(input: &str, expect: Result<&str, &str>) {
+        match (Condition::parse(input), expect) {
+            (Ok(c), Ok(want)) => assert_eq!(c.to_string(), want),
+            (Err(e), Err(want)) => assert!(e.to_string().contains(want), "{input}: {e}"),
+            (got, want) => panic!("{input}: got {got:?}, want {want:?}"),
+        }
+    }
+
+    #[test]
+    fn parses_conditions() {
+        check("auc>0.85", Ok("auc>0.85"));
+        check("auc >= 0.8", Ok("auc>=0.8"));
+        check("latency_p95_ms<=200", Ok("latency_p95_ms<=200"));
+        check("auc[region=EU]>0.8", Ok("auc[region=EU]>0.8"));
+        check("ece=0.05", Ok("ece==0.05"));
+        check("ece!=0.05", Ok("ece!=0.05"));
+        check("auc", Err("no comparison operator"));
+        check("auc>high", Err("`high` is not a number"));
+        check("auc>NaN", Err("finite"));
+        check(">0.8", Err("invalid name"));
+        check("auc[EU]>0.8", Err("invalid segment"));
+    }
+}
