@@ -271,18 +271,27 @@ impl Ledger {
     /// were stored.
     pub fn append(&mut self, events: &[Event]) -> Result<Vec<Appended>, AppendError> {
         let results = self.append_unprojected(events)?;
+        self.flush()?;
         self.catch_up(&mut |_, _| {})?;
         Ok(results)
     }
 
-    /// Appends and flushes without projecting: bulk ingest projects once at the end.
+    /// Appends without flushing or projecting, for bulk ingest: it calls
+    /// [`Ledger::flush`] before reporting success and projects once at the end. Until that
+    /// flush, a crash may lose these events; a retry with the same ids is safe.
     ///
     /// # Errors
     /// When the log fails; nothing of the batch is acknowledged then.
     pub fn append_unprojected(&mut self, events: &[Event]) -> Result<Vec<Appended>, LogError> {
-        let results = self.log.append_batch(events.iter().map(record).collect())?;
-        self.log.flush()?;
-        Ok(results)
+        self.log.append_batch(events.iter().map(record).collect())
+    }
+
+    /// Makes every appended event durable (sled flush and id-index sync).
+    ///
+    /// # Errors
+    /// When the log fails.
+    pub fn flush(&self) -> Result<(), LogError> {
+        self.log.flush()
     }
 
     /// Projects every log record the views have not applied yet. A read command calls

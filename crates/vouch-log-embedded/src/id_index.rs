@@ -3,8 +3,15 @@
 //! A persistent open-addressing hash table in a memory-mapped file beside the sled store.
 //! One slot is 16 bytes, `[hash: u64 LE][position: u64 LE]`, position 0 meaning empty;
 //! the hash is the first 8 bytes of BLAKE3(event id). A 4 KiB header holds
-//! `b"VOUCHIDX"`, format (u32), slot count (u64), entries (u64) and `durable_through`
-//! (u64): every record at or below that position is in the index and was synced to disk.
+//! `b"VOUCHIDX"`, format (u32), slot count (u64), entries (u64), `durable_through` (u64):
+//! every record at or below it is in the index and synced to disk, `written_through`
+//! (u64): every record at or below it is in the index, in the page cache at least, and the
+//! kernel boot id (16 bytes) under which it was written.
+//!
+//! Syncing the table costs a page write per inserted id (hashes scatter), so it is synced
+//! only every [`SYNC_EVERY`] records. A process killed in between leaves its entries in
+//! the page cache, where the next process finds them (same boot id); after an OS crash
+//! the boot id differs and the entries above `durable_through` are re-derived.
 //!
 //! The index is derived data. A hit is only a candidate: the caller confirms it against
 //! the id stored in the log, so a 64-bit hash collision, or an entry for a position a
@@ -24,6 +31,20 @@ const FORMAT: u32 = 1;
 const HEADER: usize = 4096;
 const SLOT: usize = 16;
 const INITIAL_SLOTS: u64 = 1 << 14;
+const DURABLE: usize = 32;
+const WRITTEN: usize = 40;
+const BOOT: usize = 48;
+
+/// How many records may be indexed beyond the last sync before the next flush syncs.
+pub const SYNC_EVERY: u64 = 1 << 16;
+
+/// This boot of the kernel, so entries written without a sync are trusted only until a
+/// reboot. `None` where the system does not say: then every flush syncs.
+fn boot_id() -> Option<[u8; 16]> {
+    let text = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+    let digest = blake3::hash(text.trim().as_bytes());
+    Some(digest.as_bytes()[..16].try_into().expect("16 bytes"))
+}
 
 pub struct IdIndex {
     path: PathBuf,
@@ -41,10 +62,12 @@ pub fn id_hash(event_id: &str) -> u64 {
 
 impl IdIndex {
     /// Opens the index at `path`, or creates an empty one when it is missing or unreadable
-    /// (it is rebuilt from the log then). Returns the index and its `durable_through`.
+    /// (it is rebuilt from the log then). Returns the index and the position through
+    /// which it can be trusted.
     pub fn open(path: &Path) -> io::Result<(IdIndex, u64)> {
         if let Ok(index) = Self::open_existing(path) {
-            let through = index.read_u64(32);
+            let same_boot = boot_id().is_some_and(|id| index.map[BOOT..BOOT + 16] == id);
+            let through = if same_boot { index.read_u64(WRITTEN) } else { index.read_u64(DURABLE) };
             return Ok((index, through));
         }
         Ok((Self::create(path, INITIAL_SLOTS)?, 0))
@@ -147,7 +170,7 @@ impl IdIndex {
 
     /// Doubles the table: writes a new file, syncs it and swaps it in.
     fn grow(&mut self) -> io::Result<()> {
-        let through = self.read_u64(32);
+        let through = self.read_u64(DURABLE);
         let mut bigger = Self::create(&self.path.with_extension("idx.grow"), self.slots * 2)?;
         for i in 0..self.slots {
             let (h, pos) = self.slot(i);
@@ -155,7 +178,8 @@ impl IdIndex {
                 bigger.insert(h, pos)?;
             }
         }
-        bigger.write_u64(32, through);
+        bigger.write_u64(DURABLE, through);
+        bigger.write_u64(WRITTEN, through);
         bigger.map.flush()?;
         std::fs::rename(self.path.with_extension("idx.grow"), &self.path)?;
         bigger.path = self.path.clone();
@@ -163,10 +187,26 @@ impl IdIndex {
         Ok(())
     }
 
+    /// Records that positions up to `through` are in the index, syncing the table to
+    /// disk when [`SYNC_EVERY`] records have been added since the last sync, or when the
+    /// boot id is unknown.
+    pub fn mark(&mut self, through: u64) -> io::Result<()> {
+        let durable = self.read_u64(DURABLE);
+        match boot_id() {
+            Some(id) if through.saturating_sub(durable) < SYNC_EVERY => {
+                self.write_u64(WRITTEN, through);
+                self.map[BOOT..BOOT + 16].copy_from_slice(&id);
+                Ok(())
+            }
+            _ => self.sync(through),
+        }
+    }
+
     /// Syncs every entry to disk, then records that positions up to `through` are in.
     pub fn sync(&mut self, through: u64) -> io::Result<()> {
         self.map.flush()?;
-        self.write_u64(32, through);
+        self.write_u64(DURABLE, through);
+        self.write_u64(WRITTEN, through);
         self.map.flush_range(0, HEADER)?;
         self.file.sync_all()
     }

@@ -342,7 +342,7 @@ impl Log for EmbeddedLog {
         let mut state = self.state.lock().expect("not poisoned");
         self.db.flush().map_err(storage)?;
         let last = state.last;
-        state.index.sync(last).map_err(storage)
+        state.index.mark(last).map_err(storage)
     }
 }
 

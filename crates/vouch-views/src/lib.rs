@@ -10,10 +10,13 @@
 //! - Only this crate (and the embedded log backend) imports `sled`.
 //!
 //! Layout of a views tree (keys; every value is a format byte then bincode):
-//! `r`+run → [`RunDoc`]; `e`+experiment+`\0`+run → (); `h`+run+`\0`+metric+`\0`+segment+
-//! `\0`+first position (u64 BE) → a chunk of [`MetricPoint`]s; `a`+digest+run+`\0`+
-//! position → [`ArtifactRef`]; `q`+position → [`QuarantineEntry`]; `mposition`,
-//! `mcounts`, `mformat`. The default tree names the current views tree, so a rebuild
+//! `r`+run → [`RunDoc`]; `e`+experiment → the experiment's run ids;
+//! `h`+run+`\0`+first position (u64 BE) → the run's metric points from one batch;
+//! `x`+metric+`\0`+segment → every run's latest value of that series;
+//! `a`+digest+run+`\0`+position → [`ArtifactRef`]; `q`+position → [`QuarantineEntry`]; `mposition`,
+//! `mcounts`, `mformat`. Values are grouped so that one projection batch costs a few sled
+//! writes per run touched, not one per metric value: sled's per-key insert rate is the
+//! bottleneck on these machines. The default tree names the current views tree, so a rebuild
 //! projects into a fresh tree and swaps it in only when complete.
 #![deny(missing_docs)]
 
@@ -100,24 +103,27 @@ pub(crate) fn run_key(run: &RunId) -> Vec<u8> {
     k
 }
 
-pub(crate) fn history_prefix(run: &RunId, key: &MetricKey) -> Vec<u8> {
+pub(crate) fn history_prefix(run: &RunId) -> Vec<u8> {
     let mut k = vec![b'h'];
     k.extend_from_slice(run.as_str().as_bytes());
     k.push(0);
+    k
+}
+
+/// The key of a metric series' value index: every run's latest value of that series.
+pub(crate) fn metric_index_key(key: &MetricKey) -> Vec<u8> {
+    let mut k = vec![b'x'];
     k.extend_from_slice(key.name.as_str().as_bytes());
     k.push(0);
     if let Some(segment) = &key.segment {
         k.extend_from_slice(segment.as_str().as_bytes());
     }
-    k.push(0);
     k
 }
 
-pub(crate) fn experiment_key(experiment: &str, run: &RunId) -> Vec<u8> {
+pub(crate) fn experiment_key(experiment: &str) -> Vec<u8> {
     let mut k = vec![b'e'];
     k.extend_from_slice(experiment.as_bytes());
-    k.push(0);
-    k.extend_from_slice(run.as_str().as_bytes());
     k
 }
 
@@ -202,9 +208,10 @@ impl Views {
     /// When sled fails or a value is damaged.
     pub fn history(&self, run: &RunId, key: &MetricKey) -> Result<Vec<MetricPoint>, ViewsError> {
         let mut points = Vec::new();
-        for entry in self.tree.scan_prefix(history_prefix(run, key)) {
+        for entry in self.tree.scan_prefix(history_prefix(run)) {
             let (k, v) = entry?;
-            points.extend(decode_value::<Vec<MetricPoint>>(&k, &v)?);
+            let chunk: Vec<(MetricKey, MetricPoint)> = decode_value(&k, &v)?;
+            points.extend(chunk.into_iter().filter(|(series, _)| series == key).map(|(_, p)| p));
         }
         Ok(points)
     }
@@ -278,14 +285,26 @@ impl Views {
         }
         let mut experiments = Vec::new();
         for entry in self.tree.scan_prefix([b'e']) {
-            let (k, _) = entry?;
-            experiments.push(String::from_utf8_lossy(&k[1..]).replace('\0', "/"));
+            let (k, v) = entry?;
+            let runs: Vec<RunId> = decode_value(&k, &v)?;
+            experiments.push(serde_json::json!({
+                "experiment": String::from_utf8_lossy(&k[1..]),
+                "runs": runs,
+            }));
+        }
+        let mut metric_index = serde_json::Map::new();
+        for entry in self.tree.scan_prefix([b'x']) {
+            let (k, v) = entry?;
+            let values: Vec<(RunId, f64)> = decode_value(&k, &v)?;
+            let label = String::from_utf8_lossy(&k[1..]).replace('\0', "|");
+            metric_index.insert(label, serde_json::to_value(values).expect("serializable"));
         }
         Ok(serde_json::json!({
             "position": self.position()?.get(),
             "counts": self.counts()?,
             "runs": runs,
             "experiments": experiments,
+            "metric_index": metric_index,
             "artifacts": artifacts,
             "quarantine": self.quarantine(Position::ZERO, usize::MAX)?,
         }))

@@ -7,7 +7,7 @@ use vouch_event::{Body, Event, RunId};
 use vouch_log::{Log, LogError, Position, Record};
 
 use crate::{
-    artifact_key, encode_value, experiment_key, history_prefix, quarantine_key,
+    artifact_key, decode_value, encode_value, experiment_key, history_prefix, metric_index_key, quarantine_key,
     run_key, ArtifactEntry, ArtifactRef, Counts, DatasetEntry, Finished, LatestMetric, MetricKey,
     MetricPoint, ParamValue, QuarantineEntry, RunDoc, Started, Views, ViewsError, COUNTS,
     CURRENT, FORMAT, POSITION, VIEW_FORMAT,
@@ -118,7 +118,8 @@ struct Batch<'v> {
     views: &'v Views,
     counts: Counts,
     docs: HashMap<RunId, RunDoc>,
-    history: HashMap<(RunId, MetricKey), Vec<MetricPoint>>,
+    history: HashMap<RunId, Vec<(MetricKey, MetricPoint)>>,
+    experiments: HashMap<String, Vec<RunId>>,
     writes: sled::Batch,
     applied: u64,
     quarantined: u64,
@@ -131,6 +132,7 @@ impl<'v> Batch<'v> {
             counts: views.counts()?,
             docs: HashMap::new(),
             history: HashMap::new(),
+            experiments: HashMap::new(),
             writes: sled::Batch::default(),
             applied: 0,
             quarantined: 0,
@@ -197,7 +199,7 @@ impl<'v> Batch<'v> {
             return Ok(Err(format!("kind {} is not applied by this version", event.kind())));
         };
         self.load_doc(run, position)?;
-        let Batch { docs, history, writes, counts, .. } = self;
+        let Batch { docs, history, experiments, writes, counts, .. } = self;
         let doc = docs.get_mut(run).expect("loaded above");
         match &event.body {
             Body::RunStarted(b) => {
@@ -216,7 +218,7 @@ impl<'v> Batch<'v> {
                     producer: event.producer.to_string(),
                     position,
                 });
-                writes.insert(experiment_key(&b.experiment, run), &[]);
+                experiments.entry(b.experiment.clone()).or_default().push(run.clone());
             }
             Body::ParamsLogged(b) => {
                 for (name, value) in &b.params {
@@ -240,7 +242,7 @@ impl<'v> Batch<'v> {
                         },
                     );
                     let point = MetricPoint { step: b.step, value, time: event.time, position };
-                    history.entry((run.clone(), key)).or_default().push(point);
+                    history.entry(run.clone()).or_default().push((key, point));
                 }
                 counts.metric_values += b.metrics.len() as u64;
             }
@@ -290,10 +292,34 @@ impl<'v> Batch<'v> {
         for (run, doc) in &self.docs {
             self.writes.insert(run_key(run), encode_value(doc));
         }
-        for ((run, key), points) in &self.history {
-            let mut k = history_prefix(run, key);
-            k.extend_from_slice(&points[0].position.to_be_bytes());
+        let mut latest: HashMap<&MetricKey, Vec<(RunId, f64)>> = HashMap::new();
+        for (run, points) in &self.history {
+            let mut k = history_prefix(run);
+            k.extend_from_slice(&points[0].1.position.to_be_bytes());
             self.writes.insert(k, encode_value(points));
+            let doc = &self.docs[run];
+            for (key, _) in points {
+                latest.entry(key).or_default().push((run.clone(), doc.metrics[key].value));
+            }
+        }
+        for (key, updates) in latest {
+            let k = metric_index_key(key);
+            let mut values: std::collections::BTreeMap<RunId, f64> = match self.views.tree.get(&k)? {
+                Some(v) => decode_value::<Vec<(RunId, f64)>>(&k, &v)?.into_iter().collect(),
+                None => Default::default(),
+            };
+            values.extend(updates);
+            let values: Vec<(RunId, f64)> = values.into_iter().collect();
+            self.writes.insert(k, encode_value(&values));
+        }
+        for (experiment, runs) in &self.experiments {
+            let k = experiment_key(experiment);
+            let mut all: std::collections::BTreeSet<RunId> = match self.views.tree.get(&k)? {
+                Some(v) => decode_value::<Vec<RunId>>(&k, &v)?.into_iter().collect(),
+                None => Default::default(),
+            };
+            all.extend(runs.iter().cloned());
+            self.writes.insert(k, encode_value(&all.into_iter().collect::<Vec<_>>()));
         }
         self.writes.insert(COUNTS, encode_value(&self.counts));
         self.writes.insert(POSITION, &position.get().to_be_bytes());

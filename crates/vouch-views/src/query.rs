@@ -4,7 +4,9 @@ use std::fmt;
 
 use vouch_event::{Name, Segment};
 
-use crate::{decode_value, RunDoc, Views, ViewsError};
+use vouch_event::RunId;
+
+use crate::{decode_value, experiment_key, metric_index_key, MetricKey, RunDoc, Views, ViewsError};
 
 /// How a metric is compared with a value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -24,7 +26,7 @@ pub enum Comparison {
 }
 
 impl Comparison {
-    fn holds(self, left: f64, right: f64) -> bool {
+    pub(crate) fn holds(self, left: f64, right: f64) -> bool {
         match self {
             Comparison::Greater => left > right,
             Comparison::GreaterOrEqual => left >= right,
@@ -149,32 +151,42 @@ impl Views {
     /// # Errors
     /// When sled fails or a value is damaged.
     pub fn runs(&self, query: &RunQuery) -> Result<Vec<RunDoc>, ViewsError> {
-        let keep = |doc: &RunDoc| query.conditions.iter().all(|c| c.matches(doc));
+        let keep = |doc: &RunDoc| {
+            query.conditions.iter().all(|c| c.matches(doc))
+                && query.experiment.as_deref().is_none_or(|e| doc.experiment() == Some(e))
+        };
         let mut out = Vec::new();
-        match &query.experiment {
-            Some(experiment) => {
-                let mut prefix = vec![b'e'];
-                prefix.extend_from_slice(experiment.as_bytes());
-                prefix.push(0);
-                for entry in self.tree.scan_prefix(&prefix) {
-                    let (k, _) = entry?;
-                    let mut run_key = vec![b'r'];
-                    run_key.extend_from_slice(&k[prefix.len()..]);
-                    if let Some(v) = self.tree.get(&run_key)? {
-                        let doc: RunDoc = decode_value(&run_key, &v)?;
-                        if keep(&doc) {
-                            out.push(doc);
-                        }
+        let mut read = |run: &RunId| -> Result<(), ViewsError> {
+            if let Some(doc) = self.run(run)? {
+                if keep(&doc) {
+                    out.push(doc);
+                }
+            }
+            Ok(())
+        };
+        if let Some(first) = query.conditions.first() {
+            // Scan the first condition's value index, then read only the runs it admits.
+            let key = metric_index_key(&MetricKey { name: first.metric.clone(), segment: first.segment.clone() });
+            if let Some(v) = self.tree.get(&key)? {
+                for (run, value) in decode_value::<Vec<(RunId, f64)>>(&key, &v)? {
+                    if first.comparison.holds(value, first.value) {
+                        read(&run)?;
                     }
                 }
             }
-            None => {
-                for entry in self.tree.scan_prefix([b'r']) {
-                    let (k, v) = entry?;
-                    let doc: RunDoc = decode_value(&k, &v)?;
-                    if keep(&doc) {
-                        out.push(doc);
-                    }
+        } else if let Some(experiment) = &query.experiment {
+            let key = experiment_key(experiment);
+            if let Some(v) = self.tree.get(&key)? {
+                for run in decode_value::<Vec<RunId>>(&key, &v)? {
+                    read(&run)?;
+                }
+            }
+        } else {
+            for entry in self.tree.scan_prefix([b'r']) {
+                let (k, v) = entry?;
+                let doc: RunDoc = decode_value(&k, &v)?;
+                if keep(&doc) {
+                    out.push(doc);
                 }
             }
         }
