@@ -1,0 +1,269 @@
+//! The command line, declared with clap's derive API.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Vouch: an evidence ledger for machine-learning releases.
+///
+/// Pipelines publish immutable evidence (params, metrics, artifacts, datasets, code
+/// version, environment); Vouch keeps it in an append-only log and answers queries from
+/// views folded from that log.
+#[derive(Debug, Parser)]
+#[command(name = "vouch", version, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// The ledger directory.
+    #[arg(long, global = true, env = "VOUCH_LEDGER", default_value = ".vouch", value_name = "DIR")]
+    pub ledger: PathBuf,
+    /// Print machine-readable JSON instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Seconds to wait for another process using the ledger before giving up.
+    #[arg(long, global = true, env = "VOUCH_LOCK_TIMEOUT", default_value_t = 30.0, value_name = "SECS")]
+    pub lock_timeout: f64,
+    /// Who is publishing, recorded in every event this command writes.
+    #[arg(long, global = true, env = "VOUCH_PRODUCER", default_value = "vouch-cli", value_name = "NAME")]
+    pub producer: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a ledger (the directory given by --ledger).
+    Init,
+    /// Start or finish a run.
+    #[command(subcommand)]
+    Run(RunCommand),
+    /// Log params, metrics, artifacts or datasets to a run.
+    #[command(subcommand)]
+    Log(LogCommand),
+    /// Append events from JSON lines (a file, or - for standard input).
+    ///
+    /// Every line is one event in the wire form of schemas/README.md. Valid lines are
+    /// stored; each invalid line is reported with its line number and reason and is not
+    /// stored; the exit code is 65 when any line was invalid. Events whose id is already
+    /// in the ledger are counted as duplicates and not stored again, so re-running an
+    /// ingest is safe.
+    Ingest(IngestArgs),
+    /// List or show runs.
+    #[command(subcommand)]
+    Runs(RunsCommand),
+    /// Compare runs side by side: params and metrics, segments included.
+    Compare(CompareArgs),
+    /// Log and view positions, totals and quarantine size.
+    Status,
+    /// Drop the views and project the whole log again.
+    Rebuild,
+    /// Records the projector could not apply, with the reason.
+    Quarantine(QuarantineArgs),
+    /// Run a worked example end to end.
+    #[command(subcommand)]
+    Demo(DemoCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunCommand {
+    /// Start a run and print its id (only the id, for `RUN=$(vouch run start …)`).
+    Start(RunStartArgs),
+    /// Mark a run finished.
+    Finish(RunFinishArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum EnvCapture {
+    /// Record OS, CPU, host and tool versions.
+    Auto,
+    /// Record nothing.
+    None,
+}
+
+#[derive(Debug, Args)]
+pub struct RunStartArgs {
+    /// The experiment the run belongs to.
+    #[arg(long)]
+    pub experiment: String,
+    /// A human-friendly name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The code version: `auto` (ask git in the current directory), `none`, or a commit
+    /// hash.
+    #[arg(long, default_value = "auto", value_name = "auto|none|SHA")]
+    pub git: String,
+    /// With --git SHA: the work tree had uncommitted changes.
+    #[arg(long)]
+    pub dirty: bool,
+    /// Record the environment.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub env: EnvCapture,
+    /// Extra tool versions to record, `name=version` (repeatable).
+    #[arg(long = "tool", value_name = "NAME=VERSION")]
+    pub tools: Vec<String>,
+    /// Choose the run id instead of generating one; re-running with the same id is a no-op.
+    #[arg(long)]
+    pub run_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum StatusArg {
+    Ok,
+    Failed,
+    Killed,
+}
+
+#[derive(Debug, Args)]
+pub struct RunFinishArgs {
+    /// The run.
+    #[arg(long)]
+    pub run: String,
+    /// How it ended.
+    #[arg(long, value_enum, default_value = "ok")]
+    pub status: StatusArg,
+}
+
+/// Options every `log` subcommand shares.
+#[derive(Debug, Args)]
+pub struct LogTarget {
+    /// The run to log to.
+    #[arg(long)]
+    pub run: String,
+    /// The event id (the dedup key); a retried command with the same id is a no-op.
+    /// Generated when omitted.
+    #[arg(long)]
+    pub event_id: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LogCommand {
+    /// Log params: `vouch log param --run R lr=0.01 depth=6`.
+    Param {
+        #[command(flatten)]
+        target: LogTarget,
+        /// `key=value` pairs.
+        #[arg(required = true, value_name = "KEY=VALUE")]
+        pairs: Vec<String>,
+    },
+    /// Log metric values: `vouch log metric --run R --step 3 auc=0.86 loss=0.31`.
+    Metric {
+        #[command(flatten)]
+        target: LogTarget,
+        /// The training step the values belong to.
+        #[arg(long)]
+        step: Option<u64>,
+        /// The data segment the values were measured on (`region=EU`).
+        #[arg(long)]
+        segment: Option<String>,
+        /// `name=value` pairs; values must be finite numbers.
+        #[arg(required = true, value_name = "NAME=VALUE", allow_hyphen_values = true)]
+        pairs: Vec<String>,
+    },
+    /// Log a file the run produced: streams it through BLAKE3 and prints the digest.
+    Artifact {
+        #[command(flatten)]
+        target: LogTarget,
+        /// The artifact's name (default: the file name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Where the artifact lives (default: a file:// URI of the path).
+        #[arg(long)]
+        uri: Option<String>,
+        /// The file.
+        path: PathBuf,
+    },
+    /// Bind a dataset to the run: hashes the file and records its freshness.
+    Dataset {
+        #[command(flatten)]
+        target: LogTarget,
+        /// The dataset's role.
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// The dataset's name (default: the file name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Number of rows (default: lines in the file, less a header line for .csv/.tsv).
+        #[arg(long)]
+        rows: Option<u64>,
+        /// When the snapshot was taken (RFC 3339).
+        #[arg(long, value_name = "TIME")]
+        snapshot_at: Option<String>,
+        /// Labels are complete up to this time (RFC 3339).
+        #[arg(long, value_name = "TIME")]
+        labels_through: Option<String>,
+        /// Where the dataset lives (default: a file:// URI of the path).
+        #[arg(long)]
+        uri: Option<String>,
+        /// The file.
+        path: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RoleArg {
+    Train,
+    Validation,
+    Test,
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// The JSON-lines file; `-` or nothing reads standard input.
+    pub file: Option<PathBuf>,
+    /// Events per append.
+    #[arg(long, default_value_t = 8192, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub batch: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// List runs, optionally filtered.
+    List(RunsListArgs),
+    /// Show one run: status, code, environment, params, metrics, artifacts, datasets.
+    Show(RunsShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunsListArgs {
+    /// Only runs of this experiment.
+    #[arg(long)]
+    pub experiment: Option<String>,
+    /// Only runs whose latest metric value meets the condition, e.g. `auc>0.85`,
+    /// `latency_p95_ms<=200`, `auc[region=EU]>=0.8` (repeatable: all must hold).
+    #[arg(long = "where", value_name = "CONDITION")]
+    pub conditions: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunsShowArgs {
+    /// The run.
+    pub run: String,
+    /// Also print the full history of a metric: `loss` or `auc[region=EU]`.
+    #[arg(long, value_name = "METRIC")]
+    pub history: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Two or more runs.
+    #[arg(required = true, num_args = 2..)]
+    pub runs: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct QuarantineArgs {
+    /// At most this many entries.
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DemoCommand {
+    /// The loan-risk example: a production baseline and four candidates with params,
+    /// metrics per segment, artifacts and a validation dataset.
+    LoanRisk,
+}

@@ -1,0 +1,108 @@
+//! Exit codes, mapped in one place so scripts can trust them.
+//!
+//! | code | meaning |
+//! |------|---------|
+//! | 0    | success |
+//! | 1    | a gate failed (release gates) |
+//! | 2    | a decision needs human review (release gates) |
+//! | 64   | usage: unknown command or flag, missing argument |
+//! | 65   | bad input data: invalid value, malformed event, unknown run, bad ingest lines |
+//! | 66   | input not found: no such file, no ledger at the path |
+//! | 69   | ledger busy: another process held it past the lock timeout |
+//! | 70   | internal error: a bug or a damaged store |
+//! | 74   | I/O error reading or writing files |
+
+use std::fmt;
+
+/// Why a command failed, and so its exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// 64.
+    Usage,
+    /// 65.
+    BadInput,
+    /// 66.
+    NotFound,
+    /// 69.
+    Busy,
+    /// 70.
+    Internal,
+    /// 74.
+    Io,
+}
+
+impl Failure {
+    pub fn code(self) -> u8 {
+        match self {
+            Failure::Usage => 64,
+            Failure::BadInput => 65,
+            Failure::NotFound => 66,
+            Failure::Busy => 69,
+            Failure::Internal => 70,
+            Failure::Io => 74,
+        }
+    }
+}
+
+/// An error at the binary edge: what to print and how to exit.
+pub struct CliError {
+    pub failure: Failure,
+    pub error: anyhow::Error,
+}
+
+impl fmt::Debug for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}: {:#}", self.failure, self.error)
+    }
+}
+
+pub type CliResult<T> = Result<T, CliError>;
+
+/// Attaches a failure kind to any error.
+pub trait Fail<T> {
+    fn fail(self, failure: Failure) -> CliResult<T>;
+}
+
+impl<T, E: Into<anyhow::Error>> Fail<T> for Result<T, E> {
+    fn fail(self, failure: Failure) -> CliResult<T> {
+        self.map_err(|e| CliError { failure, error: e.into() })
+    }
+}
+
+/// A bad-input error with a message.
+pub fn bad_input(message: impl fmt::Display) -> CliError {
+    CliError { failure: Failure::BadInput, error: anyhow::anyhow!("{message}") }
+}
+
+impl From<vouch_ledger::OpenError> for CliError {
+    fn from(e: vouch_ledger::OpenError) -> Self {
+        use vouch_ledger::OpenError as E;
+        let failure = match &e {
+            E::Missing(_) => Failure::NotFound,
+            E::NotADirectory(_) | E::NotALedger(_) | E::NotEmpty(_) | E::BadMarker { .. } => {
+                Failure::BadInput
+            }
+            E::Busy { .. } => Failure::Busy,
+            E::Io { .. } => Failure::Io,
+            _ => Failure::Internal,
+        };
+        CliError { failure, error: e.into() }
+    }
+}
+
+macro_rules! internal_from {
+    ($($t:ty),*) => {$(
+        impl From<$t> for CliError {
+            fn from(e: $t) -> Self {
+                CliError { failure: Failure::Internal, error: e.into() }
+            }
+        }
+    )*};
+}
+
+internal_from!(
+    vouch_ledger::AppendError,
+    vouch_log::LogError,
+    vouch_views::ProjectError,
+    vouch_views::ViewsError
+);

@@ -1,0 +1,96 @@
+//! `vouch`: the binary edge. Parses arguments, reads the clock and the environment,
+//! opens the ledger, prints tables or JSON, and maps every failure to an exit code
+//! (see `exit.rs`). The libraries below it do no printing and read no clock.
+
+mod cli;
+mod context;
+mod demo;
+mod evidence;
+mod exit;
+mod ingest;
+mod output;
+mod query;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::context::Context;
+use crate::exit::{CliResult, Failure};
+
+fn main() -> ExitCode {
+    restore_sigpipe();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { Failure::Usage.code() } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    init_tracing();
+    let json = cli.global.json;
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            if json {
+                let body = serde_json::json!({ "error": format!("{:#}", e.error), "exit_code": e.failure.code() });
+                let _ = writeln!(std::io::stdout(), "{body}");
+            }
+            let _ = writeln!(std::io::stderr(), "error: {:#}", e.error);
+            ExitCode::from(e.failure.code())
+        }
+    }
+}
+
+/// `vouch runs list | head` should end quietly, as other Unix tools do, rather than
+/// panic on a closed pipe: restore the default SIGPIPE action that Rust's runtime ignores.
+fn restore_sigpipe() {
+    // SAFETY: called first thing in main, before any thread starts; SIG_DFL is a valid
+    // disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+/// Logs go to standard error; `VOUCH_LOG` sets the level (error, warn, info, debug, trace).
+fn init_tracing() {
+    let level = std::env::var("VOUCH_LOG")
+        .ok()
+        .and_then(|l| l.parse::<tracing::Level>().ok())
+        .unwrap_or(tracing::Level::WARN);
+    tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+fn run(cli: Cli) -> CliResult<u8> {
+    let ctx = Context::new(cli.global)?;
+    match cli.command {
+        Command::Init => evidence::init(&ctx),
+        Command::Run(command) => evidence::run(&ctx, command),
+        Command::Log(command) => evidence::log(&ctx, command),
+        Command::Ingest(args) => ingest::ingest(&ctx, &args),
+        Command::Runs(command) => query::runs(&ctx, command),
+        Command::Compare(args) => query::compare(&ctx, &args),
+        Command::Status => query::status(&ctx),
+        Command::Rebuild => query::rebuild(&ctx),
+        Command::Quarantine(args) => query::quarantine(&ctx, &args),
+        Command::Demo(command) => demo::run(&ctx, command),
+    }?;
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_is_well_formed() {
+        crate::cli::Cli::command().debug_assert();
+    }
+}

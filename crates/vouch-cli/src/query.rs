@@ -1,0 +1,328 @@
+//! Read commands: `runs list|show`, `compare`, `status`, `rebuild`, `quarantine`.
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use comfy_table::{Cell, CellAlignment};
+use vouch_event::{Name, RunId, Segment};
+use vouch_log::Position;
+use vouch_views::{Condition, MetricKey, RunDoc, RunQuery};
+
+use crate::cli::{CompareArgs, QuarantineArgs, RunsCommand, RunsListArgs, RunsShowArgs};
+use crate::context::{parse_run, Context};
+use crate::exit::{bad_input, CliResult};
+use crate::output::{self, number, print, table, Progress};
+
+pub fn runs(ctx: &Context, command: RunsCommand) -> CliResult<()> {
+    match command {
+        RunsCommand::List(args) => list(ctx, &args),
+        RunsCommand::Show(args) => show(ctx, &args),
+    }
+}
+
+fn label(key: &MetricKey) -> String {
+    match &key.segment {
+        Some(segment) => format!("{}[{segment}]", key.name),
+        None => key.name.to_string(),
+    }
+}
+
+fn list(ctx: &Context, args: &RunsListArgs) -> CliResult<()> {
+    let conditions = args
+        .conditions
+        .iter()
+        .map(|c| Condition::parse(c).map_err(|e| bad_input(format!("--where: {e}"))))
+        .collect::<CliResult<Vec<_>>>()?;
+    let ledger = ctx.open_caught_up()?;
+    let query = RunQuery { experiment: args.experiment.clone(), conditions: conditions.clone() };
+    let runs = ledger.views().runs(&query)?;
+    if ctx.global.json {
+        output::json(&runs);
+        return Ok(());
+    }
+    if runs.is_empty() {
+        eprintln!("no runs match");
+        return Ok(());
+    }
+    // Columns: the metrics the conditions name, else the first few overall metrics.
+    let mut shown: Vec<MetricKey> = conditions
+        .iter()
+        .map(|c| MetricKey { name: c.metric.clone(), segment: c.segment.clone() })
+        .collect();
+    if shown.is_empty() {
+        let all: BTreeSet<&MetricKey> =
+            runs.iter().flat_map(|r| r.metrics.keys()).filter(|k| k.segment.is_none()).collect();
+        shown = all.into_iter().take(4).cloned().collect();
+    }
+    shown.dedup();
+    let mut header = vec!["run".to_owned(), "experiment".into(), "name".into(), "status".into(), "started".into()];
+    header.extend(shown.iter().map(label));
+    let mut t = table(header);
+    for run in &runs {
+        let mut row = vec![
+            Cell::new(&run.run),
+            Cell::new(run.experiment().unwrap_or("-")),
+            Cell::new(run.started.as_ref().and_then(|s| s.name.as_deref()).unwrap_or("-")),
+            Cell::new(run.status()),
+            Cell::new(run.started.as_ref().map_or("-".into(), |s| s.time.to_string())),
+        ];
+        for key in &shown {
+            let value = run.metrics.get(key).map_or("-".into(), |m| number(m.value));
+            row.push(Cell::new(value).set_alignment(CellAlignment::Right));
+        }
+        t.add_row(row);
+    }
+    print(&t);
+    eprintln!("{} runs", runs.len());
+    Ok(())
+}
+
+fn parse_series(text: &str) -> CliResult<MetricKey> {
+    let fail = |e: String| bad_input(format!("--history `{text}`: {e}"));
+    let (name, segment) = match text.strip_suffix(']').and_then(|t| t.split_once('[')) {
+        Some((name, segment)) => (name, Some(Segment::new(segment).map_err(|e| fail(e.to_string()))?)),
+        None => (text, None),
+    };
+    Ok(MetricKey { name: Name::new(name).map_err(|e| fail(e.to_string()))?, segment })
+}
+
+fn find_run(ctx: &Context, ledger: &vouch_ledger::Ledger, run: &RunId) -> CliResult<RunDoc> {
+    let _ = ctx;
+    ledger
+        .views()
+        .run(run)?
+        .ok_or_else(|| bad_input(format!("unknown run `{run}`: the ledger has no events for it")))
+}
+
+fn show(ctx: &Context, args: &RunsShowArgs) -> CliResult<()> {
+    let run = parse_run(&args.run)?;
+    let series = args.history.as_deref().map(parse_series).transpose()?;
+    let ledger = ctx.open_caught_up()?;
+    let doc = find_run(ctx, &ledger, &run)?;
+    let history = match &series {
+        Some(key) => {
+            if !doc.metrics.contains_key(key) {
+                return Err(bad_input(format!("run `{run}` has no metric `{}`", label(key))));
+            }
+            Some(ledger.views().history(&run, key)?)
+        }
+        None => None,
+    };
+    if ctx.global.json {
+        let mut body = serde_json::to_value(&doc).expect("serializable");
+        body["status"] = serde_json::json!(doc.status());
+        if let (Some(key), Some(points)) = (&series, &history) {
+            body["history"] = serde_json::json!({ "metric": label(key), "points": points });
+        }
+        output::json(&body);
+        return Ok(());
+    }
+    println!("run         {}", doc.run);
+    match &doc.started {
+        Some(s) => {
+            println!("experiment  {}", s.experiment);
+            if let Some(name) = &s.name {
+                println!("name        {name}");
+            }
+            println!("started     {} by {}", s.time, s.producer);
+            match &s.git {
+                Some(g) => println!("code        {}{}", g.commit, if g.dirty { " (dirty work tree)" } else { "" }),
+                None => println!("code        not recorded"),
+            }
+            if let Some(env) = &s.env {
+                let tools: Vec<String> = env.tools.iter().map(|(k, v)| format!("{k} {v}")).collect();
+                println!("environment {} {} on {}; {}", env.os, env.cpu, env.host, tools.join(", "));
+            }
+        }
+        None => println!("experiment  unknown: events arrived before its run_started"),
+    }
+    match &doc.finished {
+        Some(f) => println!("status      {} at {}", f.status.as_str(), f.time),
+        None => println!("status      {}", doc.status()),
+    }
+    println!("events      {} (log positions {}..={})", doc.events, doc.first_position, doc.last_position);
+    if !doc.params.is_empty() {
+        println!();
+        let mut t = table(["param", "value"]);
+        for (k, v) in &doc.params {
+            t.add_row([k.as_str(), v.value.as_str()]);
+        }
+        print(&t);
+    }
+    if !doc.metrics.is_empty() {
+        println!();
+        let mut t = table(["metric", "segment", "value", "step", "values", "time"]);
+        for m in doc.metrics.values() {
+            t.add_row(vec![
+                Cell::new(&m.name),
+                Cell::new(m.segment.as_ref().map_or("-", Segment::as_str)),
+                Cell::new(number(m.value)).set_alignment(CellAlignment::Right),
+                Cell::new(m.step.map_or("-".into(), |s| s.to_string())).set_alignment(CellAlignment::Right),
+                Cell::new(m.count).set_alignment(CellAlignment::Right),
+                Cell::new(m.time),
+            ]);
+        }
+        print(&t);
+    }
+    if !doc.artifacts.is_empty() {
+        println!();
+        let mut t = table(["artifact", "digest", "size", "uri"]);
+        for a in &doc.artifacts {
+            t.add_row(vec![Cell::new(&a.name), Cell::new(a.digest), Cell::new(a.size), Cell::new(&a.uri)]);
+        }
+        print(&t);
+    }
+    if !doc.datasets.is_empty() {
+        println!();
+        let mut t = table(["dataset", "role", "rows", "snapshot", "labels through", "digest"]);
+        for d in &doc.datasets {
+            t.add_row(vec![
+                Cell::new(&d.name),
+                Cell::new(d.role.as_str()),
+                Cell::new(d.rows),
+                Cell::new(d.snapshot_at.map_or("-".into(), |t| t.to_string())),
+                Cell::new(d.labels_through.map_or("-".into(), |t| t.to_string())),
+                Cell::new(d.digest),
+            ]);
+        }
+        print(&t);
+    }
+    if let (Some(key), Some(points)) = (&series, &history) {
+        println!();
+        let mut t = table(["step", label(key).as_str(), "time", "position"]);
+        for p in points {
+            t.add_row(vec![
+                Cell::new(p.step.map_or("-".into(), |s| s.to_string())),
+                Cell::new(number(p.value)).set_alignment(CellAlignment::Right),
+                Cell::new(p.time),
+                Cell::new(p.position),
+            ]);
+        }
+        print(&t);
+    }
+    Ok(())
+}
+
+pub fn compare(ctx: &Context, args: &CompareArgs) -> CliResult<()> {
+    let ids = args.runs.iter().map(|r| parse_run(r)).collect::<CliResult<Vec<_>>>()?;
+    let ledger = ctx.open_caught_up()?;
+    let docs = ids.iter().map(|r| find_run(ctx, &ledger, r)).collect::<CliResult<Vec<_>>>()?;
+    let params: BTreeSet<&Name> = docs.iter().flat_map(|d| d.params.keys()).collect();
+    let metrics: BTreeSet<&MetricKey> = docs.iter().flat_map(|d| d.metrics.keys()).collect();
+    if ctx.global.json {
+        let params: serde_json::Map<String, serde_json::Value> = params
+            .iter()
+            .map(|p| (p.to_string(), docs.iter().map(|d| d.params.get(*p).map(|v| v.value.clone())).collect()))
+            .collect();
+        let metrics: serde_json::Map<String, serde_json::Value> = metrics
+            .iter()
+            .map(|m| (label(m), docs.iter().map(|d| d.metrics.get(*m).map(|v| v.value)).collect()))
+            .collect();
+        output::json(&serde_json::json!({ "runs": ids, "params": params, "metrics": metrics }));
+        return Ok(());
+    }
+    let mut header = vec![String::new()];
+    header.extend(docs.iter().map(|d| match d.started.as_ref().and_then(|s| s.name.as_deref()) {
+        Some(name) => format!("{} ({name})", d.run),
+        None => d.run.to_string(),
+    }));
+    header.push("differs".into());
+    let mut t = table(header);
+    let mut row = |what: String, values: Vec<Option<String>>, right: bool| {
+        let differs = values.windows(2).any(|w| w[0] != w[1]);
+        let mut cells = vec![Cell::new(what)];
+        for v in values {
+            let cell = Cell::new(v.unwrap_or_else(|| "-".into()));
+            cells.push(if right { cell.set_alignment(CellAlignment::Right) } else { cell });
+        }
+        cells.push(Cell::new(if differs { "*" } else { "" }));
+        t.add_row(cells);
+    };
+    row("status".into(), docs.iter().map(|d| Some(d.status().to_owned())).collect(), false);
+    row(
+        "code".into(),
+        docs.iter().map(|d| d.started.as_ref().and_then(|s| s.git.as_ref()).map(|g| g.commit.chars().take(12).collect())).collect(),
+        false,
+    );
+    for p in &params {
+        row(format!("param {p}"), docs.iter().map(|d| d.params.get(*p).map(|v| v.value.clone())).collect(), false);
+    }
+    for m in &metrics {
+        row(label(m), docs.iter().map(|d| d.metrics.get(*m).map(|v| number(v.value))).collect(), true);
+    }
+    print(&t);
+    Ok(())
+}
+
+pub fn status(ctx: &Context) -> CliResult<()> {
+    let ledger = ctx.open_caught_up()?;
+    let status = ledger.status()?;
+    if ctx.global.json {
+        output::json(&status);
+        return Ok(());
+    }
+    let c = status.counts;
+    println!("ledger        {} ({})", status.ledger.display(), status.backend);
+    println!("log position  {}", status.log_position);
+    println!("view position {}", status.view_position);
+    println!("runs          {}", c.runs);
+    println!("events        {} applied, {} quarantined", c.applied, c.quarantined);
+    println!("metric values {}", c.metric_values);
+    println!("artifacts     {}", c.artifacts);
+    println!("datasets      {}", c.datasets);
+    if c.quarantined > 0 {
+        println!("\n{} records are in quarantine: `vouch quarantine` lists them", c.quarantined);
+    }
+    Ok(())
+}
+
+pub fn rebuild(ctx: &Context) -> CliResult<()> {
+    let mut ledger = ctx.open()?;
+    let progress = Progress::new("rebuilding");
+    let start = Instant::now();
+    let report = ledger.rebuild(&mut |at, end| progress.update(at.get(), end.get()))?;
+    progress.finish();
+    let seconds = start.elapsed().as_secs_f64();
+    let records = report.applied + report.quarantined;
+    if ctx.global.json {
+        output::json(&serde_json::json!({
+            "position": report.to.get(),
+            "applied": report.applied,
+            "quarantined": report.quarantined,
+            "seconds": seconds,
+        }));
+    } else {
+        println!(
+            "rebuilt the views from {records} log records in {seconds:.2} s ({:.0} records/s): {} applied, {} quarantined",
+            records as f64 / seconds.max(1e-9),
+            report.applied,
+            report.quarantined
+        );
+    }
+    Ok(())
+}
+
+pub fn quarantine(ctx: &Context, args: &QuarantineArgs) -> CliResult<()> {
+    let ledger = ctx.open_caught_up()?;
+    let entries = ledger.views().quarantine(Position::ZERO, args.limit)?;
+    if ctx.global.json {
+        output::json(&entries);
+        return Ok(());
+    }
+    if entries.is_empty() {
+        println!("quarantine is empty");
+        return Ok(());
+    }
+    let mut t = table(["position", "event id", "key", "bytes", "reason"]);
+    for e in &entries {
+        t.add_row(vec![
+            Cell::new(e.position),
+            Cell::new(&e.event_id),
+            Cell::new(&e.key),
+            Cell::new(e.size),
+            Cell::new(&e.reason),
+        ]);
+    }
+    print(&t);
+    Ok(())
+}

@@ -1,0 +1,5 @@
+//! End-to-end tests: the real `vouch` binary against real ledgers in temp directories.
+
+mod cli;
+mod crash;
+mod support;

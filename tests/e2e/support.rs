@@ -1,0 +1,134 @@
+//! Helpers: a temp ledger and a way to run the `vouch` binary against it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The binary under test.
+pub fn vouch_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_vouch")
+}
+
+/// A temp directory holding one ledger at `<tmp>/ledger`.
+pub struct TestLedger {
+    pub tmp: tempfile::TempDir,
+}
+
+/// What a command did.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(output: Output) -> Run {
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Asserts success and returns standard output.
+    #[track_caller]
+    pub fn ok(&self) -> &str {
+        assert_eq!(self.code, 0, "expected success\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
+        &self.stdout
+    }
+
+    /// Asserts the exit code and that standard error mentions `needle`.
+    #[track_caller]
+    pub fn fails(&self, code: i32, needle: &str) {
+        assert_eq!(self.code, code, "wrong exit code\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
+        assert!(self.stderr.contains(needle), "stderr lacks {needle:?}\nstderr: {}", self.stderr);
+    }
+
+    /// Parses standard output as JSON.
+    #[track_caller]
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
+    }
+}
+
+impl TestLedger {
+    /// A fresh, initialised ledger.
+    pub fn new() -> TestLedger {
+        let ledger = TestLedger::uninitialised();
+        ledger.vouch(&["init"]).ok();
+        ledger
+    }
+
+    /// A temp directory where `path()` does not exist yet.
+    pub fn uninitialised() -> TestLedger {
+        TestLedger { tmp: tempfile::tempdir().expect("temp dir") }
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.tmp.path().join("ledger")
+    }
+
+    /// A `vouch` command with `--ledger` set and a clean environment.
+    pub fn command(&self) -> Command {
+        let mut command = Command::new(vouch_bin());
+        command
+            .arg("--ledger")
+            .arg(self.path())
+            .env_remove("VOUCH_LEDGER")
+            .env_remove("VOUCH_LOG")
+            .env_remove("VOUCH_LOCK_TIMEOUT")
+            .current_dir(self.tmp.path())
+            .stdin(Stdio::null());
+        command
+    }
+
+    /// Runs `vouch --ledger <ledger> ARGS…`.
+    pub fn vouch(&self, args: &[&str]) -> Run {
+        Run::from(self.command().args(args).output().expect("spawn vouch"))
+    }
+
+    /// Runs `vouch … ARGS…` with `input` on standard input.
+    pub fn vouch_with_input(&self, args: &[&str], input: &[u8]) -> Run {
+        use std::io::Write;
+        let mut child = self
+            .command()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn vouch");
+        let mut stdin = child.stdin.take().expect("stdin");
+        let input = input.to_vec();
+        let writer = std::thread::spawn(move || {
+            let _ = stdin.write_all(&input);
+        });
+        let output = child.wait_with_output().expect("wait");
+        writer.join().unwrap();
+        Run::from(output)
+    }
+
+    /// Writes a file inside the temp directory and returns its path.
+    pub fn file(&self, name: &str, content: &[u8]) -> PathBuf {
+        let path = self.tmp.path().join(name);
+        std::fs::write(&path, content).expect("write file");
+        path
+    }
+
+    /// Starts a run with a chosen id.
+    pub fn start_run(&self, run: &str) {
+        self.vouch(&["run", "start", "--experiment", "e2e", "--run-id", run, "--git", "none"]).ok();
+    }
+
+    /// The views as canonical JSON, read through the library (no process holds the ledger).
+    pub fn dump(&self) -> serde_json::Value {
+        dump(&self.path())
+    }
+}
+
+/// Opens the ledger at `path` in-process, catches up, and dumps the views.
+pub fn dump(path: &Path) -> serde_json::Value {
+    let mut ledger = vouch_ledger::Ledger::open(path, &Default::default()).expect("open ledger");
+    ledger.catch_up(&mut |_, _| {}).expect("catch up");
+    ledger.views().dump().expect("dump")
+}
