@@ -78,8 +78,11 @@ impl Condition {
     /// When the text is not such a condition.
     pub fn parse(input: &str) -> Result<Self, ConditionError> {
         let fail = |reason: String| ConditionError { input: input.to_owned(), reason };
-        let at = input
+        // A segment in brackets holds `=` itself: look for the operator after it.
+        let after_segment = input.find(']').map_or(0, |i| i + 1);
+        let at = input[after_segment..]
             .find(['<', '>', '=', '!'])
+            .map(|i| i + after_segment)
             .ok_or_else(|| fail("no comparison operator".into()))?;
         let (left, rest) = input.split_at(at);
         let (comparison, right) = [

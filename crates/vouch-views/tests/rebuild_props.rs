@@ -1,0 +1,197 @@
+//! Views are derived data: for any sequence of records, however it is split into
+//! appends and catch-ups, the incremental views answer exactly as a rebuild and as a
+//! fresh store projected in one go. Out-of-order events are kept; bad records are
+//! quarantined, and every record is accounted for.
+
+use std::collections::BTreeMap;
+
+use proptest::prelude::*;
+use vouch_event::{
+    ArtifactLogged, Body, DatasetBound, DatasetRole, Digest, Event, EventId, MetricsLogged, Name,
+    ParamsLogged, Producer, RunFinished, RunId, RunStarted, RunStatus, Segment, Subject, Timestamp,
+};
+use vouch_log::{Log, LogKey, NewRecord, Position};
+use vouch_log_embedded::EmbeddedLog;
+use vouch_views::{catch_up, rebuild, Views};
+
+/// One record to append: an event, or bytes the projector must quarantine.
+#[derive(Debug, Clone)]
+enum Item {
+    Event { run: u8, body: u8, a: u8, b: u8 },
+    Garbage(u8),
+}
+
+fn item() -> impl Strategy<Value = Item> {
+    prop_oneof![
+        9 => (0u8..3, 0u8..6, any::<u8>(), any::<u8>()).prop_map(|(run, body, a, b)| Item::Event { run, body, a, b }),
+        1 => any::<u8>().prop_map(Item::Garbage),
+    ]
+}
+
+fn record(n: usize, item: &Item) -> NewRecord {
+    match item {
+        Item::Event { run, body, a, b } => {
+            let run = RunId::new(format!("run-{run}")).unwrap();
+            let name = |x: u8| Name::new(["auc", "loss", "latency_p95_ms"][(x % 3) as usize]).unwrap();
+            let body = match body {
+                0 => Body::RunStarted(RunStarted { experiment: format!("exp-{}", a % 2), name: None, git: None, env: None }),
+                1 => Body::ParamsLogged(ParamsLogged { params: BTreeMap::from([(name(*a), b.to_string())]) }),
+                2 => Body::MetricsLogged(MetricsLogged {
+                    metrics: BTreeMap::from([(name(*a), f64::from(*b) / 255.0), (name(a.wrapping_add(1)), f64::from(*a))]),
+                    step: (b % 2 == 0).then_some(u64::from(*b)),
+                    segment: (a % 3 == 0).then(|| Segment::new(format!("region=R{}", b % 2)).unwrap()),
+                }),
+                3 => Body::ArtifactLogged(ArtifactLogged {
+                    name: format!("model-{}", a % 2),
+                    digest: Digest::of(&[*b % 4]),
+                    size: u64::from(*b),
+                    uri: "s3://bucket/model".into(),
+                }),
+                4 => Body::DatasetBound(DatasetBound {
+                    role: [DatasetRole::Train, DatasetRole::Validation, DatasetRole::Test][(a % 3) as usize],
+                    name: "loans.csv".into(),
+                    digest: Digest::of(&[*b]),
+                    rows: u64::from(*a),
+                    snapshot_at: (b % 2 == 0).then(|| Timestamp::from_unix_nanos(i64::from(*b) * 1_000_000_000)),
+                    labels_through: None,
+                    uri: None,
+                }),
+                _ => Body::RunFinished(RunFinished { status: [RunStatus::Ok, RunStatus::Failed][(a % 2) as usize] }),
+            };
+            let event = Event {
+                id: EventId::new(format!("e{n}")).unwrap(),
+                time: Timestamp::from_unix_nanos(n as i64 * 1_000),
+                producer: Producer::new("prop").unwrap(),
+                subject: Subject::Run(run.clone()),
+                body,
+            };
+            NewRecord { event_id: event.id.to_string(), key: LogKey::new(format!("run.{run}")).unwrap(), bytes: vouch_event::encode(&event) }
+        }
+        Item::Garbage(kind) => {
+            let bytes = match kind % 4 {
+                0 => br#"{"not": "an event"}"#.to_vec(),
+                1 => vec![0x01, 0xff, 0xfe],
+                2 => br#"{"id":"x","kind":"decision_recorded","schema":1,"time":"2026-11-28T00:00:00Z","producer":"p","model":"m","data":{}}"#.to_vec(),
+                _ => {
+                    // A valid event whose id differs from the record's.
+                    let event = Event {
+                        id: EventId::new("someone-else").unwrap(),
+                        time: Timestamp::EPOCH,
+                        producer: Producer::new("prop").unwrap(),
+                        subject: Subject::Run(RunId::new("run-0").unwrap()),
+                        body: Body::RunFinished(RunFinished { status: RunStatus::Ok }),
+                    };
+                    vouch_event::encode(&event)
+                }
+            };
+            NewRecord { event_id: format!("e{n}"), key: LogKey::new("run.garbage").unwrap(), bytes }
+        }
+    }
+}
+
+fn check(items: Vec<Item>, cuts: Vec<usize>) {
+    let dir = tempfile::tempdir().unwrap();
+    let log = EmbeddedLog::open(&dir.path().join("log")).unwrap();
+    let mut views = Views::open(&dir.path().join("views")).unwrap();
+    let records: Vec<NewRecord> = items.iter().enumerate().map(|(n, item)| record(n, item)).collect();
+
+    // Append in random pieces, catching up after each.
+    let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c % (records.len() + 1)).collect();
+    cuts.push(records.len());
+    cuts.sort_unstable();
+    let mut from = 0;
+    let mut positions = Vec::new();
+    for cut in cuts {
+        log.append_batch(records[from..cut].to_vec()).unwrap();
+        catch_up(&log, &views, &mut |_, _| {}).unwrap();
+        positions.push(views.position().unwrap());
+        from = cut;
+    }
+    assert!(positions.windows(2).all(|w| w[0] <= w[1]), "position went back: {positions:?}");
+    let incremental = views.dump().unwrap();
+    let counts = views.counts().unwrap();
+    assert_eq!(counts.applied + counts.quarantined, records.len() as u64, "every record accounted for");
+    assert_eq!(views.position().unwrap(), Position::new(records.len() as u64));
+
+    rebuild(&log, &mut views, &mut |_, _| {}).unwrap();
+    assert_eq!(views.dump().unwrap(), incremental, "rebuild differs from incremental");
+
+    let fresh = Views::open(&dir.path().join("fresh")).unwrap();
+    catch_up(&log, &fresh, &mut |_, _| {}).unwrap();
+    assert_eq!(fresh.dump().unwrap(), incremental, "fresh projection differs from incremental");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn incremental_views_equal_a_rebuild(
+        items in prop::collection::vec(item(), 1..300),
+        cuts in prop::collection::vec(any::<usize>(), 0..8),
+    ) {
+        check(items, cuts);
+    }
+}
+
+#[test]
+fn events_before_run_started_are_kept() {
+    let items = vec![
+        Item::Event { run: 0, body: 2, a: 1, b: 2 },
+        Item::Event { run: 0, body: 1, a: 1, b: 2 },
+        Item::Event { run: 0, body: 0, a: 0, b: 0 },
+    ];
+    check(items.clone(), vec![1]);
+    let dir = tempfile::tempdir().unwrap();
+    let log = EmbeddedLog::open(&dir.path().join("log")).unwrap();
+    let views = Views::open(&dir.path().join("views")).unwrap();
+    let run = RunId::new("run-0").unwrap();
+    log.append(record(0, &items[0])).unwrap();
+    catch_up(&log, &views, &mut |_, _| {}).unwrap();
+    let doc = views.run(&run).unwrap().expect("metrics before start create the run");
+    assert_eq!(doc.status(), "unknown");
+    assert_eq!(doc.metrics.len(), 2);
+    log.append_batch(vec![record(1, &items[1]), record(2, &items[2])]).unwrap();
+    catch_up(&log, &views, &mut |_, _| {}).unwrap();
+    let doc = views.run(&run).unwrap().unwrap();
+    assert_eq!(doc.status(), "running");
+    assert_eq!(doc.experiment(), Some("exp-0"));
+    assert_eq!((doc.metrics.len(), doc.params.len(), doc.events), (2, 1, 3));
+}
+
+#[test]
+fn bad_records_are_quarantined_with_reasons_and_projection_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = EmbeddedLog::open(&dir.path().join("log")).unwrap();
+    let views = Views::open(&dir.path().join("views")).unwrap();
+    let items: Vec<Item> = (0..4).map(Item::Garbage).chain([Item::Event { run: 1, body: 0, a: 0, b: 0 }]).collect();
+    log.append_batch(items.iter().enumerate().map(|(n, i)| record(n, i)).collect()).unwrap();
+    let report = catch_up(&log, &views, &mut |_, _| {}).unwrap();
+    assert_eq!((report.applied, report.quarantined), (1, 4));
+    let reasons: Vec<String> = views.quarantine(Position::ZERO, 10).unwrap().into_iter().map(|q| q.reason).collect();
+    assert!(reasons[0].contains("unknown field `not`") || reasons[0].contains("missing field"), "{}", reasons[0]);
+    assert!(reasons[1].contains("corrupt binary event"), "{}", reasons[1]);
+    assert!(reasons[2].contains("reserved"), "{}", reasons[2]);
+    assert!(reasons[3].contains("differs from the event's id"), "{}", reasons[3]);
+    assert!(views.run(&RunId::new("run-1").unwrap()).unwrap().is_some());
+}
+
+#[test]
+fn a_second_run_started_or_finished_is_quarantined_not_applied() {
+    let items = vec![
+        Item::Event { run: 0, body: 0, a: 0, b: 0 },
+        Item::Event { run: 0, body: 0, a: 1, b: 0 },
+        Item::Event { run: 0, body: 5, a: 0, b: 0 },
+        Item::Event { run: 0, body: 5, a: 1, b: 0 },
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let log = EmbeddedLog::open(&dir.path().join("log")).unwrap();
+    let views = Views::open(&dir.path().join("views")).unwrap();
+    log.append_batch(items.iter().enumerate().map(|(n, i)| record(n, i)).collect()).unwrap();
+    catch_up(&log, &views, &mut |_, _| {}).unwrap();
+    let doc = views.run(&RunId::new("run-0").unwrap()).unwrap().unwrap();
+    assert_eq!((doc.experiment(), doc.status()), (Some("exp-0"), "ok"));
+    let reasons: Vec<String> = views.quarantine(Position::ZERO, 10).unwrap().into_iter().map(|q| q.reason).collect();
+    assert_eq!(reasons.len(), 2);
+    assert!(reasons[0].contains("already started at position 1"), "{}", reasons[0]);
+    assert!(reasons[1].contains("already finished (ok) at position 3"), "{}", reasons[1]);
+}
