@@ -11,7 +11,7 @@
 //!
 //! Layout of a views tree (keys; every value is a format byte then bincode):
 //! `r`+run → [`RunDoc`]; `e`+experiment → the experiment's run ids;
-//! `h`+run+`\0`+first position (u64 BE) → the run's metric points from one batch;
+//! `h`+run+`\0`+first position (u64 BE) → the run's metric points from one batch, by series;
 //! `x`+metric+`\0`+segment → every run's latest value of that series;
 //! `a`+digest+run+`\0`+position → [`ArtifactRef`]; `q`+position → [`QuarantineEntry`]; `mposition`,
 //! `mcounts`, `mformat`. Values are grouped so that one projection batch costs a few sled
@@ -210,8 +210,8 @@ impl Views {
         let mut points = Vec::new();
         for entry in self.tree.scan_prefix(history_prefix(run)) {
             let (k, v) = entry?;
-            let chunk: Vec<(MetricKey, MetricPoint)> = decode_value(&k, &v)?;
-            points.extend(chunk.into_iter().filter(|(series, _)| series == key).map(|(_, p)| p));
+            let chunk: Vec<(MetricKey, Vec<MetricPoint>)> = decode_value(&k, &v)?;
+            points.extend(chunk.into_iter().filter(|(series, _)| series == key).flat_map(|(_, p)| p));
         }
         Ok(points)
     }

@@ -1,7 +1,7 @@
 //! The projector: reads the log from the views' position and applies records in batches,
 //! each batch one atomic sled write that includes the new position.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use vouch_event::{Body, Event, RunId};
 use vouch_log::{Log, LogError, Position, Record};
@@ -118,7 +118,8 @@ struct Batch<'v> {
     views: &'v Views,
     counts: Counts,
     docs: HashMap<RunId, RunDoc>,
-    history: HashMap<RunId, Vec<(MetricKey, MetricPoint)>>,
+    /// Per run, the metric points of this batch, grouped by series.
+    history: HashMap<RunId, BTreeMap<MetricKey, Vec<MetricPoint>>>,
     experiments: HashMap<String, Vec<RunId>>,
     writes: sled::Batch,
     applied: u64,
@@ -226,23 +227,40 @@ impl<'v> Batch<'v> {
                 }
             }
             Body::MetricsLogged(b) => {
+                if !history.contains_key(run) {
+                    history.insert(run.clone(), BTreeMap::new());
+                }
+                let series = history.get_mut(run).expect("inserted above");
                 for (name, &value) in &b.metrics {
                     let key = MetricKey { name: name.clone(), segment: b.segment.clone() };
-                    let count = doc.metrics.get(&key).map_or(0, |m| m.count) + 1;
-                    doc.metrics.insert(
-                        key.clone(),
-                        LatestMetric {
-                            name: name.clone(),
-                            segment: b.segment.clone(),
-                            value,
-                            step: b.step,
-                            time: event.time,
-                            position,
-                            count,
-                        },
-                    );
+                    match doc.metrics.get_mut(&key) {
+                        Some(latest) => {
+                            latest.value = value;
+                            latest.step = b.step;
+                            latest.time = event.time;
+                            latest.position = position;
+                            latest.count += 1;
+                        }
+                        None => {
+                            let latest = LatestMetric {
+                                name: name.clone(),
+                                segment: b.segment.clone(),
+                                value,
+                                step: b.step,
+                                time: event.time,
+                                position,
+                                count: 1,
+                            };
+                            doc.metrics.insert(key.clone(), latest);
+                        }
+                    }
                     let point = MetricPoint { step: b.step, value, time: event.time, position };
-                    history.entry(run.clone()).or_default().push((key, point));
+                    match series.get_mut(&key) {
+                        Some(points) => points.push(point),
+                        None => {
+                            series.insert(key, vec![point]);
+                        }
+                    }
                 }
                 counts.metric_values += b.metrics.len() as u64;
             }
@@ -293,12 +311,14 @@ impl<'v> Batch<'v> {
             self.writes.insert(run_key(run), encode_value(doc));
         }
         let mut latest: HashMap<&MetricKey, Vec<(RunId, f64)>> = HashMap::new();
-        for (run, points) in &self.history {
+        for (run, series) in &self.history {
+            let first = series.values().flatten().map(|p| p.position).min().expect("non-empty");
             let mut k = history_prefix(run);
-            k.extend_from_slice(&points[0].1.position.to_be_bytes());
-            self.writes.insert(k, encode_value(points));
+            k.extend_from_slice(&first.to_be_bytes());
+            let chunk: Vec<(&MetricKey, &Vec<MetricPoint>)> = series.iter().collect();
+            self.writes.insert(k, encode_value(&chunk));
             let doc = &self.docs[run];
-            for (key, _) in points {
+            for key in series.keys() {
                 latest.entry(key).or_default().push((run.clone(), doc.metrics[key].value));
             }
         }
