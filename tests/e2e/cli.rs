@@ -593,6 +593,9 @@ fn bad_input_is_refused_with_a_code_and_a_reason() {
         (&["log", "artifact", "--run", "r1", "missing.bin"], 66, "missing.bin"),
         (&["log", "dataset", "--run", "r1", "--role", "test", "missing.csv"], 66, "missing.csv"),
         (&["log", "artifact", "--run", "r1", "adir"], 65, "is a directory"),
+        (&["log", "artifact", "--run", "r1", "--name", "", "abc.bin"], 65, "data.name"),
+        (&["log", "artifact", "--run", "r1", "--uri", "s3://a\u{7}b", "abc.bin"], 65, "data.uri"),
+        (&["log", "dataset", "--run", "r1", "--role", "test", "--uri", "", "data.csv"], 65, "data.uri"),
         (&["log", "dataset", "--run", "r1", "--role", "test", "adir"], 65, "is a directory"),
         // Times.
         (&["log", "dataset", "--run", "r1", "--role", "test", "--snapshot-at", "yesterday", "data.csv"], 65, "--snapshot-at"),
@@ -997,6 +1000,7 @@ fn a_busy_ledger_times_out_then_works_again() {
         let run = ledger.vouch(args);
         let waited = start.elapsed();
         run.fails(69, "busy");
+        assert!(run.stderr.contains(&format!("process {}", std::process::id())), "names the holder: {}", run.stderr);
         assert!(waited >= Duration::from_millis(300), "gave up after {waited:?}, before the timeout");
         assert!(waited < Duration::from_secs(20), "waited {waited:?} for a 0.3 s timeout");
     }
@@ -1037,4 +1041,204 @@ fn demo_loan_risk_is_idempotent_and_queryable() {
     let before = ledger.dump();
     ledger.vouch(&["rebuild"]).ok();
     assert_eq!(ledger.dump(), before);
+}
+
+// ---------------------------------------------------------------------------------------
+// More edges
+// ---------------------------------------------------------------------------------------
+
+/// A `params_logged` event for run `r1` whose JSON is exactly `len` bytes.
+fn event_of_size(id: &str, len: usize) -> String {
+    let head = format!(
+        r#"{{"id":"{id}","kind":"params_logged","schema":1,"time":"2026-11-28T04:20:51Z","producer":"e2e","run":"r1","data":{{"params":{{"#
+    );
+    let tail = "}}}";
+    let mut body = String::new();
+    for i in 0.. {
+        let remaining = len - head.len() - tail.len() - body.len();
+        // `,"p00000":"…"`: 11 bytes around the value, and a comma after the first entry.
+        let overhead = 11 + usize::from(i > 0);
+        let value = if remaining <= overhead + 4096 { remaining - overhead } else { 4000 };
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(&format!(r#""p{i:05}":"{}""#, "v".repeat(value)));
+        if value != 4000 || remaining == overhead + 4000 {
+            break;
+        }
+    }
+    let event = format!("{head}{body}{tail}");
+    assert_eq!(event.len(), len);
+    event
+}
+
+#[test]
+fn ingest_line_size_limit_is_exact() {
+    const LIMIT: usize = 1 << 20;
+    let ledger = ledger_with_run();
+    let mut text = String::new();
+    text.push_str(&event_of_size("at-limit", LIMIT)); // line 1: stored
+    text.push('\n');
+    text.push_str(&event_of_size("one-over", LIMIT + 1)); // line 2: refused
+    text.push('\n');
+    text.push_str(&event_of_size("far-over", LIMIT + 50_000)); // line 3: refused
+    text.push('\n');
+    text.push_str(&event_line("small", "params_logged", "r1", r#"{"params":{"small":"yes"}}"#)); // line 4
+    text.push('\n');
+    text.push_str(&event_of_size("at-limit-crlf", LIMIT)); // line 5: stored, CRLF not counted
+    text.push_str("\r\n");
+    text.push_str(&event_of_size("over-at-eof", LIMIT + 1)); // line 6: refused, no newline
+    let path = ledger.file("sizes.jsonl", text.as_bytes());
+
+    let run = ledger.vouch(&["--json", "ingest", path.to_str().unwrap()]);
+    assert_eq!(run.code, 65, "{}", run.stderr);
+    let summary = first_json(&run);
+    let numbers: Vec<u64> = summary["bad_lines"].as_array().unwrap().iter().map(|b| b["line"].as_u64().unwrap()).collect();
+    assert_eq!(numbers, [2, 3, 6], "{summary}");
+    assert_eq!((summary["lines"].as_u64(), summary["appended"].as_u64()), (Some(6), Some(3)), "{summary}");
+    for b in summary["bad_lines"].as_array().unwrap() {
+        assert!(b["error"].as_str().unwrap().contains("1048576-byte"), "{b}");
+    }
+    assert_eq!(status(&ledger)["log_position"], 4, "run_started and the three stored lines");
+    assert_eq!(show(&ledger, "r1")["params"]["small"]["value"], "yes");
+}
+
+/// Events that `vouch ingest` accepts (under the 1 MiB limit) must be applied to the
+/// views, not stored and then quarantined as undecodable.
+#[test]
+fn large_valid_events_are_applied_not_quarantined() {
+    let ledger = ledger_with_run();
+    // 40,000 metrics: about 520 KB of JSON, half the limit.
+    let metrics: Vec<String> = (0..40_000).map(|i| format!(r#""m{i:05}":0.5"#)).collect();
+    let many = event_line("many-metrics", "metrics_logged", "r1", &format!(r#"{{"metrics":{{{}}}}}"#, metrics.join(",")));
+    assert!(many.len() < (1 << 20) / 2 + 10_000, "{}", many.len());
+    // A params event of exactly 1 MiB of JSON.
+    let at_limit = event_of_size("at-limit", 1 << 20);
+    let path = ledger.file("large.jsonl", format!("{many}\n{at_limit}\n").as_bytes());
+    let run = ledger.vouch(&["--json", "ingest", path.to_str().unwrap()]);
+    let summary = run.json();
+    assert_eq!((summary["appended"].as_u64(), summary["bad"].as_u64()), (Some(2), Some(0)), "{summary}");
+    let s = status(&ledger);
+    let quarantine = json(&ledger, &["--json", "quarantine"]);
+    assert_eq!(
+        s["counts"]["quarantined"], 0,
+        "accepted events were quarantined by the projector: {}",
+        serde_json::to_string(&quarantine).unwrap()
+    );
+    let doc = show(&ledger, "r1");
+    assert_eq!(doc["metrics"].as_array().map(Vec::len), Some(40_000));
+    assert_eq!(doc["params"].as_object().map(|p| p.len() > 200), Some(true));
+}
+
+#[test]
+fn quarantine_lists_what_the_projector_refused() {
+    let ledger = TestLedger::new();
+    let lines = [
+        event_line("q-start", "run_started", "q1", r#"{"experiment":"first"}"#),
+        event_line("q-start-again", "run_started", "q1", r#"{"experiment":"second"}"#),
+        event_line("q-end", "run_finished", "q1", r#"{"status":"ok"}"#),
+        event_line("q-end-again", "run_finished", "q1", r#"{"status":"failed"}"#),
+    ];
+    ledger.vouch_with_input(&["ingest"], lines.join("\n").as_bytes()).ok();
+    let entries = json(&ledger, &["--json", "quarantine"]);
+    let entries = entries.as_array().expect("array");
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    assert_eq!((entries[0]["position"].as_u64(), entries[0]["event_id"].as_str()), (Some(2), Some("q-start-again")));
+    assert!(entries[0]["reason"].as_str().unwrap().contains("already started"), "{}", entries[0]);
+    assert_eq!((entries[1]["position"].as_u64(), entries[1]["event_id"].as_str()), (Some(4), Some("q-end-again")));
+    assert!(entries[1]["reason"].as_str().unwrap().contains("already finished"), "{}", entries[1]);
+    assert_eq!(json(&ledger, &["--json", "quarantine", "--limit", "1"]).as_array().map(Vec::len), Some(1));
+    check(&ledger, &["quarantine"], 0, "q-start-again");
+    check(&ledger, &["status"], 0, "2 records are in quarantine");
+    let doc = show(&ledger, "q1");
+    assert_eq!((doc["status"].as_str(), doc["started"]["experiment"].as_str()), (Some("ok"), Some("first")), "the first facts stand");
+    let s = status(&ledger);
+    assert_eq!((s["counts"]["applied"].as_u64(), s["counts"]["quarantined"].as_u64()), (Some(2), Some(2)), "{s}");
+    let before = ledger.dump();
+    let report = json(&ledger, &["--json", "rebuild"]);
+    assert_eq!((report["applied"].as_u64(), report["quarantined"].as_u64()), (Some(2), Some(2)), "{report}");
+    assert_eq!(ledger.dump(), before);
+}
+
+#[test]
+fn views_are_rebuilt_when_missing() {
+    let ledger = three_runs();
+    let before = ledger.dump();
+    std::fs::remove_dir_all(ledger.path().join("views")).unwrap();
+    let s = status(&ledger);
+    assert_eq!((s["log_position"].as_u64(), s["view_position"].as_u64()), (Some(14), Some(14)), "{s}");
+    assert_eq!(ledger.dump(), before);
+    assert_eq!(run_ids(&json(&ledger, &["--json", "runs", "list", "--where", "auc>0.85"])), ["run-b", "run-c"]);
+}
+
+#[test]
+fn where_compares_the_latest_value() {
+    let ledger = three_runs();
+    // run-c drops below the threshold, run-a rises above it.
+    ledger.vouch(&["log", "metric", "--run", "run-c", "auc=0.5"]).ok();
+    ledger.vouch(&["log", "metric", "--run", "run-a", "auc=0.95"]).ok();
+    assert_eq!(run_ids(&json(&ledger, &["--json", "runs", "list", "--where", "auc>0.85"])), ["run-a", "run-b"]);
+    assert_eq!(run_ids(&json(&ledger, &["--json", "runs", "list", "--where", "latency<=100", "--where", "auc>0.85"])), ["run-a", "run-b"]);
+}
+
+#[test]
+fn a_retried_log_with_the_same_event_id_is_a_no_op() {
+    let ledger = ledger_with_run();
+    let args = ["log", "metric", "--run", "r1", "--event-id", "train.py:step-1", "--step", "1", "loss=0.4"];
+    check(&ledger, &args, 0, "recorded at position 2");
+    check(&ledger, &args, 0, "already recorded at position 2");
+    let retry = json(&ledger, &[&["--json"][..], &args].concat());
+    assert_eq!((retry["duplicate"].as_bool(), retry["position"].as_u64()), (Some(true), Some(2)), "{retry}");
+    assert_eq!(metric(&show(&ledger, "r1"), "loss", None)["count"], 1);
+    assert_eq!(status(&ledger)["log_position"], 2);
+}
+
+#[test]
+fn concurrent_starts_of_one_run_id_write_one_event() {
+    let ledger = TestLedger::new();
+    let barrier = std::sync::Barrier::new(8);
+    let runs: Vec<Run> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let (ledger, barrier) = (&ledger, &barrier);
+                scope.spawn(move || {
+                    barrier.wait();
+                    ledger.vouch(&["run", "start", "--experiment", "e2e", "--run-id", "shared", "--git", "none"])
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("thread")).collect()
+    });
+    for run in &runs {
+        assert_eq!(run.ok(), "shared\n");
+    }
+    let s = status(&ledger);
+    assert_eq!((s["log_position"].as_u64(), s["counts"]["quarantined"].as_u64()), (Some(1), Some(0)), "{s}");
+}
+
+/// `init` is idempotent, so pipelines on one machine may all run it first; racing inits
+/// of one new directory must all succeed (the ledger lock exists so processes queue).
+#[test]
+fn concurrent_inits_of_one_directory_all_succeed() {
+    for _attempt in 0..3 {
+        let ledger = TestLedger::uninitialised();
+        let barrier = std::sync::Barrier::new(8);
+        let runs: Vec<Run> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| {
+                    let (ledger, barrier) = (&ledger, &barrier);
+                    scope.spawn(move || {
+                        barrier.wait();
+                        ledger.vouch(&["init"])
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("thread")).collect()
+        });
+        let failed: Vec<String> =
+            runs.iter().filter(|r| r.code != 0).map(|r| format!("exit {}: {}", r.code, r.stderr.trim())).collect();
+        assert!(failed.is_empty(), "{} of 8 concurrent `vouch init` failed:\n{}", failed.len(), failed.join("\n"));
+        assert_eq!(runs.iter().filter(|r| r.stdout.contains("initialised")).count(), 1, "exactly one creates it");
+        assert_eq!(status(&ledger)["log_position"], 0);
+    }
 }
