@@ -11,7 +11,9 @@ use std::io::Write;
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use vouch_event::{Body, Event, EventId, MetricsLogged, Name, Producer, RunId, RunStarted, Subject, Timestamp};
+use vouch_event::{
+    Body, Event, EventId, MetricsLogged, Name, Producer, RunId, RunStarted, Subject, Timestamp,
+};
 use vouch_ledger::Ledger;
 
 use crate::support::TestLedger;
@@ -33,19 +35,33 @@ impl Rng {
 }
 
 fn seed() -> u64 {
-    std::env::var("VOUCH_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1
-    })
+    std::env::var("VOUCH_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+                | 1
+        })
 }
 
 fn metric_event(run: &RunId, i: u64) -> Event {
-    let metrics = BTreeMap::from([(Name::new(["loss", "auc", "ece"][(i % 3) as usize]).unwrap(), i as f64 / 7.0)]);
+    let metrics = BTreeMap::from([(
+        Name::new(["loss", "auc", "ece"][(i % 3) as usize]).unwrap(),
+        i as f64 / 7.0,
+    )]);
     Event {
         id: EventId::new(format!("{run}-m{i}")).unwrap(),
         time: Timestamp::from_unix_nanos(1_795_000_000_000_000_000 + i as i64),
         producer: Producer::new("crash-test").unwrap(),
         subject: Subject::Run(run.clone()),
-        body: Body::MetricsLogged(MetricsLogged { metrics, step: Some(i), segment: None }),
+        body: Body::MetricsLogged(MetricsLogged {
+            metrics,
+            step: Some(i),
+            segment: None,
+        }),
     }
 }
 
@@ -55,7 +71,12 @@ fn start_event(run: &RunId) -> Event {
         time: Timestamp::from_unix_nanos(1_795_000_000_000_000_000),
         producer: Producer::new("crash-test").unwrap(),
         subject: Subject::Run(run.clone()),
-        body: Body::RunStarted(RunStarted { experiment: "crash".into(), name: None, git: None, env: None }),
+        body: Body::RunStarted(RunStarted {
+            experiment: "crash".into(),
+            name: None,
+            git: None,
+            env: None,
+        }),
     }
 }
 
@@ -71,13 +92,19 @@ fn chunk(n: u64, events: u64) -> Vec<u8> {
     }
     if n > 0 {
         let earlier = RunId::new(format!("ingested-{}", (n - 1) % 4)).unwrap();
-        writeln!(out, "{}", vouch_event::to_json(&metric_event(&earlier, (n - 1) * events))).unwrap();
+        writeln!(
+            out,
+            "{}",
+            vouch_event::to_json(&metric_event(&earlier, (n - 1) * events))
+        )
+        .unwrap();
     }
     out
 }
 
 fn views_position(ledger: &TestLedger) -> u64 {
-    let views = vouch_views::Views::open(&ledger.path().join("views")).expect("open views after a kill");
+    let views =
+        vouch_views::Views::open(&ledger.path().join("views")).expect("open views after a kill");
     views.position().unwrap().get()
 }
 
@@ -137,7 +164,11 @@ fn killing_the_projector_at_random_points_never_corrupts_the_views() {
         // One kill in six lands within 2 ms of the start: during process start-up and
         // while sled opens its stores.
         let early = rng.below(6) == 0;
-        let delay = if early { Duration::from_micros(rng.below(2_000)) } else { Duration::from_micros(rng.below(150_000)) };
+        let delay = if early {
+            Duration::from_micros(rng.below(2_000))
+        } else {
+            Duration::from_micros(rng.below(150_000))
+        };
         let killed = kill_after(child, delay);
         if killed {
             kills += 1;
@@ -146,22 +177,38 @@ fn killing_the_projector_at_random_points_never_corrupts_the_views() {
             completed += 1;
         }
         let position = views_position(&ledger);
-        assert!(position >= last_position, "views position went back from {last_position} to {position} (seed {seed})");
+        assert!(
+            position >= last_position,
+            "views position went back from {last_position} to {position} (seed {seed})"
+        );
         last_position = position;
     }
-    assert!(early_kills >= 5, "only {early_kills} early kills (seed {seed})");
+    assert!(
+        early_kills >= 5,
+        "only {early_kills} early kills (seed {seed})"
+    );
 
     // Finish the work: every chunk ingested once more (killed ingests may have stored a
     // prefix; the retry must deduplicate it).
     for path in &chunks {
         let run = ledger.command().arg("ingest").arg(path).output().unwrap();
-        assert!(run.status.success(), "ingest after kills failed: {}", String::from_utf8_lossy(&run.stderr));
+        assert!(
+            run.status.success(),
+            "ingest after kills failed: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
     }
 
     let incremental = ledger.dump();
     let expected_events = 60_000 + chunks.len() as u64 * PER_CHUNK;
-    assert_eq!(incremental["position"], expected_events, "every event stored exactly once (seed {seed})");
-    assert_eq!(incremental["counts"]["applied"], expected_events, "every event applied exactly once (seed {seed})");
+    assert_eq!(
+        incremental["position"], expected_events,
+        "every event stored exactly once (seed {seed})"
+    );
+    assert_eq!(
+        incremental["counts"]["applied"], expected_events,
+        "every event applied exactly once (seed {seed})"
+    );
     assert_eq!(incremental["counts"]["quarantined"], 0);
 
     // A clean rebuild, and a projection into brand-new views, answer identically.
@@ -170,7 +217,10 @@ fn killing_the_projector_at_random_points_never_corrupts_the_views() {
         open.rebuild(&mut |_, _| {}).unwrap();
         open.views().dump().unwrap()
     };
-    assert_eq!(incremental, rebuilt, "views after kills differ from a rebuild (seed {seed})");
+    assert_eq!(
+        incremental, rebuilt,
+        "views after kills differ from a rebuild (seed {seed})"
+    );
     std::fs::remove_dir_all(ledger.path().join("views")).unwrap();
     assert_eq!(ledger.dump(), rebuilt, "fresh views differ (seed {seed})");
     eprintln!("{kills} kills ({early_kills} early) over {attempts} runs; views reached {last_position} during the kills; {completed} ingests completed");

@@ -21,16 +21,34 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct Global {
     /// The ledger directory.
-    #[arg(long, global = true, env = "VOUCH_LEDGER", default_value = ".vouch", value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        env = "VOUCH_LEDGER",
+        default_value = ".vouch",
+        value_name = "DIR"
+    )]
     pub ledger: PathBuf,
     /// Print machine-readable JSON instead of tables.
     #[arg(long, global = true)]
     pub json: bool,
     /// Seconds to wait for another process using the ledger before giving up.
-    #[arg(long, global = true, env = "VOUCH_LOCK_TIMEOUT", default_value_t = 30.0, value_name = "SECS")]
+    #[arg(
+        long,
+        global = true,
+        env = "VOUCH_LOCK_TIMEOUT",
+        default_value_t = 30.0,
+        value_name = "SECS"
+    )]
     pub lock_timeout: f64,
     /// Who is publishing, recorded in every event this command writes.
-    #[arg(long, global = true, env = "VOUCH_PRODUCER", default_value = "vouch-cli", value_name = "NAME")]
+    #[arg(
+        long,
+        global = true,
+        env = "VOUCH_PRODUCER",
+        default_value = "vouch-cli",
+        value_name = "NAME"
+    )]
     pub producer: String,
 }
 

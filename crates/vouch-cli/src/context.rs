@@ -22,10 +22,18 @@ impl Context {
         let producer = Producer::new(global.producer.clone())
             .map_err(|e| bad_input(format!("--producer: {e}")))?;
         if !(global.lock_timeout.is_finite() && global.lock_timeout >= 0.0) {
-            return Err(bad_input("--lock-timeout must be a non-negative number of seconds"));
+            return Err(bad_input(
+                "--lock-timeout must be a non-negative number of seconds",
+            ));
         }
-        let options = OpenOptions { lock_timeout: Duration::from_secs_f64(global.lock_timeout.min(86_400.0)) };
-        Ok(Context { global, producer, options })
+        let options = OpenOptions {
+            lock_timeout: Duration::from_secs_f64(global.lock_timeout.min(86_400.0)),
+        };
+        Ok(Context {
+            global,
+            producer,
+            options,
+        })
     }
 
     pub fn options(&self) -> &OpenOptions {
@@ -50,7 +58,13 @@ impl Context {
     /// Builds and checks an event concerning `run`, timestamped now.
     pub fn event(&self, id: String, run: &RunId, body: Body) -> CliResult<Event> {
         let id = EventId::new(id).map_err(|e| bad_input(format!("--event-id: {e}")))?;
-        let event = Event { id, time: now(), producer: self.producer.clone(), subject: Subject::Run(run.clone()), body };
+        let event = Event {
+            id,
+            time: now(),
+            producer: self.producer.clone(),
+            subject: Subject::Run(run.clone()),
+            body,
+        };
         event.check().map_err(bad_input)?;
         Ok(event)
     }
@@ -58,7 +72,9 @@ impl Context {
 
 /// The clock, read only here at the edge.
 pub fn now() -> Timestamp {
-    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     Timestamp::from_unix_nanos(i64::try_from(since.as_nanos()).unwrap_or(i64::MAX))
 }
 

@@ -47,7 +47,11 @@ pub fn run(ctx: &Context, command: RunCommand) -> CliResult<()> {
                 StatusArg::Killed => RunStatus::Killed,
             };
             // A run finishes once, so the id is fixed: a retried finish is a no-op.
-            let event = ctx.event(format!("{run}:finished"), &run, Body::RunFinished(RunFinished { status }))?;
+            let event = ctx.event(
+                format!("{run}:finished"),
+                &run,
+                Body::RunFinished(RunFinished { status }),
+            )?;
             let result = append_one(&mut ledger, event)?;
             report(ctx, &run, result, None);
             Ok(())
@@ -63,7 +67,10 @@ fn start(ctx: &Context, args: &RunStartArgs) -> CliResult<()> {
     let git = match args.git.as_str() {
         "none" => None,
         "auto" => detect_git(),
-        sha => Some(GitInfo { commit: sha.to_ascii_lowercase(), dirty: args.dirty }),
+        sha => Some(GitInfo {
+            commit: sha.to_ascii_lowercase(),
+            dirty: args.dirty,
+        }),
     };
     let mut tools = BTreeMap::new();
     for pair in &args.tools {
@@ -74,9 +81,16 @@ fn start(ctx: &Context, args: &RunStartArgs) -> CliResult<()> {
     }
     let env = match args.env {
         EnvCapture::None if tools.is_empty() => None,
-        EnvCapture::None => Some(Environment { os: "unrecorded".into(), cpu: "unrecorded".into(), host: "unrecorded".into(), tools }),
+        EnvCapture::None => Some(Environment {
+            os: "unrecorded".into(),
+            cpu: "unrecorded".into(),
+            host: "unrecorded".into(),
+            tools,
+        }),
         EnvCapture::Auto => {
-            tools.entry("vouch".into()).or_insert_with(|| env!("CARGO_PKG_VERSION").into());
+            tools
+                .entry("vouch".into())
+                .or_insert_with(|| env!("CARGO_PKG_VERSION").into());
             Some(Environment {
                 os: std::env::consts::OS.into(),
                 cpu: std::env::consts::ARCH.into(),
@@ -99,7 +113,10 @@ fn start(ctx: &Context, args: &RunStartArgs) -> CliResult<()> {
         report(ctx, &run, result, None);
     } else {
         if let Appended::Duplicate(p) = result {
-            tracing::warn!(position = p.get(), "run {run} was already started; nothing written");
+            tracing::warn!(
+                position = p.get(),
+                "run {run} was already started; nothing written"
+            );
         }
         println!("{run}");
     }
@@ -109,7 +126,10 @@ fn start(ctx: &Context, args: &RunStartArgs) -> CliResult<()> {
 /// `git rev-parse HEAD` and `git status --porcelain` in the current directory; nothing
 /// when git or a repository is missing.
 fn detect_git() -> Option<GitInfo> {
-    let output = std::process::Command::new("git").args(["rev-parse", "HEAD"]).output().ok()?;
+    let output = std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .ok()?;
     if !output.status.success() {
         return None;
     }
@@ -118,7 +138,10 @@ fn detect_git() -> Option<GitInfo> {
         .args(["status", "--porcelain", "--untracked-files=no"])
         .output()
         .ok()?;
-    Some(GitInfo { commit, dirty: !status.stdout.is_empty() })
+    Some(GitInfo {
+        commit,
+        dirty: !status.stdout.is_empty(),
+    })
 }
 
 fn hostname() -> String {
@@ -141,7 +164,8 @@ fn report(ctx: &Context, run: &RunId, result: Appended, digest: Option<&Digest>)
         Appended::Duplicate(p) => (p, true),
     };
     if ctx.global.json {
-        let mut body = serde_json::json!({ "run": run, "position": position.get(), "duplicate": duplicate });
+        let mut body =
+            serde_json::json!({ "run": run, "position": position.get(), "duplicate": duplicate });
         if let Some(d) = digest {
             body["digest"] = serde_json::json!(d);
         }
@@ -156,7 +180,8 @@ fn report(ctx: &Context, run: &RunId, result: Appended, digest: Option<&Digest>)
 }
 
 fn split_pair<'a>(pair: &'a str, what: &str) -> CliResult<(&'a str, &'a str)> {
-    pair.split_once('=').ok_or_else(|| bad_input(format!("{what} `{pair}`: expected NAME=VALUE")))
+    pair.split_once('=')
+        .ok_or_else(|| bad_input(format!("{what} `{pair}`: expected NAME=VALUE")))
 }
 
 pub fn log(ctx: &Context, command: LogCommand) -> CliResult<()> {
@@ -168,20 +193,30 @@ pub fn log(ctx: &Context, command: LogCommand) -> CliResult<()> {
                 let key = Name::new(key).map_err(|e| bad_input(format!("param `{pair}`: {e}")))?;
                 params.insert(key, value.to_owned());
             }
-            (target, "params", Body::ParamsLogged(ParamsLogged { params }), None)
+            (
+                target,
+                "params",
+                Body::ParamsLogged(ParamsLogged { params }),
+                None,
+            )
         }
-        LogCommand::Metric { target, step, segment, pairs } => {
+        LogCommand::Metric {
+            target,
+            step,
+            segment,
+            pairs,
+        } => {
             let segment = segment
                 .map(|s| Segment::new(s).map_err(|e| bad_input(format!("--segment: {e}"))))
                 .transpose()?;
             let mut metrics = BTreeMap::new();
             for pair in &pairs {
                 let (name, value) = split_pair(pair, "metric")?;
-                let name = Name::new(name).map_err(|e| bad_input(format!("metric `{pair}`: {e}")))?;
-                let value: f64 = value
-                    .trim()
-                    .parse()
-                    .map_err(|_| bad_input(format!("metric `{pair}`: `{value}` is not a number")))?;
+                let name =
+                    Name::new(name).map_err(|e| bad_input(format!("metric `{pair}`: {e}")))?;
+                let value: f64 = value.trim().parse().map_err(|_| {
+                    bad_input(format!("metric `{pair}`: `{value}` is not a number"))
+                })?;
                 if !value.is_finite() {
                     return Err(bad_input(format!(
                         "metric `{pair}`: `{value}` is not a finite number (NaN and infinities are rejected)"
@@ -189,33 +224,63 @@ pub fn log(ctx: &Context, command: LogCommand) -> CliResult<()> {
                 }
                 metrics.insert(name, value);
             }
-            (target, "metrics", Body::MetricsLogged(MetricsLogged { metrics, step, segment }), None)
+            (
+                target,
+                "metrics",
+                Body::MetricsLogged(MetricsLogged {
+                    metrics,
+                    step,
+                    segment,
+                }),
+                None,
+            )
         }
-        LogCommand::Artifact { target, name, uri, path } => {
+        LogCommand::Artifact {
+            target,
+            name,
+            uri,
+            path,
+        } => {
             let (digest, size, _) = hash_file(&path, false)?;
             let name = name_or_file_name(name, &path)?;
             let uri = match uri {
                 Some(uri) => uri,
                 None => file_uri(&path)?,
             };
-            let body = Body::ArtifactLogged(ArtifactLogged { name, digest, size, uri });
+            let body = Body::ArtifactLogged(ArtifactLogged {
+                name,
+                digest,
+                size,
+                uri,
+            });
             (target, "artifact", body, Some(digest))
         }
-        LogCommand::Dataset { target, role, name, rows, snapshot_at, labels_through, uri, path } => {
+        LogCommand::Dataset {
+            target,
+            role,
+            name,
+            rows,
+            snapshot_at,
+            labels_through,
+            uri,
+            path,
+        } => {
             let count_lines = rows.is_none();
             let (digest, _, lines) = hash_file(&path, count_lines)?;
             let rows = match rows {
                 Some(rows) => rows,
                 None => {
-                    let header = path
-                        .extension()
-                        .is_some_and(|e| e.eq_ignore_ascii_case("csv") || e.eq_ignore_ascii_case("tsv"));
+                    let header = path.extension().is_some_and(|e| {
+                        e.eq_ignore_ascii_case("csv") || e.eq_ignore_ascii_case("tsv")
+                    });
                     lines.saturating_sub(u64::from(header))
                 }
             };
             let time = |flag: &str, text: Option<String>| -> CliResult<Option<Timestamp>> {
-                text.map(|t| Timestamp::parse_rfc3339(&t).map_err(|e| bad_input(format!("{flag}: {e}"))))
-                    .transpose()
+                text.map(|t| {
+                    Timestamp::parse_rfc3339(&t).map_err(|e| bad_input(format!("{flag}: {e}")))
+                })
+                .transpose()
             };
             let body = Body::DatasetBound(DatasetBound {
                 role: match role {
@@ -264,11 +329,21 @@ fn name_or_file_name(name: Option<String>, path: &Path) -> CliResult<String> {
 /// number of lines.
 fn hash_file(path: &Path, count_lines: bool) -> CliResult<(Digest, u64, u64)> {
     let mut file = std::fs::File::open(path).map_err(|e| {
-        let failure = if e.kind() == std::io::ErrorKind::NotFound { Failure::NotFound } else { Failure::Io };
-        crate::exit::CliError { failure, error: anyhow::anyhow!("cannot read {}: {e}", path.display()) }
+        let failure = if e.kind() == std::io::ErrorKind::NotFound {
+            Failure::NotFound
+        } else {
+            Failure::Io
+        };
+        crate::exit::CliError {
+            failure,
+            error: anyhow::anyhow!("cannot read {}: {e}", path.display()),
+        }
     })?;
     if file.metadata().fail(Failure::Io)?.is_dir() {
-        return Err(bad_input(format!("{} is a directory, not a file", path.display())));
+        return Err(bad_input(format!(
+            "{} is a directory, not a file",
+            path.display()
+        )));
     }
     let mut hasher = blake3::Hasher::new();
     let mut buffer = vec![0u8; 1 << 16];
@@ -291,5 +366,9 @@ fn hash_file(path: &Path, count_lines: bool) -> CliResult<(Digest, u64, u64)> {
     if count_lines && last != b'\n' {
         lines += 1;
     }
-    Ok((Digest::from_bytes(*hasher.finalize().as_bytes()), size, lines))
+    Ok((
+        Digest::from_bytes(*hasher.finalize().as_bytes()),
+        size,
+        lines,
+    ))
 }

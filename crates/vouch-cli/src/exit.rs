@@ -65,13 +65,19 @@ pub trait Fail<T> {
 
 impl<T, E: Into<anyhow::Error>> Fail<T> for Result<T, E> {
     fn fail(self, failure: Failure) -> CliResult<T> {
-        self.map_err(|e| CliError { failure, error: e.into() })
+        self.map_err(|e| CliError {
+            failure,
+            error: e.into(),
+        })
     }
 }
 
 /// A bad-input error with a message.
 pub fn bad_input(message: impl fmt::Display) -> CliError {
-    CliError { failure: Failure::BadInput, error: anyhow::anyhow!("{message}") }
+    CliError {
+        failure: Failure::BadInput,
+        error: anyhow::anyhow!("{message}"),
+    }
 }
 
 impl From<vouch_ledger::OpenError> for CliError {
@@ -86,7 +92,10 @@ impl From<vouch_ledger::OpenError> for CliError {
             E::Io { .. } => Failure::Io,
             _ => Failure::Internal,
         };
-        CliError { failure, error: e.into() }
+        CliError {
+            failure,
+            error: e.into(),
+        }
     }
 }
 

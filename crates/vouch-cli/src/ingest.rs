@@ -47,7 +47,11 @@ pub fn ingest(ctx: &Context, args: &IngestArgs) -> CliResult<()> {
         Some(p) if p.as_os_str() == "-" => (Box::new(std::io::stdin()), 0),
         Some(path) => {
             let file = std::fs::File::open(path).map_err(|e| CliError {
-                failure: if e.kind() == std::io::ErrorKind::NotFound { Failure::NotFound } else { Failure::Io },
+                failure: if e.kind() == std::io::ErrorKind::NotFound {
+                    Failure::NotFound
+                } else {
+                    Failure::Io
+                },
                 error: anyhow::anyhow!("cannot read {}: {e}", path.display()),
             })?;
             let size = file.metadata().map(|m| m.len()).unwrap_or(0);
@@ -98,7 +102,10 @@ pub fn ingest(ctx: &Context, args: &IngestArgs) -> CliResult<()> {
         output::json(&summary);
     } else {
         if summary.bad as usize > SHOWN_BAD_LINES {
-            eprintln!("… and {} more bad lines (use --json to list them all)", summary.bad as usize - SHOWN_BAD_LINES);
+            eprintln!(
+                "… and {} more bad lines (use --json to list them all)",
+                summary.bad as usize - SHOWN_BAD_LINES
+            );
         }
         println!(
             "{} events read: {} appended, {} already in the ledger; {} bad lines not stored",
@@ -134,7 +141,10 @@ fn read_events(
     loop {
         line.clear();
         // Read at most one byte past the limit, so a huge line costs bounded memory.
-        let n = match (&mut reader).take(MAX_EVENT_BYTES as u64 + 2).read_until(b'\n', &mut line) {
+        let n = match (&mut reader)
+            .take(MAX_EVENT_BYTES as u64 + 2)
+            .read_until(b'\n', &mut line)
+        {
             Ok(n) => n,
             Err(e) => {
                 let _ = tx.send(Chunk::Failed(CliError {
@@ -166,11 +176,17 @@ fn read_events(
         match vouch_event::from_json(text) {
             Ok(event) => events.push(event),
             Err(e) => {
-                let _ = bad.send(BadLine { line: number, error: e.to_string() });
+                let _ = bad.send(BadLine {
+                    line: number,
+                    error: e.to_string(),
+                });
             }
         }
         if events.len() >= batch {
-            if tx.send(Chunk::Events(std::mem::take(&mut events), bytes_read)).is_err() {
+            if tx
+                .send(Chunk::Events(std::mem::take(&mut events), bytes_read))
+                .is_err()
+            {
                 return number;
             }
             events.reserve(batch);

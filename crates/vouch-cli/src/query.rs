@@ -34,7 +34,10 @@ fn list(ctx: &Context, args: &RunsListArgs) -> CliResult<()> {
         .map(|c| Condition::parse(c).map_err(|e| bad_input(format!("--where: {e}"))))
         .collect::<CliResult<Vec<_>>>()?;
     let ledger = ctx.open_caught_up()?;
-    let query = RunQuery { experiment: args.experiment.clone(), conditions: conditions.clone() };
+    let query = RunQuery {
+        experiment: args.experiment.clone(),
+        conditions: conditions.clone(),
+    };
     let runs = ledger.views().runs(&query)?;
     if ctx.global.json {
         output::json(&runs);
@@ -47,24 +50,45 @@ fn list(ctx: &Context, args: &RunsListArgs) -> CliResult<()> {
     // Columns: the metrics the conditions name, else the first few overall metrics.
     let mut shown: Vec<MetricKey> = conditions
         .iter()
-        .map(|c| MetricKey { name: c.metric.clone(), segment: c.segment.clone() })
+        .map(|c| MetricKey {
+            name: c.metric.clone(),
+            segment: c.segment.clone(),
+        })
         .collect();
     if shown.is_empty() {
-        let all: BTreeSet<&MetricKey> =
-            runs.iter().flat_map(|r| r.metrics.keys()).filter(|k| k.segment.is_none()).collect();
+        let all: BTreeSet<&MetricKey> = runs
+            .iter()
+            .flat_map(|r| r.metrics.keys())
+            .filter(|k| k.segment.is_none())
+            .collect();
         shown = all.into_iter().take(4).cloned().collect();
     }
     shown.dedup();
-    let mut header = vec!["run".to_owned(), "experiment".into(), "name".into(), "status".into(), "started".into()];
+    let mut header = vec![
+        "run".to_owned(),
+        "experiment".into(),
+        "name".into(),
+        "status".into(),
+        "started".into(),
+    ];
     header.extend(shown.iter().map(label));
     let mut t = table(header);
     for run in &runs {
         let mut row = vec![
             Cell::new(&run.run),
             Cell::new(run.experiment().unwrap_or("-")),
-            Cell::new(run.started.as_ref().and_then(|s| s.name.as_deref()).unwrap_or("-")),
+            Cell::new(
+                run.started
+                    .as_ref()
+                    .and_then(|s| s.name.as_deref())
+                    .unwrap_or("-"),
+            ),
             Cell::new(run.status()),
-            Cell::new(run.started.as_ref().map_or("-".into(), |s| s.time.to_string())),
+            Cell::new(
+                run.started
+                    .as_ref()
+                    .map_or("-".into(), |s| s.time.to_string()),
+            ),
         ];
         for key in &shown {
             let value = run.metrics.get(key).map_or("-".into(), |m| number(m.value));
@@ -80,18 +104,25 @@ fn list(ctx: &Context, args: &RunsListArgs) -> CliResult<()> {
 fn parse_series(text: &str) -> CliResult<MetricKey> {
     let fail = |e: String| bad_input(format!("--history `{text}`: {e}"));
     let (name, segment) = match text.strip_suffix(']').and_then(|t| t.split_once('[')) {
-        Some((name, segment)) => (name, Some(Segment::new(segment).map_err(|e| fail(e.to_string()))?)),
+        Some((name, segment)) => (
+            name,
+            Some(Segment::new(segment).map_err(|e| fail(e.to_string()))?),
+        ),
         None => (text, None),
     };
-    Ok(MetricKey { name: Name::new(name).map_err(|e| fail(e.to_string()))?, segment })
+    Ok(MetricKey {
+        name: Name::new(name).map_err(|e| fail(e.to_string()))?,
+        segment,
+    })
 }
 
 fn find_run(ctx: &Context, ledger: &vouch_ledger::Ledger, run: &RunId) -> CliResult<RunDoc> {
     let _ = ctx;
-    ledger
-        .views()
-        .run(run)?
-        .ok_or_else(|| bad_input(format!("unknown run `{run}`: the ledger has no events for it")))
+    ledger.views().run(run)?.ok_or_else(|| {
+        bad_input(format!(
+            "unknown run `{run}`: the ledger has no events for it"
+        ))
+    })
 }
 
 fn show(ctx: &Context, args: &RunsShowArgs) -> CliResult<()> {
@@ -102,7 +133,10 @@ fn show(ctx: &Context, args: &RunsShowArgs) -> CliResult<()> {
     let history = match &series {
         Some(key) => {
             if !doc.metrics.contains_key(key) {
-                return Err(bad_input(format!("run `{run}` has no metric `{}`", label(key))));
+                return Err(bad_input(format!(
+                    "run `{run}` has no metric `{}`",
+                    label(key)
+                )));
             }
             Some(ledger.views().history(&run, key)?)
         }
@@ -126,12 +160,23 @@ fn show(ctx: &Context, args: &RunsShowArgs) -> CliResult<()> {
             }
             println!("started     {} by {}", s.time, s.producer);
             match &s.git {
-                Some(g) => println!("code        {}{}", g.commit, if g.dirty { " (dirty work tree)" } else { "" }),
+                Some(g) => println!(
+                    "code        {}{}",
+                    g.commit,
+                    if g.dirty { " (dirty work tree)" } else { "" }
+                ),
                 None => println!("code        not recorded"),
             }
             if let Some(env) = &s.env {
-                let tools: Vec<String> = env.tools.iter().map(|(k, v)| format!("{k} {v}")).collect();
-                println!("environment {} {} on {}; {}", env.os, env.cpu, env.host, tools.join(", "));
+                let tools: Vec<String> =
+                    env.tools.iter().map(|(k, v)| format!("{k} {v}")).collect();
+                println!(
+                    "environment {} {} on {}; {}",
+                    env.os,
+                    env.cpu,
+                    env.host,
+                    tools.join(", ")
+                );
             }
         }
         None => println!("experiment  unknown: events arrived before its run_started"),
@@ -140,7 +185,10 @@ fn show(ctx: &Context, args: &RunsShowArgs) -> CliResult<()> {
         Some(f) => println!("status      {} at {}", f.status.as_str(), f.time),
         None => println!("status      {}", doc.status()),
     }
-    println!("events      {} (log positions {}..={})", doc.events, doc.first_position, doc.last_position);
+    println!(
+        "events      {} (log positions {}..={})",
+        doc.events, doc.first_position, doc.last_position
+    );
     if !doc.params.is_empty() {
         println!();
         let mut t = table(["param", "value"]);
@@ -157,7 +205,8 @@ fn show(ctx: &Context, args: &RunsShowArgs) -> CliResult<()> {
                 Cell::new(&m.name),
                 Cell::new(m.segment.as_ref().map_or("-", Segment::as_str)),
                 Cell::new(number(m.value)).set_alignment(CellAlignment::Right),
-                Cell::new(m.step.map_or("-".into(), |s| s.to_string())).set_alignment(CellAlignment::Right),
+                Cell::new(m.step.map_or("-".into(), |s| s.to_string()))
+                    .set_alignment(CellAlignment::Right),
                 Cell::new(m.count).set_alignment(CellAlignment::Right),
                 Cell::new(m.time),
             ]);
@@ -168,13 +217,25 @@ fn show(ctx: &Context, args: &RunsShowArgs) -> CliResult<()> {
         println!();
         let mut t = table(["artifact", "digest", "size", "uri"]);
         for a in &doc.artifacts {
-            t.add_row(vec![Cell::new(&a.name), Cell::new(a.digest), Cell::new(a.size), Cell::new(&a.uri)]);
+            t.add_row(vec![
+                Cell::new(&a.name),
+                Cell::new(a.digest),
+                Cell::new(a.size),
+                Cell::new(&a.uri),
+            ]);
         }
         print(&t);
     }
     if !doc.datasets.is_empty() {
         println!();
-        let mut t = table(["dataset", "role", "rows", "snapshot", "labels through", "digest"]);
+        let mut t = table([
+            "dataset",
+            "role",
+            "rows",
+            "snapshot",
+            "labels through",
+            "digest",
+        ]);
         for d in &doc.datasets {
             t.add_row(vec![
                 Cell::new(&d.name),
@@ -204,28 +265,51 @@ fn show(ctx: &Context, args: &RunsShowArgs) -> CliResult<()> {
 }
 
 pub fn compare(ctx: &Context, args: &CompareArgs) -> CliResult<()> {
-    let ids = args.runs.iter().map(|r| parse_run(r)).collect::<CliResult<Vec<_>>>()?;
+    let ids = args
+        .runs
+        .iter()
+        .map(|r| parse_run(r))
+        .collect::<CliResult<Vec<_>>>()?;
     let ledger = ctx.open_caught_up()?;
-    let docs = ids.iter().map(|r| find_run(ctx, &ledger, r)).collect::<CliResult<Vec<_>>>()?;
+    let docs = ids
+        .iter()
+        .map(|r| find_run(ctx, &ledger, r))
+        .collect::<CliResult<Vec<_>>>()?;
     let params: BTreeSet<&Name> = docs.iter().flat_map(|d| d.params.keys()).collect();
     let metrics: BTreeSet<&MetricKey> = docs.iter().flat_map(|d| d.metrics.keys()).collect();
     if ctx.global.json {
         let params: serde_json::Map<String, serde_json::Value> = params
             .iter()
-            .map(|p| (p.to_string(), docs.iter().map(|d| d.params.get(*p).map(|v| v.value.clone())).collect()))
+            .map(|p| {
+                (
+                    p.to_string(),
+                    docs.iter()
+                        .map(|d| d.params.get(*p).map(|v| v.value.clone()))
+                        .collect(),
+                )
+            })
             .collect();
         let metrics: serde_json::Map<String, serde_json::Value> = metrics
             .iter()
-            .map(|m| (label(m), docs.iter().map(|d| d.metrics.get(*m).map(|v| v.value)).collect()))
+            .map(|m| {
+                (
+                    label(m),
+                    docs.iter()
+                        .map(|d| d.metrics.get(*m).map(|v| v.value))
+                        .collect(),
+                )
+            })
             .collect();
         output::json(&serde_json::json!({ "runs": ids, "params": params, "metrics": metrics }));
         return Ok(());
     }
     let mut header = vec![String::new()];
-    header.extend(docs.iter().map(|d| match d.started.as_ref().and_then(|s| s.name.as_deref()) {
-        Some(name) => format!("{} ({name})", d.run),
-        None => d.run.to_string(),
-    }));
+    header.extend(docs.iter().map(
+        |d| match d.started.as_ref().and_then(|s| s.name.as_deref()) {
+            Some(name) => format!("{} ({name})", d.run),
+            None => d.run.to_string(),
+        },
+    ));
     header.push("differs".into());
     let mut t = table(header);
     let mut row = |what: String, values: Vec<Option<String>>, right: bool| {
@@ -233,22 +317,49 @@ pub fn compare(ctx: &Context, args: &CompareArgs) -> CliResult<()> {
         let mut cells = vec![Cell::new(what)];
         for v in values {
             let cell = Cell::new(v.unwrap_or_else(|| "-".into()));
-            cells.push(if right { cell.set_alignment(CellAlignment::Right) } else { cell });
+            cells.push(if right {
+                cell.set_alignment(CellAlignment::Right)
+            } else {
+                cell
+            });
         }
         cells.push(Cell::new(if differs { "*" } else { "" }));
         t.add_row(cells);
     };
-    row("status".into(), docs.iter().map(|d| Some(d.status().to_owned())).collect(), false);
+    row(
+        "status".into(),
+        docs.iter().map(|d| Some(d.status().to_owned())).collect(),
+        false,
+    );
     row(
         "code".into(),
-        docs.iter().map(|d| d.started.as_ref().and_then(|s| s.git.as_ref()).map(|g| g.commit.chars().take(12).collect())).collect(),
+        docs.iter()
+            .map(|d| {
+                d.started
+                    .as_ref()
+                    .and_then(|s| s.git.as_ref())
+                    .map(|g| g.commit.chars().take(12).collect())
+            })
+            .collect(),
         false,
     );
     for p in &params {
-        row(format!("param {p}"), docs.iter().map(|d| d.params.get(*p).map(|v| v.value.clone())).collect(), false);
+        row(
+            format!("param {p}"),
+            docs.iter()
+                .map(|d| d.params.get(*p).map(|v| v.value.clone()))
+                .collect(),
+            false,
+        );
     }
     for m in &metrics {
-        row(label(m), docs.iter().map(|d| d.metrics.get(*m).map(|v| number(v.value))).collect(), true);
+        row(
+            label(m),
+            docs.iter()
+                .map(|d| d.metrics.get(*m).map(|v| number(v.value)))
+                .collect(),
+            true,
+        );
     }
     print(&t);
     Ok(())
@@ -262,16 +373,26 @@ pub fn status(ctx: &Context) -> CliResult<()> {
         return Ok(());
     }
     let c = status.counts;
-    println!("ledger        {} ({})", status.ledger.display(), status.backend);
+    println!(
+        "ledger        {} ({})",
+        status.ledger.display(),
+        status.backend
+    );
     println!("log position  {}", status.log_position);
     println!("view position {}", status.view_position);
     println!("runs          {}", c.runs);
-    println!("events        {} applied, {} quarantined", c.applied, c.quarantined);
+    println!(
+        "events        {} applied, {} quarantined",
+        c.applied, c.quarantined
+    );
     println!("metric values {}", c.metric_values);
     println!("artifacts     {}", c.artifacts);
     println!("datasets      {}", c.datasets);
     if c.quarantined > 0 {
-        println!("\n{} records are in quarantine: `vouch quarantine` lists them", c.quarantined);
+        println!(
+            "\n{} records are in quarantine: `vouch quarantine` lists them",
+            c.quarantined
+        );
     }
     Ok(())
 }

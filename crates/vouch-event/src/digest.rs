@@ -4,9 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 /// A BLAKE3-256 digest of some bytes: an event, an artifact file, a dataset.
-#[derive(
-    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, bincode::Encode, bincode::Decode,
-)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, bincode::Encode, bincode::Decode)]
 pub struct Digest([u8; 32]);
 
 /// Why a string is not a digest.

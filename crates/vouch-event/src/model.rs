@@ -136,13 +136,25 @@ pub struct RunStarted {
     /// The experiment the run belongs to (`loan-risk`).
     pub experiment: String,
     /// A human-friendly run name.
-    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub name: Option<String>,
     /// The code version the run trained from.
-    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub git: Option<GitInfo>,
     /// Where the run ran.
-    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub env: Option<Environment>,
 }
 
@@ -185,10 +197,18 @@ pub struct MetricsLogged {
     /// Metric name to value; always finite.
     pub metrics: BTreeMap<Name, f64>,
     /// The training step, when the values belong to one.
-    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub step: Option<u64>,
     /// The data segment the values were measured on; none means the whole set.
-    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub segment: Option<Segment>,
 }
 
@@ -208,7 +228,16 @@ pub struct ArtifactLogged {
 
 /// The part a dataset plays in a run.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, bincode::Encode, bincode::Decode,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    bincode::Encode,
+    bincode::Decode,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum DatasetRole {
@@ -244,19 +273,40 @@ pub struct DatasetBound {
     /// Number of rows.
     pub rows: u64,
     /// When the snapshot was taken.
-    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub snapshot_at: Option<Timestamp>,
     /// Labels are complete up to this time.
-    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub labels_through: Option<Timestamp>,
     /// Where the dataset lives.
-    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub uri: Option<String>,
 }
 
 /// How a run ended.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, bincode::Encode, bincode::Decode,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    bincode::Encode,
+    bincode::Decode,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
@@ -304,7 +354,9 @@ impl Body {
 fn text(field: &str, value: &str, max: usize) -> Result<(), String> {
     let chars = value.chars().count();
     if chars == 0 || chars > max {
-        return Err(format!("{field} must be 1 to {max} characters, got {chars}"));
+        return Err(format!(
+            "{field} must be 1 to {max} characters, got {chars}"
+        ));
     }
     if value.chars().any(char::is_control) {
         return Err(format!("{field} must not contain control characters"));
@@ -334,7 +386,10 @@ impl Event {
     /// A message naming the offending field.
     pub fn check(&self) -> Result<(), String> {
         if !matches!(self.subject, Subject::Run(_)) {
-            return Err(format!("kind {} concerns a run: set `run`, not `model`", self.kind()));
+            return Err(format!(
+                "kind {} concerns a run: set `run`, not `model`",
+                self.kind()
+            ));
         }
         match &self.body {
             Body::RunStarted(b) => {
@@ -344,7 +399,10 @@ impl Event {
                 }
                 if let Some(git) = &b.git {
                     let ok = (7..=64).contains(&git.commit.len())
-                        && git.commit.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'));
+                        && git
+                            .commit
+                            .bytes()
+                            .all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'));
                     if !ok {
                         return Err(format!(
                             "data.git.commit `{}` must be 7 to 64 lowercase hex characters",

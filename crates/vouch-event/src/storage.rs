@@ -53,13 +53,14 @@ pub fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
     match bytes.first() {
         None => Err(DecodeError::Empty),
         Some(&BINARY_FORMAT_V1) => {
-            let (event, used): (Event, usize) =
-                bincode::decode_from_slice(&bytes[1..], config())
-                    .map_err(|e| DecodeError::Binary(e.to_string()))?;
+            let (event, used): (Event, usize) = bincode::decode_from_slice(&bytes[1..], config())
+                .map_err(|e| DecodeError::Binary(e.to_string()))?;
             if used != bytes.len() - 1 {
                 return Err(DecodeError::Trailing(bytes.len() - 1 - used));
             }
-            event.check().map_err(|m| DecodeError::Json(WireError::Invalid(m)))?;
+            event
+                .check()
+                .map_err(|m| DecodeError::Json(WireError::Invalid(m)))?;
             Ok(event)
         }
         Some(b'{') | Some(b' ') | Some(b'\t') | Some(b'\n') | Some(b'\r') => Ok(from_json(bytes)?),

@@ -58,7 +58,9 @@ impl Timestamp {
             if !part.iter().all(u8::is_ascii_digit) {
                 return Err(fail("expected digits"));
             }
-            Ok(part.iter().fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0')))
+            Ok(part
+                .iter()
+                .fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0')))
         };
         if b[4] != b'-' || b[7] != b'-' || b[10] != b'T' {
             return Err(fail("expected YYYY-MM-DDTHH:MM:SS"));
@@ -105,9 +107,9 @@ impl Timestamp {
             _ => return Err(fail("expected Z or a UTC offset like +01:00 at the end")),
         };
         // A leap second is folded into the next second, as most systems do.
-        let seconds = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60
-            + second
-            - offset_seconds;
+        let seconds =
+            days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second
+                - offset_seconds;
         seconds
             .checked_mul(NANOS_PER_SEC)
             .and_then(|n| n.checked_add(nanos))
@@ -215,7 +217,10 @@ mod tests {
         check("1970-01-01T00:00:00Z", Ok("1970-01-01T00:00:00Z"));
         check("2026-11-28T04:20:51Z", Ok("2026-11-28T04:20:51Z"));
         check("2026-11-28T05:20:51.5+01:00", Ok("2026-11-28T04:20:51.5Z"));
-        check("2024-02-29T23:59:59.123456789-00:30", Ok("2024-03-01T00:29:59.123456789Z"));
+        check(
+            "2024-02-29T23:59:59.123456789-00:30",
+            Ok("2024-03-01T00:29:59.123456789Z"),
+        );
         check("1969-12-31T23:59:59.9Z", Ok("1969-12-31T23:59:59.9Z"));
     }
 

@@ -4,8 +4,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::{
-    Body, Event, EventId, Kind, ModelName, Producer, RunId, Subject, Timestamp,
-    MAX_EVENT_BYTES, SCHEMA_VERSION,
+    Body, Event, EventId, Kind, ModelName, Producer, RunId, Subject, Timestamp, MAX_EVENT_BYTES,
+    SCHEMA_VERSION,
 };
 
 /// Why a JSON document is not a valid v1 event.

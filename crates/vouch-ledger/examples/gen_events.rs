@@ -9,7 +9,10 @@
 use std::io::{BufWriter, Write};
 
 fn main() {
-    let total: u64 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
+    let total: u64 = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1_000_000);
     let runs = 1000u64.min(total.max(1));
     let per_run = total / runs;
     let names = ["loss", "auc", "accuracy", "ece"];

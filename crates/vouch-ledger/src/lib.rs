@@ -107,7 +107,9 @@ pub struct OpenOptions {
 
 impl Default for OpenOptions {
     fn default() -> Self {
-        OpenOptions { lock_timeout: DEFAULT_LOCK_TIMEOUT }
+        OpenOptions {
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
+        }
     }
 }
 
@@ -151,7 +153,11 @@ pub struct Ledger {
 }
 
 fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> OpenError + 'a {
-    move |source| OpenError::Io { action, path: path.to_owned(), source }
+    move |source| OpenError::Io {
+        action,
+        path: path.to_owned(),
+        source,
+    }
 }
 
 /// The log key an event is appended under.
@@ -165,7 +171,11 @@ pub fn log_key(event: &Event) -> LogKey {
 
 /// The log record for an event: its canonical binary form.
 pub fn record(event: &Event) -> NewRecord {
-    NewRecord { event_id: event.id.to_string(), key: log_key(event), bytes: vouch_event::encode(event) }
+    NewRecord {
+        event_id: event.id.to_string(),
+        key: log_key(event),
+        bytes: vouch_event::encode(event),
+    }
 }
 
 impl Ledger {
@@ -190,14 +200,19 @@ impl Ledger {
             }
         }
         std::fs::create_dir_all(dir).map_err(io("creating", dir))?;
-        let text = serde_json::to_string_pretty(&Marker { format: FORMAT, backend: "embedded".into() })
-            .expect("serializable");
+        let text = serde_json::to_string_pretty(&Marker {
+            format: FORMAT,
+            backend: "embedded".into(),
+        })
+        .expect("serializable");
         let tmp = dir.join(format!("{MARKER}.tmp"));
         std::fs::write(&tmp, text + "\n").map_err(io("writing", &tmp))?;
         // Create the stores before the marker appears, so a ledger is never half made.
         {
             let _lock = DirLock::acquire(dir, options.lock_timeout)?;
-            EmbeddedLog::open(&dir.join("log"))?.flush().map_err(|e| OpenError::Project(e.into()))?;
+            EmbeddedLog::open(&dir.join("log"))?
+                .flush()
+                .map_err(|e| OpenError::Project(e.into()))?;
             Views::open(&dir.join("views"))?.flush()?;
         }
         std::fs::rename(&tmp, &marker).map_err(io("writing", &marker))?;
@@ -240,7 +255,12 @@ impl Ledger {
         let lock = DirLock::acquire(dir, options.lock_timeout)?;
         let log = EmbeddedLog::open(&dir.join("log"))?;
         let views = Views::open(&dir.join("views"))?;
-        let mut ledger = Ledger { dir: dir.to_owned(), log, views, _lock: lock };
+        let mut ledger = Ledger {
+            dir: dir.to_owned(),
+            log,
+            views,
+            _lock: lock,
+        };
         if !ledger.views.is_current_format()? {
             tracing::info!("views were written by another layout; rebuilding");
             ledger.rebuild(&mut |_, _| {})?;

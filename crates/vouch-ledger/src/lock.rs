@@ -33,7 +33,11 @@ impl DirLock {
             .create(true)
             .truncate(false)
             .open(&path)
-            .map_err(|source| OpenError::Io { action: "opening", path: path.clone(), source })?;
+            .map_err(|source| OpenError::Io {
+                action: "opening",
+                path: path.clone(),
+                source,
+            })?;
         let start = Instant::now();
         let mut pause = Duration::from_millis(1);
         loop {
@@ -47,13 +51,21 @@ impl DirLock {
                             "" => "another process".to_owned(),
                             pid => format!("process {pid}"),
                         };
-                        return Err(OpenError::Busy { dir: dir.to_owned(), holder, waited: start.elapsed() });
+                        return Err(OpenError::Busy {
+                            dir: dir.to_owned(),
+                            holder,
+                            waited: start.elapsed(),
+                        });
                     }
                     std::thread::sleep(pause);
                     pause = (pause * 2).min(Duration::from_millis(25));
                 }
                 Err(source) => {
-                    return Err(OpenError::Io { action: "locking", path, source });
+                    return Err(OpenError::Io {
+                        action: "locking",
+                        path,
+                        source,
+                    });
                 }
             }
         }

@@ -44,9 +44,9 @@ pub fn push(block: &mut Vec<u8>, event_id: &str, key: &LogKey, bytes: &[u8]) {
 
 /// The number of records in an encoded block.
 pub fn count(block: &[u8]) -> usize {
-    block
-        .get(1..5)
-        .map_or(0, |c| u32::from_le_bytes(c.try_into().expect("4 bytes")) as usize)
+    block.get(1..5).map_or(0, |c| {
+        u32::from_le_bytes(c.try_into().expect("4 bytes")) as usize
+    })
 }
 
 /// Decodes a block's records, in order.
@@ -73,10 +73,17 @@ pub fn decode(block: &[u8]) -> Result<Vec<RawRecord<'_>>, String> {
         let key = std::str::from_utf8(take(key_len)?).map_err(|_| "key is not UTF-8")?;
         let len = u32::from_le_bytes(take(4)?.try_into().expect("4")) as usize;
         let bytes = take(len)?;
-        out.push(RawRecord { event_id, key, bytes });
+        out.push(RawRecord {
+            event_id,
+            key,
+            bytes,
+        });
     }
     if at != block.len() {
-        return Err(format!("{} stray bytes after the last record", block.len() - at));
+        return Err(format!(
+            "{} stray bytes after the last record",
+            block.len() - at
+        ));
     }
     Ok(out)
 }

@@ -67,7 +67,11 @@ impl IdIndex {
     pub fn open(path: &Path) -> io::Result<(IdIndex, u64)> {
         if let Ok(index) = Self::open_existing(path) {
             let same_boot = boot_id().is_some_and(|id| index.map[BOOT..BOOT + 16] == id);
-            let through = if same_boot { index.read_u64(WRITTEN) } else { index.read_u64(DURABLE) };
+            let through = if same_boot {
+                index.read_u64(WRITTEN)
+            } else {
+                index.read_u64(DURABLE)
+            };
             return Ok((index, through));
         }
         Ok((Self::create(path, INITIAL_SLOTS)?, 0))
@@ -86,11 +90,19 @@ impl IdIndex {
         let format = u32::from_le_bytes(map[8..12].try_into().expect("4"));
         let slots = u64::from_le_bytes(map[16..24].try_into().expect("8"));
         let entries = u64::from_le_bytes(map[24..32].try_into().expect("8"));
-        if format != FORMAT || !slots.is_power_of_two() || len != HEADER as u64 + slots * SLOT as u64
+        if format != FORMAT
+            || !slots.is_power_of_two()
+            || len != HEADER as u64 + slots * SLOT as u64
         {
             return Err(bad());
         }
-        Ok(IdIndex { path: path.to_owned(), file, map, slots, entries })
+        Ok(IdIndex {
+            path: path.to_owned(),
+            file,
+            map,
+            slots,
+            entries,
+        })
     }
 
     fn create(path: &Path, slots: u64) -> io::Result<IdIndex> {
@@ -109,7 +121,13 @@ impl IdIndex {
         map[16..24].copy_from_slice(&slots.to_le_bytes());
         map.flush()?;
         std::fs::rename(&tmp, path)?;
-        Ok(IdIndex { path: path.to_owned(), file, map, slots, entries: 0 })
+        Ok(IdIndex {
+            path: path.to_owned(),
+            file,
+            map,
+            slots,
+            entries: 0,
+        })
     }
 
     fn read_u64(&self, at: usize) -> u64 {

@@ -18,9 +18,7 @@ mod id_index;
 use std::path::Path;
 use std::sync::Mutex;
 
-use vouch_log::{
-    Appended, ConditionalAppend, Log, LogError, LogKey, NewRecord, Position, Record,
-};
+use vouch_log::{Appended, ConditionalAppend, Log, LogError, LogKey, NewRecord, Position, Record};
 
 use crate::id_index::{id_hash, IdIndex};
 
@@ -90,7 +88,10 @@ fn be_u64(bytes: &[u8]) -> Result<u64, LogError> {
     bytes
         .try_into()
         .map(u64::from_be_bytes)
-        .map_err(|_| LogError::Corrupt { position: Position::ZERO, reason: "bad u64".into() })
+        .map_err(|_| LogError::Corrupt {
+            position: Position::ZERO,
+            reason: "bad u64".into(),
+        })
 }
 
 impl EmbeddedLog {
@@ -106,10 +107,14 @@ impl EmbeddedLog {
             .path(&sled_dir)
             .mode(sled::Mode::HighThroughput)
             .open()
-            .map_err(|source| OpenError::Sled { path: sled_dir.display().to_string(), source })?;
-        let tree = db
-            .open_tree("log")
-            .map_err(|source| OpenError::Sled { path: sled_dir.display().to_string(), source })?;
+            .map_err(|source| OpenError::Sled {
+                path: sled_dir.display().to_string(),
+                source,
+            })?;
+        let tree = db.open_tree("log").map_err(|source| OpenError::Sled {
+            path: sled_dir.display().to_string(),
+            source,
+        })?;
         let last = match tree.get(LAST).map_err(storage)? {
             Some(v) => be_u64(&v)?,
             None => 0,
@@ -123,13 +128,21 @@ impl EmbeddedLog {
         let log = EmbeddedLog {
             db,
             tree,
-            state: Mutex::new(State { last, index, cached_block: None }),
+            state: Mutex::new(State {
+                last,
+                index,
+                cached_block: None,
+            }),
         };
         // Re-derive index entries the last process wrote but did not sync. A mark above
         // `last` means the log lost unsynced appends that the index kept: their entries
         // are harmless (every hit is confirmed against the log), so start over from 0 only
         // to be thorough about what is now in the log.
-        let from = if durable_through > last { 0 } else { durable_through };
+        let from = if durable_through > last {
+            0
+        } else {
+            durable_through
+        };
         if from < last {
             tracing::debug!(from, last, "re-deriving event-id index entries");
             let mut state = log.state.lock().expect("not poisoned");
@@ -137,7 +150,10 @@ impl EmbeddedLog {
             while next <= last {
                 let records = log.read_locked(Position::new(next), 8192)?;
                 for r in &records {
-                    state.index.insert(id_hash(&r.event_id), r.position.get()).map_err(index_error)?;
+                    state
+                        .index
+                        .insert(id_hash(&r.event_id), r.position.get())
+                        .map_err(index_error)?;
                 }
                 next += records.len().max(1) as u64;
             }
@@ -166,7 +182,10 @@ impl EmbeddedLog {
         for entry in self.tree.range(block_key(start)..block_key(u64::MAX)) {
             let (k, v) = entry.map_err(storage)?;
             let first = be_u64(&k[1..])?;
-            let corrupt = |reason: String| LogError::Corrupt { position: Position::new(first), reason };
+            let corrupt = |reason: String| LogError::Corrupt {
+                position: Position::new(first),
+                reason,
+            };
             let records = block::decode(&v).map_err(corrupt)?;
             for (i, raw) in records.iter().enumerate() {
                 let position = first + i as u64;
@@ -188,7 +207,10 @@ impl EmbeddedLog {
             return Ok(None);
         }
         if let Some((first, ids)) = &state.cached_block {
-            if let Some(id) = position.checked_sub(*first).and_then(|i| ids.get(i as usize)) {
+            if let Some(id) = position
+                .checked_sub(*first)
+                .and_then(|i| ids.get(i as usize))
+            {
                 return Ok(Some(id.clone()));
             }
         }
@@ -202,8 +224,10 @@ impl EmbeddedLog {
             return Ok(None);
         };
         let first = be_u64(&k[1..])?;
-        let records = block::decode(&v)
-            .map_err(|reason| LogError::Corrupt { position: Position::new(first), reason })?;
+        let records = block::decode(&v).map_err(|reason| LogError::Corrupt {
+            position: Position::new(first),
+            reason,
+        })?;
         let ids: Vec<String> = records.iter().map(|r| r.event_id.to_owned()).collect();
         let id = ids.get((position - first) as usize).cloned();
         state.cached_block = Some((first, ids));
@@ -258,7 +282,9 @@ impl EmbeddedLog {
             let position = state.last + 1 + i as u64;
             block::push(&mut block, &record.event_id, &record.key, &record.bytes);
             heads.insert(&record.key, position);
-            if block::count(&block) >= block::MAX_BLOCK_RECORDS || block.len() >= block::MAX_BLOCK_BYTES {
+            if block::count(&block) >= block::MAX_BLOCK_RECORDS
+                || block.len() >= block::MAX_BLOCK_BYTES
+            {
                 batch.insert(&block_key(block_first), std::mem::take(&mut block));
                 block_first = position + 1;
             }
@@ -275,7 +301,10 @@ impl EmbeddedLog {
         state.last = last;
         for (i, record) in fresh.iter().enumerate() {
             let position = last - fresh.len() as u64 + 1 + i as u64;
-            state.index.insert(id_hash(&record.event_id), position).map_err(storage)?;
+            state
+                .index
+                .insert(id_hash(&record.event_id), position)
+                .map_err(storage)?;
         }
         Ok(results)
     }
@@ -307,14 +336,18 @@ impl Log for EmbeddedLog {
     ) -> Result<ConditionalAppend, LogError> {
         let mut state = self.state.lock().expect("not poisoned");
         if let Some(p) = self.existing(&mut state, &record.event_id)? {
-            return Ok(ConditionalAppend::Appended(Appended::Duplicate(Position::new(p))));
+            return Ok(ConditionalAppend::Appended(Appended::Duplicate(
+                Position::new(p),
+            )));
         }
         let actual = self.last_for_key(&record.key)?;
         if actual != expected {
             return Ok(ConditionalAppend::Conflict { expected, actual });
         }
         let mut results = self.append_locked(&mut state, vec![record])?;
-        Ok(ConditionalAppend::Appended(results.pop().expect("one result")))
+        Ok(ConditionalAppend::Appended(
+            results.pop().expect("one result"),
+        ))
     }
 
     fn read(&self, from: Position, max: usize) -> Result<Vec<Record>, LogError> {

@@ -4,12 +4,17 @@ use vouch_log::{Appended, Log, LogKey, NewRecord, Position};
 use vouch_log_embedded::EmbeddedLog;
 
 fn rec(id: String) -> NewRecord {
-    NewRecord { event_id: id, key: LogKey::new("run.a").unwrap(), bytes: b"x".to_vec() }
+    NewRecord {
+        event_id: id,
+        key: LogKey::new("run.a").unwrap(),
+        bytes: b"x".to_vec(),
+    }
 }
 
 fn fill(dir: &std::path::Path, n: u64) {
     let log = EmbeddedLog::open(dir).unwrap();
-    log.append_batch((1..=n).map(|i| rec(format!("e{i}"))).collect()).unwrap();
+    log.append_batch((1..=n).map(|i| rec(format!("e{i}"))).collect())
+        .unwrap();
     log.flush().unwrap();
 }
 
@@ -17,9 +22,15 @@ fn assert_dedups(dir: &std::path::Path, n: u64) {
     let log = EmbeddedLog::open(dir).unwrap();
     assert_eq!(log.indexed_ids(), n);
     for i in [1, n / 2, n] {
-        assert_eq!(log.append(rec(format!("e{i}"))).unwrap(), Appended::Duplicate(Position::new(i)));
+        assert_eq!(
+            log.append(rec(format!("e{i}"))).unwrap(),
+            Appended::Duplicate(Position::new(i))
+        );
     }
-    assert_eq!(log.append(rec("new".into())).unwrap(), Appended::New(Position::new(n + 1)));
+    assert_eq!(
+        log.append(rec("new".into())).unwrap(),
+        Appended::New(Position::new(n + 1))
+    );
 }
 
 #[test]

@@ -70,7 +70,9 @@ pub fn empty_log<H: Harness>(h: &H) {
 pub fn appends_get_consecutive_positions<H: Harness>(h: &H) {
     let log = h.open();
     for i in 1..=5u64 {
-        let got = log.append(rec(&format!("e{i}"), "run.a", &[i as u8; 3])).unwrap();
+        let got = log
+            .append(rec(&format!("e{i}"), "run.a", &[i as u8; 3]))
+            .unwrap();
         assert_eq!(got, Appended::New(pos(i)));
     }
     assert_eq!(log.last_position().unwrap(), pos(5));
@@ -90,10 +92,22 @@ pub fn appends_get_consecutive_positions<H: Harness>(h: &H) {
 /// retry carries different bytes.
 pub fn duplicate_id_writes_nothing<H: Harness>(h: &H) {
     let log = h.open();
-    assert_eq!(log.append(rec("x", "run.a", b"one")).unwrap(), Appended::New(pos(1)));
-    assert_eq!(log.append(rec("y", "run.a", b"two")).unwrap(), Appended::New(pos(2)));
-    assert_eq!(log.append(rec("x", "run.a", b"one")).unwrap(), Appended::Duplicate(pos(1)));
-    assert_eq!(log.append(rec("x", "run.b", b"other")).unwrap(), Appended::Duplicate(pos(1)));
+    assert_eq!(
+        log.append(rec("x", "run.a", b"one")).unwrap(),
+        Appended::New(pos(1))
+    );
+    assert_eq!(
+        log.append(rec("y", "run.a", b"two")).unwrap(),
+        Appended::New(pos(2))
+    );
+    assert_eq!(
+        log.append(rec("x", "run.a", b"one")).unwrap(),
+        Appended::Duplicate(pos(1))
+    );
+    assert_eq!(
+        log.append(rec("x", "run.b", b"other")).unwrap(),
+        Appended::Duplicate(pos(1))
+    );
     assert_eq!(log.last_position().unwrap(), pos(2));
     assert_eq!(log.read(pos(1), 10).unwrap()[0].bytes, b"one");
     assert_eq!(log.last_for_key(&key("run.b")).unwrap(), None);
@@ -124,14 +138,21 @@ pub fn batch_append_dedups_within_and_across<H: Harness>(h: &H) {
             Appended::New(pos(4)),
         ]
     );
-    let ids: Vec<_> = log.read(pos(1), 10).unwrap().into_iter().map(|r| r.event_id).collect();
+    let ids: Vec<_> = log
+        .read(pos(1), 10)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.event_id)
+        .collect();
     assert_eq!(ids, ["a", "b", "c", "d"]);
 }
 
 /// Reads start where asked, stop at `max`, and return nothing past the end.
 pub fn read_windows<H: Harness>(h: &H) {
     let log = h.open();
-    let batch = (1..=20).map(|i| rec(&format!("e{i}"), "run.a", &[i])).collect();
+    let batch = (1..=20)
+        .map(|i| rec(&format!("e{i}"), "run.a", &[i]))
+        .collect();
     log.append_batch(batch).unwrap();
     let window = log.read(pos(7), 5).unwrap();
     let positions: Vec<u64> = window.iter().map(|r| r.position.get()).collect();
@@ -152,19 +173,34 @@ pub fn conditional_append<H: Harness>(h: &H) {
     let stale = log.append_if(rec("d2", "chain.m", b"2"), None).unwrap();
     assert_eq!(
         stale,
-        ConditionalAppend::Conflict { expected: None, actual: Some(pos(2)) }
+        ConditionalAppend::Conflict {
+            expected: None,
+            actual: Some(pos(2))
+        }
     );
-    let wrong = log.append_if(rec("d2", "chain.m", b"2"), Some(pos(1))).unwrap();
+    let wrong = log
+        .append_if(rec("d2", "chain.m", b"2"), Some(pos(1)))
+        .unwrap();
     assert_eq!(
         wrong,
-        ConditionalAppend::Conflict { expected: Some(pos(1)), actual: Some(pos(2)) }
+        ConditionalAppend::Conflict {
+            expected: Some(pos(1)),
+            actual: Some(pos(2))
+        }
     );
     log.append(rec("noise2", "run.a", b"n")).unwrap();
-    let second = log.append_if(rec("d2", "chain.m", b"2"), Some(pos(2))).unwrap();
+    let second = log
+        .append_if(rec("d2", "chain.m", b"2"), Some(pos(2)))
+        .unwrap();
     assert_eq!(second, ConditionalAppend::Appended(Appended::New(pos(4))));
     assert_eq!(log.last_for_key(&chain).unwrap(), Some(pos(4)));
-    let retry = log.append_if(rec("d2", "chain.m", b"2"), Some(pos(2))).unwrap();
-    assert_eq!(retry, ConditionalAppend::Appended(Appended::Duplicate(pos(4))));
+    let retry = log
+        .append_if(rec("d2", "chain.m", b"2"), Some(pos(2)))
+        .unwrap();
+    assert_eq!(
+        retry,
+        ConditionalAppend::Appended(Appended::Duplicate(pos(4)))
+    );
     assert_eq!(log.last_position().unwrap(), pos(4));
 }
 
@@ -188,15 +224,25 @@ pub fn last_for_key_tracks_each_key<H: Harness>(h: &H) {
 pub fn survives_reopen<H: Harness>(h: &H) {
     {
         let log = h.open();
-        log.append_batch((1..=10).map(|i| rec(&format!("e{i}"), "run.a", &[i])).collect())
-            .unwrap();
+        log.append_batch(
+            (1..=10)
+                .map(|i| rec(&format!("e{i}"), "run.a", &[i]))
+                .collect(),
+        )
+        .unwrap();
         log.append_if(rec("c1", "chain.m", b"c"), None).unwrap();
         log.flush().unwrap();
     }
     let log = h.open();
     assert_eq!(log.last_position().unwrap(), pos(11));
-    assert_eq!(log.append(rec("e4", "run.a", b"again")).unwrap(), Appended::Duplicate(pos(4)));
-    assert_eq!(log.append(rec("e11", "run.a", &[11])).unwrap(), Appended::New(pos(12)));
+    assert_eq!(
+        log.append(rec("e4", "run.a", b"again")).unwrap(),
+        Appended::Duplicate(pos(4))
+    );
+    assert_eq!(
+        log.append(rec("e11", "run.a", &[11])).unwrap(),
+        Appended::New(pos(12))
+    );
     assert_eq!(log.last_for_key(&key("chain.m")).unwrap(), Some(pos(11)));
     assert_eq!(log.read(pos(10), 1).unwrap()[0].bytes, vec![10]);
 }
@@ -265,7 +311,12 @@ pub fn concurrent_conditional_appends_form_one_chain<H: Harness>(h: &H) {
     assert_eq!(records.len(), 100);
     let mut prev = 0u64;
     for r in &records {
-        assert_eq!(r.bytes, prev.to_be_bytes(), "link at {} names the wrong parent", r.position);
+        assert_eq!(
+            r.bytes,
+            prev.to_be_bytes(),
+            "link at {} names the wrong parent",
+            r.position
+        );
         prev = r.position.get();
     }
 }

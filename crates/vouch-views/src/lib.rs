@@ -91,10 +91,13 @@ fn decode_value<T: bincode::Decode<()>>(key: &[u8], bytes: &[u8]) -> Result<T, V
 }
 
 fn be_u64(key: &[u8], bytes: &[u8]) -> Result<u64, ViewsError> {
-    bytes.try_into().map(u64::from_be_bytes).map_err(|_| ViewsError::Corrupt {
-        key: String::from_utf8_lossy(key).into_owned(),
-        reason: "expected 8 bytes".into(),
-    })
+    bytes
+        .try_into()
+        .map(u64::from_be_bytes)
+        .map_err(|_| ViewsError::Corrupt {
+            key: String::from_utf8_lossy(key).into_owned(),
+            reason: "expected 8 bytes".into(),
+        })
 }
 
 pub(crate) fn run_key(run: &RunId) -> Vec<u8> {
@@ -148,7 +151,10 @@ impl Views {
     /// # Errors
     /// When sled cannot open it.
     pub fn open(dir: &Path) -> Result<Self, ViewsError> {
-        let db = sled::Config::new().path(dir).mode(sled::Mode::HighThroughput).open()?;
+        let db = sled::Config::new()
+            .path(dir)
+            .mode(sled::Mode::HighThroughput)
+            .open()?;
         let name = match db.get(CURRENT)? {
             Some(name) => name.to_vec(),
             None => {
@@ -199,7 +205,10 @@ impl Views {
     /// When sled fails or the value is damaged.
     pub fn run(&self, run: &RunId) -> Result<Option<RunDoc>, ViewsError> {
         let key = run_key(run);
-        self.tree.get(&key)?.map(|v| decode_value(&key, &v)).transpose()
+        self.tree
+            .get(&key)?
+            .map(|v| decode_value(&key, &v))
+            .transpose()
     }
 
     /// Every value of one metric series, in log order.
@@ -211,7 +220,12 @@ impl Views {
         for entry in self.tree.scan_prefix(history_prefix(run)) {
             let (k, v) = entry?;
             let chunk: Vec<(MetricKey, Vec<MetricPoint>)> = decode_value(&k, &v)?;
-            points.extend(chunk.into_iter().filter(|(series, _)| series == key).flat_map(|(_, p)| p));
+            points.extend(
+                chunk
+                    .into_iter()
+                    .filter(|(series, _)| series == key)
+                    .flat_map(|(_, p)| p),
+            );
         }
         Ok(points)
     }
@@ -236,7 +250,11 @@ impl Views {
     ///
     /// # Errors
     /// When sled fails or a value is damaged.
-    pub fn quarantine(&self, from: Position, limit: usize) -> Result<Vec<QuarantineEntry>, ViewsError> {
+    pub fn quarantine(
+        &self,
+        from: Position,
+        limit: usize,
+    ) -> Result<Vec<QuarantineEntry>, ViewsError> {
         self.tree
             .range(quarantine_key(from.get())..quarantine_key(u64::MAX))
             .take(limit)
@@ -272,7 +290,10 @@ impl Views {
                     Some(s) => format!("{}[{}]", key.name, s),
                     None => key.name.to_string(),
                 };
-                histories.insert(label, serde_json::to_value(self.history(&doc.run, key)?).expect("serializable"));
+                histories.insert(
+                    label,
+                    serde_json::to_value(self.history(&doc.run, key)?).expect("serializable"),
+                );
             }
             let mut run = serde_json::to_value(&doc).expect("serializable");
             run["history"] = serde_json::Value::Object(histories);
@@ -281,7 +302,9 @@ impl Views {
         let mut artifacts = Vec::new();
         for entry in self.tree.scan_prefix([b'a']) {
             let (k, v) = entry?;
-            artifacts.push(serde_json::to_value(decode_value::<ArtifactRef>(&k, &v)?).expect("serializable"));
+            artifacts.push(
+                serde_json::to_value(decode_value::<ArtifactRef>(&k, &v)?).expect("serializable"),
+            );
         }
         let mut experiments = Vec::new();
         for entry in self.tree.scan_prefix([b'e']) {

@@ -184,7 +184,9 @@ pub struct QuarantineEntry {
 }
 
 /// Totals kept with the views.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, bincode::Encode, bincode::Decode)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, bincode::Encode, bincode::Decode,
+)]
 pub struct Counts {
     /// Records read from the log and applied.
     pub applied: u64,
@@ -234,6 +236,9 @@ impl RunDoc {
 
     /// The latest value of `name` on `segment`.
     pub fn metric(&self, name: &Name, segment: Option<&Segment>) -> Option<&LatestMetric> {
-        self.metrics.get(&MetricKey { name: name.clone(), segment: segment.cloned() })
+        self.metrics.get(&MetricKey {
+            name: name.clone(),
+            segment: segment.cloned(),
+        })
     }
 }

@@ -7,10 +7,10 @@ use vouch_event::{Body, Event, RunId};
 use vouch_log::{Log, LogError, Position, Record};
 
 use crate::{
-    artifact_key, decode_value, encode_value, experiment_key, history_prefix, metric_index_key, quarantine_key,
-    run_key, ArtifactEntry, ArtifactRef, Counts, DatasetEntry, Finished, LatestMetric, MetricKey,
-    MetricPoint, ParamValue, QuarantineEntry, RunDoc, Started, Views, ViewsError, COUNTS,
-    CURRENT, FORMAT, POSITION, VIEW_FORMAT,
+    artifact_key, decode_value, encode_value, experiment_key, history_prefix, metric_index_key,
+    quarantine_key, run_key, ArtifactEntry, ArtifactRef, Counts, DatasetEntry, Finished,
+    LatestMetric, MetricKey, MetricPoint, ParamValue, QuarantineEntry, RunDoc, Started, Views,
+    ViewsError, COUNTS, CURRENT, FORMAT, POSITION, VIEW_FORMAT,
 };
 
 /// Records read and applied per atomic write.
@@ -64,9 +64,16 @@ pub fn catch_up(
     let start = views.position()?;
     let end = log.last_position()?;
     if start > end {
-        return Err(ProjectError::AheadOfLog { views: start, log: end });
+        return Err(ProjectError::AheadOfLog {
+            views: start,
+            log: end,
+        });
     }
-    let mut report = CatchUpReport { from: start, to: start, ..Default::default() };
+    let mut report = CatchUpReport {
+        from: start,
+        to: start,
+        ..Default::default()
+    };
     loop {
         let records = log.read(report.to.next(), BATCH_RECORDS)?;
         let Some(last) = records.last() else { break };
@@ -101,12 +108,26 @@ pub fn rebuild(
         .and_then(|n| n.parse::<u64>().ok())
         .unwrap_or(0);
     let new_name = format!("views.{}", generation + 1);
-    views.db.drop_tree(new_name.as_bytes()).map_err(ViewsError::from)?;
-    let fresh = views.db.open_tree(new_name.as_bytes()).map_err(ViewsError::from)?;
-    fresh.insert(FORMAT, &VIEW_FORMAT.to_be_bytes()).map_err(ViewsError::from)?;
-    let staging = Views { db: views.db.clone(), tree: fresh };
+    views
+        .db
+        .drop_tree(new_name.as_bytes())
+        .map_err(ViewsError::from)?;
+    let fresh = views
+        .db
+        .open_tree(new_name.as_bytes())
+        .map_err(ViewsError::from)?;
+    fresh
+        .insert(FORMAT, &VIEW_FORMAT.to_be_bytes())
+        .map_err(ViewsError::from)?;
+    let staging = Views {
+        db: views.db.clone(),
+        tree: fresh,
+    };
     let report = catch_up(log, &staging, progress)?;
-    staging.db.insert(CURRENT, new_name.as_bytes()).map_err(ViewsError::from)?;
+    staging
+        .db
+        .insert(CURRENT, new_name.as_bytes())
+        .map_err(ViewsError::from)?;
     staging.db.flush().map_err(ViewsError::from)?;
     views.db.drop_tree(&old_name).map_err(ViewsError::from)?;
     views.tree = staging.tree;
@@ -149,7 +170,8 @@ impl<'v> Batch<'v> {
             reason,
             size: record.bytes.len() as u64,
         };
-        self.writes.insert(quarantine_key(entry.position), encode_value(&entry));
+        self.writes
+            .insert(quarantine_key(entry.position), encode_value(&entry));
         self.counts.quarantined += 1;
         self.quarantined += 1;
     }
@@ -195,12 +217,26 @@ impl<'v> Batch<'v> {
     }
 
     /// Applies one decoded event. The inner `Err` is a reason to quarantine it.
-    fn apply_event(&mut self, event: &Event, position: u64) -> Result<Result<(), String>, ViewsError> {
+    fn apply_event(
+        &mut self,
+        event: &Event,
+        position: u64,
+    ) -> Result<Result<(), String>, ViewsError> {
         let Some(run) = event.run() else {
-            return Ok(Err(format!("kind {} is not applied by this version", event.kind())));
+            return Ok(Err(format!(
+                "kind {} is not applied by this version",
+                event.kind()
+            )));
         };
         self.load_doc(run, position)?;
-        let Batch { docs, history, experiments, writes, counts, .. } = self;
+        let Batch {
+            docs,
+            history,
+            experiments,
+            writes,
+            counts,
+            ..
+        } = self;
         let doc = docs.get_mut(run).expect("loaded above");
         match &event.body {
             Body::RunStarted(b) => {
@@ -219,11 +255,20 @@ impl<'v> Batch<'v> {
                     producer: event.producer.to_string(),
                     position,
                 });
-                experiments.entry(b.experiment.clone()).or_default().push(run.clone());
+                experiments
+                    .entry(b.experiment.clone())
+                    .or_default()
+                    .push(run.clone());
             }
             Body::ParamsLogged(b) => {
                 for (name, value) in &b.params {
-                    doc.params.insert(name.clone(), ParamValue { value: value.clone(), position });
+                    doc.params.insert(
+                        name.clone(),
+                        ParamValue {
+                            value: value.clone(),
+                            position,
+                        },
+                    );
                 }
             }
             Body::MetricsLogged(b) => {
@@ -232,7 +277,10 @@ impl<'v> Batch<'v> {
                 }
                 let series = history.get_mut(run).expect("inserted above");
                 for (name, &value) in &b.metrics {
-                    let key = MetricKey { name: name.clone(), segment: b.segment.clone() };
+                    let key = MetricKey {
+                        name: name.clone(),
+                        segment: b.segment.clone(),
+                    };
                     match doc.metrics.get_mut(&key) {
                         Some(latest) => {
                             latest.value = value;
@@ -254,7 +302,12 @@ impl<'v> Batch<'v> {
                             doc.metrics.insert(key.clone(), latest);
                         }
                     }
-                    let point = MetricPoint { step: b.step, value, time: event.time, position };
+                    let point = MetricPoint {
+                        step: b.step,
+                        value,
+                        time: event.time,
+                        position,
+                    };
                     match series.get_mut(&key) {
                         Some(points) => points.push(point),
                         None => {
@@ -273,8 +326,14 @@ impl<'v> Batch<'v> {
                     position,
                 };
                 doc.artifacts.push(entry.clone());
-                let reference = ArtifactRef { run: run.clone(), artifact: entry };
-                writes.insert(artifact_key(&b.digest, run, position), encode_value(&reference));
+                let reference = ArtifactRef {
+                    run: run.clone(),
+                    artifact: entry,
+                };
+                writes.insert(
+                    artifact_key(&b.digest, run, position),
+                    encode_value(&reference),
+                );
                 counts.artifacts += 1;
             }
             Body::DatasetBound(b) => {
@@ -298,7 +357,11 @@ impl<'v> Batch<'v> {
                         finished.position
                     )));
                 }
-                doc.finished = Some(Finished { status: b.status, time: event.time, position });
+                doc.finished = Some(Finished {
+                    status: b.status,
+                    time: event.time,
+                    position,
+                });
             }
         }
         doc.events += 1;
@@ -312,22 +375,33 @@ impl<'v> Batch<'v> {
         }
         let mut latest: HashMap<&MetricKey, Vec<(RunId, f64)>> = HashMap::new();
         for (run, series) in &self.history {
-            let first = series.values().flatten().map(|p| p.position).min().expect("non-empty");
+            let first = series
+                .values()
+                .flatten()
+                .map(|p| p.position)
+                .min()
+                .expect("non-empty");
             let mut k = history_prefix(run);
             k.extend_from_slice(&first.to_be_bytes());
             let chunk: Vec<(&MetricKey, &Vec<MetricPoint>)> = series.iter().collect();
             self.writes.insert(k, encode_value(&chunk));
             let doc = &self.docs[run];
             for key in series.keys() {
-                latest.entry(key).or_default().push((run.clone(), doc.metrics[key].value));
+                latest
+                    .entry(key)
+                    .or_default()
+                    .push((run.clone(), doc.metrics[key].value));
             }
         }
         for (key, updates) in latest {
             let k = metric_index_key(key);
-            let mut values: std::collections::BTreeMap<RunId, f64> = match self.views.tree.get(&k)? {
-                Some(v) => decode_value::<Vec<(RunId, f64)>>(&k, &v)?.into_iter().collect(),
-                None => Default::default(),
-            };
+            let mut values: std::collections::BTreeMap<RunId, f64> =
+                match self.views.tree.get(&k)? {
+                    Some(v) => decode_value::<Vec<(RunId, f64)>>(&k, &v)?
+                        .into_iter()
+                        .collect(),
+                    None => Default::default(),
+                };
             values.extend(updates);
             let values: Vec<(RunId, f64)> = values.into_iter().collect();
             self.writes.insert(k, encode_value(&values));
@@ -339,7 +413,8 @@ impl<'v> Batch<'v> {
                 None => Default::default(),
             };
             all.extend(runs.iter().cloned());
-            self.writes.insert(k, encode_value(&all.into_iter().collect::<Vec<_>>()));
+            self.writes
+                .insert(k, encode_value(&all.into_iter().collect::<Vec<_>>()));
         }
         self.writes.insert(COUNTS, encode_value(&self.counts));
         self.writes.insert(POSITION, &position.get().to_be_bytes());
@@ -347,4 +422,3 @@ impl<'v> Batch<'v> {
         Ok(())
     }
 }
-

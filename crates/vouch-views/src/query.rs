@@ -65,7 +65,9 @@ pub struct Condition {
 
 /// Why a condition does not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid condition `{input}`: {reason} (expected e.g. `auc>0.85` or `auc[region=EU]>=0.8`)")]
+#[error(
+    "invalid condition `{input}`: {reason} (expected e.g. `auc>0.85` or `auc[region=EU]>=0.8`)"
+)]
 pub struct ConditionError {
     input: String,
     reason: String,
@@ -77,7 +79,10 @@ impl Condition {
     /// # Errors
     /// When the text is not such a condition.
     pub fn parse(input: &str) -> Result<Self, ConditionError> {
-        let fail = |reason: String| ConditionError { input: input.to_owned(), reason };
+        let fail = |reason: String| ConditionError {
+            input: input.to_owned(),
+            reason,
+        };
         // A segment in brackets holds `=` itself: look for the operator after it.
         let after_segment = input.find(']').map_or(0, |i| i + 1);
         let at = input[after_segment..]
@@ -99,9 +104,10 @@ impl Condition {
         .ok_or_else(|| fail("no comparison operator".into()))?;
         let left = left.trim();
         let (metric, segment) = match left.strip_suffix(']').and_then(|l| l.split_once('[')) {
-            Some((metric, segment)) => {
-                (metric, Some(Segment::new(segment).map_err(|e| fail(e.to_string()))?))
-            }
+            Some((metric, segment)) => (
+                metric,
+                Some(Segment::new(segment).map_err(|e| fail(e.to_string()))?),
+            ),
             None => (left, None),
         };
         let metric = Name::new(metric).map_err(|e| fail(e.to_string()))?;
@@ -112,7 +118,12 @@ impl Condition {
         if !value.is_finite() {
             return Err(fail("the value must be finite".into()));
         }
-        Ok(Condition { metric, segment, comparison, value })
+        Ok(Condition {
+            metric,
+            segment,
+            comparison,
+            value,
+        })
     }
 
     /// Whether `run` satisfies the condition.
@@ -156,7 +167,10 @@ impl Views {
     pub fn runs(&self, query: &RunQuery) -> Result<Vec<RunDoc>, ViewsError> {
         let keep = |doc: &RunDoc| {
             query.conditions.iter().all(|c| c.matches(doc))
-                && query.experiment.as_deref().is_none_or(|e| doc.experiment() == Some(e))
+                && query
+                    .experiment
+                    .as_deref()
+                    .is_none_or(|e| doc.experiment() == Some(e))
         };
         let mut out = Vec::new();
         let mut read = |run: &RunId| -> Result<(), ViewsError> {
@@ -169,7 +183,10 @@ impl Views {
         };
         if let Some(first) = query.conditions.first() {
             // Scan the first condition's value index, then read only the runs it admits.
-            let key = metric_index_key(&MetricKey { name: first.metric.clone(), segment: first.segment.clone() });
+            let key = metric_index_key(&MetricKey {
+                name: first.metric.clone(),
+                segment: first.segment.clone(),
+            });
             if let Some(v) = self.tree.get(&key)? {
                 for (run, value) in decode_value::<Vec<(RunId, f64)>>(&key, &v)? {
                     if first.comparison.holds(value, first.value) {

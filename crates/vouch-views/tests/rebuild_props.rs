@@ -32,14 +32,26 @@ fn record(n: usize, item: &Item) -> NewRecord {
     match item {
         Item::Event { run, body, a, b } => {
             let run = RunId::new(format!("run-{run}")).unwrap();
-            let name = |x: u8| Name::new(["auc", "loss", "latency_p95_ms"][(x % 3) as usize]).unwrap();
+            let name =
+                |x: u8| Name::new(["auc", "loss", "latency_p95_ms"][(x % 3) as usize]).unwrap();
             let body = match body {
-                0 => Body::RunStarted(RunStarted { experiment: format!("exp-{}", a % 2), name: None, git: None, env: None }),
-                1 => Body::ParamsLogged(ParamsLogged { params: BTreeMap::from([(name(*a), b.to_string())]) }),
+                0 => Body::RunStarted(RunStarted {
+                    experiment: format!("exp-{}", a % 2),
+                    name: None,
+                    git: None,
+                    env: None,
+                }),
+                1 => Body::ParamsLogged(ParamsLogged {
+                    params: BTreeMap::from([(name(*a), b.to_string())]),
+                }),
                 2 => Body::MetricsLogged(MetricsLogged {
-                    metrics: BTreeMap::from([(name(*a), f64::from(*b) / 255.0), (name(a.wrapping_add(1)), f64::from(*a))]),
+                    metrics: BTreeMap::from([
+                        (name(*a), f64::from(*b) / 255.0),
+                        (name(a.wrapping_add(1)), f64::from(*a)),
+                    ]),
                     step: (b % 2 == 0).then_some(u64::from(*b)),
-                    segment: (a % 3 == 0).then(|| Segment::new(format!("region=R{}", b % 2)).unwrap()),
+                    segment: (a % 3 == 0)
+                        .then(|| Segment::new(format!("region=R{}", b % 2)).unwrap()),
                 }),
                 3 => Body::ArtifactLogged(ArtifactLogged {
                     name: format!("model-{}", a % 2),
@@ -48,15 +60,22 @@ fn record(n: usize, item: &Item) -> NewRecord {
                     uri: "s3://bucket/model".into(),
                 }),
                 4 => Body::DatasetBound(DatasetBound {
-                    role: [DatasetRole::Train, DatasetRole::Validation, DatasetRole::Test][(a % 3) as usize],
+                    role: [
+                        DatasetRole::Train,
+                        DatasetRole::Validation,
+                        DatasetRole::Test,
+                    ][(a % 3) as usize],
                     name: "loans.csv".into(),
                     digest: Digest::of(&[*b]),
                     rows: u64::from(*a),
-                    snapshot_at: (b % 2 == 0).then(|| Timestamp::from_unix_nanos(i64::from(*b) * 1_000_000_000)),
+                    snapshot_at: (b % 2 == 0)
+                        .then(|| Timestamp::from_unix_nanos(i64::from(*b) * 1_000_000_000)),
                     labels_through: None,
                     uri: None,
                 }),
-                _ => Body::RunFinished(RunFinished { status: [RunStatus::Ok, RunStatus::Failed][(a % 2) as usize] }),
+                _ => Body::RunFinished(RunFinished {
+                    status: [RunStatus::Ok, RunStatus::Failed][(a % 2) as usize],
+                }),
             };
             let event = Event {
                 id: EventId::new(format!("e{n}")).unwrap(),
@@ -65,7 +84,11 @@ fn record(n: usize, item: &Item) -> NewRecord {
                 subject: Subject::Run(run.clone()),
                 body,
             };
-            NewRecord { event_id: event.id.to_string(), key: LogKey::new(format!("run.{run}")).unwrap(), bytes: vouch_event::encode(&event) }
+            NewRecord {
+                event_id: event.id.to_string(),
+                key: LogKey::new(format!("run.{run}")).unwrap(),
+                bytes: vouch_event::encode(&event),
+            }
         }
         Item::Garbage(kind) => {
             let bytes = match kind % 4 {
@@ -84,7 +107,11 @@ fn record(n: usize, item: &Item) -> NewRecord {
                     vouch_event::encode(&event)
                 }
             };
-            NewRecord { event_id: format!("e{n}"), key: LogKey::new("run.garbage").unwrap(), bytes }
+            NewRecord {
+                event_id: format!("e{n}"),
+                key: LogKey::new("run.garbage").unwrap(),
+                bytes,
+            }
         }
     }
 }
@@ -93,7 +120,11 @@ fn check(items: Vec<Item>, cuts: Vec<usize>) {
     let dir = tempfile::tempdir().unwrap();
     let log = EmbeddedLog::open(&dir.path().join("log")).unwrap();
     let mut views = Views::open(&dir.path().join("views")).unwrap();
-    let records: Vec<NewRecord> = items.iter().enumerate().map(|(n, item)| record(n, item)).collect();
+    let records: Vec<NewRecord> = items
+        .iter()
+        .enumerate()
+        .map(|(n, item)| record(n, item))
+        .collect();
 
     // Append in random pieces, catching up after each.
     let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c % (records.len() + 1)).collect();
@@ -107,18 +138,36 @@ fn check(items: Vec<Item>, cuts: Vec<usize>) {
         positions.push(views.position().unwrap());
         from = cut;
     }
-    assert!(positions.windows(2).all(|w| w[0] <= w[1]), "position went back: {positions:?}");
+    assert!(
+        positions.windows(2).all(|w| w[0] <= w[1]),
+        "position went back: {positions:?}"
+    );
     let incremental = views.dump().unwrap();
     let counts = views.counts().unwrap();
-    assert_eq!(counts.applied + counts.quarantined, records.len() as u64, "every record accounted for");
-    assert_eq!(views.position().unwrap(), Position::new(records.len() as u64));
+    assert_eq!(
+        counts.applied + counts.quarantined,
+        records.len() as u64,
+        "every record accounted for"
+    );
+    assert_eq!(
+        views.position().unwrap(),
+        Position::new(records.len() as u64)
+    );
 
     rebuild(&log, &mut views, &mut |_, _| {}).unwrap();
-    assert_eq!(views.dump().unwrap(), incremental, "rebuild differs from incremental");
+    assert_eq!(
+        views.dump().unwrap(),
+        incremental,
+        "rebuild differs from incremental"
+    );
 
     let fresh = Views::open(&dir.path().join("fresh")).unwrap();
     catch_up(&log, &fresh, &mut |_, _| {}).unwrap();
-    assert_eq!(fresh.dump().unwrap(), incremental, "fresh projection differs from incremental");
+    assert_eq!(
+        fresh.dump().unwrap(),
+        incremental,
+        "fresh projection differs from incremental"
+    );
 }
 
 proptest! {
@@ -136,9 +185,24 @@ proptest! {
 #[test]
 fn events_before_run_started_are_kept() {
     let items = vec![
-        Item::Event { run: 0, body: 2, a: 1, b: 2 },
-        Item::Event { run: 0, body: 1, a: 1, b: 2 },
-        Item::Event { run: 0, body: 0, a: 0, b: 0 },
+        Item::Event {
+            run: 0,
+            body: 2,
+            a: 1,
+            b: 2,
+        },
+        Item::Event {
+            run: 0,
+            body: 1,
+            a: 1,
+            b: 2,
+        },
+        Item::Event {
+            run: 0,
+            body: 0,
+            a: 0,
+            b: 0,
+        },
     ];
     check(items.clone(), vec![1]);
     let dir = tempfile::tempdir().unwrap();
@@ -147,10 +211,14 @@ fn events_before_run_started_are_kept() {
     let run = RunId::new("run-0").unwrap();
     log.append(record(0, &items[0])).unwrap();
     catch_up(&log, &views, &mut |_, _| {}).unwrap();
-    let doc = views.run(&run).unwrap().expect("metrics before start create the run");
+    let doc = views
+        .run(&run)
+        .unwrap()
+        .expect("metrics before start create the run");
     assert_eq!(doc.status(), "unknown");
     assert_eq!(doc.metrics.len(), 2);
-    log.append_batch(vec![record(1, &items[1]), record(2, &items[2])]).unwrap();
+    log.append_batch(vec![record(1, &items[1]), record(2, &items[2])])
+        .unwrap();
     catch_up(&log, &views, &mut |_, _| {}).unwrap();
     let doc = views.run(&run).unwrap().unwrap();
     assert_eq!(doc.status(), "running");
@@ -163,35 +231,107 @@ fn bad_records_are_quarantined_with_reasons_and_projection_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     let log = EmbeddedLog::open(&dir.path().join("log")).unwrap();
     let views = Views::open(&dir.path().join("views")).unwrap();
-    let items: Vec<Item> = (0..4).map(Item::Garbage).chain([Item::Event { run: 1, body: 0, a: 0, b: 0 }]).collect();
-    log.append_batch(items.iter().enumerate().map(|(n, i)| record(n, i)).collect()).unwrap();
+    let items: Vec<Item> = (0..4)
+        .map(Item::Garbage)
+        .chain([Item::Event {
+            run: 1,
+            body: 0,
+            a: 0,
+            b: 0,
+        }])
+        .collect();
+    log.append_batch(
+        items
+            .iter()
+            .enumerate()
+            .map(|(n, i)| record(n, i))
+            .collect(),
+    )
+    .unwrap();
     let report = catch_up(&log, &views, &mut |_, _| {}).unwrap();
     assert_eq!((report.applied, report.quarantined), (1, 4));
-    let reasons: Vec<String> = views.quarantine(Position::ZERO, 10).unwrap().into_iter().map(|q| q.reason).collect();
-    assert!(reasons[0].contains("unknown field `not`") || reasons[0].contains("missing field"), "{}", reasons[0]);
-    assert!(reasons[1].contains("corrupt binary event"), "{}", reasons[1]);
+    let reasons: Vec<String> = views
+        .quarantine(Position::ZERO, 10)
+        .unwrap()
+        .into_iter()
+        .map(|q| q.reason)
+        .collect();
+    assert!(
+        reasons[0].contains("unknown field `not`") || reasons[0].contains("missing field"),
+        "{}",
+        reasons[0]
+    );
+    assert!(
+        reasons[1].contains("corrupt binary event"),
+        "{}",
+        reasons[1]
+    );
     assert!(reasons[2].contains("reserved"), "{}", reasons[2]);
-    assert!(reasons[3].contains("differs from the event's id"), "{}", reasons[3]);
+    assert!(
+        reasons[3].contains("differs from the event's id"),
+        "{}",
+        reasons[3]
+    );
     assert!(views.run(&RunId::new("run-1").unwrap()).unwrap().is_some());
 }
 
 #[test]
 fn a_second_run_started_or_finished_is_quarantined_not_applied() {
-    let items = vec![
-        Item::Event { run: 0, body: 0, a: 0, b: 0 },
-        Item::Event { run: 0, body: 0, a: 1, b: 0 },
-        Item::Event { run: 0, body: 5, a: 0, b: 0 },
-        Item::Event { run: 0, body: 5, a: 1, b: 0 },
+    let items = [
+        Item::Event {
+            run: 0,
+            body: 0,
+            a: 0,
+            b: 0,
+        },
+        Item::Event {
+            run: 0,
+            body: 0,
+            a: 1,
+            b: 0,
+        },
+        Item::Event {
+            run: 0,
+            body: 5,
+            a: 0,
+            b: 0,
+        },
+        Item::Event {
+            run: 0,
+            body: 5,
+            a: 1,
+            b: 0,
+        },
     ];
     let dir = tempfile::tempdir().unwrap();
     let log = EmbeddedLog::open(&dir.path().join("log")).unwrap();
     let views = Views::open(&dir.path().join("views")).unwrap();
-    log.append_batch(items.iter().enumerate().map(|(n, i)| record(n, i)).collect()).unwrap();
+    log.append_batch(
+        items
+            .iter()
+            .enumerate()
+            .map(|(n, i)| record(n, i))
+            .collect(),
+    )
+    .unwrap();
     catch_up(&log, &views, &mut |_, _| {}).unwrap();
     let doc = views.run(&RunId::new("run-0").unwrap()).unwrap().unwrap();
     assert_eq!((doc.experiment(), doc.status()), (Some("exp-0"), "ok"));
-    let reasons: Vec<String> = views.quarantine(Position::ZERO, 10).unwrap().into_iter().map(|q| q.reason).collect();
+    let reasons: Vec<String> = views
+        .quarantine(Position::ZERO, 10)
+        .unwrap()
+        .into_iter()
+        .map(|q| q.reason)
+        .collect();
     assert_eq!(reasons.len(), 2);
-    assert!(reasons[0].contains("already started at position 1"), "{}", reasons[0]);
-    assert!(reasons[1].contains("already finished (ok) at position 3"), "{}", reasons[1]);
+    assert!(
+        reasons[0].contains("already started at position 1"),
+        "{}",
+        reasons[0]
+    );
+    assert!(
+        reasons[1].contains("already finished (ok) at position 3"),
+        "{}",
+        reasons[1]
+    );
 }
