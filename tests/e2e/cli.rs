@@ -25,7 +25,11 @@ const BLAKE3_ABC: &str = "blake3:6437b3ac38465133ffb63b75273a8db548c558465d79db0
 #[track_caller]
 fn check(ledger: &TestLedger, args: &[&str], code: i32, needle: &str) -> Run {
     let run = ledger.vouch(args);
-    let (stream, text) = if code == 0 { ("stdout", &run.stdout) } else { ("stderr", &run.stderr) };
+    let (stream, text) = if code == 0 {
+        ("stdout", &run.stdout)
+    } else {
+        ("stderr", &run.stderr)
+    };
     assert!(
         run.code == code && text.contains(needle),
         "vouch {args:?}: expected exit {code} and {stream} mentioning {needle:?}\n\
@@ -120,7 +124,11 @@ fn valid_examples() -> Vec<String> {
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .collect();
     paths.sort();
-    assert!(paths.len() >= 10, "expected the valid examples in {}", dir.display());
+    assert!(
+        paths.len() >= 10,
+        "expected the valid examples in {}",
+        dir.display()
+    );
     paths
         .iter()
         .map(|p| {
@@ -173,40 +181,83 @@ fn init_creates_then_reports_already() {
 #[test]
 fn run_start_prints_only_the_run_id() {
     let ledger = TestLedger::new();
-    let out = ledger.vouch(&["run", "start", "--experiment", "e2e", "--git", "none"]).ok().to_owned();
+    let out = ledger
+        .vouch(&["run", "start", "--experiment", "e2e", "--git", "none"])
+        .ok()
+        .to_owned();
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 1, "stdout: {out:?}");
     let id = lines[0];
-    let hex = id.strip_prefix("r-").unwrap_or_else(|| panic!("{id:?} does not start with r-"));
+    let hex = id
+        .strip_prefix("r-")
+        .unwrap_or_else(|| panic!("{id:?} does not start with r-"));
     assert!(
-        hex.len() == 12 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+        hex.len() == 12
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
         "{id:?} is not r-<12 lowercase hex digits>"
     );
     assert_eq!(out, format!("{id}\n"));
     assert_eq!(show(&ledger, id)["status"], "running");
 
     // A second generated id differs.
-    let other = ledger.vouch(&["run", "start", "--experiment", "e2e", "--git", "none"]).ok().trim().to_owned();
+    let other = ledger
+        .vouch(&["run", "start", "--experiment", "e2e", "--git", "none"])
+        .ok()
+        .trim()
+        .to_owned();
     assert_ne!(other, id);
 }
 
 #[test]
 fn run_start_with_the_same_run_id_is_a_no_op() {
     let ledger = TestLedger::new();
-    let args = ["run", "start", "--experiment", "e2e", "--run-id", "train-7", "--git", "none"];
+    let args = [
+        "run",
+        "start",
+        "--experiment",
+        "e2e",
+        "--run-id",
+        "train-7",
+        "--git",
+        "none",
+    ];
     let first = ledger.vouch(&args).ok().to_owned();
     let second = ledger.vouch(&args).ok().to_owned();
     assert_eq!(first, "train-7\n");
     assert_eq!(second, "train-7\n");
     // Even with other options, the run keeps its first start.
-    ledger.vouch(&["run", "start", "--experiment", "other", "--run-id", "train-7", "--git", "none"]).ok();
+    ledger
+        .vouch(&[
+            "run",
+            "start",
+            "--experiment",
+            "other",
+            "--run-id",
+            "train-7",
+            "--git",
+            "none",
+        ])
+        .ok();
     let s = status(&ledger);
     assert_eq!(s["log_position"], 1, "{s}");
     assert_eq!(s["counts"]["runs"], 1, "{s}");
     let doc = show(&ledger, "train-7");
     assert_eq!(doc["started"]["experiment"], "e2e");
     assert_eq!(doc["events"], 1);
-    let again = json(&ledger, &["--json", "run", "start", "--experiment", "e2e", "--run-id", "train-7"]);
+    let again = json(
+        &ledger,
+        &[
+            "--json",
+            "run",
+            "start",
+            "--experiment",
+            "e2e",
+            "--run-id",
+            "train-7",
+        ],
+    );
     assert_eq!(again["duplicate"], true, "{again}");
     assert_eq!(again["position"], 1, "{again}");
 }
@@ -215,95 +266,301 @@ fn run_start_with_the_same_run_id_is_a_no_op() {
 fn run_start_records_git_name_and_tools() {
     let ledger = TestLedger::new();
     let args = [
-        "run", "start", "--experiment", "loan", "--name", "first try", "--run-id", "g1", "--git",
-        "ABC1234DEF", "--dirty", "--tool", "torch=2.5.1", "--tool", "cuda=12.4",
+        "run",
+        "start",
+        "--experiment",
+        "loan",
+        "--name",
+        "first try",
+        "--run-id",
+        "g1",
+        "--git",
+        "ABC1234DEF",
+        "--dirty",
+        "--tool",
+        "torch=2.5.1",
+        "--tool",
+        "cuda=12.4",
     ];
     check(&ledger, &args, 0, "g1");
     let started = &show(&ledger, "g1")["started"];
     assert_eq!(started["experiment"], "loan");
     assert_eq!(started["name"], "first try");
-    assert_eq!(started["git"]["commit"], "abc1234def", "commits are stored lowercase");
+    assert_eq!(
+        started["git"]["commit"], "abc1234def",
+        "commits are stored lowercase"
+    );
     assert_eq!(started["git"]["dirty"], true);
     let tools = &started["env"]["tools"];
     assert_eq!(tools["torch"], "2.5.1", "{started}");
     assert_eq!(tools["cuda"], "12.4", "{started}");
-    assert!(tools["vouch"].is_string(), "env auto records vouch's version: {started}");
+    assert!(
+        tools["vouch"].is_string(),
+        "env auto records vouch's version: {started}"
+    );
     assert_eq!(started["producer"], "vouch-cli");
 
     // --env none with tools records only the tools.
-    check(&ledger, &["run", "start", "--experiment", "loan", "--run-id", "g2", "--git", "0123abc", "--env", "none", "--tool", "k=v"], 0, "g2");
+    check(
+        &ledger,
+        &[
+            "run",
+            "start",
+            "--experiment",
+            "loan",
+            "--run-id",
+            "g2",
+            "--git",
+            "0123abc",
+            "--env",
+            "none",
+            "--tool",
+            "k=v",
+        ],
+        0,
+        "g2",
+    );
     let started = &show(&ledger, "g2")["started"];
     assert_eq!(started["git"]["dirty"], false);
-    assert_eq!(started["env"]["tools"], serde_json::json!({ "k": "v" }), "{started}");
+    assert_eq!(
+        started["env"]["tools"],
+        serde_json::json!({ "k": "v" }),
+        "{started}"
+    );
 
     // --env none without tools records no environment; --git none no code version.
-    ledger.vouch(&["--producer", "ci/loan#812", "run", "start", "--experiment", "loan", "--run-id", "g3", "--git", "none", "--env", "none"]).ok();
+    ledger
+        .vouch(&[
+            "--producer",
+            "ci/loan#812",
+            "run",
+            "start",
+            "--experiment",
+            "loan",
+            "--run-id",
+            "g3",
+            "--git",
+            "none",
+            "--env",
+            "none",
+        ])
+        .ok();
     let started = &show(&ledger, "g3")["started"];
-    assert!(started["env"].is_null() && started["git"].is_null(), "{started}");
+    assert!(
+        started["env"].is_null() && started["git"].is_null(),
+        "{started}"
+    );
     assert_eq!(started["producer"], "ci/loan#812");
 }
 
 #[test]
 fn log_params_and_metrics_with_steps_and_segments() {
     let ledger = ledger_with_run();
-    check(&ledger, &["log", "param", "--run", "r1", "lr=0.01", "depth=6", "note=a b=c"], 0, "recorded at position 2");
-    check(&ledger, &["log", "param", "--run", "r1", "lr=0.02"], 0, "recorded");
+    check(
+        &ledger,
+        &[
+            "log",
+            "param",
+            "--run",
+            "r1",
+            "lr=0.01",
+            "depth=6",
+            "note=a b=c",
+        ],
+        0,
+        "recorded at position 2",
+    );
+    check(
+        &ledger,
+        &["log", "param", "--run", "r1", "lr=0.02"],
+        0,
+        "recorded",
+    );
     for (step, loss) in [("0", "0.9"), ("1", "0.5"), ("2", "0.25")] {
         let pair = format!("loss={loss}");
-        check(&ledger, &["log", "metric", "--run", "r1", "--step", step, &pair, "auc=0.8"], 0, "recorded");
+        check(
+            &ledger,
+            &[
+                "log", "metric", "--run", "r1", "--step", step, &pair, "auc=0.8",
+            ],
+            0,
+            "recorded",
+        );
     }
-    check(&ledger, &["log", "metric", "--run", "r1", "--segment", "region=EU", "auc=0.91"], 0, "recorded");
-    check(&ledger, &["log", "metric", "--run", "r1", "--segment", "region=EU,age=18-25", "--step", "7", "auc=0.7"], 0, "recorded");
-    check(&ledger, &["log", "metric", "--run", "r1", "delta=-1.5e-3"], 0, "recorded");
+    check(
+        &ledger,
+        &[
+            "log",
+            "metric",
+            "--run",
+            "r1",
+            "--segment",
+            "region=EU",
+            "auc=0.91",
+        ],
+        0,
+        "recorded",
+    );
+    check(
+        &ledger,
+        &[
+            "log",
+            "metric",
+            "--run",
+            "r1",
+            "--segment",
+            "region=EU,age=18-25",
+            "--step",
+            "7",
+            "auc=0.7",
+        ],
+        0,
+        "recorded",
+    );
+    check(
+        &ledger,
+        &["log", "metric", "--run", "r1", "delta=-1.5e-3"],
+        0,
+        "recorded",
+    );
 
     let doc = show(&ledger, "r1");
     assert_eq!(doc["status"], "running");
-    assert_eq!(doc["params"]["lr"]["value"], "0.02", "the latest param value wins");
+    assert_eq!(
+        doc["params"]["lr"]["value"], "0.02",
+        "the latest param value wins"
+    );
     assert_eq!(doc["params"]["depth"]["value"], "6");
-    assert_eq!(doc["params"]["note"]["value"], "a b=c", "only the first `=` splits");
+    assert_eq!(
+        doc["params"]["note"]["value"], "a b=c",
+        "only the first `=` splits"
+    );
     let loss = metric(&doc, "loss", None);
     assert_eq!(loss["value"], 0.25);
     assert_eq!(loss["step"], 2);
     assert_eq!(loss["count"], 3);
     assert_eq!(loss["segment"], Value::Null);
     let auc = metric(&doc, "auc", None);
-    assert_eq!((auc["value"].as_f64(), auc["count"].as_u64()), (Some(0.8), Some(3)));
+    assert_eq!(
+        (auc["value"].as_f64(), auc["count"].as_u64()),
+        (Some(0.8), Some(3))
+    );
     let eu = metric(&doc, "auc", Some("region=EU"));
-    assert_eq!((eu["value"].as_f64(), eu["count"].as_u64()), (Some(0.91), Some(1)));
+    assert_eq!(
+        (eu["value"].as_f64(), eu["count"].as_u64()),
+        (Some(0.91), Some(1))
+    );
     assert_eq!(eu["step"], Value::Null);
     let young = metric(&doc, "auc", Some("region=EU,age=18-25"));
-    assert_eq!((young["value"].as_f64(), young["step"].as_u64()), (Some(0.7), Some(7)));
+    assert_eq!(
+        (young["value"].as_f64(), young["step"].as_u64()),
+        (Some(0.7), Some(7))
+    );
     assert_eq!(metric(&doc, "delta", None)["value"], -1.5e-3);
     assert_eq!(doc["metrics"].as_array().unwrap().len(), 5, "{doc:#}");
 
     // --history: every value in log order, with steps and positions.
-    let history = json(&ledger, &["--json", "runs", "show", "r1", "--history", "loss"]);
+    let history = json(
+        &ledger,
+        &["--json", "runs", "show", "r1", "--history", "loss"],
+    );
     assert_eq!(history["history"]["metric"], "loss");
     let points = history["history"]["points"].as_array().expect("points");
-    let got: Vec<(u64, f64)> = points.iter().map(|p| (p["step"].as_u64().unwrap(), p["value"].as_f64().unwrap())).collect();
+    let got: Vec<(u64, f64)> = points
+        .iter()
+        .map(|p| (p["step"].as_u64().unwrap(), p["value"].as_f64().unwrap()))
+        .collect();
     assert_eq!(got, [(0, 0.9), (1, 0.5), (2, 0.25)]);
-    let positions: Vec<u64> = points.iter().map(|p| p["position"].as_u64().unwrap()).collect();
+    let positions: Vec<u64> = points
+        .iter()
+        .map(|p| p["position"].as_u64().unwrap())
+        .collect();
     assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
-    let segmented = json(&ledger, &["--json", "runs", "show", "r1", "--history", "auc[region=EU]"]);
-    assert_eq!(segmented["history"]["points"].as_array().unwrap().len(), 1, "{segmented}");
-    let table = check(&ledger, &["runs", "show", "r1", "--history", "loss"], 0, "0.25").stdout;
-    assert!(table.contains("region=EU") && table.contains("depth"), "{table}");
+    let segmented = json(
+        &ledger,
+        &[
+            "--json",
+            "runs",
+            "show",
+            "r1",
+            "--history",
+            "auc[region=EU]",
+        ],
+    );
+    assert_eq!(
+        segmented["history"]["points"].as_array().unwrap().len(),
+        1,
+        "{segmented}"
+    );
+    let table = check(
+        &ledger,
+        &["runs", "show", "r1", "--history", "loss"],
+        0,
+        "0.25",
+    )
+    .stdout;
+    assert!(
+        table.contains("region=EU") && table.contains("depth"),
+        "{table}"
+    );
 }
 
 #[test]
 fn log_artifact_prints_the_blake3_digest() {
     let ledger = ledger_with_run();
     let abc = ledger.file("abc.txt", b"abc");
-    assert_eq!(check(&ledger, &["log", "artifact", "--run", "r1", "abc.txt"], 0, "blake3:").stdout, format!("{BLAKE3_ABC}\n"));
+    assert_eq!(
+        check(
+            &ledger,
+            &["log", "artifact", "--run", "r1", "abc.txt"],
+            0,
+            "blake3:"
+        )
+        .stdout,
+        format!("{BLAKE3_ABC}\n")
+    );
 
     // A larger file, over several read buffers, against the reference implementation.
-    let big: Vec<u8> = (0..300_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let big: Vec<u8> = (0..300_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     ledger.file("model.bin", &big);
     let expected = format!("blake3:{}", blake3::hash(&big).to_hex());
-    let out = check(&ledger, &["log", "artifact", "--run", "r1", "--name", "weights", "--uri", "s3://bucket/m.bin", "model.bin"], 0, "blake3:");
+    let out = check(
+        &ledger,
+        &[
+            "log",
+            "artifact",
+            "--run",
+            "r1",
+            "--name",
+            "weights",
+            "--uri",
+            "s3://bucket/m.bin",
+            "model.bin",
+        ],
+        0,
+        "blake3:",
+    );
     assert_eq!(out.stdout.trim(), expected);
-    let empty = json(&ledger, &["--json", "log", "artifact", "--run", "r1", "--name", "empty", &ledger.file("empty", b"").to_string_lossy()]);
-    assert_eq!(empty["digest"], format!("blake3:{}", blake3::hash(b"").to_hex()), "{empty}");
+    let empty = json(
+        &ledger,
+        &[
+            "--json",
+            "log",
+            "artifact",
+            "--run",
+            "r1",
+            "--name",
+            "empty",
+            &ledger.file("empty", b"").to_string_lossy(),
+        ],
+    );
+    assert_eq!(
+        empty["digest"],
+        format!("blake3:{}", blake3::hash(b"").to_hex()),
+        "{empty}"
+    );
     assert_eq!(empty["duplicate"], false);
 
     let doc = show(&ledger, "r1");
@@ -330,11 +587,29 @@ fn log_dataset_counts_rows_and_records_freshness() {
     ledger.file("plain.txt", b"a\nb\nc\nd");
     ledger.file("header-only.csv", b"id,label\n");
     let cases: &[(&[&str], &str, u64)] = &[
-        (&["--role", "validation", "--snapshot-at", "2026-11-18T02:00:00+02:00", "--labels-through", "2026-11-15T00:00:00Z", "val.csv"], "val.csv", 3),
+        (
+            &[
+                "--role",
+                "validation",
+                "--snapshot-at",
+                "2026-11-18T02:00:00+02:00",
+                "--labels-through",
+                "2026-11-15T00:00:00Z",
+                "val.csv",
+            ],
+            "val.csv",
+            3,
+        ),
         (&["--role", "train", "no-newline.CSV"], "no-newline.CSV", 2),
         (&["--role", "test", "plain.txt"], "plain.txt", 4),
         (&["--role", "test", "header-only.csv"], "header-only.csv", 0),
-        (&["--role", "train", "--rows", "42", "--name", "named", "val.csv"], "named", 42),
+        (
+            &[
+                "--role", "train", "--rows", "42", "--name", "named", "val.csv",
+            ],
+            "named",
+            42,
+        ),
     ];
     for (args, _, _) in cases {
         let mut full = vec!["log", "dataset", "--run", "r1"];
@@ -350,10 +625,24 @@ fn log_dataset_counts_rows_and_records_freshness() {
     }
     let val = &datasets[0];
     assert_eq!(val["role"], "validation");
-    assert_eq!(val["snapshot_at"], "2026-11-18T00:00:00Z", "times are stored in UTC");
+    assert_eq!(
+        val["snapshot_at"], "2026-11-18T00:00:00Z",
+        "times are stored in UTC"
+    );
     assert_eq!(val["labels_through"], "2026-11-15T00:00:00Z");
-    assert_eq!(val["digest"], format!("blake3:{}", blake3::hash(b"id,label\n1,0\n2,1\n3,0\n").to_hex()).as_str());
-    assert!(val["uri"].as_str().unwrap().starts_with("file:///") && val["uri"].as_str().unwrap().ends_with("/val.csv"), "{val}");
+    assert_eq!(
+        val["digest"],
+        format!(
+            "blake3:{}",
+            blake3::hash(b"id,label\n1,0\n2,1\n3,0\n").to_hex()
+        )
+        .as_str()
+    );
+    assert!(
+        val["uri"].as_str().unwrap().starts_with("file:///")
+            && val["uri"].as_str().unwrap().ends_with("/val.csv"),
+        "{val}"
+    );
     assert_eq!(datasets[1]["role"], "train");
     assert_eq!(datasets[1]["snapshot_at"], Value::Null);
     assert_eq!(datasets[4]["digest"], val["digest"]);
@@ -363,18 +652,33 @@ fn log_dataset_counts_rows_and_records_freshness() {
 #[test]
 fn run_finish_records_the_status_once() {
     let ledger = ledger_with_run();
-    check(&ledger, &["run", "finish", "--run", "r1", "--status", "failed"], 0, "recorded at position 2");
+    check(
+        &ledger,
+        &["run", "finish", "--run", "r1", "--status", "failed"],
+        0,
+        "recorded at position 2",
+    );
     assert_eq!(show(&ledger, "r1")["status"], "failed");
     assert_eq!(show(&ledger, "r1")["finished"]["status"], "failed");
     // A retried finish, even with another status, is a no-op.
-    check(&ledger, &["run", "finish", "--run", "r1", "--status", "ok"], 0, "already recorded at position 2");
+    check(
+        &ledger,
+        &["run", "finish", "--run", "r1", "--status", "ok"],
+        0,
+        "already recorded at position 2",
+    );
     assert_eq!(show(&ledger, "r1")["status"], "failed");
     assert_eq!(status(&ledger)["log_position"], 2);
     ledger.start_run("r2");
     check(&ledger, &["run", "finish", "--run", "r2"], 0, "recorded");
     assert_eq!(show(&ledger, "r2")["status"], "ok");
     ledger.start_run("r3");
-    check(&ledger, &["run", "finish", "--run", "r3", "--status", "killed"], 0, "recorded");
+    check(
+        &ledger,
+        &["run", "finish", "--run", "r3", "--status", "killed"],
+        0,
+        "recorded",
+    );
     assert_eq!(show(&ledger, "r3")["status"], "killed");
 }
 
@@ -386,12 +690,48 @@ fn three_runs() -> TestLedger {
         ("run-b", "loan", "0.86", "0.79", "6"),
         ("run-c", "fraud", "0.90", "0.80", "8"),
     ] {
-        ledger.vouch(&["run", "start", "--experiment", experiment, "--run-id", run, "--git", "none", "--env", "none"]).ok();
-        ledger.vouch(&["log", "param", "--run", run, &format!("depth={depth}")]).ok();
-        ledger.vouch(&["log", "metric", "--run", run, &format!("auc={auc}"), "latency=100"]).ok();
-        ledger.vouch(&["log", "metric", "--run", run, "--segment", "region=EU", &format!("auc={eu}")]).ok();
+        ledger
+            .vouch(&[
+                "run",
+                "start",
+                "--experiment",
+                experiment,
+                "--run-id",
+                run,
+                "--git",
+                "none",
+                "--env",
+                "none",
+            ])
+            .ok();
+        ledger
+            .vouch(&["log", "param", "--run", run, &format!("depth={depth}")])
+            .ok();
+        ledger
+            .vouch(&[
+                "log",
+                "metric",
+                "--run",
+                run,
+                &format!("auc={auc}"),
+                "latency=100",
+            ])
+            .ok();
+        ledger
+            .vouch(&[
+                "log",
+                "metric",
+                "--run",
+                run,
+                "--segment",
+                "region=EU",
+                &format!("auc={eu}"),
+            ])
+            .ok();
     }
-    ledger.vouch(&["log", "param", "--run", "run-a", "only_a=yes"]).ok();
+    ledger
+        .vouch(&["log", "param", "--run", "run-a", "only_a=yes"])
+        .ok();
     ledger.vouch(&["run", "finish", "--run", "run-a"]).ok();
     ledger
 }
@@ -401,7 +741,18 @@ fn runs_list_table_json_and_filters() {
     let ledger = three_runs();
     let table = ledger.vouch(&["runs", "list"]);
     let out = table.ok();
-    for needle in ["run", "experiment", "status", "run-a", "run-b", "run-c", "loan", "fraud", "auc", "0.86"] {
+    for needle in [
+        "run",
+        "experiment",
+        "status",
+        "run-a",
+        "run-b",
+        "run-c",
+        "loan",
+        "fraud",
+        "auc",
+        "0.86",
+    ] {
         assert!(out.contains(needle), "table lacks {needle:?}:\n{out}");
     }
     assert!(table.stderr.contains("3 runs"), "{}", table.stderr);
@@ -419,19 +770,33 @@ fn runs_list_table_json_and_filters() {
         (&["--where", "auc<0.85"], &["run-a"]),
         (&["--where", "auc==0.9"], &["run-c"]),
         (&["--where", "auc!=0.9"], &["run-a", "run-b"]),
-        (&["--where", "auc > 0.85", "--where", "latency<=100"], &["run-b", "run-c"]),
+        (
+            &["--where", "auc > 0.85", "--where", "latency<=100"],
+            &["run-b", "run-c"],
+        ),
         (&["--where", "auc>0.85", "--experiment", "loan"], &["run-b"]),
         (&["--where", "missing_metric>0"], &[]),
     ];
     for (args, expected) in cases {
         let mut full = vec!["--json", "runs", "list"];
         full.extend_from_slice(args);
-        assert_eq!(run_ids(&json(&ledger, &full)), *expected, "runs list {args:?}");
+        assert_eq!(
+            run_ids(&json(&ledger, &full)),
+            *expected,
+            "runs list {args:?}"
+        );
     }
     let filtered = ledger.vouch(&["runs", "list", "--where", "auc>0.85"]);
-    assert!(filtered.ok().contains("run-b") && !filtered.stdout.contains("run-a"), "{}", filtered.stdout);
+    assert!(
+        filtered.ok().contains("run-b") && !filtered.stdout.contains("run-a"),
+        "{}",
+        filtered.stdout
+    );
     let none = ledger.vouch(&["runs", "list", "--where", "auc>5"]);
-    assert!(none.ok().is_empty() && none.stderr.contains("no runs match"), "{none:?}");
+    assert!(
+        none.ok().is_empty() && none.stderr.contains("no runs match"),
+        "{none:?}"
+    );
 }
 
 /// `--where 'auc[region=EU]>=0.8'`, the example in `vouch runs list --help`, must filter on
@@ -440,7 +805,11 @@ fn runs_list_table_json_and_filters() {
 fn runs_list_where_on_a_segment() {
     let ledger = three_runs();
     let run = ledger.vouch(&["--json", "runs", "list", "--where", "auc[region=EU]>=0.8"]);
-    assert_eq!(run.code, 0, "`--where auc[region=EU]>=0.8` was rejected\nstderr: {}", run.stderr);
+    assert_eq!(
+        run.code, 0,
+        "`--where auc[region=EU]>=0.8` was rejected\nstderr: {}",
+        run.stderr
+    );
     assert_eq!(run_ids(&run.json()), ["run-a", "run-c"]);
     let run = ledger.vouch(&["--json", "runs", "list", "--where", "auc[region=EU]<0.8"]);
     assert_eq!(run.code, 0, "stderr: {}", run.stderr);
@@ -451,20 +820,45 @@ fn runs_list_where_on_a_segment() {
 fn compare_aligns_params_and_metrics_with_runs() {
     let ledger = three_runs();
     let table = check(&ledger, &["compare", "run-a", "run-b"], 0, "differs").stdout;
-    for needle in ["run-a", "run-b", "param depth", "param only_a", "auc[region=EU]", "latency", "*", "status"] {
-        assert!(table.contains(needle), "compare table lacks {needle:?}:\n{table}");
+    for needle in [
+        "run-a",
+        "run-b",
+        "param depth",
+        "param only_a",
+        "auc[region=EU]",
+        "latency",
+        "*",
+        "status",
+    ] {
+        assert!(
+            table.contains(needle),
+            "compare table lacks {needle:?}:\n{table}"
+        );
     }
 
     let c = json(&ledger, &["--json", "compare", "run-c", "run-a", "run-b"]);
     assert_eq!(c["runs"], serde_json::json!(["run-c", "run-a", "run-b"]));
     assert_eq!(c["params"]["depth"], serde_json::json!(["8", "4", "6"]));
-    assert_eq!(c["params"]["only_a"], serde_json::json!([null, "yes", null]));
+    assert_eq!(
+        c["params"]["only_a"],
+        serde_json::json!([null, "yes", null])
+    );
     assert_eq!(c["metrics"]["auc"], serde_json::json!([0.9, 0.8, 0.86]));
-    assert_eq!(c["metrics"]["auc[region=EU]"], serde_json::json!([0.8, 0.85, 0.79]));
-    assert_eq!(c["metrics"]["latency"], serde_json::json!([100.0, 100.0, 100.0]));
+    assert_eq!(
+        c["metrics"]["auc[region=EU]"],
+        serde_json::json!([0.8, 0.85, 0.79])
+    );
+    assert_eq!(
+        c["metrics"]["latency"],
+        serde_json::json!([100.0, 100.0, 100.0])
+    );
     for section in ["params", "metrics"] {
         for (key, values) in c[section].as_object().unwrap() {
-            assert_eq!(values.as_array().map(Vec::len), Some(3), "{section}.{key} is not aligned to the runs");
+            assert_eq!(
+                values.as_array().map(Vec::len),
+                Some(3),
+                "{section}.{key} is not aligned to the runs"
+            );
         }
     }
 }
@@ -490,12 +884,22 @@ fn status_rebuild_and_quarantine() {
     assert_eq!(report["quarantined"], 0, "{report}");
     assert_eq!(ledger.dump(), before, "a rebuild must give the same views");
     check(&ledger, &["rebuild"], 0, "14 applied, 0 quarantined");
-    assert_eq!(ledger.dump(), before, "a second rebuild must give the same views");
+    assert_eq!(
+        ledger.dump(),
+        before,
+        "a second rebuild must give the same views"
+    );
     let s = status(&ledger);
-    assert_eq!((s["log_position"].as_u64(), s["view_position"].as_u64()), (Some(14), Some(14)));
+    assert_eq!(
+        (s["log_position"].as_u64(), s["view_position"].as_u64()),
+        (Some(14), Some(14))
+    );
 
     check(&ledger, &["quarantine"], 0, "quarantine is empty");
-    assert_eq!(json(&ledger, &["--json", "quarantine"]), serde_json::json!([]));
+    assert_eq!(
+        json(&ledger, &["--json", "quarantine"]),
+        serde_json::json!([])
+    );
 }
 
 #[test]
@@ -532,7 +936,10 @@ fn json_on_every_read_command_is_one_document() {
     failed.fails(65, "unknown run");
     let error = failed.json();
     assert_eq!(error["exit_code"], 65, "{error}");
-    assert!(error["error"].as_str().unwrap().contains("ghost"), "{error}");
+    assert!(
+        error["error"].as_str().unwrap().contains("ghost"),
+        "{error}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -631,11 +1038,24 @@ fn bad_input_is_refused_with_a_code_and_a_reason() {
     for (args, code, needle) in cases {
         let run = ledger.vouch(args);
         if run.code != *code || !run.stderr.contains(needle) {
-            failures.push(format!("vouch {args:?}: want {code} and {needle:?}; got {} with stderr {:?}", run.code, run.stderr));
+            failures.push(format!(
+                "vouch {args:?}: want {code} and {needle:?}; got {} with stderr {:?}",
+                run.code, run.stderr
+            ));
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
-    assert_eq!(status(&ledger), before, "refused commands must write nothing");
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+    assert_eq!(
+        status(&ledger),
+        before,
+        "refused commands must write nothing"
+    );
 }
 
 /// `--lock-timeout -1` (with a space, as users type it) must be refused as bad input by
@@ -643,8 +1063,18 @@ fn bad_input_is_refused_with_a_code_and_a_reason() {
 #[test]
 fn negative_lock_timeout_is_bad_input() {
     let ledger = TestLedger::new();
-    check(&ledger, &["--lock-timeout=-1", "status"], 65, "--lock-timeout");
-    check(&ledger, &["--lock-timeout", "-1", "status"], 65, "--lock-timeout");
+    check(
+        &ledger,
+        &["--lock-timeout=-1", "status"],
+        65,
+        "--lock-timeout",
+    );
+    check(
+        &ledger,
+        &["--lock-timeout", "-1", "status"],
+        65,
+        "--lock-timeout",
+    );
 }
 
 #[test]
@@ -654,26 +1084,43 @@ fn artifact_with_a_non_utf8_file_name() {
     let name = OsStr::from_bytes(b"weights-\xff.bin");
     let path = ledger.tmp.path().join(name);
     std::fs::write(&path, b"abc").unwrap();
-    let base: Vec<&OsStr> = ["log", "artifact", "--run", "r1"].iter().map(OsStr::new).collect();
+    let base: Vec<&OsStr> = ["log", "artifact", "--run", "r1"]
+        .iter()
+        .map(OsStr::new)
+        .collect();
 
     let mut args = base.clone();
     args.push(path.as_os_str());
     let run = vouch_os(&ledger, &args);
     run.fails(65, "UTF-8");
-    assert!(run.stderr.contains("--name"), "the error suggests --name: {}", run.stderr);
+    assert!(
+        run.stderr.contains("--name"),
+        "the error suggests --name: {}",
+        run.stderr
+    );
 
     let mut args = base.clone();
-    args.extend([OsStr::new("--name"), OsStr::new("weights"), path.as_os_str()]);
+    args.extend([
+        OsStr::new("--name"),
+        OsStr::new("weights"),
+        path.as_os_str(),
+    ]);
     let run = vouch_os(&ledger, &args);
     assert_eq!(run.ok(), format!("{BLAKE3_ABC}\n"));
     let doc = show(&ledger, "r1");
     let artifact = &doc["artifacts"][0];
     assert_eq!(artifact["name"], "weights");
     let uri = artifact["uri"].as_str().expect("uri");
-    assert!(uri.starts_with("file:///") && uri.ends_with("/weights-%FF.bin"), "{uri}");
+    assert!(
+        uri.starts_with("file:///") && uri.ends_with("/weights-%FF.bin"),
+        "{uri}"
+    );
 
     // The same for datasets.
-    let mut args: Vec<&OsStr> = ["log", "dataset", "--run", "r1", "--role", "test"].iter().map(OsStr::new).collect();
+    let mut args: Vec<&OsStr> = ["log", "dataset", "--run", "r1", "--role", "test"]
+        .iter()
+        .map(OsStr::new)
+        .collect();
     args.push(path.as_os_str());
     vouch_os(&ledger, &args).fails(65, "UTF-8");
 }
@@ -682,17 +1129,31 @@ fn artifact_with_a_non_utf8_file_name() {
 fn ledger_location_problems_are_explained() {
     // No directory at all.
     let missing = TestLedger::uninitialised();
-    for args in [&["status"][..], &["runs", "list"], &["log", "metric", "--run", "r1", "a=1"], &["ingest", "-"], &["rebuild"]] {
+    for args in [
+        &["status"][..],
+        &["runs", "list"],
+        &["log", "metric", "--run", "r1", "a=1"],
+        &["ingest", "-"],
+        &["rebuild"],
+    ] {
         check(&missing, args, 66, "vouch init");
     }
-    assert!(!missing.path().exists(), "a read must not create the ledger");
+    assert!(
+        !missing.path().exists(),
+        "a read must not create the ledger"
+    );
 
     // A regular file.
     let file = TestLedger::uninitialised();
     std::fs::write(file.path(), b"not a ledger").unwrap();
     check(&file, &["status"], 65, "is a file");
     check(&file, &["init"], 65, "is a file");
-    check(&file, &["run", "start", "--experiment", "e", "--git", "none"], 65, "is a file");
+    check(
+        &file,
+        &["run", "start", "--experiment", "e", "--git", "none"],
+        65,
+        "is a file",
+    );
 
     // A directory that is not a ledger.
     let other = TestLedger::uninitialised();
@@ -701,15 +1162,28 @@ fn ledger_location_problems_are_explained() {
     check(&other, &["status"], 65, "not a Vouch ledger");
     check(&other, &["runs", "list"], 65, "not a Vouch ledger");
     check(&other, &["init"], 65, "not empty");
-    assert_eq!(std::fs::read_dir(other.path()).unwrap().count(), 1, "init must leave a foreign directory alone");
+    assert_eq!(
+        std::fs::read_dir(other.path()).unwrap().count(),
+        1,
+        "init must leave a foreign directory alone"
+    );
 
     // A damaged marker.
-    for marker in [&b"garbage"[..], b"", b"{\"format\":2,\"backend\":\"embedded\"}", b"{\"format\":1,\"backend\":\"nats\"}"] {
+    for marker in [
+        &b"garbage"[..],
+        b"",
+        b"{\"format\":2,\"backend\":\"embedded\"}",
+        b"{\"format\":1,\"backend\":\"nats\"}",
+    ] {
         let damaged = TestLedger::new();
         std::fs::write(damaged.path().join("ledger.json"), marker).unwrap();
         let run = damaged.vouch(&["status"]);
         run.fails(65, "ledger.json");
-        assert!(run.stderr.contains("not a ledger this version reads"), "{}", run.stderr);
+        assert!(
+            run.stderr.contains("not a ledger this version reads"),
+            "{}",
+            run.stderr
+        );
         assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
         check(&damaged, &["init"], 65, "ledger.json");
     }
@@ -766,8 +1240,18 @@ fn mixed_ingest_lines() -> Vec<Line> {
     // A duplicate id within the file: the same event again.
     lines.push(Line::Duplicate(examples[0].clone()));
     // Metrics for a run that never started are kept.
-    lines.push(Line::Good(event_line("ghost-m1", "metrics_logged", "ghost-run", r#"{"metrics":{"loss":0.5},"step":3}"#)));
-    lines.push(Line::Good(event_line("ghost-m2", "metrics_logged", "ghost-run", r#"{"metrics":{"loss":0.25},"step":4}"#)));
+    lines.push(Line::Good(event_line(
+        "ghost-m1",
+        "metrics_logged",
+        "ghost-run",
+        r#"{"metrics":{"loss":0.5},"step":3}"#,
+    )));
+    lines.push(Line::Good(event_line(
+        "ghost-m2",
+        "metrics_logged",
+        "ghost-run",
+        r#"{"metrics":{"loss":0.25},"step":4}"#,
+    )));
     lines
 }
 
@@ -808,19 +1292,34 @@ fn ingest_stores_good_lines_and_reports_bad_ones_by_line_number() {
     let ledger = TestLedger::new();
     let lines = mixed_ingest_lines();
     let (bad, events, unique) = expected_ingest(&lines);
-    assert!(bad.len() >= 10 && unique >= 20, "the fixture mixes enough lines");
+    assert!(
+        bad.len() >= 10 && unique >= 20,
+        "the fixture mixes enough lines"
+    );
     let path = ledger.file("mixed.jsonl", ingest_text(&lines).as_bytes());
     let path = path.to_str().unwrap();
 
     let run = ledger.vouch(&["ingest", path]);
     assert_eq!(run.code, 65, "stderr: {}", run.stderr);
     let reported = reported_bad_lines(&run.stderr);
-    assert_eq!(reported.keys().collect::<Vec<_>>(), bad.keys().collect::<Vec<_>>(), "stderr: {}", run.stderr);
+    assert_eq!(
+        reported.keys().collect::<Vec<_>>(),
+        bad.keys().collect::<Vec<_>>(),
+        "stderr: {}",
+        run.stderr
+    );
     for (n, needle) in &bad {
-        assert!(reported[n].contains(needle), "line {n}: want {needle:?}, got {:?}", reported[n]);
+        assert!(
+            reported[n].contains(needle),
+            "line {n}: want {needle:?}, got {:?}",
+            reported[n]
+        );
     }
     assert!(
-        run.stdout.contains(&format!("{events} events read: {unique} appended, 1 already in the ledger; {} bad lines", bad.len())),
+        run.stdout.contains(&format!(
+            "{events} events read: {unique} appended, 1 already in the ledger; {} bad lines",
+            bad.len()
+        )),
         "{}",
         run.stdout
     );
@@ -829,7 +1328,10 @@ fn ingest_stores_good_lines_and_reports_bad_ones_by_line_number() {
     let s = status(&ledger);
     assert_eq!(s["log_position"], unique, "{s}");
     assert_eq!(s["view_position"], unique, "{s}");
-    assert_eq!(s["counts"]["runs"], 4, "r-7f3a, fraud-gbm-20261127-02, r-9b21, ghost-run: {s}");
+    assert_eq!(
+        s["counts"]["runs"], 4,
+        "r-7f3a, fraud-gbm-20261127-02, r-9b21, ghost-run: {s}"
+    );
     assert_eq!(s["counts"]["quarantined"], 0, "{s}");
     let r = show(&ledger, "r-7f3a");
     assert_eq!(r["status"], "ok");
@@ -841,14 +1343,20 @@ fn ingest_stores_good_lines_and_reports_bad_ones_by_line_number() {
     assert_eq!(r["datasets"].as_array().unwrap().len(), 2);
     let fraud = show(&ledger, "fraud-gbm-20261127-02");
     assert_eq!(fraud["status"], "failed");
-    assert_eq!(fraud["started"]["git"]["commit"], "4c1e9a7b2d0f8e63a5b17c9d40e2f6a8b3c5d7e1");
+    assert_eq!(
+        fraud["started"]["git"]["commit"],
+        "4c1e9a7b2d0f8e63a5b17c9d40e2f6a8b3c5d7e1"
+    );
     assert_eq!(metric(&fraud, "eval/false_positives", None)["value"], 412.0);
     assert_eq!(show(&ledger, "r-9b21")["status"], "killed");
     let ghost = show(&ledger, "ghost-run");
     assert_eq!(ghost["status"], "unknown", "{ghost}");
     assert_eq!(ghost["started"], Value::Null);
     assert_eq!(metric(&ghost, "loss", None)["count"], 2);
-    let history = json(&ledger, &["--json", "runs", "show", "ghost-run", "--history", "loss"]);
+    let history = json(
+        &ledger,
+        &["--json", "runs", "show", "ghost-run", "--history", "loss"],
+    );
     assert_eq!(history["history"]["points"].as_array().unwrap().len(), 2);
     check(&ledger, &["runs", "show", "ghost-run"], 0, "unknown");
 
@@ -873,22 +1381,45 @@ fn ingest_json_summary_and_reingest_appends_nothing() {
         let summary = first_json(&run);
         assert_eq!(summary["lines"], total, "attempt {attempt}: {summary}");
         assert_eq!(summary["events"], events, "attempt {attempt}: {summary}");
-        assert_eq!(summary["appended"], appended, "attempt {attempt}: {summary}");
-        assert_eq!(summary["duplicates"], duplicates, "attempt {attempt}: {summary}");
+        assert_eq!(
+            summary["appended"], appended,
+            "attempt {attempt}: {summary}"
+        );
+        assert_eq!(
+            summary["duplicates"], duplicates,
+            "attempt {attempt}: {summary}"
+        );
         assert_eq!(summary["bad"], bad.len(), "attempt {attempt}: {summary}");
-        let numbers: Vec<u64> =
-            summary["bad_lines"].as_array().unwrap().iter().map(|b| b["line"].as_u64().unwrap()).collect();
-        assert_eq!(numbers, bad.keys().copied().collect::<Vec<_>>(), "attempt {attempt}");
+        let numbers: Vec<u64> = summary["bad_lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["line"].as_u64().unwrap())
+            .collect();
+        assert_eq!(
+            numbers,
+            bad.keys().copied().collect::<Vec<_>>(),
+            "attempt {attempt}"
+        );
         for b in summary["bad_lines"].as_array().unwrap() {
             let needle = bad[&b["line"].as_u64().unwrap()];
-            assert!(b["error"].as_str().unwrap().contains(needle), "{b}: want {needle:?}");
+            assert!(
+                b["error"].as_str().unwrap().contains(needle),
+                "{b}: want {needle:?}"
+            );
         }
         assert_eq!(status(&ledger)["log_position"], unique, "attempt {attempt}");
     }
     // The text form says the same on the third attempt.
     let run = ledger.vouch(&["ingest", path]);
     assert_eq!(run.code, 65);
-    assert!(run.stdout.contains(&format!("{events} events read: 0 appended, {events} already in the ledger")), "{}", run.stdout);
+    assert!(
+        run.stdout.contains(&format!(
+            "{events} events read: 0 appended, {events} already in the ledger"
+        )),
+        "{}",
+        run.stdout
+    );
     assert_eq!(status(&ledger)["log_position"], unique);
 }
 
@@ -901,7 +1432,11 @@ fn ingest_json_output_is_one_document() {
     let run = ledger.vouch(&["--json", "ingest", path.to_str().unwrap()]);
     assert_eq!(run.code, 65, "{}", run.stderr);
     let parsed: Result<Value, _> = serde_json::from_str(&run.stdout);
-    assert!(parsed.is_ok(), "`--json ingest` printed more than one JSON document:\n{}", run.stdout);
+    assert!(
+        parsed.is_ok(),
+        "`--json ingest` printed more than one JSON document:\n{}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -912,30 +1447,61 @@ fn ingest_clean_input_from_stdin_and_files() {
     text.push_str("\r\n");
     let run = ledger.vouch_with_input(&["ingest", "-"], text.as_bytes());
     let n = examples.len();
-    assert_eq!(run.ok().trim(), format!("{n} events read: {n} appended, 0 already in the ledger; 0 bad lines not stored"));
+    assert_eq!(
+        run.ok().trim(),
+        format!("{n} events read: {n} appended, 0 already in the ledger; 0 bad lines not stored")
+    );
     // No argument also reads standard input; the last line may lack a newline.
-    let extra = event_line("stdin-1", "params_logged", "r-7f3a", r#"{"params":{"from":"stdin"}}"#);
+    let extra = event_line(
+        "stdin-1",
+        "params_logged",
+        "r-7f3a",
+        r#"{"params":{"from":"stdin"}}"#,
+    );
     let summary = json(&ledger, &["--json", "ingest"]); // empty stdin (null)
     assert_eq!(summary["lines"], 0, "{summary}");
-    let run = ledger.vouch_with_input(&["--json", "ingest"], format!("{}\n{extra}", examples[0]).as_bytes());
+    let run = ledger.vouch_with_input(
+        &["--json", "ingest"],
+        format!("{}\n{extra}", examples[0]).as_bytes(),
+    );
     run.ok();
     let summary = run.json();
-    assert_eq!((summary["lines"].as_u64(), summary["appended"].as_u64(), summary["duplicates"].as_u64()), (Some(2), Some(1), Some(1)), "{summary}");
+    assert_eq!(
+        (
+            summary["lines"].as_u64(),
+            summary["appended"].as_u64(),
+            summary["duplicates"].as_u64()
+        ),
+        (Some(2), Some(1), Some(1)),
+        "{summary}"
+    );
     assert_eq!(show(&ledger, "r-7f3a")["params"]["from"]["value"], "stdin");
     assert_eq!(status(&ledger)["log_position"], n as u64 + 1);
 
     // Small batches give the same result.
     let other = TestLedger::new();
     let path = other.file("clean.jsonl", text.as_bytes());
-    other.vouch(&["ingest", "--batch", "1", path.to_str().unwrap()]).ok();
+    other
+        .vouch(&["ingest", "--batch", "1", path.to_str().unwrap()])
+        .ok();
     let third = TestLedger::new();
-    third.vouch(&["ingest", "--batch", "7", path.to_str().unwrap()]).ok();
+    third
+        .vouch(&["ingest", "--batch", "7", path.to_str().unwrap()])
+        .ok();
     assert_eq!(other.dump(), third.dump());
 
-    check(&ledger, &["ingest", "no-such-file.jsonl"], 66, "no-such-file.jsonl");
+    check(
+        &ledger,
+        &["ingest", "no-such-file.jsonl"],
+        66,
+        "no-such-file.jsonl",
+    );
     std::fs::create_dir(ledger.tmp.path().join("a-dir")).unwrap();
     let run = ledger.vouch(&["ingest", "a-dir"]);
-    assert!(run.code == 74 || run.code == 65, "ingest of a directory: {run:?}");
+    assert!(
+        run.code == 74 || run.code == 65,
+        "ingest of a directory: {run:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -958,59 +1524,147 @@ fn concurrent_loggers_lose_nothing() {
                     let mut failures = Vec::new();
                     for i in 0..EACH {
                         let step = logger * EACH + i;
-                        let args = ["log", "metric", "--run", "busy-run", "--step", &step.to_string(), &format!("loss={}", step as f64 / 1000.0)];
+                        let args = [
+                            "log",
+                            "metric",
+                            "--run",
+                            "busy-run",
+                            "--step",
+                            &step.to_string(),
+                            &format!("loss={}", step as f64 / 1000.0),
+                        ];
                         let run = ledger.vouch(&args);
                         if run.code != 0 {
-                            failures.push(format!("logger {logger} step {step}: exit {} {}", run.code, run.stderr));
+                            failures.push(format!(
+                                "logger {logger} step {step}: exit {} {}",
+                                run.code, run.stderr
+                            ));
                         }
                     }
                     failures
                 })
             })
             .collect();
-        handles.into_iter().flat_map(|h| h.join().expect("logger thread")).collect()
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("logger thread"))
+            .collect()
     });
-    assert!(failures.is_empty(), "{} invocations failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} invocations failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 
     let total = LOGGERS * EACH;
-    let history = json(&ledger, &["--json", "runs", "show", "busy-run", "--history", "loss"]);
+    let history = json(
+        &ledger,
+        &["--json", "runs", "show", "busy-run", "--history", "loss"],
+    );
     let points = history["history"]["points"].as_array().expect("points");
     assert_eq!(points.len() as u64, total);
-    let positions: BTreeSet<u64> = points.iter().map(|p| p["position"].as_u64().unwrap()).collect();
-    assert_eq!(positions.len() as u64, total, "every value has its own log position");
-    assert_eq!(positions.iter().copied().collect::<Vec<_>>(), (2..=total + 1).collect::<Vec<_>>());
+    let positions: BTreeSet<u64> = points
+        .iter()
+        .map(|p| p["position"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        positions.len() as u64,
+        total,
+        "every value has its own log position"
+    );
+    assert_eq!(
+        positions.iter().copied().collect::<Vec<_>>(),
+        (2..=total + 1).collect::<Vec<_>>()
+    );
     let steps: BTreeSet<u64> = points.iter().map(|p| p["step"].as_u64().unwrap()).collect();
     assert_eq!(steps, (0..total).collect());
     for p in points {
-        assert_eq!(p["value"].as_f64().unwrap(), p["step"].as_u64().unwrap() as f64 / 1000.0, "{p}");
+        assert_eq!(
+            p["value"].as_f64().unwrap(),
+            p["step"].as_u64().unwrap() as f64 / 1000.0,
+            "{p}"
+        );
     }
     let s = status(&ledger);
     assert_eq!(s["log_position"], total + 1, "{s}");
     assert_eq!(s["view_position"], total + 1, "{s}");
     assert_eq!(s["counts"]["metric_values"], total, "{s}");
-    assert_eq!(metric(&show(&ledger, "busy-run"), "loss", None)["count"], total);
+    assert_eq!(
+        metric(&show(&ledger, "busy-run"), "loss", None)["count"],
+        total
+    );
 }
 
 #[test]
 fn a_busy_ledger_times_out_then_works_again() {
     let ledger = ledger_with_run();
-    let held = vouch_ledger::Ledger::open(&ledger.path(), &Default::default()).expect("open the ledger in-process");
-    for args in [&["--lock-timeout", "0.3", "status"][..], &["--lock-timeout", "0.3", "log", "metric", "--run", "r1", "a=1"]] {
+    let held = vouch_ledger::Ledger::open(&ledger.path(), &Default::default())
+        .expect("open the ledger in-process");
+    for args in [
+        &["--lock-timeout", "0.3", "status"][..],
+        &[
+            "--lock-timeout",
+            "0.3",
+            "log",
+            "metric",
+            "--run",
+            "r1",
+            "a=1",
+        ],
+    ] {
         let start = Instant::now();
         let run = ledger.vouch(args);
         let waited = start.elapsed();
         run.fails(69, "busy");
-        assert!(run.stderr.contains(&format!("process {}", std::process::id())), "names the holder: {}", run.stderr);
-        assert!(waited >= Duration::from_millis(300), "gave up after {waited:?}, before the timeout");
-        assert!(waited < Duration::from_secs(20), "waited {waited:?} for a 0.3 s timeout");
+        assert!(
+            run.stderr
+                .contains(&format!("process {}", std::process::id())),
+            "names the holder: {}",
+            run.stderr
+        );
+        assert!(
+            waited >= Duration::from_millis(300),
+            "gave up after {waited:?}, before the timeout"
+        );
+        assert!(
+            waited < Duration::from_secs(20),
+            "waited {waited:?} for a 0.3 s timeout"
+        );
     }
     // The environment variable sets the timeout too.
-    let run = ledger.command().env("VOUCH_LOCK_TIMEOUT", "0").args(["runs", "list"]).output().expect("spawn");
-    assert_eq!(run.status.code(), Some(69), "{}", String::from_utf8_lossy(&run.stderr));
+    let run = ledger
+        .command()
+        .env("VOUCH_LOCK_TIMEOUT", "0")
+        .args(["runs", "list"])
+        .output()
+        .expect("spawn");
+    assert_eq!(
+        run.status.code(),
+        Some(69),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     drop(held);
-    check(&ledger, &["--lock-timeout", "0.3", "log", "metric", "--run", "r1", "a=1"], 0, "recorded at position 2");
+    check(
+        &ledger,
+        &[
+            "--lock-timeout",
+            "0.3",
+            "log",
+            "metric",
+            "--run",
+            "r1",
+            "a=1",
+        ],
+        0,
+        "recorded at position 2",
+    );
     let s = status(&ledger);
-    assert_eq!(s["log_position"], 2, "the timed-out write wrote nothing: {s}");
+    assert_eq!(
+        s["log_position"], 2,
+        "the timed-out write wrote nothing: {s}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1025,7 +1679,13 @@ fn demo_loan_risk_is_idempotent_and_queryable() {
     check(&ledger, &["demo", "loan-risk"], 0, "(0 new)");
     let s = status(&ledger);
     let position = s["log_position"].as_u64().unwrap();
-    assert!(first.stdout.contains(&format!("{position} events published")), "{}", first.stdout);
+    assert!(
+        first
+            .stdout
+            .contains(&format!("{position} events published")),
+        "{}",
+        first.stdout
+    );
     assert_eq!(s["counts"]["runs"], 5, "{s}");
 
     let both = ["--where", "auc>0.85", "--where", "latency_p95_ms<=200"];
@@ -1033,10 +1693,19 @@ fn demo_loan_risk_is_idempotent_and_queryable() {
     assert_eq!(run_ids(&list), ["loan-risk-b", "loan-risk-d"]);
     let table = ledger.vouch(&[&["runs", "list"][..], &both].concat());
     let out = table.ok();
-    for (run, listed) in [("loan-risk-b", true), ("loan-risk-d", true), ("loan-risk-c", false), ("loan-risk-a", false), ("loan-risk-prod", false)] {
+    for (run, listed) in [
+        ("loan-risk-b", true),
+        ("loan-risk-d", true),
+        ("loan-risk-c", false),
+        ("loan-risk-a", false),
+        ("loan-risk-prod", false),
+    ] {
         assert_eq!(out.contains(run), listed, "{run}:\n{out}");
     }
-    let history = json(&ledger, &["--json", "runs", "show", "loan-risk-b", "--history", "loss"]);
+    let history = json(
+        &ledger,
+        &["--json", "runs", "show", "loan-risk-b", "--history", "loss"],
+    );
     assert_eq!(history["history"]["points"].as_array().unwrap().len(), 10);
     let before = ledger.dump();
     ledger.vouch(&["rebuild"]).ok();
@@ -1058,7 +1727,11 @@ fn event_of_size(id: &str, len: usize) -> String {
         let remaining = len - head.len() - tail.len() - body.len();
         // `,"p00000":"…"`: 11 bytes around the value, and a comma after the first entry.
         let overhead = 11 + usize::from(i > 0);
-        let value = if remaining <= overhead + 4096 { remaining - overhead } else { 4000 };
+        let value = if remaining <= overhead + 4096 {
+            remaining - overhead
+        } else {
+            4000
+        };
         if i > 0 {
             body.push(',');
         }
@@ -1083,7 +1756,12 @@ fn ingest_line_size_limit_is_exact() {
     text.push('\n');
     text.push_str(&event_of_size("far-over", LIMIT + 50_000)); // line 3: refused
     text.push('\n');
-    text.push_str(&event_line("small", "params_logged", "r1", r#"{"params":{"small":"yes"}}"#)); // line 4
+    text.push_str(&event_line(
+        "small",
+        "params_logged",
+        "r1",
+        r#"{"params":{"small":"yes"}}"#,
+    )); // line 4
     text.push('\n');
     text.push_str(&event_of_size("at-limit-crlf", LIMIT)); // line 5: stored, CRLF not counted
     text.push_str("\r\n");
@@ -1093,13 +1771,26 @@ fn ingest_line_size_limit_is_exact() {
     let run = ledger.vouch(&["--json", "ingest", path.to_str().unwrap()]);
     assert_eq!(run.code, 65, "{}", run.stderr);
     let summary = first_json(&run);
-    let numbers: Vec<u64> = summary["bad_lines"].as_array().unwrap().iter().map(|b| b["line"].as_u64().unwrap()).collect();
+    let numbers: Vec<u64> = summary["bad_lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["line"].as_u64().unwrap())
+        .collect();
     assert_eq!(numbers, [2, 3, 6], "{summary}");
-    assert_eq!((summary["lines"].as_u64(), summary["appended"].as_u64()), (Some(6), Some(3)), "{summary}");
+    assert_eq!(
+        (summary["lines"].as_u64(), summary["appended"].as_u64()),
+        (Some(6), Some(3)),
+        "{summary}"
+    );
     for b in summary["bad_lines"].as_array().unwrap() {
         assert!(b["error"].as_str().unwrap().contains("1048576-byte"), "{b}");
     }
-    assert_eq!(status(&ledger)["log_position"], 4, "run_started and the three stored lines");
+    assert_eq!(
+        status(&ledger)["log_position"],
+        4,
+        "run_started and the three stored lines"
+    );
     assert_eq!(show(&ledger, "r1")["params"]["small"]["value"], "yes");
 }
 
@@ -1110,18 +1801,28 @@ fn large_valid_events_are_applied_not_quarantined() {
     let ledger = ledger_with_run();
     // 40,000 metrics: about 520 KB of JSON, half the limit.
     let metrics: Vec<String> = (0..40_000).map(|i| format!(r#""m{i:05}":0.5"#)).collect();
-    let many = event_line("many-metrics", "metrics_logged", "r1", &format!(r#"{{"metrics":{{{}}}}}"#, metrics.join(",")));
+    let many = event_line(
+        "many-metrics",
+        "metrics_logged",
+        "r1",
+        &format!(r#"{{"metrics":{{{}}}}}"#, metrics.join(",")),
+    );
     assert!(many.len() < (1 << 20) / 2 + 10_000, "{}", many.len());
     // A params event of exactly 1 MiB of JSON.
     let at_limit = event_of_size("at-limit", 1 << 20);
     let path = ledger.file("large.jsonl", format!("{many}\n{at_limit}\n").as_bytes());
     let run = ledger.vouch(&["--json", "ingest", path.to_str().unwrap()]);
     let summary = run.json();
-    assert_eq!((summary["appended"].as_u64(), summary["bad"].as_u64()), (Some(2), Some(0)), "{summary}");
+    assert_eq!(
+        (summary["appended"].as_u64(), summary["bad"].as_u64()),
+        (Some(2), Some(0)),
+        "{summary}"
+    );
     let s = status(&ledger);
     let quarantine = json(&ledger, &["--json", "quarantine"]);
     assert_eq!(
-        s["counts"]["quarantined"], 0,
+        s["counts"]["quarantined"],
+        0,
         "accepted events were quarantined by the projector: {}",
         serde_json::to_string(&quarantine).unwrap()
     );
@@ -1135,28 +1836,89 @@ fn quarantine_lists_what_the_projector_refused() {
     let ledger = TestLedger::new();
     let lines = [
         event_line("q-start", "run_started", "q1", r#"{"experiment":"first"}"#),
-        event_line("q-start-again", "run_started", "q1", r#"{"experiment":"second"}"#),
+        event_line(
+            "q-start-again",
+            "run_started",
+            "q1",
+            r#"{"experiment":"second"}"#,
+        ),
         event_line("q-end", "run_finished", "q1", r#"{"status":"ok"}"#),
-        event_line("q-end-again", "run_finished", "q1", r#"{"status":"failed"}"#),
+        event_line(
+            "q-end-again",
+            "run_finished",
+            "q1",
+            r#"{"status":"failed"}"#,
+        ),
     ];
-    ledger.vouch_with_input(&["ingest"], lines.join("\n").as_bytes()).ok();
+    ledger
+        .vouch_with_input(&["ingest"], lines.join("\n").as_bytes())
+        .ok();
     let entries = json(&ledger, &["--json", "quarantine"]);
     let entries = entries.as_array().expect("array");
     assert_eq!(entries.len(), 2, "{entries:?}");
-    assert_eq!((entries[0]["position"].as_u64(), entries[0]["event_id"].as_str()), (Some(2), Some("q-start-again")));
-    assert!(entries[0]["reason"].as_str().unwrap().contains("already started"), "{}", entries[0]);
-    assert_eq!((entries[1]["position"].as_u64(), entries[1]["event_id"].as_str()), (Some(4), Some("q-end-again")));
-    assert!(entries[1]["reason"].as_str().unwrap().contains("already finished"), "{}", entries[1]);
-    assert_eq!(json(&ledger, &["--json", "quarantine", "--limit", "1"]).as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        (
+            entries[0]["position"].as_u64(),
+            entries[0]["event_id"].as_str()
+        ),
+        (Some(2), Some("q-start-again"))
+    );
+    assert!(
+        entries[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("already started"),
+        "{}",
+        entries[0]
+    );
+    assert_eq!(
+        (
+            entries[1]["position"].as_u64(),
+            entries[1]["event_id"].as_str()
+        ),
+        (Some(4), Some("q-end-again"))
+    );
+    assert!(
+        entries[1]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("already finished"),
+        "{}",
+        entries[1]
+    );
+    assert_eq!(
+        json(&ledger, &["--json", "quarantine", "--limit", "1"])
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
     check(&ledger, &["quarantine"], 0, "q-start-again");
     check(&ledger, &["status"], 0, "2 records are in quarantine");
     let doc = show(&ledger, "q1");
-    assert_eq!((doc["status"].as_str(), doc["started"]["experiment"].as_str()), (Some("ok"), Some("first")), "the first facts stand");
+    assert_eq!(
+        (
+            doc["status"].as_str(),
+            doc["started"]["experiment"].as_str()
+        ),
+        (Some("ok"), Some("first")),
+        "the first facts stand"
+    );
     let s = status(&ledger);
-    assert_eq!((s["counts"]["applied"].as_u64(), s["counts"]["quarantined"].as_u64()), (Some(2), Some(2)), "{s}");
+    assert_eq!(
+        (
+            s["counts"]["applied"].as_u64(),
+            s["counts"]["quarantined"].as_u64()
+        ),
+        (Some(2), Some(2)),
+        "{s}"
+    );
     let before = ledger.dump();
     let report = json(&ledger, &["--json", "rebuild"]);
-    assert_eq!((report["applied"].as_u64(), report["quarantined"].as_u64()), (Some(2), Some(2)), "{report}");
+    assert_eq!(
+        (report["applied"].as_u64(), report["quarantined"].as_u64()),
+        (Some(2), Some(2)),
+        "{report}"
+    );
     assert_eq!(ledger.dump(), before);
 }
 
@@ -1166,29 +1928,77 @@ fn views_are_rebuilt_when_missing() {
     let before = ledger.dump();
     std::fs::remove_dir_all(ledger.path().join("views")).unwrap();
     let s = status(&ledger);
-    assert_eq!((s["log_position"].as_u64(), s["view_position"].as_u64()), (Some(14), Some(14)), "{s}");
+    assert_eq!(
+        (s["log_position"].as_u64(), s["view_position"].as_u64()),
+        (Some(14), Some(14)),
+        "{s}"
+    );
     assert_eq!(ledger.dump(), before);
-    assert_eq!(run_ids(&json(&ledger, &["--json", "runs", "list", "--where", "auc>0.85"])), ["run-b", "run-c"]);
+    assert_eq!(
+        run_ids(&json(
+            &ledger,
+            &["--json", "runs", "list", "--where", "auc>0.85"]
+        )),
+        ["run-b", "run-c"]
+    );
 }
 
 #[test]
 fn where_compares_the_latest_value() {
     let ledger = three_runs();
     // run-c drops below the threshold, run-a rises above it.
-    ledger.vouch(&["log", "metric", "--run", "run-c", "auc=0.5"]).ok();
-    ledger.vouch(&["log", "metric", "--run", "run-a", "auc=0.95"]).ok();
-    assert_eq!(run_ids(&json(&ledger, &["--json", "runs", "list", "--where", "auc>0.85"])), ["run-a", "run-b"]);
-    assert_eq!(run_ids(&json(&ledger, &["--json", "runs", "list", "--where", "latency<=100", "--where", "auc>0.85"])), ["run-a", "run-b"]);
+    ledger
+        .vouch(&["log", "metric", "--run", "run-c", "auc=0.5"])
+        .ok();
+    ledger
+        .vouch(&["log", "metric", "--run", "run-a", "auc=0.95"])
+        .ok();
+    assert_eq!(
+        run_ids(&json(
+            &ledger,
+            &["--json", "runs", "list", "--where", "auc>0.85"]
+        )),
+        ["run-a", "run-b"]
+    );
+    assert_eq!(
+        run_ids(&json(
+            &ledger,
+            &[
+                "--json",
+                "runs",
+                "list",
+                "--where",
+                "latency<=100",
+                "--where",
+                "auc>0.85"
+            ]
+        )),
+        ["run-a", "run-b"]
+    );
 }
 
 #[test]
 fn a_retried_log_with_the_same_event_id_is_a_no_op() {
     let ledger = ledger_with_run();
-    let args = ["log", "metric", "--run", "r1", "--event-id", "train.py:step-1", "--step", "1", "loss=0.4"];
+    let args = [
+        "log",
+        "metric",
+        "--run",
+        "r1",
+        "--event-id",
+        "train.py:step-1",
+        "--step",
+        "1",
+        "loss=0.4",
+    ];
     check(&ledger, &args, 0, "recorded at position 2");
     check(&ledger, &args, 0, "already recorded at position 2");
     let retry = json(&ledger, &[&["--json"][..], &args].concat());
-    assert_eq!((retry["duplicate"].as_bool(), retry["position"].as_u64()), (Some(true), Some(2)), "{retry}");
+    assert_eq!(
+        (retry["duplicate"].as_bool(), retry["position"].as_u64()),
+        (Some(true), Some(2)),
+        "{retry}"
+    );
     assert_eq!(metric(&show(&ledger, "r1"), "loss", None)["count"], 1);
     assert_eq!(status(&ledger)["log_position"], 2);
 }
@@ -1203,17 +2013,36 @@ fn concurrent_starts_of_one_run_id_write_one_event() {
                 let (ledger, barrier) = (&ledger, &barrier);
                 scope.spawn(move || {
                     barrier.wait();
-                    ledger.vouch(&["run", "start", "--experiment", "e2e", "--run-id", "shared", "--git", "none"])
+                    ledger.vouch(&[
+                        "run",
+                        "start",
+                        "--experiment",
+                        "e2e",
+                        "--run-id",
+                        "shared",
+                        "--git",
+                        "none",
+                    ])
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().expect("thread")).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect()
     });
     for run in &runs {
         assert_eq!(run.ok(), "shared\n");
     }
     let s = status(&ledger);
-    assert_eq!((s["log_position"].as_u64(), s["counts"]["quarantined"].as_u64()), (Some(1), Some(0)), "{s}");
+    assert_eq!(
+        (
+            s["log_position"].as_u64(),
+            s["counts"]["quarantined"].as_u64()
+        ),
+        (Some(1), Some(0)),
+        "{s}"
+    );
 }
 
 /// `init` is idempotent, so pipelines on one machine may all run it first; racing inits
@@ -1233,12 +2062,68 @@ fn concurrent_inits_of_one_directory_all_succeed() {
                     })
                 })
                 .collect();
-            handles.into_iter().map(|h| h.join().expect("thread")).collect()
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("thread"))
+                .collect()
         });
-        let failed: Vec<String> =
-            runs.iter().filter(|r| r.code != 0).map(|r| format!("exit {}: {}", r.code, r.stderr.trim())).collect();
-        assert!(failed.is_empty(), "{} of 8 concurrent `vouch init` failed:\n{}", failed.len(), failed.join("\n"));
-        assert_eq!(runs.iter().filter(|r| r.stdout.contains("initialised")).count(), 1, "exactly one creates it");
+        let failed: Vec<String> = runs
+            .iter()
+            .filter(|r| r.code != 0)
+            .map(|r| format!("exit {}: {}", r.code, r.stderr.trim()))
+            .collect();
+        assert!(
+            failed.is_empty(),
+            "{} of 8 concurrent `vouch init` failed:\n{}",
+            failed.len(),
+            failed.join("\n")
+        );
+        assert_eq!(
+            runs.iter()
+                .filter(|r| r.stdout.contains("initialised"))
+                .count(),
+            1,
+            "exactly one creates it"
+        );
         assert_eq!(status(&ledger)["log_position"], 0);
     }
+}
+
+/// A process that gets the ledger lock must be able to open the stores: the previous
+/// holder must have closed them (sled 0.34 may release its own file lock on a background
+/// thread after the handle is dropped). Open the ledger in-process, drop it, and run the
+/// CLI at once, many times.
+#[test]
+fn the_next_holder_can_open_the_stores_right_after_a_drop() {
+    let ledger = ledger_with_run();
+    let mut failures = Vec::new();
+    for i in 0..40 {
+        {
+            let mut held = vouch_ledger::Ledger::open(&ledger.path(), &Default::default())
+                .expect("open in-process");
+            held.catch_up(&mut |_, _| {}).expect("catch up");
+        }
+        let run = ledger.vouch(&[
+            "log",
+            "metric",
+            "--run",
+            "r1",
+            "--step",
+            &i.to_string(),
+            "loss=0.5",
+        ]);
+        if run.code != 0 {
+            failures.push(format!(
+                "attempt {i}: exit {}: {}",
+                run.code,
+                run.stderr.trim()
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of 40 commands failed right after the ledger was released:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

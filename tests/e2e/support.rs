@@ -33,21 +33,34 @@ impl Run {
     /// Asserts success and returns standard output.
     #[track_caller]
     pub fn ok(&self) -> &str {
-        assert_eq!(self.code, 0, "expected success\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "expected success\nstdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
         &self.stdout
     }
 
     /// Asserts the exit code and that standard error mentions `needle`.
     #[track_caller]
     pub fn fails(&self, code: i32, needle: &str) {
-        assert_eq!(self.code, code, "wrong exit code\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
-        assert!(self.stderr.contains(needle), "stderr lacks {needle:?}\nstderr: {}", self.stderr);
+        assert_eq!(
+            self.code, code,
+            "wrong exit code\nstdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks {needle:?}\nstderr: {}",
+            self.stderr
+        );
     }
 
     /// Parses standard output as JSON.
     #[track_caller]
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
     }
 }
 
@@ -61,7 +74,9 @@ impl TestLedger {
 
     /// A temp directory where `path()` does not exist yet.
     pub fn uninitialised() -> TestLedger {
-        TestLedger { tmp: tempfile::tempdir().expect("temp dir") }
+        TestLedger {
+            tmp: tempfile::tempdir().expect("temp dir"),
+        }
     }
 
     pub fn path(&self) -> PathBuf {
@@ -117,7 +132,17 @@ impl TestLedger {
 
     /// Starts a run with a chosen id.
     pub fn start_run(&self, run: &str) {
-        self.vouch(&["run", "start", "--experiment", "e2e", "--run-id", run, "--git", "none"]).ok();
+        self.vouch(&[
+            "run",
+            "start",
+            "--experiment",
+            "e2e",
+            "--run-id",
+            run,
+            "--git",
+            "none",
+        ])
+        .ok();
     }
 
     /// The views as canonical JSON, read through the library (no process holds the ledger).

@@ -38,7 +38,8 @@ pub struct Global {
         global = true,
         env = "VOUCH_LOCK_TIMEOUT",
         default_value_t = 30.0,
-        value_name = "SECS"
+        value_name = "SECS",
+        allow_negative_numbers = true
     )]
     pub lock_timeout: f64,
     /// Who is publishing, recorded in every event this command writes.

@@ -102,8 +102,9 @@ pub fn event_id(given: Option<&str>, run: &RunId, what: &str) -> String {
     }
 }
 
-pub fn parse_run(text: &str) -> CliResult<RunId> {
-    RunId::new(text).map_err(|e| bad_input(format!("--run: {e}")))
+/// Parses a run id given as `what` (`--run`, `RUN`) on the command line.
+pub fn parse_run(text: &str, what: &str) -> CliResult<RunId> {
+    RunId::new(text).map_err(|e| bad_input(format!("{what}: {e}")))
 }
 
 /// Fails with a clear message when the ledger has never heard of `run`.

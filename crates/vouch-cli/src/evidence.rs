@@ -38,7 +38,7 @@ pub fn run(ctx: &Context, command: RunCommand) -> CliResult<()> {
     match command {
         RunCommand::Start(args) => start(ctx, &args),
         RunCommand::Finish(args) => {
-            let run = parse_run(&args.run)?;
+            let run = parse_run(&args.run, "--run")?;
             let mut ledger = ctx.open()?;
             require_run(&mut ledger, &run)?;
             let status = match args.status {
@@ -214,15 +214,15 @@ pub fn log(ctx: &Context, command: LogCommand) -> CliResult<()> {
                 let (name, value) = split_pair(pair, "metric")?;
                 let name =
                     Name::new(name).map_err(|e| bad_input(format!("metric `{pair}`: {e}")))?;
-                let value: f64 = value.trim().parse().map_err(|_| {
+                let number: f64 = value.trim().parse().map_err(|_| {
                     bad_input(format!("metric `{pair}`: `{value}` is not a number"))
                 })?;
-                if !value.is_finite() {
+                if !number.is_finite() {
                     return Err(bad_input(format!(
                         "metric `{pair}`: `{value}` is not a finite number (NaN and infinities are rejected)"
                     )));
                 }
-                metrics.insert(name, value);
+                metrics.insert(name, number);
             }
             (
                 target,
@@ -301,7 +301,7 @@ pub fn log(ctx: &Context, command: LogCommand) -> CliResult<()> {
             (target, "dataset", body, Some(digest))
         }
     };
-    let run = parse_run(&target.run)?;
+    let run = parse_run(&target.run, "--run")?;
     let event = ctx.event(event_id(target.event_id.as_deref(), &run, what), &run, body)?;
     let mut ledger = ctx.open()?;
     require_run(&mut ledger, &run)?;

@@ -116,10 +116,12 @@ pub fn ingest(ctx: &Context, args: &IngestArgs) -> CliResult<()> {
         return Err(CliError {
             failure: Failure::BadInput,
             error: anyhow::anyhow!(
-                "{} of {} lines were not valid events and were not stored; the {} valid events were stored",
+                "{} of {} lines were not valid events and were not stored; the {} valid events are in the ledger ({} appended now, {} were already there)",
                 summary.bad,
                 summary.lines,
-                summary.events
+                summary.events,
+                summary.appended,
+                summary.duplicates
             ),
         });
     }

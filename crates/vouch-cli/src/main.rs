@@ -39,7 +39,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            if json {
+            if json && !output::printed_json() {
                 let body = serde_json::json!({ "error": format!("{:#}", e.error), "exit_code": e.failure.code() });
                 let _ = writeln!(std::io::stdout(), "{body}");
             }
@@ -68,6 +68,7 @@ fn init_tracing() {
     tracing_subscriber::fmt()
         .with_max_level(level)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .init();
 }

@@ -1,13 +1,23 @@
 //! Tables, JSON and progress bars.
 
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use comfy_table::{presets, ContentArrangement, Table, TableComponent};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
-/// Prints `value` as one line of JSON on standard output.
+static PRINTED_JSON: AtomicBool = AtomicBool::new(false);
+
+/// Whether this command already printed its JSON document: a failing command then does not
+/// print a second one (its document says what failed).
+pub fn printed_json() -> bool {
+    PRINTED_JSON.load(Ordering::Relaxed)
+}
+
+/// Prints `value` as JSON on standard output.
 pub fn json<T: Serialize>(value: &T) {
+    PRINTED_JSON.store(true, Ordering::Relaxed);
     let text = serde_json::to_string_pretty(value).expect("serializable");
     let _ = writeln!(std::io::stdout(), "{text}");
 }

@@ -126,7 +126,7 @@ fn find_run(ctx: &Context, ledger: &vouch_ledger::Ledger, run: &RunId) -> CliRes
 }
 
 fn show(ctx: &Context, args: &RunsShowArgs) -> CliResult<()> {
-    let run = parse_run(&args.run)?;
+    let run = parse_run(&args.run, "RUN")?;
     let series = args.history.as_deref().map(parse_series).transpose()?;
     let ledger = ctx.open_caught_up()?;
     let doc = find_run(ctx, &ledger, &run)?;
@@ -268,7 +268,7 @@ pub fn compare(ctx: &Context, args: &CompareArgs) -> CliResult<()> {
     let ids = args
         .runs
         .iter()
-        .map(|r| parse_run(r))
+        .map(|r| parse_run(r, "RUN"))
         .collect::<CliResult<Vec<_>>>()?;
     let ledger = ctx.open_caught_up()?;
     let docs = ids

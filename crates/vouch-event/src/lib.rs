@@ -20,8 +20,10 @@ mod wire;
 pub use digest::{Digest, DigestError};
 pub use ids::{EventId, IdError, ModelName, Name, Producer, RunId, Segment};
 pub use model::{
-    ArtifactLogged, Body, DatasetBound, DatasetRole, Environment, Event, GitInfo, Kind,
-    MetricsLogged, ParamsLogged, RunFinished, RunStarted, RunStatus, Subject,
+    hex, parse_hex, ArtifactLogged, Body, DatasetBound, DatasetRole, DecisionOutcome,
+    DecisionRecorded, DeploymentRecorded, Environment, Event, GateRecord, GateVerdict, GitInfo,
+    Kind, MetricsLogged, ParamsLogged, PolicyPublished, PublicKeyBytes, ReviewLink, ReviewRecorded,
+    ReviewVerdict, RunFinished, RunStarted, RunStatus, SignatureBytes, Subject, MAX_POLICY_BYTES,
 };
 pub use storage::{decode, encode, event_digest, DecodeError, BINARY_FORMAT_V1};
 pub use time::{Timestamp, TimestampError};

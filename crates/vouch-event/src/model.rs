@@ -46,6 +46,14 @@ pub enum Body {
     DatasetBound(DatasetBound),
     /// A run ended.
     RunFinished(RunFinished),
+    /// A release policy, its exact text recorded so replay and audit find it.
+    PolicyPublished(PolicyPublished),
+    /// A signed, hash-chained promotion decision.
+    DecisionRecorded(Box<DecisionRecorded>),
+    /// A signed human review of a decision.
+    ReviewRecorded(Box<ReviewRecorded>),
+    /// An artifact deployed to an environment.
+    DeploymentRecorded(DeploymentRecorded),
 }
 
 /// Every event kind, including those reserved for later versions.
@@ -64,13 +72,13 @@ pub enum Kind {
     DatasetBound,
     /// [`RunFinished`].
     RunFinished,
-    /// Reserved: a release policy recorded in the ledger.
+    /// [`PolicyPublished`]: written by Vouch, not accepted as JSON.
     PolicyPublished,
-    /// Reserved: a signed promotion decision.
+    /// [`DecisionRecorded`]: written by Vouch, not accepted as JSON.
     DecisionRecorded,
-    /// Reserved: a signed human review of a decision.
+    /// [`ReviewRecorded`]: written by Vouch, not accepted as JSON.
     ReviewRecorded,
-    /// Reserved: an artifact deployed to an environment.
+    /// [`DeploymentRecorded`]: written by Vouch, not accepted as JSON.
     DeploymentRecorded,
 }
 
@@ -105,7 +113,9 @@ impl Kind {
         }
     }
 
-    /// Whether the kind is named but not yet accepted by this version.
+    /// Whether the kind is reserved for release records that Vouch writes itself
+    /// (`vouch promote`, `review`, `deploy`): they are never accepted as JSON from a
+    /// producer, only in the binary form, and decisions and reviews carry signatures.
     pub const fn is_reserved(self) -> bool {
         matches!(
             self,
@@ -347,8 +357,244 @@ impl Body {
             Body::ArtifactLogged(_) => Kind::ArtifactLogged,
             Body::DatasetBound(_) => Kind::DatasetBound,
             Body::RunFinished(_) => Kind::RunFinished,
+            Body::PolicyPublished(_) => Kind::PolicyPublished,
+            Body::DecisionRecorded(_) => Kind::DecisionRecorded,
+            Body::ReviewRecorded(_) => Kind::ReviewRecorded,
+            Body::DeploymentRecorded(_) => Kind::DeploymentRecorded,
         }
     }
+}
+
+/// The largest policy text a `policy_published` event carries.
+pub const MAX_POLICY_BYTES: usize = 256 * 1024;
+
+/// `policy_published`: the exact text of a release policy, recorded before a decision
+/// uses it.
+#[derive(Debug, Clone, PartialEq, Serialize, bincode::Encode, bincode::Decode)]
+pub struct PolicyPublished {
+    /// The policy's version string.
+    pub version: String,
+    /// BLAKE3 of `text`.
+    pub digest: Digest,
+    /// The policy, byte for byte.
+    pub text: String,
+}
+
+/// A 32-byte Ed25519 public key, as bytes (this crate does no cryptography).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, bincode::Encode, bincode::Decode)]
+pub struct PublicKeyBytes(pub [u8; 32]);
+
+/// A 64-byte Ed25519 signature, as bytes.
+#[derive(Clone, Copy, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+pub struct SignatureBytes(pub [u8; 64]);
+
+/// Lowercase hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 15)] as char);
+    }
+    out
+}
+
+/// Parses lowercase or uppercase hex into exactly `N` bytes.
+pub fn parse_hex<const N: usize>(text: &str) -> Option<[u8; N]> {
+    let bytes = text.as_bytes();
+    if bytes.len() != N * 2 {
+        return None;
+    }
+    let nibble = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    };
+    let mut out = [0u8; N];
+    for (i, pair) in bytes.chunks_exact(2).enumerate() {
+        out[i] = (nibble(pair[0])? << 4) | nibble(pair[1])?;
+    }
+    Some(out)
+}
+
+impl std::fmt::Debug for PublicKeyBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&hex(&self.0))
+    }
+}
+
+impl std::fmt::Display for PublicKeyBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&hex(&self.0))
+    }
+}
+
+impl std::fmt::Debug for SignatureBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&hex(&self.0))
+    }
+}
+
+impl Serialize for PublicKeyBytes {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex(&self.0))
+    }
+}
+
+impl Serialize for SignatureBytes {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex(&self.0))
+    }
+}
+
+/// What a gate said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, bincode::Encode, bincode::Decode)]
+#[serde(rename_all = "snake_case")]
+pub enum GateVerdict {
+    /// Passed.
+    Pass,
+    /// Failed: the candidate is rejected.
+    Fail,
+    /// Asks for a human review.
+    Review,
+}
+
+/// The outcome of a decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, bincode::Encode, bincode::Decode)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionOutcome {
+    /// The run's artifacts are promoted: the model's new production version.
+    Promoted,
+    /// Rejected by a gate or a reviewer.
+    Rejected,
+    /// Waiting for a human review.
+    NeedsReview,
+}
+
+impl DecisionOutcome {
+    /// The wire name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            DecisionOutcome::Promoted => "promoted",
+            DecisionOutcome::Rejected => "rejected",
+            DecisionOutcome::NeedsReview => "needs_review",
+        }
+    }
+}
+
+/// One gate's result, as recorded in a decision.
+#[derive(Debug, Clone, PartialEq, Serialize, bincode::Encode, bincode::Decode)]
+pub struct GateRecord {
+    /// The gate's name in the policy.
+    pub gate: String,
+    /// The metric it read (`auc`, `auc[region=EU]`), if any.
+    pub metric: Option<String>,
+    /// The candidate's value.
+    pub candidate: Option<f64>,
+    /// The baseline's value.
+    pub baseline: Option<f64>,
+    /// The threshold, as text.
+    pub threshold: String,
+    /// The verdict.
+    pub verdict: GateVerdict,
+    /// Why.
+    pub reason: String,
+}
+
+/// The review a decision resolves (an approval or rejection of a needs-review decision).
+#[derive(Debug, Clone, PartialEq, Serialize, bincode::Encode, bincode::Decode)]
+pub struct ReviewLink {
+    /// The hash of the needs-review decision.
+    pub decision: Digest,
+    /// The hash of the review record.
+    pub review: Digest,
+    /// Log position of the review event.
+    pub review_position: u64,
+}
+
+/// `decision_recorded`: one link of the decision chain. Its canonical bytes, hash and
+/// signature are defined in `schemas/decision-record.md` (crate `vouch-chain`).
+#[derive(Debug, Clone, PartialEq, Serialize, bincode::Encode, bincode::Decode)]
+pub struct DecisionRecorded {
+    /// Place in the chain, from 0.
+    pub index: u64,
+    /// Hash of the previous record; none for the first.
+    pub prev: Option<Digest>,
+    /// The candidate run.
+    pub run: RunId,
+    /// The production run compared against, if any.
+    pub baseline: Option<RunId>,
+    /// The artifact digests the decision concerns (what it promotes).
+    pub artifacts: Vec<Digest>,
+    /// Digest of the policy text.
+    pub policy: Digest,
+    /// The policy's version string.
+    pub policy_version: String,
+    /// Log position of the `policy_published` event.
+    pub policy_position: u64,
+    /// The log position the evidence was read at.
+    pub evaluated_at: u64,
+    /// Log positions of every event read, ascending.
+    pub evidence: Vec<u64>,
+    /// BLAKE3 over those events' exact bytes (see `schemas/decision-record.md`).
+    pub evidence_digest: Digest,
+    /// Every gate's result.
+    pub gates: Vec<GateRecord>,
+    /// The outcome.
+    pub outcome: DecisionOutcome,
+    /// The review this record resolves, for a record following a needs-review decision.
+    pub review: Option<ReviewLink>,
+    /// When the decision was made (inside the signed bytes).
+    pub decided_at: Timestamp,
+    /// The signer's public key.
+    pub signer: PublicKeyBytes,
+    /// Ed25519 signature over the canonical bytes.
+    pub signature: SignatureBytes,
+}
+
+/// A reviewer's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, bincode::Encode, bincode::Decode)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewVerdict {
+    /// Promote the candidate.
+    Approve,
+    /// Reject it.
+    Reject,
+}
+
+/// `review_recorded`: a signed human review of a needs-review decision.
+#[derive(Debug, Clone, PartialEq, Serialize, bincode::Encode, bincode::Decode)]
+pub struct ReviewRecorded {
+    /// Hash of the decision reviewed.
+    pub decision: Digest,
+    /// The verdict.
+    pub verdict: ReviewVerdict,
+    /// Who reviewed.
+    pub reviewer: String,
+    /// Why.
+    pub reason: String,
+    /// When (inside the signed bytes).
+    pub reviewed_at: Timestamp,
+    /// The reviewer's public key.
+    pub signer: PublicKeyBytes,
+    /// Ed25519 signature over the canonical bytes.
+    pub signature: SignatureBytes,
+}
+
+/// `deployment_recorded`: an artifact deployed to an environment.
+#[derive(Debug, Clone, PartialEq, Serialize, bincode::Encode, bincode::Decode)]
+pub struct DeploymentRecorded {
+    /// The environment (`production`, `staging-eu`).
+    pub env: String,
+    /// The artifact deployed.
+    pub artifact: Digest,
+    /// Hash of the decision that promoted it; none for a forced deployment without one.
+    pub decision: Option<Digest>,
+    /// Deployed without a promotion, on purpose.
+    pub forced: bool,
+    /// Why it was forced.
+    pub reason: Option<String>,
 }
 
 fn text(field: &str, value: &str, max: usize) -> Result<(), String> {
@@ -385,11 +631,17 @@ impl Event {
     /// # Errors
     /// A message naming the offending field.
     pub fn check(&self) -> Result<(), String> {
-        if !matches!(self.subject, Subject::Run(_)) {
-            return Err(format!(
-                "kind {} concerns a run: set `run`, not `model`",
-                self.kind()
-            ));
+        match (&self.subject, self.kind().is_reserved()) {
+            (Subject::Run(_), false) | (Subject::Model(_), true) => {}
+            (Subject::Model(_), false) => {
+                return Err(format!(
+                    "kind {} concerns a run: set `run`, not `model`",
+                    self.kind()
+                ))
+            }
+            (Subject::Run(_), true) => {
+                return Err(format!("kind {} concerns a model, not a run", self.kind()))
+            }
         }
         match &self.body {
             Body::RunStarted(b) => {
@@ -449,6 +701,47 @@ impl Event {
                 }
             }
             Body::RunFinished(_) => {}
+            Body::PolicyPublished(b) => {
+                text("data.version", &b.version, 64)?;
+                if b.text.len() > MAX_POLICY_BYTES {
+                    return Err(format!("policy text is over {MAX_POLICY_BYTES} bytes"));
+                }
+                if Digest::of(b.text.as_bytes()) != b.digest {
+                    return Err("policy digest does not match its text".into());
+                }
+            }
+            Body::DecisionRecorded(b) => {
+                text("data.policy_version", &b.policy_version, 64)?;
+                if (b.index == 0) != b.prev.is_none() {
+                    return Err(
+                        "a decision has a previous hash exactly when its index is above 0".into(),
+                    );
+                }
+                if !b.evidence.windows(2).all(|w| w[0] < w[1]) {
+                    return Err("evidence positions must be strictly ascending".into());
+                }
+                for gate in &b.gates {
+                    text("gate name", &gate.gate, 200)?;
+                    if gate.candidate.is_some_and(|v| !v.is_finite())
+                        || gate.baseline.is_some_and(|v| !v.is_finite())
+                    {
+                        return Err(format!(
+                            "gate `{}` holds a value that is not finite",
+                            gate.gate
+                        ));
+                    }
+                }
+            }
+            Body::ReviewRecorded(b) => {
+                text("data.reviewer", &b.reviewer, 200)?;
+                text("data.reason", &b.reason, 4096)?;
+            }
+            Body::DeploymentRecorded(b) => {
+                text("data.env", &b.env, 64)?;
+                if b.forced && b.reason.as_deref().is_none_or(str::is_empty) {
+                    return Err("a forced deployment needs a reason".into());
+                }
+            }
         }
         Ok(())
     }

@@ -31,8 +31,13 @@ pub enum DecodeError {
     Json(#[from] WireError),
 }
 
+/// Decoding allocates at most this much: a corrupt length prefix cannot ask for more.
+/// It bounds memory, not input: an event of [`MAX_EVENT_BYTES`] can decode into several
+/// times its size (a map of 40,000 metrics does), so the bound is generous.
+const DECODE_MEMORY_LIMIT: usize = 64 * MAX_EVENT_BYTES;
+
 fn config() -> impl bincode::config::Config {
-    bincode::config::standard().with_limit::<MAX_EVENT_BYTES>()
+    bincode::config::standard().with_limit::<DECODE_MEMORY_LIMIT>()
 }
 
 /// Encodes an event in the canonical binary form.

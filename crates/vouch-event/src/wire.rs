@@ -24,7 +24,7 @@ pub enum WireError {
     #[error("{0}")]
     Envelope(String),
     /// The kind is recognised but reserved for a later version.
-    #[error("kind `{0}` is reserved for a later version of Vouch and not accepted yet")]
+    #[error("kind `{0}` is reserved for release records that Vouch writes itself (promote, review, deploy); it is not accepted as JSON")]
     ReservedKind(Kind),
     /// The schema version is not one this build reads.
     #[error("schema version {0} is not supported (this build reads version {SCHEMA_VERSION})")]
@@ -89,8 +89,7 @@ pub fn from_json(bytes: &[u8]) -> Result<Event, WireError> {
             limit: MAX_EVENT_BYTES,
         });
     }
-    let wire: WireIn<'_> =
-        serde_json::from_slice(bytes).map_err(|e| WireError::Envelope(e.to_string()))?;
+    let wire: WireIn<'_> = parse(bytes).map_err(WireError::Envelope)?;
     if wire.kind.is_reserved() {
         return Err(WireError::ReservedKind(wire.kind));
     }
@@ -113,9 +112,9 @@ pub fn from_json(bytes: &[u8]) -> Result<Event, WireError> {
         }
     };
     let data = wire.data.get();
-    let body = decode_body(wire.kind, data).map_err(|e| WireError::Data {
+    let body = decode_body(wire.kind, data.as_bytes()).map_err(|message| WireError::Data {
         kind: wire.kind,
-        message: e.to_string(),
+        message,
     })?;
     let event = Event {
         id: wire.id,
@@ -128,14 +127,30 @@ pub fn from_json(bytes: &[u8]) -> Result<Event, WireError> {
     Ok(event)
 }
 
-fn decode_body(kind: Kind, data: &str) -> Result<Body, serde_json::Error> {
+/// Deserializes JSON, naming the field at fault: `step: invalid type: …`.
+fn parse<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, String> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." {
+            inner.to_string()
+        } else {
+            format!("{path}: {inner}")
+        }
+    })?;
+    deserializer.end().map_err(|e| e.to_string())?;
+    Ok(value)
+}
+
+fn decode_body(kind: Kind, data: &[u8]) -> Result<Body, String> {
     Ok(match kind {
-        Kind::RunStarted => Body::RunStarted(serde_json::from_str(data)?),
-        Kind::ParamsLogged => Body::ParamsLogged(serde_json::from_str(data)?),
-        Kind::MetricsLogged => Body::MetricsLogged(serde_json::from_str(data)?),
-        Kind::ArtifactLogged => Body::ArtifactLogged(serde_json::from_str(data)?),
-        Kind::DatasetBound => Body::DatasetBound(serde_json::from_str(data)?),
-        Kind::RunFinished => Body::RunFinished(serde_json::from_str(data)?),
+        Kind::RunStarted => Body::RunStarted(parse(data)?),
+        Kind::ParamsLogged => Body::ParamsLogged(parse(data)?),
+        Kind::MetricsLogged => Body::MetricsLogged(parse(data)?),
+        Kind::ArtifactLogged => Body::ArtifactLogged(parse(data)?),
+        Kind::DatasetBound => Body::DatasetBound(parse(data)?),
+        Kind::RunFinished => Body::RunFinished(parse(data)?),
         Kind::PolicyPublished
         | Kind::DecisionRecorded
         | Kind::ReviewRecorded
@@ -152,6 +167,10 @@ pub fn to_json_value(event: &Event) -> serde_json::Value {
         Body::ArtifactLogged(b) => serde_json::to_value(b),
         Body::DatasetBound(b) => serde_json::to_value(b),
         Body::RunFinished(b) => serde_json::to_value(b),
+        Body::PolicyPublished(b) => serde_json::to_value(b),
+        Body::DecisionRecorded(b) => serde_json::to_value(b),
+        Body::ReviewRecorded(b) => serde_json::to_value(b),
+        Body::DeploymentRecorded(b) => serde_json::to_value(b),
     }
     .expect("payloads serialize: string keys, finite numbers");
     let (run, model) = match &event.subject {

@@ -15,7 +15,7 @@
 mod lock;
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use vouch_event::Event;
 use vouch_log::{Appended, Log, LogError, LogKey, NewRecord, Position};
@@ -65,7 +65,7 @@ pub enum OpenError {
         waited: Duration,
     },
     /// Filesystem failure.
-    #[error("{action} {path}: {source}")]
+    #[error("{action} {path}")]
     Io {
         /// What was being done.
         action: &'static str,
@@ -178,6 +178,48 @@ pub fn record(event: &Event) -> NewRecord {
     }
 }
 
+/// Whether `dir` holds anything but what an interrupted or concurrent `init` leaves.
+fn holds_foreign_files(dir: &Path) -> Result<bool, OpenError> {
+    let entries = std::fs::read_dir(dir).map_err(io("reading", dir))?;
+    for entry in entries {
+        let entry = entry.map_err(io("reading", dir))?;
+        let name = entry.file_name();
+        let ours = ["LOCK", "log", "views", "ledger.json.tmp"];
+        if !ours.iter().any(|o| name == *o) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Opens the log and the views, retrying while sled still holds the file lock of the
+/// previous process (it releases it from a background thread, after the ledger lock).
+fn open_stores(dir: &Path, deadline: Instant) -> Result<(EmbeddedLog, Views), OpenError> {
+    let mut pause = Duration::from_millis(1);
+    loop {
+        let attempt = EmbeddedLog::open(&dir.join("log"))
+            .map_err(OpenError::from)
+            .and_then(|log| Ok((log, Views::open(&dir.join("views"))?)));
+        let contended = match &attempt {
+            Err(OpenError::Log(e)) => e.is_lock_contention(),
+            Err(OpenError::Views(e)) => e.is_lock_contention(),
+            _ => false,
+        };
+        if !contended {
+            return attempt;
+        }
+        if Instant::now() >= deadline {
+            return Err(OpenError::Busy {
+                dir: dir.to_owned(),
+                holder: "a process that has just exited (its store lock is still held)".into(),
+                waited: Duration::ZERO,
+            });
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(20));
+    }
+}
+
 impl Ledger {
     /// Makes `dir` a ledger (creating it if needed). Idempotent on an existing ledger.
     ///
@@ -193,13 +235,26 @@ impl Ledger {
             Ledger::open(dir, options)?;
             return Ok(Initialised::AlreadyThere);
         }
-        if dir.exists() {
-            let mut entries = std::fs::read_dir(dir).map_err(io("reading", dir))?;
-            if entries.next().is_some() {
-                return Err(OpenError::NotEmpty(dir.to_owned()));
-            }
+        if dir.exists() && holds_foreign_files(dir)? {
+            return Err(OpenError::NotEmpty(dir.to_owned()));
         }
         std::fs::create_dir_all(dir).map_err(io("creating", dir))?;
+        // Several processes may init the same directory at once: one creates the ledger
+        // under the lock, the others find it made.
+        let lock = DirLock::acquire(dir, options.lock_timeout)?;
+        if marker.exists() {
+            drop(lock);
+            Ledger::open(dir, options)?;
+            return Ok(Initialised::AlreadyThere);
+        }
+        if holds_foreign_files(dir)? {
+            return Err(OpenError::NotEmpty(dir.to_owned()));
+        }
+        // Create the stores before the marker appears, so a ledger is never half made.
+        let (log, views) = open_stores(dir, Instant::now() + options.lock_timeout)?;
+        log.flush().map_err(|e| OpenError::Project(e.into()))?;
+        views.flush()?;
+        drop((log, views));
         let text = serde_json::to_string_pretty(&Marker {
             format: FORMAT,
             backend: "embedded".into(),
@@ -207,14 +262,6 @@ impl Ledger {
         .expect("serializable");
         let tmp = dir.join(format!("{MARKER}.tmp"));
         std::fs::write(&tmp, text + "\n").map_err(io("writing", &tmp))?;
-        // Create the stores before the marker appears, so a ledger is never half made.
-        {
-            let _lock = DirLock::acquire(dir, options.lock_timeout)?;
-            EmbeddedLog::open(&dir.join("log"))?
-                .flush()
-                .map_err(|e| OpenError::Project(e.into()))?;
-            Views::open(&dir.join("views"))?.flush()?;
-        }
         std::fs::rename(&tmp, &marker).map_err(io("writing", &marker))?;
         Ok(Initialised::Created)
     }
@@ -252,9 +299,9 @@ impl Ledger {
                 ),
             });
         }
+        let deadline = Instant::now() + options.lock_timeout;
         let lock = DirLock::acquire(dir, options.lock_timeout)?;
-        let log = EmbeddedLog::open(&dir.join("log"))?;
-        let views = Views::open(&dir.join("views"))?;
+        let (log, views) = open_stores(dir, deadline)?;
         let mut ledger = Ledger {
             dir: dir.to_owned(),
             log,

@@ -32,7 +32,7 @@ const LAST: &[u8] = b"mlast";
 #[non_exhaustive]
 pub enum OpenError {
     /// sled refused or failed (for example, another process has it open).
-    #[error("cannot open the embedded log at {path}: {source}")]
+    #[error("cannot open the embedded log at {path}")]
     Sled {
         /// The store's directory.
         path: String,
@@ -40,7 +40,7 @@ pub enum OpenError {
         source: sled::Error,
     },
     /// The id index could not be opened or rebuilt.
-    #[error("cannot open the event-id index at {path}: {source}")]
+    #[error("cannot open the event-id index at {path}")]
     Index {
         /// The index file.
         path: String,
@@ -50,6 +50,15 @@ pub enum OpenError {
     /// The stored log is damaged.
     #[error(transparent)]
     Log(#[from] LogError),
+}
+
+impl OpenError {
+    /// Whether sled refused because another handle still holds its file lock. sled 0.34
+    /// releases that lock from a background thread after the handle is dropped, so a
+    /// process that just took over the ledger lock can see it briefly: worth a retry.
+    pub fn is_lock_contention(&self) -> bool {
+        matches!(self, OpenError::Sled { source: sled::Error::Io(e), .. } if e.kind() == std::io::ErrorKind::WouldBlock)
+    }
 }
 
 /// The embedded log. Cheap to share between threads; appends are serialised.

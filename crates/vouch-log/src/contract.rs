@@ -1,6 +1,6 @@
 //! The contract test suite. Every backend runs it with [`log_contract_tests!`]:
 //!
-//! ```ignore
+//! ```text
 //! vouch_log::log_contract_tests!(MyHarness::new());
 //! ```
 //!

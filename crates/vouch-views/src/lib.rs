@@ -50,7 +50,7 @@ const FORMAT: &[u8] = b"mformat";
 #[non_exhaustive]
 pub enum ViewsError {
     /// sled failed or refused (another process holds the store).
-    #[error("views store failed: {0}")]
+    #[error("views store failed")]
     Storage(#[from] sled::Error),
     /// A stored value does not decode; `vouch rebuild` recreates the views from the log.
     #[error("views store is damaged at key {key}: {reason} (run `vouch rebuild`)")]
@@ -60,6 +60,14 @@ pub enum ViewsError {
         /// What is wrong.
         reason: String,
     },
+}
+
+impl ViewsError {
+    /// Whether sled refused because another handle still holds its file lock (see
+    /// `vouch_log_embedded::OpenError::is_lock_contention`).
+    pub fn is_lock_contention(&self) -> bool {
+        matches!(self, ViewsError::Storage(sled::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock)
+    }
 }
 
 /// The views store.

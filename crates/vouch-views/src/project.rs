@@ -363,6 +363,16 @@ impl<'v> Batch<'v> {
                     position,
                 });
             }
+            Body::PolicyPublished(_)
+            | Body::DecisionRecorded(_)
+            | Body::ReviewRecorded(_)
+            | Body::DeploymentRecorded(_) => {
+                // `Event::check` ties these kinds to a model subject, handled above.
+                return Ok(Err(format!(
+                    "kind {} concerns a model, not run {run}",
+                    event.kind()
+                )));
+            }
         }
         doc.events += 1;
         doc.last_position = position;

@@ -1,0 +1,187 @@
+//! The decision chain's cryptography: canonical bytes, hashes and signatures of decision
+//! and review records, evidence digests, and signing keys.
+//!
+//! The byte layouts are specified in `schemas/decision-record.md`, well enough for a
+//! verifier in another language; `tests/golden.rs` pins records written by this version
+//! so that they verify forever.
+//!
+//! Architecture invariant: no I/O, no clock, no randomness. Keys come in as bytes (the
+//! binary edge reads the OS's random source); time comes in as a field.
+#![deny(missing_docs)]
+
+mod bytes;
+mod keys;
+
+use ed25519_dalek::{Signature, Signer as _, VerifyingKey};
+use vouch_event::{
+    DecisionOutcome, DecisionRecorded, Digest, GateVerdict, ModelName, PublicKeyBytes,
+    ReviewRecorded, ReviewVerdict, SignatureBytes,
+};
+
+pub use keys::{key_id, parse_public_key, public_key_text, KeyError, SigningKey};
+
+use crate::bytes::Canonical;
+
+/// Magic and layout version at the start of a decision record's canonical bytes.
+pub const DECISION_MAGIC: &[u8; 8] = b"VOUCHDR1";
+/// Magic and layout version at the start of a review record's canonical bytes.
+pub const REVIEW_MAGIC: &[u8; 8] = b"VOUCHRV1";
+/// Magic and layout version at the start of an evidence digest's input.
+pub const EVIDENCE_MAGIC: &[u8; 8] = b"VOUCHEV1";
+
+/// A signature that does not verify.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignatureError {
+    /// The public key is not a valid Ed25519 point.
+    #[error("signer key {0} is not a valid Ed25519 public key")]
+    BadKey(String),
+    /// The signature does not match the record's bytes and key.
+    #[error("signature by key {0} does not verify over the record's bytes")]
+    Mismatch(String),
+}
+
+/// The canonical bytes of a decision about `model`: everything but the signature.
+pub fn decision_body(model: &ModelName, d: &DecisionRecorded) -> Vec<u8> {
+    let mut out = Canonical::new(DECISION_MAGIC);
+    out.u64(d.index);
+    out.opt_digest(d.prev.as_ref());
+    out.str(model.as_str());
+    out.str(d.run.as_str());
+    out.opt_str(d.baseline.as_ref().map(|r| r.as_str()));
+    out.u32(len32(d.artifacts.len()));
+    for a in &d.artifacts {
+        out.digest(a);
+    }
+    out.digest(&d.policy);
+    out.str(&d.policy_version);
+    out.u64(d.policy_position);
+    out.u64(d.evaluated_at);
+    out.u32(len32(d.evidence.len()));
+    for p in &d.evidence {
+        out.u64(*p);
+    }
+    out.digest(&d.evidence_digest);
+    out.u32(len32(d.gates.len()));
+    for g in &d.gates {
+        out.str(&g.gate);
+        out.opt_str(g.metric.as_deref());
+        out.opt_f64(g.candidate);
+        out.opt_f64(g.baseline);
+        out.str(&g.threshold);
+        out.u8(match g.verdict {
+            GateVerdict::Pass => 0,
+            GateVerdict::Fail => 1,
+            GateVerdict::Review => 2,
+        });
+        out.str(&g.reason);
+    }
+    out.u8(match d.outcome {
+        DecisionOutcome::Promoted => 0,
+        DecisionOutcome::Rejected => 1,
+        DecisionOutcome::NeedsReview => 2,
+    });
+    match &d.review {
+        None => out.u8(0),
+        Some(link) => {
+            out.u8(1);
+            out.digest(&link.decision);
+            out.digest(&link.review);
+            out.u64(link.review_position);
+        }
+    }
+    out.i64(d.decided_at.unix_nanos());
+    out.bytes(&d.signer.0);
+    out.finish()
+}
+
+/// A decision's hash: BLAKE3 over its canonical bytes followed by its signature. The next
+/// record names it as `prev`.
+pub fn decision_hash(model: &ModelName, d: &DecisionRecorded) -> Digest {
+    hash_with_signature(&decision_body(model, d), &d.signature)
+}
+
+/// Sets `d.signer` to `key` and signs the decision.
+pub fn sign_decision(model: &ModelName, d: &mut DecisionRecorded, key: &SigningKey) {
+    d.signer = key.public();
+    d.signature = SignatureBytes(key.inner().sign(&decision_body(model, d)).to_bytes());
+}
+
+/// Checks the decision's signature against the key it names (trust is the caller's
+/// question).
+///
+/// # Errors
+/// When the key or the signature is invalid.
+pub fn verify_decision(model: &ModelName, d: &DecisionRecorded) -> Result<(), SignatureError> {
+    verify(&d.signer, &decision_body(model, d), &d.signature)
+}
+
+/// The canonical bytes of a review of a decision about `model`.
+pub fn review_body(model: &ModelName, r: &ReviewRecorded) -> Vec<u8> {
+    let mut out = Canonical::new(REVIEW_MAGIC);
+    out.str(model.as_str());
+    out.digest(&r.decision);
+    out.u8(match r.verdict {
+        ReviewVerdict::Approve => 0,
+        ReviewVerdict::Reject => 1,
+    });
+    out.str(&r.reviewer);
+    out.str(&r.reason);
+    out.i64(r.reviewed_at.unix_nanos());
+    out.bytes(&r.signer.0);
+    out.finish()
+}
+
+/// A review's hash: BLAKE3 over its canonical bytes followed by its signature.
+pub fn review_hash(model: &ModelName, r: &ReviewRecorded) -> Digest {
+    hash_with_signature(&review_body(model, r), &r.signature)
+}
+
+/// Sets `r.signer` to `key` and signs the review.
+pub fn sign_review(model: &ModelName, r: &mut ReviewRecorded, key: &SigningKey) {
+    r.signer = key.public();
+    r.signature = SignatureBytes(key.inner().sign(&review_body(model, r)).to_bytes());
+}
+
+/// Checks the review's signature against the key it names.
+///
+/// # Errors
+/// When the key or the signature is invalid.
+pub fn verify_review(model: &ModelName, r: &ReviewRecorded) -> Result<(), SignatureError> {
+    verify(&r.signer, &review_body(model, r), &r.signature)
+}
+
+/// The evidence digest: BLAKE3 over [`EVIDENCE_MAGIC`] and, for each event in ascending
+/// position, its position (u64 BE), its length (u32 BE) and its exact stored bytes.
+pub fn evidence_digest<'a>(events: impl IntoIterator<Item = (u64, &'a [u8])>) -> Digest {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(EVIDENCE_MAGIC);
+    for (position, bytes) in events {
+        hasher.update(&position.to_be_bytes());
+        hasher.update(&len32(bytes.len()).to_be_bytes());
+        hasher.update(bytes);
+    }
+    Digest::from_bytes(*hasher.finalize().as_bytes())
+}
+
+fn hash_with_signature(body: &[u8], signature: &SignatureBytes) -> Digest {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(body);
+    hasher.update(&signature.0);
+    Digest::from_bytes(*hasher.finalize().as_bytes())
+}
+
+fn verify(
+    signer: &PublicKeyBytes,
+    body: &[u8],
+    signature: &SignatureBytes,
+) -> Result<(), SignatureError> {
+    let key =
+        VerifyingKey::from_bytes(&signer.0).map_err(|_| SignatureError::BadKey(key_id(signer)))?;
+    key.verify_strict(body, &Signature::from_bytes(&signature.0))
+        .map_err(|_| SignatureError::Mismatch(key_id(signer)))
+}
+
+fn len32(len: usize) -> u32 {
+    u32::try_from(len).expect("record fields are far below 4 GiB")
+}
