@@ -13,8 +13,11 @@
 //! `r`+run → [`RunDoc`]; `e`+experiment → the experiment's run ids;
 //! `h`+run+`\0`+first position (u64 BE) → the run's metric points from one batch, by series;
 //! `x`+metric+`\0`+segment → every run's latest value of that series;
-//! `a`+digest+run+`\0`+position → [`ArtifactRef`]; `q`+position → [`QuarantineEntry`]; `mposition`,
-//! `mcounts`, `mformat`. Values are grouped so that one projection batch costs a few sled
+//! `a`+digest+run+`\0`+position → [`ArtifactRef`]; `z`+run+`\0`+first position → the
+//! run's event positions from one batch; `q`+position → [`QuarantineEntry`];
+//! `P`+policy digest → [`PolicyEntry`]; `d`+chain index → [`DecisionEntry`]; `D`+record
+//! hash → chain index; `g`+model → [`ModelDoc`] (the registry); `y`+artifact digest+position
+//! → [`DeploymentEntry`]; `mposition`, `mcounts`, `mformat`, `mchain` ([`ChainHead`]). Values are grouped so that one projection batch costs a few sled
 //! writes per run touched, not one per metric value: sled's per-key insert rate is the
 //! bottleneck on these machines. The default tree names the current views tree, so a rebuild
 //! projects into a fresh tree and swaps it in only when complete.
@@ -23,6 +26,7 @@
 mod model;
 mod project;
 mod query;
+mod release;
 
 use std::path::Path;
 
@@ -32,18 +36,20 @@ pub use model::{
 };
 pub use project::{catch_up, rebuild, CatchUpReport, ProjectError, BATCH_RECORDS};
 pub use query::{Comparison, Condition, ConditionError, RunQuery};
+pub use release::{ChainHead, DecisionEntry, DeploymentEntry, ModelDoc, PolicyEntry, ReviewEntry};
 
-use vouch_event::{Digest, RunId};
+use vouch_event::{Digest, ModelName, RunId};
 use vouch_log::Position;
 
 /// The layout version of the views. A store written with another version is rebuilt.
-pub const VIEW_FORMAT: u32 = 1;
+pub const VIEW_FORMAT: u32 = 2;
 const VALUE_FORMAT: u8 = 1;
 
 const CURRENT: &[u8] = b"current";
 const POSITION: &[u8] = b"mposition";
 const COUNTS: &[u8] = b"mcounts";
 const FORMAT: &[u8] = b"mformat";
+const CHAIN_HEAD: &[u8] = b"mchain";
 
 /// The views store failed.
 #[derive(Debug, thiserror::Error)]
@@ -143,6 +149,45 @@ pub(crate) fn artifact_key(digest: &Digest, run: &RunId, position: u64) -> Vec<u
     k.extend_from_slice(digest.as_bytes());
     k.extend_from_slice(run.as_str().as_bytes());
     k.push(0);
+    k.extend_from_slice(&position.to_be_bytes());
+    k
+}
+
+pub(crate) fn positions_key(run: &RunId, first: u64) -> Vec<u8> {
+    let mut k = vec![b'z'];
+    k.extend_from_slice(run.as_str().as_bytes());
+    k.push(0);
+    k.extend_from_slice(&first.to_be_bytes());
+    k
+}
+
+pub(crate) fn policy_key(digest: &Digest) -> Vec<u8> {
+    let mut k = vec![b'P'];
+    k.extend_from_slice(digest.as_bytes());
+    k
+}
+
+pub(crate) fn decision_key(index: u64) -> Vec<u8> {
+    let mut k = vec![b'd'];
+    k.extend_from_slice(&index.to_be_bytes());
+    k
+}
+
+pub(crate) fn decision_hash_key(hash: &Digest) -> Vec<u8> {
+    let mut k = vec![b'D'];
+    k.extend_from_slice(hash.as_bytes());
+    k
+}
+
+pub(crate) fn model_key(model: &ModelName) -> Vec<u8> {
+    let mut k = vec![b'g'];
+    k.extend_from_slice(model.as_str().as_bytes());
+    k
+}
+
+pub(crate) fn deployment_key(artifact: &Digest, position: u64) -> Vec<u8> {
+    let mut k = vec![b'y'];
+    k.extend_from_slice(artifact.as_bytes());
     k.extend_from_slice(&position.to_be_bytes());
     k
 }
@@ -254,6 +299,148 @@ impl Views {
             .collect()
     }
 
+    /// Log positions of every event of `run` applied so far, ascending.
+    ///
+    /// # Errors
+    /// When sled fails or a value is damaged.
+    pub fn run_positions(&self, run: &RunId) -> Result<Vec<u64>, ViewsError> {
+        let mut prefix = vec![b'z'];
+        prefix.extend_from_slice(run.as_str().as_bytes());
+        prefix.push(0);
+        let mut out = Vec::new();
+        for entry in self.tree.scan_prefix(prefix) {
+            let (k, v) = entry?;
+            out.extend(decode_value::<Vec<u64>>(&k, &v)?);
+        }
+        Ok(out)
+    }
+
+    /// A policy by digest.
+    ///
+    /// # Errors
+    /// When sled fails or the value is damaged.
+    pub fn policy(&self, digest: &Digest) -> Result<Option<PolicyEntry>, ViewsError> {
+        self.get(&policy_key(digest))
+    }
+
+    /// A decision by chain index.
+    ///
+    /// # Errors
+    /// When sled fails or the value is damaged.
+    pub fn decision(&self, index: u64) -> Result<Option<DecisionEntry>, ViewsError> {
+        self.get(&decision_key(index))
+    }
+
+    /// A decision by its record hash.
+    ///
+    /// # Errors
+    /// When sled fails or a value is damaged.
+    pub fn decision_by_hash(&self, hash: &Digest) -> Result<Option<DecisionEntry>, ViewsError> {
+        let key = decision_hash_key(hash);
+        match self.tree.get(&key)? {
+            Some(v) => self.decision(be_u64(&key, &v)?),
+            None => Ok(None),
+        }
+    }
+
+    /// Decisions whose hash starts with `prefix` (hex), at most `limit`.
+    ///
+    /// # Errors
+    /// When sled fails or a value is damaged.
+    pub fn decisions_by_hash_prefix(
+        &self,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<DecisionEntry>, ViewsError> {
+        let mut out = Vec::new();
+        // Whole bytes of the prefix narrow the scan; the odd nibble is checked after.
+        let whole: Vec<u8> = (0..prefix.len() / 2)
+            .filter_map(|i| u8::from_str_radix(prefix.get(i * 2..i * 2 + 2)?, 16).ok())
+            .collect();
+        let mut key = vec![b'D'];
+        key.extend_from_slice(&whole);
+        for entry in self.tree.scan_prefix(key) {
+            let (k, v) = entry?;
+            if vouch_event::hex(&k[1..]).starts_with(prefix) {
+                if let Some(d) = self.decision(be_u64(&k, &v)?)? {
+                    out.push(d);
+                }
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every decision from chain index `from` on, at most `limit`.
+    ///
+    /// # Errors
+    /// When sled fails or a value is damaged.
+    pub fn decisions(&self, from: u64, limit: usize) -> Result<Vec<DecisionEntry>, ViewsError> {
+        self.tree
+            .range(decision_key(from)..decision_key(u64::MAX))
+            .take(limit)
+            .map(|entry| {
+                let (k, v) = entry?;
+                decode_value(&k, &v)
+            })
+            .collect()
+    }
+
+    /// The last decision applied.
+    ///
+    /// # Errors
+    /// When sled fails or the value is damaged.
+    pub fn chain_head(&self) -> Result<Option<ChainHead>, ViewsError> {
+        self.get(CHAIN_HEAD)
+    }
+
+    /// A model's registry entry.
+    ///
+    /// # Errors
+    /// When sled fails or the value is damaged.
+    pub fn model(&self, model: &ModelName) -> Result<Option<ModelDoc>, ViewsError> {
+        self.get(&model_key(model))
+    }
+
+    /// Every model with releases, by name.
+    ///
+    /// # Errors
+    /// When sled fails or a value is damaged.
+    pub fn models(&self) -> Result<Vec<ModelDoc>, ViewsError> {
+        self.tree
+            .scan_prefix([b'g'])
+            .map(|entry| {
+                let (k, v) = entry?;
+                decode_value(&k, &v)
+            })
+            .collect()
+    }
+
+    /// Every deployment of an artifact, in log order.
+    ///
+    /// # Errors
+    /// When sled fails or a value is damaged.
+    pub fn deployments(&self, artifact: &Digest) -> Result<Vec<DeploymentEntry>, ViewsError> {
+        let mut prefix = vec![b'y'];
+        prefix.extend_from_slice(artifact.as_bytes());
+        self.tree
+            .scan_prefix(prefix)
+            .map(|entry| {
+                let (k, v) = entry?;
+                decode_value(&k, &v)
+            })
+            .collect()
+    }
+
+    fn get<T: bincode::Decode<()>>(&self, key: &[u8]) -> Result<Option<T>, ViewsError> {
+        self.tree
+            .get(key)?
+            .map(|v| decode_value(key, &v))
+            .transpose()
+    }
+
     /// Quarantined records from `from` on, at most `limit`.
     ///
     /// # Errors
@@ -330,7 +517,30 @@ impl Views {
             let label = String::from_utf8_lossy(&k[1..]).replace('\0', "|");
             metric_index.insert(label, serde_json::to_value(values).expect("serializable"));
         }
+        let mut runs_positions = serde_json::Map::new();
+        for doc in self.runs(&RunQuery::default())? {
+            runs_positions.insert(
+                doc.run.to_string(),
+                serde_json::to_value(self.run_positions(&doc.run)?).expect("serializable"),
+            );
+        }
+        let mut policies = Vec::new();
+        for entry in self.tree.scan_prefix([b'P']) {
+            let (k, v) = entry?;
+            policies.push(
+                serde_json::to_value(decode_value::<PolicyEntry>(&k, &v)?).expect("serializable"),
+            );
+        }
+        let mut deployments = Vec::new();
+        for entry in self.tree.scan_prefix([b'y']) {
+            let (k, v) = entry?;
+            deployments.push(
+                serde_json::to_value(decode_value::<DeploymentEntry>(&k, &v)?)
+                    .expect("serializable"),
+            );
+        }
         Ok(serde_json::json!({
+            "deployments": deployments,
             "position": self.position()?.get(),
             "counts": self.counts()?,
             "runs": runs,
@@ -338,6 +548,11 @@ impl Views {
             "metric_index": metric_index,
             "artifacts": artifacts,
             "quarantine": self.quarantine(Position::ZERO, usize::MAX)?,
+            "decisions": self.decisions(0, usize::MAX)?,
+            "models": self.models()?,
+            "chain_head": self.chain_head()?,
+            "run_positions": runs_positions,
+            "policies": policies,
         }))
     }
 }

@@ -200,6 +200,14 @@ pub struct Counts {
     pub artifacts: u64,
     /// Datasets bound.
     pub datasets: u64,
+    /// Policies published.
+    pub policies: u64,
+    /// Decisions in the chain.
+    pub decisions: u64,
+    /// Reviews recorded.
+    pub reviews: u64,
+    /// Deployments recorded.
+    pub deployments: u64,
 }
 
 impl RunDoc {

@@ -3,14 +3,16 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use vouch_event::{Body, Event, RunId};
+use vouch_event::{Body, DecisionOutcome, Digest, Event, ModelName, RunId, Subject};
 use vouch_log::{Log, LogError, Position, Record};
 
 use crate::{
-    artifact_key, decode_value, encode_value, experiment_key, history_prefix, metric_index_key,
-    quarantine_key, run_key, ArtifactEntry, ArtifactRef, Counts, DatasetEntry, Finished,
-    LatestMetric, MetricKey, MetricPoint, ParamValue, QuarantineEntry, RunDoc, Started, Views,
-    ViewsError, COUNTS, CURRENT, FORMAT, POSITION, VIEW_FORMAT,
+    artifact_key, decision_hash_key, decision_key, decode_value, deployment_key, encode_value,
+    experiment_key, history_prefix, metric_index_key, model_key, policy_key, positions_key,
+    quarantine_key, run_key, ArtifactEntry, ArtifactRef, ChainHead, Counts, DatasetEntry,
+    DecisionEntry, DeploymentEntry, Finished, LatestMetric, MetricKey, MetricPoint, ModelDoc,
+    ParamValue, PolicyEntry, QuarantineEntry, ReviewEntry, RunDoc, Started, Views, ViewsError,
+    CHAIN_HEAD, COUNTS, CURRENT, FORMAT, POSITION, VIEW_FORMAT,
 };
 
 /// Records read and applied per atomic write.
@@ -142,6 +144,16 @@ struct Batch<'v> {
     /// Per run, the metric points of this batch, grouped by series.
     history: HashMap<RunId, BTreeMap<MetricKey, Vec<MetricPoint>>>,
     experiments: HashMap<String, Vec<RunId>>,
+    /// Per run, the positions of this batch's events.
+    positions: HashMap<RunId, Vec<u64>>,
+    /// Registry entries touched by this batch.
+    models: HashMap<ModelName, ModelDoc>,
+    /// Decisions added or changed (a review was added) by this batch, by chain index.
+    decisions: BTreeMap<u64, DecisionEntry>,
+    /// Hashes of the decisions this batch added.
+    new_hashes: HashMap<Digest, u64>,
+    /// The chain head, once read: `None` until then.
+    head: Option<Option<ChainHead>>,
     writes: sled::Batch,
     applied: u64,
     quarantined: u64,
@@ -155,6 +167,11 @@ impl<'v> Batch<'v> {
             docs: HashMap::new(),
             history: HashMap::new(),
             experiments: HashMap::new(),
+            positions: HashMap::new(),
+            models: HashMap::new(),
+            decisions: BTreeMap::new(),
+            new_hashes: HashMap::new(),
+            head: None,
             writes: sled::Batch::default(),
             applied: 0,
             quarantined: 0,
@@ -222,13 +239,17 @@ impl<'v> Batch<'v> {
         event: &Event,
         position: u64,
     ) -> Result<Result<(), String>, ViewsError> {
-        let Some(run) = event.run() else {
-            return Ok(Err(format!(
-                "kind {} is not applied by this version",
-                event.kind()
-            )));
+        let run = match &event.subject {
+            Subject::Run(run) => run,
+            Subject::Model(model) => return self.apply_release(event, model, position),
         };
         self.load_doc(run, position)?;
+        match self.positions.get_mut(run) {
+            Some(positions) => positions.push(position),
+            None => {
+                self.positions.insert(run.clone(), vec![position]);
+            }
+        }
         let Batch {
             docs,
             history,
@@ -379,7 +400,227 @@ impl<'v> Batch<'v> {
         Ok(Ok(()))
     }
 
+    fn model_doc(&mut self, model: &ModelName) -> Result<&mut ModelDoc, ViewsError> {
+        if !self.models.contains_key(model) {
+            let doc = self
+                .views
+                .model(model)?
+                .unwrap_or_else(|| ModelDoc::new(model.clone()));
+            self.models.insert(model.clone(), doc);
+        }
+        Ok(self.models.get_mut(model).expect("inserted above"))
+    }
+
+    fn chain_head(&mut self) -> Result<Option<ChainHead>, ViewsError> {
+        if self.head.is_none() {
+            self.head = Some(self.views.chain_head()?);
+        }
+        Ok(self.head.expect("loaded above"))
+    }
+
+    /// The decision with this hash, from this batch or the store, loaded into the batch
+    /// so changes to it are written at commit.
+    fn decision_by_hash(
+        &mut self,
+        hash: &Digest,
+    ) -> Result<Option<&mut DecisionEntry>, ViewsError> {
+        let index = match self.new_hashes.get(hash) {
+            Some(&index) => Some(index),
+            None => match self.views.decision_by_hash(hash)? {
+                Some(entry) => {
+                    let index = entry.index;
+                    self.decisions.entry(index).or_insert(entry);
+                    Some(index)
+                }
+                None => None,
+            },
+        };
+        Ok(index.and_then(|i| self.decisions.get_mut(&i)))
+    }
+
+    /// Applies a policy, decision, review or deployment. Decisions must link to the chain
+    /// head and carry a valid signature (trust in the signer is `vouch verify`'s question).
+    fn apply_release(
+        &mut self,
+        event: &Event,
+        model: &ModelName,
+        position: u64,
+    ) -> Result<Result<(), String>, ViewsError> {
+        match &event.body {
+            Body::PolicyPublished(b) => {
+                // The same text published twice is one policy: the first event is kept.
+                if self.views.policy(&b.digest)?.is_none() {
+                    let entry = PolicyEntry {
+                        model: model.clone(),
+                        version: b.version.clone(),
+                        digest: b.digest,
+                        position,
+                        time: event.time,
+                    };
+                    self.writes
+                        .insert(policy_key(&b.digest), encode_value(&entry));
+                    self.counts.policies += 1;
+                }
+            }
+            Body::DecisionRecorded(d) => {
+                if let Err(e) = vouch_chain::verify_decision(model, d) {
+                    return Ok(Err(format!("decision {}: {e}", d.index)));
+                }
+                let head = self.chain_head()?;
+                let expected = head.map_or(0, |h| h.index + 1);
+                if d.index != expected {
+                    return Ok(Err(format!(
+                        "decision index {} breaks the chain: the next index is {expected}",
+                        d.index
+                    )));
+                }
+                if d.prev != head.map(|h| h.hash) {
+                    return Ok(Err(format!(
+                        "decision {} names previous record {} but the chain head is {}",
+                        d.index,
+                        d.prev.map_or("none".into(), |p| p.to_string()),
+                        head.map_or("none".into(), |h| h.hash.to_string())
+                    )));
+                }
+                let resolves = match &d.review {
+                    None => None,
+                    Some(link) => {
+                        let Some(target) = self.decision_by_hash(&link.decision)? else {
+                            return Ok(Err(format!(
+                                "decision {} resolves unknown decision {}",
+                                d.index, link.decision
+                            )));
+                        };
+                        if target.outcome != DecisionOutcome::NeedsReview {
+                            return Ok(Err(format!(
+                                "decision {} resolves decision {}, which was not waiting for review",
+                                d.index, target.index
+                            )));
+                        }
+                        if !target.reviews.iter().any(|r| r.hash == link.review) {
+                            return Ok(Err(format!(
+                                "decision {} cites review {}, which is not recorded for decision {}",
+                                d.index, link.review, target.index
+                            )));
+                        }
+                        Some(link.decision)
+                    }
+                };
+                let hash = vouch_chain::decision_hash(model, d);
+                let entry = DecisionEntry {
+                    index: d.index,
+                    hash,
+                    position,
+                    model: model.clone(),
+                    run: d.run.clone(),
+                    baseline: d.baseline.clone(),
+                    outcome: d.outcome,
+                    artifacts: d.artifacts.clone(),
+                    policy: d.policy,
+                    policy_version: d.policy_version.clone(),
+                    decided_at: d.decided_at,
+                    signer: vouch_chain::key_id(&d.signer),
+                    resolves,
+                    reviews: Vec::new(),
+                };
+                self.decisions.insert(d.index, entry);
+                self.new_hashes.insert(hash, d.index);
+                self.head = Some(Some(ChainHead {
+                    index: d.index,
+                    hash,
+                    position,
+                }));
+                self.counts.decisions += 1;
+                let doc = self.model_doc(model)?;
+                doc.decisions.push(d.index);
+                if d.outcome == DecisionOutcome::Promoted {
+                    doc.production = Some(d.index);
+                    doc.versions.push(d.index);
+                }
+            }
+            Body::ReviewRecorded(r) => {
+                if let Err(e) = vouch_chain::verify_review(model, r) {
+                    return Ok(Err(format!("review: {e}")));
+                }
+                let hash = vouch_chain::review_hash(model, r);
+                let Some(target) = self.decision_by_hash(&r.decision)? else {
+                    return Ok(Err(format!("review of unknown decision {}", r.decision)));
+                };
+                if target.model != *model {
+                    return Ok(Err(format!(
+                        "review names model {model} but decision {} is about {}",
+                        target.index, target.model
+                    )));
+                }
+                if target.outcome != DecisionOutcome::NeedsReview {
+                    return Ok(Err(format!(
+                        "decision {} is not waiting for review (it was {})",
+                        target.index,
+                        target.outcome.as_str()
+                    )));
+                }
+                target.reviews.push(ReviewEntry {
+                    hash,
+                    position,
+                    verdict: r.verdict,
+                    reviewer: r.reviewer.clone(),
+                    reason: r.reason.clone(),
+                    reviewed_at: r.reviewed_at,
+                    signer: vouch_chain::key_id(&r.signer),
+                });
+                self.counts.reviews += 1;
+            }
+            Body::DeploymentRecorded(b) => {
+                if let Some(decision) = &b.decision {
+                    if self.decision_by_hash(decision)?.is_none() {
+                        return Ok(Err(format!("deployment cites unknown decision {decision}")));
+                    }
+                }
+                let entry = DeploymentEntry {
+                    model: model.clone(),
+                    env: b.env.clone(),
+                    artifact: b.artifact,
+                    decision: b.decision,
+                    forced: b.forced,
+                    reason: b.reason.clone(),
+                    time: event.time,
+                    producer: event.producer.to_string(),
+                    position,
+                };
+                self.writes
+                    .insert(deployment_key(&b.artifact, position), encode_value(&entry));
+                self.model_doc(model)?.deployments.push(entry);
+                self.counts.deployments += 1;
+            }
+            _ => {
+                return Ok(Err(format!(
+                    "kind {} concerns a run, not model {model}",
+                    event.kind()
+                )));
+            }
+        }
+        Ok(Ok(()))
+    }
+
     fn commit(mut self, position: Position) -> Result<(), ViewsError> {
+        for (run, positions) in &self.positions {
+            self.writes
+                .insert(positions_key(run, positions[0]), encode_value(positions));
+        }
+        for (index, entry) in &self.decisions {
+            self.writes
+                .insert(decision_key(*index), encode_value(entry));
+        }
+        for (hash, index) in &self.new_hashes {
+            self.writes
+                .insert(decision_hash_key(hash), &index.to_be_bytes());
+        }
+        for (model, doc) in &self.models {
+            self.writes.insert(model_key(model), encode_value(doc));
+        }
+        if let Some(Some(head)) = &self.head {
+            self.writes.insert(CHAIN_HEAD, encode_value(head));
+        }
         for (run, doc) in &self.docs {
             self.writes.insert(run_key(run), encode_value(doc));
         }

@@ -1,0 +1,134 @@
+//! What the views hold about releases: policies, the decision chain, reviews,
+//! deployments, and the registry (model → versions and the production version).
+
+use serde::Serialize;
+use vouch_event::{DecisionOutcome, Digest, ModelName, ReviewVerdict, RunId, Timestamp};
+
+/// A policy recorded in the ledger.
+#[derive(Debug, Clone, PartialEq, Serialize, bincode::Encode, bincode::Decode)]
+pub struct PolicyEntry {
+    /// The model it governs.
+    pub model: ModelName,
+    /// Its version string.
+    pub version: String,
+    /// BLAKE3 of its text.
+    pub digest: Digest,
+    /// Log position of the `policy_published` event (the text is there).
+    pub position: u64,
+    /// When it was published.
+    pub time: Timestamp,
+}
+
+/// A signed review of a decision.
+#[derive(Debug, Clone, PartialEq, Serialize, bincode::Encode, bincode::Decode)]
+pub struct ReviewEntry {
+    /// The review record's hash.
+    pub hash: Digest,
+    /// Log position.
+    pub position: u64,
+    /// Approve or reject.
+    pub verdict: ReviewVerdict,
+    /// Who.
+    pub reviewer: String,
+    /// Why.
+    pub reason: String,
+    /// When.
+    pub reviewed_at: Timestamp,
+    /// The signing key's id.
+    pub signer: String,
+}
+
+/// One link of the decision chain, as applied.
+#[derive(Debug, Clone, PartialEq, Serialize, bincode::Encode, bincode::Decode)]
+pub struct DecisionEntry {
+    /// Place in the chain.
+    pub index: u64,
+    /// The record's hash.
+    pub hash: Digest,
+    /// Log position of the record.
+    pub position: u64,
+    /// The model.
+    pub model: ModelName,
+    /// The candidate run.
+    pub run: RunId,
+    /// The baseline run compared against.
+    pub baseline: Option<RunId>,
+    /// The outcome.
+    pub outcome: DecisionOutcome,
+    /// The artifacts it concerns.
+    pub artifacts: Vec<Digest>,
+    /// The policy's digest and version.
+    pub policy: Digest,
+    /// See `policy`.
+    pub policy_version: String,
+    /// When it was decided.
+    pub decided_at: Timestamp,
+    /// The signing key's id.
+    pub signer: String,
+    /// The needs-review decision this record resolves, if any.
+    pub resolves: Option<Digest>,
+    /// Reviews of this decision, in log order.
+    pub reviews: Vec<ReviewEntry>,
+}
+
+/// An artifact deployed to an environment.
+#[derive(Debug, Clone, PartialEq, Serialize, bincode::Encode, bincode::Decode)]
+pub struct DeploymentEntry {
+    /// The model.
+    pub model: ModelName,
+    /// The environment.
+    pub env: String,
+    /// The artifact.
+    pub artifact: Digest,
+    /// The decision that promoted it.
+    pub decision: Option<Digest>,
+    /// Deployed without a promotion, on purpose.
+    pub forced: bool,
+    /// Why it was forced.
+    pub reason: Option<String>,
+    /// When.
+    pub time: Timestamp,
+    /// Who.
+    pub producer: String,
+    /// Log position.
+    pub position: u64,
+}
+
+/// A model's releases.
+#[derive(Debug, Clone, PartialEq, Serialize, bincode::Encode, bincode::Decode)]
+pub struct ModelDoc {
+    /// The model.
+    pub model: ModelName,
+    /// Chain index of the decision that made the current production version.
+    pub production: Option<u64>,
+    /// Chain indexes of every promotion, oldest first.
+    pub versions: Vec<u64>,
+    /// Chain indexes of every decision about the model.
+    pub decisions: Vec<u64>,
+    /// Deployments, in log order.
+    pub deployments: Vec<DeploymentEntry>,
+}
+
+impl ModelDoc {
+    /// An empty registry entry.
+    pub fn new(model: ModelName) -> Self {
+        ModelDoc {
+            model,
+            production: None,
+            versions: Vec::new(),
+            decisions: Vec::new(),
+            deployments: Vec::new(),
+        }
+    }
+}
+
+/// The last decision applied: what the next one must link to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, bincode::Encode, bincode::Decode)]
+pub struct ChainHead {
+    /// Its index.
+    pub index: u64,
+    /// Its hash.
+    pub hash: Digest,
+    /// Its log position.
+    pub position: u64,
+}
