@@ -151,15 +151,16 @@ pub fn verify_review(model: &ModelName, r: &ReviewRecorded) -> Result<(), Signat
     verify(&r.signer, &review_body(model, r), &r.signature)
 }
 
-/// The evidence digest: BLAKE3 over [`EVIDENCE_MAGIC`] and, for each event in ascending
-/// position, its position (u64 BE), its length (u32 BE) and its exact stored bytes.
-pub fn evidence_digest<'a>(events: impl IntoIterator<Item = (u64, &'a [u8])>) -> Digest {
+/// The evidence digest: BLAKE3 over [`EVIDENCE_MAGIC`] and, for each event read in
+/// ascending position, its position (u64 BE) and its event digest (BLAKE3 of its exact
+/// stored bytes). Committing to per-event digests lets a verifier scanning the log keep 32
+/// bytes per event instead of the events themselves.
+pub fn evidence_digest<'a>(events: impl IntoIterator<Item = (u64, &'a Digest)>) -> Digest {
     let mut hasher = blake3::Hasher::new();
     hasher.update(EVIDENCE_MAGIC);
-    for (position, bytes) in events {
+    for (position, digest) in events {
         hasher.update(&position.to_be_bytes());
-        hasher.update(&len32(bytes.len()).to_be_bytes());
-        hasher.update(bytes);
+        hasher.update(digest.as_bytes());
     }
     Digest::from_bytes(*hasher.finalize().as_bytes())
 }

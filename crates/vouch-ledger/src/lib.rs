@@ -13,6 +13,8 @@
 //! their turn, up to a bounded time.
 
 mod lock;
+mod release;
+mod trust;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -23,6 +25,8 @@ use vouch_log_embedded::EmbeddedLog;
 use vouch_views::{CatchUpReport, Counts, ProjectError, Views, ViewsError};
 
 pub use lock::DirLock;
+pub use release::{chain_key, AuditReport, Check, DecisionDraft, Failure, Recorded, ReleaseError, VerifyReport};
+pub use trust::{Role, Trust, TrustError, TrustedKey};
 
 const MARKER: &str = "ledger.json";
 const FORMAT: u32 = 1;

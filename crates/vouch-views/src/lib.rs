@@ -17,7 +17,7 @@
 //! run's event positions from one batch; `q`+position → [`QuarantineEntry`];
 //! `P`+policy digest → [`PolicyEntry`]; `d`+chain index → [`DecisionEntry`]; `D`+record
 //! hash → chain index; `g`+model → [`ModelDoc`] (the registry); `y`+artifact digest+position
-//! → [`DeploymentEntry`]; `mposition`, `mcounts`, `mformat`, `mchain` ([`ChainHead`]). Values are grouped so that one projection batch costs a few sled
+//! → [`DeploymentEntry`]; `A`+artifact digest+chain index → () for each promotion; `mposition`, `mcounts`, `mformat`, `mchain` ([`ChainHead`]). Values are grouped so that one projection batch costs a few sled
 //! writes per run touched, not one per metric value: sled's per-key insert rate is the
 //! bottleneck on these machines. The default tree names the current views tree, so a rebuild
 //! projects into a fresh tree and swaps it in only when complete.
@@ -176,6 +176,13 @@ pub(crate) fn decision_key(index: u64) -> Vec<u8> {
 pub(crate) fn decision_hash_key(hash: &Digest) -> Vec<u8> {
     let mut k = vec![b'D'];
     k.extend_from_slice(hash.as_bytes());
+    k
+}
+
+pub(crate) fn promotion_key(artifact: &Digest, index: u64) -> Vec<u8> {
+    let mut k = vec![b'A'];
+    k.extend_from_slice(artifact.as_bytes());
+    k.extend_from_slice(&index.to_be_bytes());
     k
 }
 
@@ -384,6 +391,22 @@ impl Views {
             .map(|entry| {
                 let (k, v) = entry?;
                 decode_value(&k, &v)
+            })
+            .collect()
+    }
+
+    /// Chain indexes of the decisions that promoted `artifact`, oldest first.
+    ///
+    /// # Errors
+    /// When sled fails or a key is damaged.
+    pub fn promotions(&self, artifact: &Digest) -> Result<Vec<u64>, ViewsError> {
+        let mut prefix = vec![b'A'];
+        prefix.extend_from_slice(artifact.as_bytes());
+        self.tree
+            .scan_prefix(&prefix)
+            .map(|entry| {
+                let (k, _) = entry?;
+                be_u64(&k, &k[prefix.len()..])
             })
             .collect()
     }

@@ -8,7 +8,7 @@ use vouch_log::{Log, LogError, Position, Record};
 
 use crate::{
     artifact_key, decision_hash_key, decision_key, decode_value, deployment_key, encode_value,
-    experiment_key, history_prefix, metric_index_key, model_key, policy_key, positions_key,
+    experiment_key, history_prefix, metric_index_key, model_key, policy_key, positions_key, promotion_key,
     quarantine_key, run_key, ArtifactEntry, ArtifactRef, ChainHead, Counts, DatasetEntry,
     DecisionEntry, DeploymentEntry, Finished, LatestMetric, MetricKey, MetricPoint, ModelDoc,
     ParamValue, PolicyEntry, QuarantineEntry, ReviewEntry, RunDoc, Started, Views, ViewsError,
@@ -536,6 +536,9 @@ impl<'v> Batch<'v> {
                 if d.outcome == DecisionOutcome::Promoted {
                     doc.production = Some(d.index);
                     doc.versions.push(d.index);
+                    for artifact in &d.artifacts {
+                        self.writes.insert(promotion_key(artifact, d.index), &[]);
+                    }
                 }
             }
             Body::ReviewRecorded(r) => {
