@@ -25,7 +25,9 @@ use vouch_log_embedded::EmbeddedLog;
 use vouch_views::{CatchUpReport, Counts, ProjectError, Views, ViewsError};
 
 pub use lock::DirLock;
-pub use release::{chain_key, AuditReport, Check, DecisionDraft, Failure, Recorded, ReleaseError, VerifyReport};
+pub use release::{
+    chain_key, AuditReport, Check, DecisionDraft, Failure, Recorded, ReleaseError, VerifyReport,
+};
 pub use trust::{Role, Trust, TrustError, TrustedKey};
 
 const MARKER: &str = "ledger.json";

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use vouch_chain::SigningKey;
 use vouch_event::{
     Body, DecisionOutcome, DecisionRecorded, DeploymentRecorded, Digest, Event, EventId,
-    GateRecord, ModelName, PolicyPublished, Producer, PublicKeyBytes, ReviewLink,
-    ReviewRecorded, ReviewVerdict, RunId, SignatureBytes, Subject, Timestamp,
+    GateRecord, ModelName, PolicyPublished, Producer, PublicKeyBytes, ReviewLink, ReviewRecorded,
+    ReviewVerdict, RunId, SignatureBytes, Subject, Timestamp,
 };
 use vouch_log::{ConditionalAppend, LogError, LogKey, NewRecord, Position, Record};
 use vouch_views::{DecisionEntry, DeploymentEntry, ProjectError, ViewsError};
@@ -160,7 +160,10 @@ impl AuditReport {
 }
 
 fn corrupt(position: u64, reason: impl Into<String>) -> ReleaseError {
-    ReleaseError::Corrupt { position, reason: reason.into() }
+    ReleaseError::Corrupt {
+        position,
+        reason: reason.into(),
+    }
 }
 
 /// Decodes a log record into an event; a record that does not decode is corrupt.
@@ -176,7 +179,11 @@ fn model_of(event: &Event, position: u64) -> Result<&ModelName, ReleaseError> {
 }
 
 fn release_record(event: &Event, key: LogKey) -> NewRecord {
-    NewRecord { event_id: event.id.to_string(), key, bytes: vouch_event::encode(event) }
+    NewRecord {
+        event_id: event.id.to_string(),
+        key,
+        bytes: vouch_event::encode(event),
+    }
 }
 
 impl Ledger {
@@ -194,8 +201,13 @@ impl Ledger {
                 j += 1;
             }
             let records = self.log().read(Position::new(positions[i]), j - i)?;
-            if records.len() != j - i || records.first().map(|r| r.position.get()) != Some(positions[i]) {
-                return Err(corrupt(positions[i], "the log has no record at this position"));
+            if records.len() != j - i
+                || records.first().map(|r| r.position.get()) != Some(positions[i])
+            {
+                return Err(corrupt(
+                    positions[i],
+                    "the log has no record at this position",
+                ));
             }
             out.extend(records);
             i = j;
@@ -225,13 +237,19 @@ impl Ledger {
             time,
             producer: producer.clone(),
             subject: Subject::Model(model.clone()),
-            body: Body::PolicyPublished(PolicyPublished { version: version.to_owned(), digest, text: text.to_owned() }),
+            body: Body::PolicyPublished(PolicyPublished {
+                version: version.to_owned(),
+                digest,
+                text: text.to_owned(),
+            }),
         };
         event.check().map_err(ReleaseError::Refused)?;
-        let appended = self.append(std::slice::from_ref(&event)).map_err(|e| match e {
-            crate::AppendError::Log(e) => ReleaseError::Log(e),
-            crate::AppendError::Project(e) => ReleaseError::Project(e),
-        })?;
+        let appended = self
+            .append(std::slice::from_ref(&event))
+            .map_err(|e| match e {
+                crate::AppendError::Log(e) => ReleaseError::Log(e),
+                crate::AppendError::Project(e) => ReleaseError::Project(e),
+            })?;
         Ok((appended[0].position().get(), digest))
     }
 
@@ -240,7 +258,11 @@ impl Ledger {
     ///
     /// # Errors
     /// When the views or the log fail.
-    pub fn evidence(&self, runs: &[&RunId], extra: &[u64]) -> Result<(Vec<u64>, Digest), ReleaseError> {
+    pub fn evidence(
+        &self,
+        runs: &[&RunId],
+        extra: &[u64],
+    ) -> Result<(Vec<u64>, Digest), ReleaseError> {
         let mut positions: Vec<u64> = extra.to_vec();
         for run in runs {
             positions.extend(self.views().run_positions(run)?);
@@ -248,7 +270,10 @@ impl Ledger {
         positions.sort_unstable();
         positions.dedup();
         let records = self.read_positions(&positions)?;
-        let digests: Vec<Digest> = records.iter().map(|r| vouch_event::event_digest(&r.bytes)).collect();
+        let digests: Vec<Digest> = records
+            .iter()
+            .map(|r| vouch_event::event_digest(&r.bytes))
+            .collect();
         let digest = vouch_chain::evidence_digest(positions.iter().copied().zip(digests.iter()));
         Ok((positions, digest))
     }
@@ -262,8 +287,15 @@ impl Ledger {
         let event = decode(&record)?;
         let model = model_of(&event, position.get())?;
         match &event.body {
-            Body::DecisionRecorded(d) => Ok(Some((position, d.index, vouch_chain::decision_hash(model, d)))),
-            _ => Err(corrupt(position.get(), "the chain holds a record that is not a decision")),
+            Body::DecisionRecorded(d) => Ok(Some((
+                position,
+                d.index,
+                vouch_chain::decision_hash(model, d),
+            ))),
+            _ => Err(corrupt(
+                position.get(),
+                "the chain holds a record that is not a decision",
+            )),
         }
     }
 
@@ -316,11 +348,18 @@ impl Ledger {
                 body: Body::DecisionRecorded(Box::new(d)),
             };
             event.check().map_err(ReleaseError::Refused)?;
-            match self.log().append_if(release_record(&event, chain_key()), expected)? {
+            match self
+                .log()
+                .append_if(release_record(&event, chain_key()), expected)?
+            {
                 ConditionalAppend::Appended(appended) => {
                     self.flush()?;
                     self.catch_up(&mut |_, _| {})?;
-                    return Ok(Recorded { index, hash, position: appended.position().get() });
+                    return Ok(Recorded {
+                        index,
+                        hash,
+                        position: appended.position().get(),
+                    });
                 }
                 ConditionalAppend::Conflict { .. } => continue,
             }
@@ -346,11 +385,15 @@ impl Ledger {
                 "`{id}` is not a decision id: give its hash (at least 8 hex characters) or its chain index"
             )));
         }
-        let mut found = self.views().decisions_by_hash_prefix(&id.to_ascii_lowercase(), 2)?;
+        let mut found = self
+            .views()
+            .decisions_by_hash_prefix(&id.to_ascii_lowercase(), 2)?;
         match found.len() {
             0 => Err(ReleaseError::Refused(format!("no decision with id {id}"))),
             1 => Ok(found.remove(0)),
-            _ => Err(ReleaseError::Refused(format!("decision id {id} is ambiguous: give more characters"))),
+            _ => Err(ReleaseError::Refused(format!(
+                "decision id {id} is ambiguous: give more characters"
+            ))),
         }
     }
 
@@ -410,7 +453,10 @@ impl Ledger {
             .filter_map(|i| self.views().decision(i).ok().flatten())
             .any(|d| d.resolves == Some(target.hash));
         if resolved {
-            return Err(ReleaseError::Refused(format!("decision {} was already reviewed", target.index)));
+            return Err(ReleaseError::Refused(format!(
+                "decision {} was already reviewed",
+                target.index
+            )));
         }
         let mut review = ReviewRecorded {
             decision: target.hash,
@@ -452,7 +498,11 @@ impl Ledger {
                 ReviewVerdict::Approve => DecisionOutcome::Promoted,
                 ReviewVerdict::Reject => DecisionOutcome::Rejected,
             },
-            review: Some(ReviewLink { decision: target.hash, review: review_hash, review_position: appended.position().get() }),
+            review: Some(ReviewLink {
+                decision: target.hash,
+                review: review_hash,
+                review_position: appended.position().get(),
+            }),
             decided_at: time,
         };
         let recorded = self.record_decision(draft, key, producer, time)?;
@@ -489,7 +539,12 @@ impl Ledger {
             )));
         }
         let event = Event {
-            id: EventId::new(format!("deployment:{model}:{env}:{}:{}", artifact.hex(), time.unix_nanos())).map_err(|e| ReleaseError::Refused(e.to_string()))?,
+            id: EventId::new(format!(
+                "deployment:{model}:{env}:{}:{}",
+                artifact.hex(),
+                time.unix_nanos()
+            ))
+            .map_err(|e| ReleaseError::Refused(e.to_string()))?,
             time,
             producer: producer.clone(),
             subject: Subject::Model(model.clone()),
@@ -517,7 +572,11 @@ impl Ledger {
     ///
     /// # Errors
     /// When the log cannot be read at all.
-    pub fn verify(&self, trust: &Trust, progress: &mut dyn FnMut(u64, u64)) -> Result<VerifyReport, ReleaseError> {
+    pub fn verify(
+        &self,
+        trust: &Trust,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<VerifyReport, ReleaseError> {
         let mut report = VerifyReport::default();
         let end = self.log().last_position()?.get();
         let mut digests: Vec<Digest> = Vec::with_capacity(end as usize);
@@ -527,7 +586,11 @@ impl Ledger {
         while next <= end {
             let records = self.log().read(Position::new(next), 8192)?;
             if records.is_empty() {
-                report.failure = Some(Failure { position: next, index: None, reason: format!("the log ends at {} but reports {end} records", next - 1) });
+                report.failure = Some(Failure {
+                    position: next,
+                    index: None,
+                    reason: format!("the log ends at {} but reports {end} records", next - 1),
+                });
                 return Ok(report);
             }
             for record in records {
@@ -539,7 +602,14 @@ impl Ledger {
                 next += 1;
                 report.records += 1;
                 digests.push(vouch_event::event_digest(&record.bytes));
-                if let Err(failure) = self.verify_record(&record, trust, &digests, &mut head, &mut reviews, &mut report) {
+                if let Err(failure) = self.verify_record(
+                    &record,
+                    trust,
+                    &digests,
+                    &mut head,
+                    &mut reviews,
+                    &mut report,
+                ) {
                     report.failure = Some(failure);
                     return Ok(report);
                 }
@@ -559,13 +629,19 @@ impl Ledger {
         report: &mut VerifyReport,
     ) -> Result<(), Failure> {
         let position = record.position.get();
-        let fail = |index: Option<u64>, reason: String| Failure { position, index, reason };
+        let fail = |index: Option<u64>, reason: String| Failure {
+            position,
+            index,
+            reason,
+        };
         let on_chain = record.key == chain_key();
         let event = match vouch_event::decode(&record.bytes) {
             Ok(event) => event,
             // Evidence that does not decode is the projector's quarantine's business; a
             // damaged chain record is a verification failure.
-            Err(e) if on_chain => return Err(fail(None, format!("decision record does not decode: {e}"))),
+            Err(e) if on_chain => {
+                return Err(fail(None, format!("decision record does not decode: {e}")))
+            }
             Err(_) => return Ok(()),
         };
         match (&event.subject, &event.body) {
@@ -573,47 +649,84 @@ impl Ledger {
                 report.decisions += 1;
                 let index = Some(d.index);
                 if !on_chain {
-                    return Err(fail(index, "decision record is not on the chain key".into()));
+                    return Err(fail(
+                        index,
+                        "decision record is not on the chain key".into(),
+                    ));
                 }
                 let expected = head.map_or(0, |(i, _)| i + 1);
                 if d.index != expected {
                     return Err(fail(index, format!("chain index {} where {expected} was expected: a record is missing or out of order", d.index)));
                 }
                 if d.prev != head.map(|(_, h)| h) {
-                    return Err(fail(index, format!(
-                        "previous hash {} does not match the preceding decision's hash {}",
-                        d.prev.map_or("none".into(), |p| p.to_string()),
-                        head.map_or("none".into(), |(_, h)| h.to_string())
-                    )));
+                    return Err(fail(
+                        index,
+                        format!(
+                            "previous hash {} does not match the preceding decision's hash {}",
+                            d.prev.map_or("none".into(), |p| p.to_string()),
+                            head.map_or("none".into(), |(_, h)| h.to_string())
+                        ),
+                    ));
                 }
                 vouch_chain::verify_decision(model, d).map_err(|e| fail(index, e.to_string()))?;
                 report.signatures += 1;
                 let trusted_signer = trust.find(&d.signer, Role::Signer).is_some();
                 let enacts_trusted_review = d.review.as_ref().is_some_and(|link| {
-                    reviews.get(&link.review).is_some_and(|(decision, signer)| *decision == link.decision && *signer == d.signer)
+                    reviews.get(&link.review).is_some_and(|(decision, signer)| {
+                        *decision == link.decision && *signer == d.signer
+                    })
                 });
                 if !trusted_signer && !enacts_trusted_review {
-                    return Err(fail(index, format!("signed by key {}, which is not trusted to sign decisions", vouch_chain::key_id(&d.signer))));
+                    return Err(fail(
+                        index,
+                        format!(
+                            "signed by key {}, which is not trusted to sign decisions",
+                            vouch_chain::key_id(&d.signer)
+                        ),
+                    ));
                 }
                 if d.evidence.iter().any(|&p| p == 0 || p >= position) {
-                    return Err(fail(index, "evidence names a position at or after the decision itself".into()));
+                    return Err(fail(
+                        index,
+                        "evidence names a position at or after the decision itself".into(),
+                    ));
                 }
-                let recomputed = vouch_chain::evidence_digest(d.evidence.iter().map(|&p| (p, &digests[(p - 1) as usize])));
+                let recomputed = vouch_chain::evidence_digest(
+                    d.evidence.iter().map(|&p| (p, &digests[(p - 1) as usize])),
+                );
                 if recomputed != d.evidence_digest {
-                    return Err(fail(index, format!("evidence digest {} does not match the log's bytes ({recomputed})", d.evidence_digest)));
+                    return Err(fail(
+                        index,
+                        format!(
+                            "evidence digest {} does not match the log's bytes ({recomputed})",
+                            d.evidence_digest
+                        ),
+                    ));
                 }
                 *head = Some((d.index, vouch_chain::decision_hash(model, d)));
             }
             (Subject::Model(model), Body::ReviewRecorded(r)) => {
                 report.reviews += 1;
-                vouch_chain::verify_review(model, r).map_err(|e| fail(None, format!("review: {e}")))?;
+                vouch_chain::verify_review(model, r)
+                    .map_err(|e| fail(None, format!("review: {e}")))?;
                 report.signatures += 1;
                 if trust.find(&r.signer, Role::Reviewer).is_none() {
-                    return Err(fail(None, format!("review signed by key {}, which is not trusted as a reviewer", vouch_chain::key_id(&r.signer))));
+                    return Err(fail(
+                        None,
+                        format!(
+                            "review signed by key {}, which is not trusted as a reviewer",
+                            vouch_chain::key_id(&r.signer)
+                        ),
+                    ));
                 }
                 reviews.insert(vouch_chain::review_hash(model, r), (r.decision, r.signer));
             }
-            _ if on_chain => return Err(fail(None, format!("a {} record on the chain key", event.kind()))),
+            _ if on_chain => {
+                return Err(fail(
+                    None,
+                    format!("a {} record on the chain key", event.kind()),
+                ))
+            }
             _ => {}
         }
         Ok(())
@@ -637,19 +750,39 @@ impl Ledger {
             checks: Vec::new(),
         };
         let mut check = |what: &str, ok: bool, detail: String| {
-            report.checks.push(Check { what: what.to_owned(), ok, detail });
+            report.checks.push(Check {
+                what: what.to_owned(),
+                ok,
+                detail,
+            });
         };
         let promotions = self.views().promotions(artifact)?;
         let Some(&index) = promotions.last() else {
-            check("promoted", false, format!("no decision promoted {artifact}"));
+            check(
+                "promoted",
+                false,
+                format!("no decision promoted {artifact}"),
+            );
             for d in &report.deployments {
                 if d.forced {
-                    report.checks.push(Check { what: "deployment".into(), ok: false, detail: format!("forced deployment to {} at {}: {}", d.env, d.time, d.reason.as_deref().unwrap_or("")) });
+                    report.checks.push(Check {
+                        what: "deployment".into(),
+                        ok: false,
+                        detail: format!(
+                            "forced deployment to {} at {}: {}",
+                            d.env,
+                            d.time,
+                            d.reason.as_deref().unwrap_or("")
+                        ),
+                    });
                 }
             }
             return Ok(report);
         };
-        let entry = self.views().decision(index)?.ok_or_else(|| corrupt(0, format!("decision {index} missing from the views")))?;
+        let entry = self
+            .views()
+            .decision(index)?
+            .ok_or_else(|| corrupt(0, format!("decision {index} missing from the views")))?;
         let record = self.read_positions(&[entry.position])?.remove(0);
         let event = decode(&record)?;
         let model = model_of(&event, entry.position)?.clone();
@@ -658,19 +791,40 @@ impl Ledger {
         };
         let d = *d;
         let hash = vouch_chain::decision_hash(&model, &d);
-        check("decision record", hash == entry.hash, format!("decision {} at position {} hashes to {hash}", d.index, entry.position));
+        check(
+            "decision record",
+            hash == entry.hash,
+            format!(
+                "decision {} at position {} hashes to {hash}",
+                d.index, entry.position
+            ),
+        );
         let signature = vouch_chain::verify_decision(&model, &d);
-        check("decision signature", signature.is_ok(), match &signature {
-            Ok(()) => format!("valid Ed25519 signature by key {}", vouch_chain::key_id(&d.signer)),
-            Err(e) => e.to_string(),
-        });
+        check(
+            "decision signature",
+            signature.is_ok(),
+            match &signature {
+                Ok(()) => format!(
+                    "valid Ed25519 signature by key {}",
+                    vouch_chain::key_id(&d.signer)
+                ),
+                Err(e) => e.to_string(),
+            },
+        );
         let signer = trust.find(&d.signer, Role::Signer).map(|k| k.name.clone());
         let reviewer_signed = d.review.is_some() && trust.find(&d.signer, Role::Reviewer).is_some();
-        check("signer trusted", signer.is_some() || reviewer_signed, match &signer {
-            Some(name) => format!("key {} belongs to {name}", vouch_chain::key_id(&d.signer)),
-            None if reviewer_signed => format!("key {} is a trusted reviewer enacting a review", vouch_chain::key_id(&d.signer)),
-            None => format!("key {} is not trusted", vouch_chain::key_id(&d.signer)),
-        });
+        check(
+            "signer trusted",
+            signer.is_some() || reviewer_signed,
+            match &signer {
+                Some(name) => format!("key {} belongs to {name}", vouch_chain::key_id(&d.signer)),
+                None if reviewer_signed => format!(
+                    "key {} is a trusted reviewer enacting a review",
+                    vouch_chain::key_id(&d.signer)
+                ),
+                None => format!("key {} is not trusted", vouch_chain::key_id(&d.signer)),
+            },
+        );
         if d.index > 0 {
             let linked = match self.views().decision(d.index - 1)? {
                 Some(prev) => {
@@ -680,22 +834,57 @@ impl Ledger {
                 }
                 None => false,
             };
-            check("link to previous decision", linked, format!("decision {} names {} as previous", d.index, d.prev.map_or("none".into(), |p| p.to_string())));
+            check(
+                "link to previous decision",
+                linked,
+                format!(
+                    "decision {} names {} as previous",
+                    d.index,
+                    d.prev.map_or("none".into(), |p| p.to_string())
+                ),
+            );
         }
         if let Some(next) = self.views().decision(d.index + 1)? {
             let next_record = self.decision_record(&next)?;
-            check("link from next decision", next_record.prev == Some(hash), format!("decision {} names this one as previous", next.index));
+            check(
+                "link from next decision",
+                next_record.prev == Some(hash),
+                format!("decision {} names this one as previous", next.index),
+            );
         }
         let records = self.read_positions(&d.evidence)?;
-        let digests: Vec<Digest> = records.iter().map(|r| vouch_event::event_digest(&r.bytes)).collect();
-        let recomputed = vouch_chain::evidence_digest(d.evidence.iter().copied().zip(digests.iter()));
-        check("evidence digest", recomputed == d.evidence_digest, format!("{} events, digest {recomputed}", d.evidence.len()));
-        match self.read_positions(&[d.policy_position]).ok().and_then(|mut r| decode(&r.remove(0)).ok()) {
-            Some(Event { body: Body::PolicyPublished(p), .. }) => {
-                check("policy", p.digest == d.policy && Digest::of(p.text.as_bytes()) == d.policy, format!("policy version {} ({})", p.version, p.digest));
+        let digests: Vec<Digest> = records
+            .iter()
+            .map(|r| vouch_event::event_digest(&r.bytes))
+            .collect();
+        let recomputed =
+            vouch_chain::evidence_digest(d.evidence.iter().copied().zip(digests.iter()));
+        check(
+            "evidence digest",
+            recomputed == d.evidence_digest,
+            format!("{} events, digest {recomputed}", d.evidence.len()),
+        );
+        match self
+            .read_positions(&[d.policy_position])
+            .ok()
+            .and_then(|mut r| decode(&r.remove(0)).ok())
+        {
+            Some(Event {
+                body: Body::PolicyPublished(p),
+                ..
+            }) => {
+                check(
+                    "policy",
+                    p.digest == d.policy && Digest::of(p.text.as_bytes()) == d.policy,
+                    format!("policy version {} ({})", p.version, p.digest),
+                );
                 report.policy_text = Some(p.text);
             }
-            _ => check("policy", false, format!("no policy record at position {}", d.policy_position)),
+            _ => check(
+                "policy",
+                false,
+                format!("no policy record at position {}", d.policy_position),
+            ),
         }
         if let Some(link) = &d.review {
             let reviewed = self.views().decision_by_hash(&link.decision)?;
@@ -705,26 +894,50 @@ impl Ledger {
                         let record = self.read_positions(&[review.position])?.remove(0);
                         let ok = match decode(&record)?.body {
                             Body::ReviewRecorded(rv) => {
-                                vouch_chain::verify_review(&model, &rv).is_ok() && trust.find(&rv.signer, Role::Reviewer).is_some()
+                                vouch_chain::verify_review(&model, &rv).is_ok()
+                                    && trust.find(&rv.signer, Role::Reviewer).is_some()
                             }
                             _ => false,
                         };
-                        check("review", ok, format!("{:?} by {} ({}): {}", review.verdict, review.reviewer, review.signer, review.reason));
+                        check(
+                            "review",
+                            ok,
+                            format!(
+                                "{:?} by {} ({}): {}",
+                                review.verdict, review.reviewer, review.signer, review.reason
+                            ),
+                        );
                     }
                 }
-                None => check("review", false, format!("reviewed decision {} not found", link.decision)),
+                None => check(
+                    "review",
+                    false,
+                    format!("reviewed decision {} not found", link.decision),
+                ),
             }
             report.reviewed = reviewed;
         }
         for deployment in &report.deployments {
             let ok = deployment.decision.is_some() && !deployment.forced;
-            check("deployment", ok || deployment.decision == Some(hash), format!(
-                "{} to {} at {}{}",
-                if deployment.forced { "forced deployment" } else { "deployed" },
-                deployment.env,
-                deployment.time,
-                deployment.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
-            ));
+            check(
+                "deployment",
+                ok || deployment.decision == Some(hash),
+                format!(
+                    "{} to {} at {}{}",
+                    if deployment.forced {
+                        "forced deployment"
+                    } else {
+                        "deployed"
+                    },
+                    deployment.env,
+                    deployment.time,
+                    deployment
+                        .reason
+                        .as_deref()
+                        .map(|r| format!(": {r}"))
+                        .unwrap_or_default()
+                ),
+            );
         }
         report.run = self.views().run(&d.run)?;
         report.decision = Some(entry);

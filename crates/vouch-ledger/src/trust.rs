@@ -88,10 +88,18 @@ impl Trust {
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Trust::default()),
-            Err(source) => return Err(TrustError::Io { action: "reading", path, source }),
+            Err(source) => {
+                return Err(TrustError::Io {
+                    action: "reading",
+                    path,
+                    source,
+                })
+            }
         };
-        let trust: Trust = serde_json::from_str(&text)
-            .map_err(|e| TrustError::Damaged { path: path.clone(), reason: e.to_string() })?;
+        let trust: Trust = serde_json::from_str(&text).map_err(|e| TrustError::Damaged {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
         for k in &trust.keys {
             let key = vouch_chain::parse_public_key(&k.key)?;
             if vouch_chain::key_id(&key) != k.key_id {
@@ -112,14 +120,26 @@ impl Trust {
         let path = dir.join(FILE);
         let tmp = dir.join(format!("{FILE}.tmp"));
         let text = serde_json::to_string_pretty(self).expect("serializable") + "\n";
-        std::fs::write(&tmp, text).map_err(|source| TrustError::Io { action: "writing", path: tmp.clone(), source })?;
-        std::fs::rename(&tmp, &path).map_err(|source| TrustError::Io { action: "writing", path, source })
+        std::fs::write(&tmp, text).map_err(|source| TrustError::Io {
+            action: "writing",
+            path: tmp.clone(),
+            source,
+        })?;
+        std::fs::rename(&tmp, &path).map_err(|source| TrustError::Io {
+            action: "writing",
+            path,
+            source,
+        })
     }
 
     /// Trusts `key` for `role` under `name`. Returns false when it already was.
     pub fn add(&mut self, key: &PublicKeyBytes, name: &str, role: Role) -> bool {
         let key_id = vouch_chain::key_id(key);
-        if self.keys.iter().any(|k| k.key_id == key_id && k.role == role) {
+        if self
+            .keys
+            .iter()
+            .any(|k| k.key_id == key_id && k.role == role)
+        {
             return false;
         }
         self.keys.push(TrustedKey {
@@ -134,7 +154,9 @@ impl Trust {
     /// The entry trusting `key` for `role`, if any.
     pub fn find(&self, key: &PublicKeyBytes, role: Role) -> Option<&TrustedKey> {
         let key_id = vouch_chain::key_id(key);
-        self.keys.iter().find(|k| k.key_id == key_id && k.role == role)
+        self.keys
+            .iter()
+            .find(|k| k.key_id == key_id && k.role == role)
     }
 
     /// Every trusted key.

@@ -8,11 +8,11 @@ use vouch_log::{Log, LogError, Position, Record};
 
 use crate::{
     artifact_key, decision_hash_key, decision_key, decode_value, deployment_key, encode_value,
-    experiment_key, history_prefix, metric_index_key, model_key, policy_key, positions_key, promotion_key,
-    quarantine_key, run_key, ArtifactEntry, ArtifactRef, ChainHead, Counts, DatasetEntry,
-    DecisionEntry, DeploymentEntry, Finished, LatestMetric, MetricKey, MetricPoint, ModelDoc,
-    ParamValue, PolicyEntry, QuarantineEntry, ReviewEntry, RunDoc, Started, Views, ViewsError,
-    CHAIN_HEAD, COUNTS, CURRENT, FORMAT, POSITION, VIEW_FORMAT,
+    experiment_key, history_prefix, metric_index_key, model_key, policy_key, positions_key,
+    promotion_key, quarantine_key, run_key, ArtifactEntry, ArtifactRef, ChainHead, Counts,
+    DatasetEntry, DecisionEntry, DeploymentEntry, Finished, LatestMetric, MetricKey, MetricPoint,
+    ModelDoc, ParamValue, PolicyEntry, QuarantineEntry, ReviewEntry, RunDoc, Started, Views,
+    ViewsError, CHAIN_HEAD, COUNTS, CURRENT, FORMAT, POSITION, VIEW_FORMAT,
 };
 
 /// Records read and applied per atomic write.
