@@ -65,8 +65,11 @@ fn decision(
     }
 }
 
+/// A golden record: name, body, signer, signature, hash.
+type Golden = (String, Vec<u8>, [u8; 32], [u8; 64], Digest);
+
 /// The records, built and signed exactly as version 1 does.
-fn records() -> Vec<(String, Vec<u8>, [u8; 32], [u8; 64], Digest)> {
+fn records() -> Vec<Golden> {
     let model = ModelName::new("loan-risk").unwrap();
     let mut first = decision(0, None, DecisionOutcome::NeedsReview, None);
     sign_decision(&model, &mut first, &key(7));
