@@ -12,6 +12,7 @@
 //! acknowledged, then projected into the views. Processes that find the ledger busy wait
 //! their turn, up to a bounded time.
 
+mod bundle;
 mod lock;
 mod release;
 mod trust;
@@ -24,6 +25,7 @@ use vouch_log::{Appended, Log, LogError, LogKey, NewRecord, Position};
 use vouch_log_embedded::EmbeddedLog;
 use vouch_views::{CatchUpReport, Counts, ProjectError, Views, ViewsError};
 
+pub use bundle::{verify_bundle, Bundle, BundleRecord, BUNDLE_FORMAT};
 pub use lock::DirLock;
 pub use release::{
     chain_key, AuditReport, Check, DecisionDraft, Failure, Recorded, ReleaseError, VerifyReport,
