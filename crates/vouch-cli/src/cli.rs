@@ -85,6 +85,181 @@ pub enum Command {
     /// Run a worked example end to end.
     #[command(subcommand)]
     Demo(DemoCommand),
+    /// Generate signing keys and choose which public keys to trust.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Validate release policies.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Evaluate a policy's gates on a run's evidence now, without recording anything.
+    ///
+    /// Exit code 0: every gate passes; 1: a gate fails; 2: a human review is required.
+    Gate(GateArgs),
+    /// Evaluate a policy and record the signed decision on the chain.
+    ///
+    /// Prints the decision id. Exit code as for `gate`.
+    Promote(PromoteArgs),
+    /// Approve or reject a decision that needs review; an approval promotes.
+    #[command(subcommand)]
+    Review(ReviewCommand),
+    /// Record that an artifact was deployed to an environment.
+    Deploy(DeployArgs),
+    /// Walk a deployed artifact back to the decision, policy, reviews and evidence, checking
+    /// every signature, chain link and digest. Exits 1 when anything fails to verify or the
+    /// artifact was never promoted.
+    Audit(AuditArgs),
+    /// Check the whole log and decision chain; name the first record that fails. Exits 1
+    /// on a failure.
+    Verify,
+    /// Check an audit bundle offline, with no ledger at hand. Exits 1 on a failure.
+    VerifyBundle(VerifyBundleArgs),
+    /// Models, their promoted versions and the current production version.
+    Registry(RegistryArgs),
+    /// The decision chain, newest last.
+    Decisions(DecisionsArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Write a new Ed25519 private key (mode 0600; never overwrites) and print its public key.
+    Generate {
+        /// Where to write the private key.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Trust a public key to sign decisions (signer) or reviews (reviewer).
+    Trust {
+        /// The public key, `ed25519:<hex>`, or a private key file to take it from.
+        public: String,
+        /// Who holds the key.
+        #[arg(long)]
+        name: String,
+        /// What the key may sign.
+        #[arg(long, value_enum, default_value = "signer")]
+        role: KeyRole,
+    },
+    /// List trusted keys.
+    List,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum KeyRole {
+    Signer,
+    Reviewer,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Validate a policy file; errors name the line and column.
+    Check {
+        /// The policy (TOML).
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct GateArgs {
+    /// The candidate run.
+    #[arg(long)]
+    pub run: String,
+    /// The model.
+    #[arg(long)]
+    pub model: String,
+    /// The policy file (TOML).
+    #[arg(long)]
+    pub policy: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    #[command(flatten)]
+    pub gate: GateArgs,
+    /// The private key file that signs the decision.
+    #[arg(long)]
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ReviewArgs {
+    /// The decision: its id (hash, or 8+ leading hex characters) or chain index.
+    #[arg(long)]
+    pub decision: String,
+    /// The reviewer's name.
+    #[arg(long)]
+    pub reviewer: String,
+    /// The reviewer's private key file (trusted as a reviewer key).
+    #[arg(long)]
+    pub key: PathBuf,
+    /// Why.
+    #[arg(long)]
+    pub reason: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReviewCommand {
+    /// Approve: the candidate is promoted by a new chained decision citing the review.
+    Approve(ReviewArgs),
+    /// Reject: the candidate is rejected by a new chained decision citing the review.
+    Reject(ReviewArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["artifact", "digest"])))]
+pub struct DeployArgs {
+    /// The model.
+    #[arg(long)]
+    pub model: String,
+    /// The environment (`production`, `staging-eu`).
+    #[arg(long)]
+    pub env: String,
+    /// The artifact file (hashed).
+    #[arg(long)]
+    pub artifact: Option<PathBuf>,
+    /// The artifact's digest.
+    #[arg(long)]
+    pub digest: Option<String>,
+    /// Deploy even though no decision promoted the artifact (recorded as forced).
+    #[arg(long, requires = "reason")]
+    pub force: bool,
+    /// Why the deployment is forced.
+    #[arg(long)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["path", "digest"])))]
+pub struct AuditArgs {
+    /// The artifact file (hashed).
+    pub path: Option<PathBuf>,
+    /// The artifact's digest.
+    #[arg(long)]
+    pub digest: Option<String>,
+    /// Also write a self-contained audit bundle here, for `vouch verify-bundle`.
+    #[arg(long)]
+    pub bundle: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyBundleArgs {
+    /// The bundle file.
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct RegistryArgs {
+    /// Only this model.
+    #[arg(long)]
+    pub model: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DecisionsArgs {
+    /// Only decisions about this model.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// At most this many, newest.
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
 }
 
 #[derive(Debug, Subcommand)]

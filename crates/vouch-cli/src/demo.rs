@@ -10,12 +10,16 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use comfy_table::{Cell, CellAlignment};
+use vouch_chain::SigningKey;
 use vouch_event::{
     ArtifactLogged, Body, DatasetBound, DatasetRole, Digest, Environment, Event, EventId, GitInfo,
     MetricsLogged, Name, ParamsLogged, Producer, RunFinished, RunId, RunStarted, RunStatus,
     Segment, Subject, Timestamp,
 };
-use vouch_ledger::Ledger;
+use vouch_event::{ModelName, ReviewVerdict};
+use vouch_ledger::{Ledger, Role, Trust};
+
+use crate::cli::GateArgs;
 
 use crate::cli::DemoCommand;
 use crate::context::{file_uri, Context};
@@ -116,6 +120,14 @@ pub fn run(ctx: &Context, command: DemoCommand) -> CliResult<()> {
     }
 }
 
+/// Midnight UTC `days` days before today: the demo's dataset is always fresh enough for
+/// its policy's freshness gate, whenever the demo runs.
+fn days_ago(days: i64) -> Timestamp {
+    const DAY: i64 = 86_400_000_000_000;
+    let today = crate::context::now().unix_nanos().div_euclid(DAY);
+    Timestamp::from_unix_nanos((today - days) * DAY)
+}
+
 fn at(minutes: i64) -> Timestamp {
     let start = Timestamp::parse_rfc3339("2026-11-20T09:00:00Z").expect("valid");
     Timestamp::from_unix_nanos(start.unix_nanos() + minutes * 60_000_000_000)
@@ -148,25 +160,33 @@ fn loan_risk(ctx: &Context) -> CliResult<()> {
                 .map(|d| d.expect("just appended"))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    if ctx.global.json {
+    let json = ctx.global.json;
+    if !json {
+        print_candidates(dir, events.len(), new, &docs);
+    }
+    let release = release_flow(ctx, &mut ledger, &files)?;
+    if json {
         output::json(&serde_json::json!({
             "ledger": dir,
             "events": events.len(),
             "appended": new,
             "runs": docs,
+            "release": release,
         }));
-        return Ok(());
     }
+    Ok(())
+}
+
+fn print_candidates(dir: &Path, events: usize, new: usize, docs: &[vouch_views::RunDoc]) {
     println!(
-        "loan-risk demo: {} events published to {} ({new} new)\n",
-        events.len(),
+        "loan-risk demo: {events} events published to {} ({new} new)\n",
         dir.display()
     );
     let mut header = vec!["run".to_owned()];
     header.extend(METRICS.iter().map(|m| m.to_string()));
     header.extend(REGIONS.iter().map(|r| format!("auc[{r}]")));
     let mut t = table(header);
-    for doc in &docs {
+    for doc in docs {
         let name = doc
             .started
             .as_ref()
@@ -188,15 +208,235 @@ fn loan_risk(ctx: &Context) -> CliResult<()> {
         t.add_row(row);
     }
     print(&t);
-    let ledger_flag = format!("--ledger {}", dir.display());
     println!(
         "\nRun C has the best AUC but a p95 latency of 410 ms; Run B is close on AUC and sound on\n\
-         latency, calibration, fairness and every region. Look closer:\n\
-         \n  vouch {ledger_flag} compare loan-risk-prod loan-risk-b loan-risk-c\
-         \n  vouch {ledger_flag} runs list --where 'auc>0.85' --where 'latency_p95_ms<=200'\
-         \n  vouch {ledger_flag} runs show loan-risk-b --history loss"
+         latency, calibration, fairness and every region. The release policy decides.\n"
     );
-    Ok(())
+}
+
+/// The policy the demo gates with (also in `crates/vouch-policy/policies/`).
+const POLICY: &str = include_str!("../../vouch-policy/policies/loan-risk.toml");
+
+/// A key file in the demo's folder: reused when present, else generated (mode 0600).
+fn demo_key(path: &Path) -> CliResult<SigningKey> {
+    if path.exists() {
+        return crate::release::load_key(path);
+    }
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|e| {
+        crate::exit::CliError::new(
+            Failure::Internal,
+            anyhow::anyhow!("the OS random source failed: {e}"),
+        )
+    })?;
+    let key = SigningKey::from_seed(seed);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .fail(Failure::Io)?;
+    file.write_all(key.to_file_text().as_bytes())
+        .fail(Failure::Io)?;
+    Ok(key)
+}
+
+#[derive(serde::Serialize)]
+struct DemoDecision {
+    run: String,
+    decision: Digest,
+    index: u64,
+    outcome: &'static str,
+    failed_gates: Vec<String>,
+}
+
+#[derive(serde::Serialize)]
+struct DemoRelease {
+    already_recorded: bool,
+    decisions: Vec<DemoDecision>,
+    deployed: Option<Digest>,
+    audit_ok: bool,
+    bundle: Option<std::path::PathBuf>,
+    bundle_ok: bool,
+    chain_verifies: bool,
+}
+
+fn demo_decision(p: &crate::release::Promoted) -> DemoDecision {
+    DemoDecision {
+        run: p.evaluated.candidate.run.to_string(),
+        decision: p.recorded.hash,
+        index: p.recorded.index,
+        outcome: p.outcome.as_str(),
+        failed_gates: p
+            .evaluated
+            .evaluation
+            .gates
+            .iter()
+            .filter(|g| g.verdict == vouch_policy::Verdict::Fail)
+            .map(|g| g.reason.clone())
+            .collect(),
+    }
+}
+
+/// Gates the candidates: the production model goes first (a first release, so a human
+/// reviews it), then A to D against it; B is deployed and audited, the chain verified.
+fn release_flow(ctx: &Context, ledger: &mut Ledger, files: &Path) -> CliResult<DemoRelease> {
+    let json = ctx.global.json;
+    let model = ModelName::new("loan-risk").expect("valid");
+    let signer = demo_key(&files.join("release-signer.key"))?;
+    let reviewer = demo_key(&files.join("risk-reviewer.key"))?;
+    let mut trust = Trust::load(ledger.dir())?;
+    trust.add(&signer.public(), "loan-risk release bot", Role::Signer);
+    trust.add(
+        &reviewer.public(),
+        "Dana Okafor (model risk)",
+        Role::Reviewer,
+    );
+    trust.save(ledger.dir())?;
+    let policy_path = files.join("loan-risk-policy.toml");
+    std::fs::write(&policy_path, POLICY).fail(Failure::Io)?;
+    let mut release = DemoRelease {
+        already_recorded: false,
+        decisions: Vec::new(),
+        deployed: None,
+        audit_ok: false,
+        bundle: None,
+        bundle_ok: false,
+        chain_verifies: false,
+    };
+    let already = ledger
+        .views()
+        .model(&model)?
+        .is_some_and(|m| !m.decisions.is_empty());
+    if already {
+        release.already_recorded = true;
+        if !json {
+            println!("release decisions for loan-risk are already recorded in this ledger; checking them\n");
+        }
+    } else {
+        let gate = |run: &str| GateArgs {
+            run: run.into(),
+            model: model.to_string(),
+            policy: policy_path.clone(),
+        };
+        // The production model: a first release, so the policy asks for a human review.
+        let prod = crate::release::promote_on(ctx, ledger, &gate("loan-risk-prod"), &signer)?;
+        release.decisions.push(demo_decision(&prod));
+        let (_, approved) = ledger.record_review(
+            &prod.recorded.hash.hex(),
+            ReviewVerdict::Approve,
+            "Dana Okafor (model risk)",
+            "first release of the loan-risk model: validation and segment results reviewed",
+            &reviewer,
+            &ctx.producer,
+            crate::context::now(),
+        )?;
+        release.decisions.push(DemoDecision {
+            run: "loan-risk-prod".into(),
+            decision: approved.hash,
+            index: approved.index,
+            outcome: "promoted",
+            failed_gates: Vec::new(),
+        });
+        let prod_artifact = ledger
+            .views()
+            .run(&RunId::new("loan-risk-prod").expect("valid"))?
+            .expect("published")
+            .artifacts[0]
+            .digest;
+        ledger.record_deployment(
+            &model,
+            "production",
+            prod_artifact,
+            None,
+            &ctx.producer,
+            crate::context::now(),
+        )?;
+        if !json {
+            println!("production v3: first release → needs review → approved by Dana Okafor → deployed\n");
+        }
+        for run in ["loan-risk-a", "loan-risk-b", "loan-risk-c", "loan-risk-d"] {
+            let p = crate::release::promote_on(ctx, ledger, &gate(run), &signer)?;
+            if !json {
+                println!("── {run}: {}", p.outcome.as_str());
+                crate::release::print_evaluation(&p.evaluated);
+                println!();
+            }
+            release.decisions.push(demo_decision(&p));
+        }
+        let b_model = files.join("loan-risk-b.model");
+        let (digest, _, _) = crate::evidence::hash_file(&b_model, false)?;
+        ledger.record_deployment(
+            &model,
+            "production",
+            digest,
+            None,
+            &ctx.producer,
+            crate::context::now(),
+        )?;
+    }
+    let (digest, _, _) = crate::evidence::hash_file(&files.join("loan-risk-b.model"), false)?;
+    release.deployed = Some(digest);
+    let report = ledger.audit(&digest, &trust)?;
+    release.audit_ok = report.ok();
+    if let Some(decision) = &report.decision {
+        let bundle = ledger.bundle(&digest, decision.index, &trust)?;
+        let path = files.join("loan-risk-b.audit-bundle.json");
+        std::fs::write(
+            &path,
+            serde_json::to_string_pretty(&bundle).expect("serializable") + "\n",
+        )
+        .fail(Failure::Io)?;
+        release.bundle_ok = vouch_ledger::verify_bundle(&bundle).iter().all(|c| c.ok);
+        release.bundle = Some(path);
+    }
+    let verified = ledger.verify(&trust, &mut |_, _| {})?;
+    release.chain_verifies = verified.failure.is_none();
+    if !json {
+        if !release.decisions.is_empty() {
+            let mut t = table(["run", "decision", "outcome", "why"]);
+            for d in &release.decisions {
+                t.add_row([
+                    d.run.clone(),
+                    format!("{} (#{})", &d.decision.hex()[..12], d.index),
+                    d.outcome.to_owned(),
+                    d.failed_gates.join("; "),
+                ]);
+            }
+            print(&t);
+            println!();
+        }
+        println!("Run B's model ({digest}) is deployed to production. Its audit:");
+        crate::release::print_checks(&report.checks);
+        println!(
+            "\nchain: {} decisions, {} signatures checked — {}",
+            verified.decisions,
+            verified.signatures,
+            if release.chain_verifies {
+                "verifies"
+            } else {
+                "FAILS"
+            }
+        );
+        let dir = ledger.dir().display().to_string();
+        println!(
+            "\nTry:\n  vouch --ledger {dir} audit {}/loan-risk-b.model\
+             \n  vouch --ledger {dir} registry\
+             \n  vouch --ledger {dir} verify-bundle {}/loan-risk-b.audit-bundle.json\
+             \n  vouch --ledger {dir} compare loan-risk-prod loan-risk-b loan-risk-c",
+            files.display(),
+            files.display()
+        );
+    }
+    if !(release.audit_ok && release.bundle_ok && release.chain_verifies) {
+        return Err(crate::exit::CliError::new(
+            Failure::Internal,
+            anyhow::anyhow!("the demo's own audit or verification failed"),
+        ));
+    }
+    Ok(release)
 }
 
 /// A small validation set, written once with fixed content so its digest is stable.
@@ -298,8 +538,8 @@ fn candidate_events(
             name: "loans-validation-2026-11-18.csv".into(),
             digest: dataset.0,
             rows: dataset.1,
-            snapshot_at: Some(Timestamp::parse_rfc3339("2026-11-18T00:00:00Z").expect("valid")),
-            labels_through: Some(Timestamp::parse_rfc3339("2026-11-15T00:00:00Z").expect("valid")),
+            snapshot_at: Some(days_ago(3)),
+            labels_through: Some(days_ago(6)),
             uri: Some(dataset.2.clone()),
         }),
     ));

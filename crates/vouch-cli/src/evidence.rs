@@ -327,7 +327,7 @@ fn name_or_file_name(name: Option<String>, path: &Path) -> CliResult<String> {
 
 /// Streams a file through BLAKE3; returns the digest, the size and, when asked, the
 /// number of lines.
-fn hash_file(path: &Path, count_lines: bool) -> CliResult<(Digest, u64, u64)> {
+pub fn hash_file(path: &Path, count_lines: bool) -> CliResult<(Digest, u64, u64)> {
     let mut file = std::fs::File::open(path).map_err(|e| {
         let failure = if e.kind() == std::io::ErrorKind::NotFound {
             Failure::NotFound

@@ -50,6 +50,12 @@ pub struct CliError {
     pub error: anyhow::Error,
 }
 
+impl CliError {
+    pub fn new(failure: Failure, error: anyhow::Error) -> Self {
+        CliError { failure, error }
+    }
+}
+
 impl fmt::Debug for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:?}: {:#}", self.failure, self.error)

@@ -10,6 +10,7 @@ mod exit;
 mod ingest;
 mod output;
 mod query;
+mod release;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -86,6 +87,18 @@ fn run(cli: Cli) -> CliResult<u8> {
         Command::Rebuild => query::rebuild(&ctx),
         Command::Quarantine(args) => query::quarantine(&ctx, &args),
         Command::Demo(command) => demo::run(&ctx, command),
+        Command::Keys(command) => release::keys(&ctx, command),
+        Command::Policy(command) => release::policy(&ctx, command),
+        Command::Review(command) => release::review(&ctx, command),
+        Command::Deploy(args) => release::deploy(&ctx, &args),
+        Command::Registry(args) => release::registry(&ctx, &args),
+        Command::Decisions(args) => release::decisions(&ctx, &args),
+        // Commands whose exit code carries a verdict.
+        Command::Gate(args) => return release::gate(&ctx, &args),
+        Command::Promote(args) => return release::promote(&ctx, &args),
+        Command::Audit(args) => return release::audit(&ctx, &args),
+        Command::Verify => return release::verify(&ctx),
+        Command::VerifyBundle(args) => return release::verify_bundle_command(&ctx, &args),
     }?;
     Ok(0)
 }

@@ -1,0 +1,889 @@
+//! Release commands: keys, policy check, gate, promote, review, deploy, audit, verify,
+//! verify-bundle, registry, decisions.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use comfy_table::{Cell, CellAlignment};
+use vouch_chain::SigningKey;
+use vouch_event::{
+    DecisionOutcome, Digest, GateRecord, GateVerdict, ModelName, ReviewVerdict, RunId,
+};
+use vouch_ledger::{
+    verify_bundle, Bundle, Check, DecisionDraft, Ledger, ReleaseError, Role, Trust,
+};
+use vouch_policy::{evaluate, DatasetEvidence, Evaluation, Evidence, Outcome, Policy, Verdict};
+use vouch_views::RunDoc;
+
+use crate::cli::{
+    AuditArgs, DecisionsArgs, DeployArgs, GateArgs, KeyRole, KeysCommand, PolicyCommand,
+    PromoteArgs, RegistryArgs, ReviewCommand, VerifyBundleArgs,
+};
+use crate::context::{now, parse_run, Context};
+use crate::exit::{bad_input, CliError, CliResult, Fail, Failure};
+use crate::output::{self, number, print, table, Progress};
+
+impl From<ReleaseError> for CliError {
+    fn from(e: ReleaseError) -> Self {
+        let failure = match &e {
+            ReleaseError::Refused(_) => Failure::BadInput,
+            _ => Failure::Internal,
+        };
+        CliError::new(failure, e.into())
+    }
+}
+
+impl From<vouch_ledger::TrustError> for CliError {
+    fn from(e: vouch_ledger::TrustError) -> Self {
+        CliError::new(Failure::BadInput, e.into())
+    }
+}
+
+fn read_text(path: &Path, what: &str) -> CliResult<String> {
+    std::fs::read_to_string(path).map_err(|e| {
+        let failure = if e.kind() == std::io::ErrorKind::NotFound {
+            Failure::NotFound
+        } else {
+            Failure::Io
+        };
+        CliError::new(
+            failure,
+            anyhow::anyhow!("cannot read {what} {}: {e}", path.display()),
+        )
+    })
+}
+
+/// Reads a private key file, refusing one that others can read (as ssh does).
+pub fn load_key(path: &Path) -> CliResult<SigningKey> {
+    use std::os::unix::fs::PermissionsExt;
+    let text = read_text(path, "key file")?;
+    let mode = std::fs::metadata(path)
+        .fail(Failure::Io)?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        return Err(bad_input(format!(
+            "key file {} is accessible by other users (mode {:o}); run `chmod 600 {}`",
+            path.display(),
+            mode & 0o777,
+            path.display()
+        )));
+    }
+    SigningKey::from_file_text(&text).map_err(|e| bad_input(format!("{}: {e}", path.display())))
+}
+
+fn parse_model(text: &str) -> CliResult<ModelName> {
+    ModelName::new(text).map_err(|e| bad_input(format!("--model: {e}")))
+}
+
+pub fn keys(ctx: &Context, command: KeysCommand) -> CliResult<()> {
+    match command {
+        KeysCommand::Generate { out } => {
+            let mut seed = [0u8; 32];
+            getrandom::fill(&mut seed).map_err(|e| {
+                CliError::new(
+                    Failure::Internal,
+                    anyhow::anyhow!("the OS random source failed: {e}"),
+                )
+            })?;
+            let key = SigningKey::from_seed(seed);
+            let mut file = {
+                use std::os::unix::fs::OpenOptionsExt;
+                std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&out).map_err(|e| {
+                    let failure = if e.kind() == std::io::ErrorKind::AlreadyExists { Failure::BadInput } else { Failure::Io };
+                    CliError::new(failure, anyhow::anyhow!("cannot create key file {}: {e} (an existing key is never overwritten)", out.display()))
+                })?
+            };
+            file.write_all(key.to_file_text().as_bytes())
+                .fail(Failure::Io)?;
+            file.sync_all().fail(Failure::Io)?;
+            let public = vouch_chain::public_key_text(&key.public());
+            let key_id = vouch_chain::key_id(&key.public());
+            if ctx.global.json {
+                output::json(
+                    &serde_json::json!({ "private_key_file": out, "public_key": public, "key_id": key_id }),
+                );
+            } else {
+                println!("private key written to {} (mode 0600)", out.display());
+                println!("public key  {public}");
+                println!("key id      {key_id}");
+            }
+            Ok(())
+        }
+        KeysCommand::Trust { public, name, role } => {
+            let key = match vouch_chain::parse_public_key(&public) {
+                Ok(key) => key,
+                Err(e) if Path::new(&public).is_file() => load_key(Path::new(&public))
+                    .map_err(|_| bad_input(e.to_string()))?
+                    .public(),
+                Err(e) => return Err(bad_input(e.to_string())),
+            };
+            let role = match role {
+                KeyRole::Signer => Role::Signer,
+                KeyRole::Reviewer => Role::Reviewer,
+            };
+            let ledger = ctx.open()?;
+            let mut trust = Trust::load(ledger.dir())?;
+            let added = trust.add(&key, &name, role);
+            trust.save(ledger.dir())?;
+            let key_id = vouch_chain::key_id(&key);
+            if ctx.global.json {
+                output::json(
+                    &serde_json::json!({ "key_id": key_id, "name": name, "role": role.as_str(), "added": added }),
+                );
+            } else if added {
+                println!("trusted key {key_id} ({name}) as {}", role.as_str());
+            } else {
+                println!("key {key_id} was already trusted as {}", role.as_str());
+            }
+            Ok(())
+        }
+        KeysCommand::List => {
+            let ledger = ctx.open()?;
+            let trust = Trust::load(ledger.dir())?;
+            if ctx.global.json {
+                output::json(&trust.keys());
+                return Ok(());
+            }
+            let mut t = table(["key id", "name", "role", "public key"]);
+            for k in trust.keys() {
+                t.add_row([
+                    k.key_id.as_str(),
+                    k.name.as_str(),
+                    k.role.as_str(),
+                    k.key.as_str(),
+                ]);
+            }
+            print(&t);
+            Ok(())
+        }
+    }
+}
+
+pub fn policy(ctx: &Context, command: PolicyCommand) -> CliResult<()> {
+    let PolicyCommand::Check { file } = command;
+    let text = read_text(&file, "policy")?;
+    let policy = Policy::parse(&text).map_err(|e| bad_input(format!("{}: {e}", file.display())))?;
+    if ctx.global.json {
+        output::json(&serde_json::json!({
+            "file": file,
+            "model": policy.model(),
+            "version": policy.version(),
+            "gates": policy.gates().len(),
+            "reviews": policy.reviews().len(),
+            "digest": Digest::of(text.as_bytes()),
+        }));
+    } else {
+        println!(
+            "{}: policy {} for model {}: {} gates, {} review rules",
+            file.display(),
+            policy.version(),
+            policy.model(),
+            policy.gates().len(),
+            policy.reviews().len()
+        );
+    }
+    Ok(())
+}
+
+/// A run's evidence as the gates read it.
+fn evidence(doc: &RunDoc) -> Evidence {
+    Evidence {
+        run: doc.run.clone(),
+        metrics: doc
+            .metrics
+            .values()
+            .map(|m| ((m.name.clone(), m.segment.clone()), m.value))
+            .collect::<BTreeMap<_, _>>(),
+        artifacts: doc
+            .artifacts
+            .iter()
+            .map(|a| (a.name.clone(), a.digest))
+            .collect(),
+        datasets: doc
+            .datasets
+            .iter()
+            .map(|d| DatasetEvidence {
+                role: d.role,
+                name: d.name.clone(),
+                digest: d.digest,
+                snapshot_at: d.snapshot_at,
+                labels_through: d.labels_through,
+            })
+            .collect(),
+    }
+}
+
+/// Everything `gate` and `promote` share: the policy, the candidate, the baseline, the
+/// evaluation.
+pub struct Evaluated {
+    pub text: String,
+    pub policy: Policy,
+    pub model: ModelName,
+    pub candidate: RunDoc,
+    pub baseline: Option<RunDoc>,
+    pub evaluation: Evaluation,
+}
+
+fn evaluate_now(ctx: &Context, ledger: &mut Ledger, args: &GateArgs) -> CliResult<Evaluated> {
+    let model = parse_model(&args.model)?;
+    let run = parse_run(&args.run, "--run")?;
+    let text = read_text(&args.policy, "policy")?;
+    let policy =
+        Policy::parse(&text).map_err(|e| bad_input(format!("{}: {e}", args.policy.display())))?;
+    if *policy.model() != model {
+        return Err(bad_input(format!(
+            "policy {} governs model {}, not {model}",
+            args.policy.display(),
+            policy.model()
+        )));
+    }
+    let _ = ctx;
+    let candidate = ledger.views().run(&run)?.ok_or_else(|| {
+        bad_input(format!(
+            "unknown run `{run}`: the ledger has no events for it"
+        ))
+    })?;
+    let baseline = match ledger.views().model(&model)?.and_then(|m| m.production) {
+        Some(index) => {
+            let decision = ledger
+                .views()
+                .decision(index)?
+                .ok_or_else(|| bad_input(format!("decision {index} is missing")))?;
+            ledger.views().run(&decision.run)?
+        }
+        None => None,
+    };
+    let evaluation = evaluate(
+        &policy,
+        &evidence(&candidate),
+        baseline.as_ref().map(evidence).as_ref(),
+        now(),
+    );
+    Ok(Evaluated {
+        text,
+        policy,
+        model,
+        candidate,
+        baseline,
+        evaluation,
+    })
+}
+
+fn gate_records(evaluation: &Evaluation) -> Vec<GateRecord> {
+    let mut records: Vec<GateRecord> = evaluation
+        .gates
+        .iter()
+        .map(|g| GateRecord {
+            gate: g.gate.clone(),
+            metric: g.metric.clone(),
+            candidate: g.candidate,
+            baseline: g.baseline,
+            threshold: g.threshold.clone(),
+            verdict: match g.verdict {
+                Verdict::Pass => GateVerdict::Pass,
+                Verdict::Fail => GateVerdict::Fail,
+                Verdict::Review => GateVerdict::Review,
+            },
+            reason: g.reason.clone(),
+        })
+        .collect();
+    records.extend(
+        evaluation
+            .reviews
+            .iter()
+            .filter(|r| r.triggered)
+            .map(|r| GateRecord {
+                gate: format!("review:{}", r.rule),
+                metric: None,
+                candidate: None,
+                baseline: None,
+                threshold: "review rule".into(),
+                verdict: GateVerdict::Review,
+                reason: r.reason.clone(),
+            }),
+    );
+    records
+}
+
+pub fn print_evaluation(e: &Evaluated) {
+    println!(
+        "model {}  policy {}  candidate {}  baseline {}",
+        e.model,
+        e.policy.version(),
+        e.candidate.run,
+        e.baseline
+            .as_ref()
+            .map_or("none (first release)".into(), |b| b.run.to_string())
+    );
+    let mut t = table([
+        "gate",
+        "metric",
+        "candidate",
+        "baseline",
+        "threshold",
+        "result",
+        "reason",
+    ]);
+    for g in &e.evaluation.gates {
+        let value = |v: Option<f64>| {
+            Cell::new(v.map_or("-".into(), number)).set_alignment(CellAlignment::Right)
+        };
+        t.add_row(vec![
+            Cell::new(&g.gate),
+            Cell::new(g.metric.as_deref().unwrap_or("-")),
+            value(g.candidate),
+            value(g.baseline),
+            Cell::new(&g.threshold),
+            Cell::new(match g.verdict {
+                Verdict::Pass => "pass",
+                Verdict::Fail => "FAIL",
+                Verdict::Review => "review",
+            }),
+            Cell::new(&g.reason),
+        ]);
+    }
+    print(&t);
+    for r in e.evaluation.reviews.iter().filter(|r| r.triggered) {
+        println!("review required ({}): {}", r.rule, r.reason);
+    }
+}
+
+fn outcome_code(outcome: Outcome) -> u8 {
+    outcome.exit_code() as u8
+}
+
+pub fn gate(ctx: &Context, args: &GateArgs) -> CliResult<u8> {
+    let mut ledger = ctx.open_caught_up()?;
+    let e = evaluate_now(ctx, &mut ledger, args)?;
+    if ctx.global.json {
+        output::json(&serde_json::json!({
+            "model": e.model,
+            "policy": { "version": e.policy.version(), "digest": Digest::of(e.text.as_bytes()) },
+            "run": e.candidate.run,
+            "baseline": e.baseline.as_ref().map(|b| &b.run),
+            "gates": e.evaluation.gates,
+            "reviews": e.evaluation.reviews,
+            "outcome": e.evaluation.outcome.as_str(),
+        }));
+    } else {
+        print_evaluation(&e);
+        println!("outcome: {}", e.evaluation.outcome.as_str());
+    }
+    Ok(outcome_code(e.evaluation.outcome))
+}
+
+/// A promotion, recorded.
+pub struct Promoted {
+    pub evaluated: Evaluated,
+    pub recorded: vouch_ledger::Recorded,
+    pub outcome: DecisionOutcome,
+}
+
+/// Evaluates `args` on `ledger` now and records the signed decision.
+pub fn promote_on(
+    ctx: &Context,
+    ledger: &mut Ledger,
+    args: &GateArgs,
+    key: &SigningKey,
+) -> CliResult<Promoted> {
+    let e = evaluate_now(ctx, ledger, args)?;
+    let time = now();
+    let (policy_position, policy_digest) =
+        ledger.publish_policy(&e.model, e.policy.version(), &e.text, time, &ctx.producer)?;
+    let baseline_run: Option<&RunId> = e.baseline.as_ref().map(|b| &b.run);
+    let mut runs = vec![&e.candidate.run];
+    runs.extend(baseline_run);
+    let (positions, evidence_digest) = ledger.evidence(&runs, &[policy_position])?;
+    let evaluated_at = ledger.log().last_position()?.get();
+    let outcome = match e.evaluation.outcome {
+        Outcome::Promote => DecisionOutcome::Promoted,
+        Outcome::Reject => DecisionOutcome::Rejected,
+        Outcome::NeedsReview => DecisionOutcome::NeedsReview,
+    };
+    let draft = DecisionDraft {
+        model: e.model.clone(),
+        run: e.candidate.run.clone(),
+        baseline: baseline_run.cloned(),
+        artifacts: e.candidate.artifacts.iter().map(|a| a.digest).collect(),
+        policy: policy_digest,
+        policy_version: e.policy.version().to_owned(),
+        policy_position,
+        evaluated_at,
+        evidence: positions,
+        evidence_digest,
+        gates: gate_records(&e.evaluation),
+        outcome,
+        review: None,
+        decided_at: time,
+    };
+    let recorded = ledger.record_decision(draft, key, &ctx.producer, time)?;
+    Ok(Promoted {
+        evaluated: e,
+        recorded,
+        outcome,
+    })
+}
+
+pub fn promote(ctx: &Context, args: &PromoteArgs) -> CliResult<u8> {
+    let key = load_key(&args.key)?;
+    let mut ledger = ctx.open_caught_up()?;
+    let Promoted {
+        evaluated: e,
+        recorded,
+        outcome,
+    } = promote_on(ctx, &mut ledger, &args.gate, &key)?;
+    if ctx.global.json {
+        output::json(&serde_json::json!({
+            "decision": recorded.hash,
+            "index": recorded.index,
+            "position": recorded.position,
+            "model": e.model,
+            "run": e.candidate.run,
+            "outcome": outcome.as_str(),
+            "gates": e.evaluation.gates,
+            "reviews": e.evaluation.reviews,
+        }));
+    } else {
+        print_evaluation(&e);
+        println!(
+            "decision {} (chain index {}): {}",
+            recorded.hash.hex(),
+            recorded.index,
+            outcome.as_str()
+        );
+    }
+    Ok(outcome_code(e.evaluation.outcome))
+}
+
+pub fn review(ctx: &Context, command: ReviewCommand) -> CliResult<()> {
+    let (args, verdict) = match &command {
+        ReviewCommand::Approve(a) => (a, ReviewVerdict::Approve),
+        ReviewCommand::Reject(a) => (a, ReviewVerdict::Reject),
+    };
+    if args.reason.trim().is_empty() {
+        return Err(bad_input("--reason must say why"));
+    }
+    let key = load_key(&args.key)?;
+    let mut ledger = ctx.open_caught_up()?;
+    let (review, recorded) = ledger.record_review(
+        &args.decision,
+        verdict,
+        &args.reviewer,
+        &args.reason,
+        &key,
+        &ctx.producer,
+        now(),
+    )?;
+    let outcome = match verdict {
+        ReviewVerdict::Approve => "promoted",
+        ReviewVerdict::Reject => "rejected",
+    };
+    if ctx.global.json {
+        output::json(
+            &serde_json::json!({ "review": review, "decision": recorded.hash, "index": recorded.index, "outcome": outcome }),
+        );
+    } else {
+        println!("review {} recorded", review.hex());
+        println!(
+            "decision {} (chain index {}): {outcome}",
+            recorded.hash.hex(),
+            recorded.index
+        );
+    }
+    Ok(())
+}
+
+fn artifact_digest(path: Option<&Path>, digest: Option<&str>) -> CliResult<Digest> {
+    match (path, digest) {
+        (_, Some(d)) => Digest::parse(d).map_err(|e| bad_input(format!("--digest: {e}"))),
+        (Some(path), None) => crate::evidence::hash_file(path, false).map(|(d, _, _)| d),
+        (None, None) => Err(bad_input("give an artifact file or --digest")),
+    }
+}
+
+pub fn deploy(ctx: &Context, args: &DeployArgs) -> CliResult<()> {
+    let model = parse_model(&args.model)?;
+    if args.env.is_empty()
+        || args.env.len() > 64
+        || args
+            .env
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace())
+    {
+        return Err(bad_input("--env must be 1 to 64 characters without spaces"));
+    }
+    let digest = artifact_digest(args.artifact.as_deref(), args.digest.as_deref())?;
+    let forced = match (args.force, args.reason.as_deref()) {
+        (true, Some(reason)) if !reason.trim().is_empty() => Some(reason),
+        (true, _) => return Err(bad_input("--force needs --reason TEXT")),
+        (false, _) => None,
+    };
+    let mut ledger = ctx.open_caught_up()?;
+    let (position, decision) =
+        ledger.record_deployment(&model, &args.env, digest, forced, &ctx.producer, now())?;
+    if ctx.global.json {
+        output::json(&serde_json::json!({
+            "model": model, "env": args.env, "artifact": digest, "position": position,
+            "decision": decision.as_ref().map(|d| d.hash), "forced": forced.is_some(),
+        }));
+    } else {
+        match &decision {
+            Some(d) => println!(
+                "deployed {digest} to {} (promoted by decision {}, chain index {})",
+                args.env,
+                d.hash.hex(),
+                d.index
+            ),
+            None => println!(
+                "FORCED deployment of {digest} to {} recorded: no decision promoted it",
+                args.env
+            ),
+        }
+    }
+    Ok(())
+}
+
+pub fn print_checks(checks: &[Check]) {
+    let mut t = table(["check", "", "detail"]);
+    for c in checks {
+        t.add_row([
+            c.what.as_str(),
+            if c.ok { "ok" } else { "FAILED" },
+            c.detail.as_str(),
+        ]);
+    }
+    print(&t);
+}
+
+pub fn audit(ctx: &Context, args: &AuditArgs) -> CliResult<u8> {
+    let digest = artifact_digest(args.path.as_deref(), args.digest.as_deref())?;
+    let ledger = ctx.open_caught_up()?;
+    let trust = Trust::load(ledger.dir())?;
+    let report = ledger.audit(&digest, &trust)?;
+    if let (Some(path), Some(decision)) = (&args.bundle, &report.decision) {
+        let bundle = ledger.bundle(&digest, decision.index, &trust)?;
+        let text = serde_json::to_string_pretty(&bundle).expect("serializable") + "\n";
+        std::fs::write(path, text).map_err(|e| {
+            CliError::new(
+                Failure::Io,
+                anyhow::anyhow!("writing {}: {e}", path.display()),
+            )
+        })?;
+    }
+    if ctx.global.json {
+        output::json(&serde_json::json!({ "ok": report.ok(), "report": report }));
+    } else {
+        println!("artifact {digest}");
+        for d in &report.deployments {
+            println!(
+                "deployed    {} to {} at {} by {}{}",
+                d.model,
+                d.env,
+                d.time,
+                d.producer,
+                if d.forced {
+                    format!(" — FORCED: {}", d.reason.as_deref().unwrap_or(""))
+                } else {
+                    String::new()
+                }
+            );
+        }
+        if let (Some(entry), Some(record)) = (&report.decision, &report.record) {
+            println!(
+                "decision    {} (chain index {}) {} at {}, signed by key {}",
+                entry.hash.hex(),
+                entry.index,
+                entry.outcome.as_str(),
+                record.decided_at,
+                entry.signer
+            );
+            println!(
+                "policy      version {} ({})",
+                record.policy_version, record.policy
+            );
+            if let Some(reviewed) = &report.reviewed {
+                for r in &reviewed.reviews {
+                    println!(
+                        "review      {:?} by {} at {} (key {}): {}",
+                        r.verdict, r.reviewer, r.reviewed_at, r.signer, r.reason
+                    );
+                }
+            }
+            if let Some(run) = &report.run {
+                let code = run
+                    .started
+                    .as_ref()
+                    .and_then(|s| s.git.as_ref())
+                    .map_or("not recorded".into(), |g| {
+                        format!("{}{}", g.commit, if g.dirty { " (dirty)" } else { "" })
+                    });
+                println!(
+                    "run         {} ({}), code {code}",
+                    run.run,
+                    run.experiment().unwrap_or("-")
+                );
+                let params: Vec<String> = run
+                    .params
+                    .iter()
+                    .map(|(k, v)| format!("{k}={}", v.value))
+                    .collect();
+                println!("params      {}", params.join(" "));
+                for d in &run.datasets {
+                    let age = |t: Option<vouch_event::Timestamp>| {
+                        t.map_or("-".into(), |t| {
+                            format!(
+                                "{t} ({:.1} days before the decision)",
+                                (record.decided_at.unix_nanos() - t.unix_nanos()) as f64 / 86_400e9
+                            )
+                        })
+                    };
+                    println!(
+                        "dataset     {} {} rows={} snapshot {} labels through {}",
+                        d.role.as_str(),
+                        d.name,
+                        d.rows,
+                        age(d.snapshot_at),
+                        age(d.labels_through)
+                    );
+                }
+            }
+            println!(
+                "evidence    {} events read at log position {}, digest {}",
+                record.evidence.len(),
+                record.evaluated_at,
+                record.evidence_digest
+            );
+            let mut t = table([
+                "gate",
+                "metric",
+                "candidate",
+                "baseline",
+                "threshold",
+                "result",
+            ]);
+            for g in &record.gates {
+                t.add_row([
+                    g.gate.clone(),
+                    g.metric.clone().unwrap_or_else(|| "-".into()),
+                    g.candidate.map_or("-".into(), number),
+                    g.baseline.map_or("-".into(), number),
+                    g.threshold.clone(),
+                    format!("{:?}", g.verdict).to_lowercase(),
+                ]);
+            }
+            print(&t);
+        }
+        print_checks(&report.checks);
+        if let Some(path) = &args.bundle {
+            if report.decision.is_some() {
+                println!("audit bundle written to {}", path.display());
+            }
+        }
+    }
+    if report.ok() {
+        Ok(0)
+    } else {
+        if !ctx.global.json {
+            eprintln!(
+                "error: audit of {digest} failed: {}",
+                match report.decision {
+                    None => "the artifact was never promoted".to_owned(),
+                    Some(_) => report
+                        .checks
+                        .iter()
+                        .filter(|c| !c.ok)
+                        .map(|c| c.what.clone())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                }
+            );
+        }
+        Ok(1)
+    }
+}
+
+pub fn verify(ctx: &Context) -> CliResult<u8> {
+    let ledger = ctx.open_caught_up()?;
+    let trust = Trust::load(ledger.dir())?;
+    let progress = Progress::new("verifying");
+    let start = std::time::Instant::now();
+    let report = ledger.verify(&trust, &mut |at, end| progress.update(at, end))?;
+    progress.finish();
+    let seconds = start.elapsed().as_secs_f64();
+    if ctx.global.json {
+        output::json(
+            &serde_json::json!({ "ok": report.failure.is_none(), "seconds": seconds, "report": report }),
+        );
+    } else {
+        println!(
+            "{} records, {} decisions, {} reviews, {} signatures checked in {seconds:.2} s",
+            report.records, report.decisions, report.reviews, report.signatures
+        );
+    }
+    match &report.failure {
+        None => {
+            if !ctx.global.json {
+                println!("the chain verifies");
+            }
+            Ok(0)
+        }
+        Some(f) => {
+            eprintln!(
+                "error: verification failed at log position {}{}: {}",
+                f.position,
+                f.index
+                    .map_or(String::new(), |i| format!(" (decision {i})")),
+                f.reason
+            );
+            Ok(1)
+        }
+    }
+}
+
+pub fn verify_bundle_command(ctx: &Context, args: &VerifyBundleArgs) -> CliResult<u8> {
+    let text = read_text(&args.file, "bundle")?;
+    let bundle: Bundle = serde_json::from_str(&text).map_err(|e| {
+        bad_input(format!(
+            "{} is not an audit bundle: {e}",
+            args.file.display()
+        ))
+    })?;
+    let checks = verify_bundle(&bundle);
+    let ok = !checks.is_empty() && checks.iter().all(|c| c.ok);
+    if ctx.global.json {
+        output::json(&serde_json::json!({ "ok": ok, "checks": checks }));
+    } else {
+        print_checks(&checks);
+        if ok {
+            println!(
+                "bundle verifies: artifact {} was promoted by decision {}",
+                bundle.artifact, bundle.decision
+            );
+        }
+    }
+    if !ok {
+        eprintln!(
+            "error: the bundle does not verify: {}",
+            checks
+                .iter()
+                .filter(|c| !c.ok)
+                .map(|c| c.detail.clone())
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+    }
+    Ok(if ok { 0 } else { 1 })
+}
+
+pub fn registry(ctx: &Context, args: &RegistryArgs) -> CliResult<()> {
+    let ledger = ctx.open_caught_up()?;
+    let mut models = ledger.views().models()?;
+    if let Some(m) = &args.model {
+        let m = parse_model(m)?;
+        models.retain(|d| d.model == m);
+        if models.is_empty() {
+            return Err(bad_input(format!("model {m} has no decisions")));
+        }
+    }
+    let mut out = Vec::new();
+    for m in &models {
+        let mut versions = Vec::new();
+        for &index in &m.versions {
+            if let Some(d) = ledger.views().decision(index)? {
+                versions.push(d);
+            }
+        }
+        out.push((m, versions));
+    }
+    if ctx.global.json {
+        let body: Vec<serde_json::Value> = out
+            .iter()
+            .map(|(m, versions)| serde_json::json!({
+                "model": m.model, "production": m.production, "versions": versions, "deployments": m.deployments, "decisions": m.decisions,
+            }))
+            .collect();
+        output::json(&body);
+        return Ok(());
+    }
+    let mut t = table([
+        "model",
+        "version",
+        "run",
+        "decision",
+        "promoted at",
+        "policy",
+        "status",
+    ]);
+    for (m, versions) in &out {
+        for (n, d) in versions.iter().enumerate() {
+            let status = if m.production == Some(d.index) {
+                "production"
+            } else {
+                "superseded"
+            };
+            t.add_row([
+                m.model.to_string(),
+                format!("v{}", n + 1),
+                d.run.to_string(),
+                format!("{} (#{})", &d.hash.hex()[..12], d.index),
+                d.decided_at.to_string(),
+                d.policy_version.clone(),
+                status.to_owned(),
+            ]);
+        }
+        if versions.is_empty() {
+            t.add_row([
+                m.model.to_string(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "no promotion yet".into(),
+            ]);
+        }
+    }
+    print(&t);
+    Ok(())
+}
+
+pub fn decisions(ctx: &Context, args: &DecisionsArgs) -> CliResult<()> {
+    let ledger = ctx.open_caught_up()?;
+    let model = args.model.as_deref().map(parse_model).transpose()?;
+    let mut all = ledger.views().decisions(0, usize::MAX)?;
+    if let Some(m) = &model {
+        all.retain(|d| d.model == *m);
+    }
+    let skip = all.len().saturating_sub(args.limit);
+    let shown = &all[skip..];
+    if ctx.global.json {
+        output::json(&shown);
+        return Ok(());
+    }
+    let mut t = table([
+        "#",
+        "decision",
+        "model",
+        "run",
+        "outcome",
+        "policy",
+        "decided at",
+        "signer",
+    ]);
+    for d in shown {
+        t.add_row([
+            d.index.to_string(),
+            d.hash.hex()[..16].to_owned(),
+            d.model.to_string(),
+            d.run.to_string(),
+            d.outcome.as_str().to_owned(),
+            d.policy_version.clone(),
+            d.decided_at.to_string(),
+            d.signer.clone(),
+        ]);
+    }
+    print(&t);
+    Ok(())
+}
