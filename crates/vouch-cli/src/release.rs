@@ -272,23 +272,7 @@ fn evaluate_now(ctx: &Context, ledger: &mut Ledger, args: &GateArgs) -> CliResul
 }
 
 fn gate_records(evaluation: &Evaluation) -> Vec<GateRecord> {
-    let mut records: Vec<GateRecord> = evaluation
-        .gates
-        .iter()
-        .map(|g| GateRecord {
-            gate: g.gate.clone(),
-            metric: g.metric.clone(),
-            candidate: g.candidate,
-            baseline: g.baseline,
-            threshold: g.threshold.clone(),
-            verdict: match g.verdict {
-                Verdict::Pass => GateVerdict::Pass,
-                Verdict::Fail => GateVerdict::Fail,
-                Verdict::Review => GateVerdict::Review,
-            },
-            reason: g.reason.clone(),
-        })
-        .collect();
+    let mut records: Vec<GateRecord> = evaluation.gates.iter().map(GateRecord::from).collect();
     records.extend(
         evaluation
             .reviews
@@ -351,7 +335,7 @@ pub fn print_evaluation(e: &Evaluated) {
 }
 
 fn outcome_code(outcome: Outcome) -> u8 {
-    outcome.exit_code() as u8
+    outcome.exit_code()
 }
 
 pub fn gate(ctx: &Context, args: &GateArgs) -> CliResult<u8> {
@@ -397,11 +381,7 @@ pub fn promote_on(
     runs.extend(baseline_run);
     let (positions, evidence_digest) = ledger.evidence(&runs, &[policy_position])?;
     let evaluated_at = ledger.log().last_position()?.get();
-    let outcome = match e.evaluation.outcome {
-        Outcome::Promote => DecisionOutcome::Promoted,
-        Outcome::Reject => DecisionOutcome::Rejected,
-        Outcome::NeedsReview => DecisionOutcome::NeedsReview,
-    };
+    let outcome = DecisionOutcome::from(e.evaluation.outcome);
     let draft = DecisionDraft {
         model: e.model.clone(),
         run: e.candidate.run.clone(),
