@@ -1678,7 +1678,11 @@ fn demo_loan_risk_is_idempotent_and_queryable() {
     assert!(!first.stdout.contains("(0 new)"), "{}", first.stdout);
     check(&ledger, &["demo", "loan-risk"], 0, "(0 new)");
     let s = status(&ledger);
-    assert!(first.stdout.contains("95 events published"), "{}", first.stdout);
+    assert!(
+        first.stdout.contains("95 events published"),
+        "{}",
+        first.stdout
+    );
     assert_eq!(s["counts"]["runs"], 5, "{s}");
     // The release part: production reviewed and approved, then A, C, D rejected and B
     // promoted and deployed; the demo is idempotent there too.
@@ -1688,7 +1692,12 @@ fn demo_loan_risk_is_idempotent_and_queryable() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|d| (d["run"].as_str().unwrap().to_owned(), d["outcome"].as_str().unwrap().to_owned()))
+        .map(|d| {
+            (
+                d["run"].as_str().unwrap().to_owned(),
+                d["outcome"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
     let expected = [
         ("loan-risk-prod", "needs_review"),
@@ -1698,16 +1707,25 @@ fn demo_loan_risk_is_idempotent_and_queryable() {
         ("loan-risk-c", "rejected"),
         ("loan-risk-d", "rejected"),
     ];
-    let expected: Vec<(String, String)> = expected.iter().map(|(r, o)| (r.to_string(), o.to_string())).collect();
+    let expected: Vec<(String, String)> = expected
+        .iter()
+        .map(|(r, o)| (r.to_string(), o.to_string()))
+        .collect();
     assert_eq!(outcomes, expected);
     let registry = json(&ledger, &["--json", "registry"]);
     let production = registry[0]["production"].as_u64().unwrap();
     assert_eq!(decisions[production as usize]["run"], "loan-risk-b");
-    assert!(first.stdout.contains("latency_p95_ms 410 > 200"), "{}", first.stdout);
+    assert!(
+        first.stdout.contains("latency_p95_ms 410 > 200"),
+        "{}",
+        first.stdout
+    );
     check(&ledger, &["verify"], 0, "");
     let model = ledger.path().join("demo-files/loan-risk-b.model");
     check(&ledger, &["audit", model.to_str().unwrap()], 0, "");
-    let bundle = ledger.path().join("demo-files/loan-risk-b.audit-bundle.json");
+    let bundle = ledger
+        .path()
+        .join("demo-files/loan-risk-b.audit-bundle.json");
     check(&ledger, &["verify-bundle", bundle.to_str().unwrap()], 0, "");
 
     let both = ["--where", "auc>0.85", "--where", "latency_p95_ms<=200"];

@@ -22,7 +22,9 @@ use vouch_ledger::{chain_key, Ledger, OpenOptions, Role, Trust};
 use vouch_log::NewRecord;
 
 fn main() {
-    let mut args = std::env::args().skip(1).map(|a| a.parse::<u64>().expect("a number"));
+    let mut args = std::env::args()
+        .skip(1)
+        .map(|a| a.parse::<u64>().expect("a number"));
     let events = args.next().unwrap_or(1_000_000);
     let decisions = args.next().unwrap_or(100_000);
     let dir = tempfile::tempdir().unwrap();
@@ -45,7 +47,11 @@ fn main() {
                 time,
                 producer: producer.clone(),
                 subject: Subject::Run(run.clone()),
-                body: Body::MetricsLogged(MetricsLogged { metrics, step: Some(s), segment: None }),
+                body: Body::MetricsLogged(MetricsLogged {
+                    metrics,
+                    step: Some(s),
+                    segment: None,
+                }),
             });
         }
         batch.push(Event {
@@ -64,7 +70,11 @@ fn main() {
     }
     ledger.flush().unwrap();
     ledger.catch_up(&mut |_, _| {}).unwrap();
-    println!("{} evidence events in {:.1} s", runs * 1000, start.elapsed().as_secs_f64());
+    println!(
+        "{} evidence events in {:.1} s",
+        runs * 1000,
+        start.elapsed().as_secs_f64()
+    );
 
     // Decisions: signed links of one chain, each citing ten events of a run.
     let key = SigningKey::from_seed([42; 32]);
@@ -73,7 +83,9 @@ fn main() {
     trust.save(&path).unwrap();
     let model = ModelName::new("bench-model").unwrap();
     let policy_text = "model = \"bench-model\"\nversion = \"v1\"\n";
-    let (policy_position, policy) = ledger.publish_policy(&model, "v1", policy_text, time, &producer).unwrap();
+    let (policy_position, policy) = ledger
+        .publish_policy(&model, "v1", policy_text, time, &producer)
+        .unwrap();
     let start = Instant::now();
     let mut prev: Option<Digest> = None;
     let mut batch = Vec::new();
@@ -83,7 +95,10 @@ fn main() {
         let first = r * 1000 + 1;
         let evidence: Vec<u64> = (first..first + 10).collect();
         let records = ledger.read_positions(&evidence).unwrap();
-        let digests: Vec<Digest> = records.iter().map(|r| vouch_event::event_digest(&r.bytes)).collect();
+        let digests: Vec<Digest> = records
+            .iter()
+            .map(|r| vouch_event::event_digest(&r.bytes))
+            .collect();
         let mut d = DecisionRecorded {
             index,
             prev,
@@ -94,7 +109,9 @@ fn main() {
             policy_version: "v1".into(),
             policy_position,
             evaluated_at: runs * 1000,
-            evidence_digest: vouch_chain::evidence_digest(evidence.iter().copied().zip(digests.iter())),
+            evidence_digest: vouch_chain::evidence_digest(
+                evidence.iter().copied().zip(digests.iter()),
+            ),
             evidence,
             gates: vec![GateRecord {
                 gate: "auc-floor".into(),
@@ -121,15 +138,25 @@ fn main() {
             subject: Subject::Model(model.clone()),
             body: Body::DecisionRecorded(Box::new(d)),
         };
-        batch.push(NewRecord { event_id: event.id.to_string(), key: chain_key(), bytes: vouch_event::encode(&event) });
+        batch.push(NewRecord {
+            event_id: event.id.to_string(),
+            key: chain_key(),
+            bytes: vouch_event::encode(&event),
+        });
         if batch.len() == 4096 {
-            ledger.log().append_batch(std::mem::take(&mut batch)).unwrap();
+            ledger
+                .log()
+                .append_batch(std::mem::take(&mut batch))
+                .unwrap();
         }
     }
     ledger.log().append_batch(batch).unwrap();
     ledger.flush().unwrap();
     ledger.catch_up(&mut |_, _| {}).unwrap();
-    println!("{decisions} decisions signed, appended and projected in {:.1} s", start.elapsed().as_secs_f64());
+    println!(
+        "{decisions} decisions signed, appended and projected in {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
 
     // Raw Ed25519: verify the same kind of signature, one at a time, on one core.
     let probe = ledger.views().decision(0).unwrap().unwrap();
