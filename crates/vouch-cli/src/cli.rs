@@ -458,6 +458,10 @@ pub struct QuarantineArgs {
 #[derive(Debug, Subcommand)]
 pub enum DemoCommand {
     /// The loan-risk example: a production baseline and four candidates with params,
-    /// metrics per segment, artifacts and a validation dataset.
+    /// metrics per segment, artifacts and a validation dataset; gated, promoted, deployed,
+    /// audited and verified.
     LoanRisk,
+    /// The fraud example: the numbers pass, the policy still demands a human review, and a
+    /// reviewer approves.
+    Fraud,
 }

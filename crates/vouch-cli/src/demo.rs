@@ -117,6 +117,7 @@ const RUNS: [Candidate; 5] = [
 pub fn run(ctx: &Context, command: DemoCommand) -> CliResult<()> {
     match command {
         DemoCommand::LoanRisk => loan_risk(ctx),
+        DemoCommand::Fraud => fraud(ctx),
     }
 }
 
@@ -594,4 +595,217 @@ fn candidate_events(
         }),
     ));
     Ok(out)
+}
+
+/// The fraud policy (also in `crates/vouch-policy/policies/`).
+const FRAUD_POLICY: &str = include_str!("../../vouch-policy/policies/fraud.toml");
+
+#[derive(serde::Serialize)]
+struct FraudRelease {
+    appended: usize,
+    already_recorded: bool,
+    needs_review: Option<Digest>,
+    promoted: Option<Digest>,
+    deployed: Digest,
+    audit_ok: bool,
+    chain_verifies: bool,
+}
+
+/// A fraud model whose numbers pass every gate; the policy still asks the risk team to
+/// sign off, a reviewer approves, and the approved model is deployed and audited.
+fn fraud(ctx: &Context) -> CliResult<()> {
+    let json = ctx.global.json;
+    let dir = &ctx.global.ledger;
+    if !dir.join("ledger.json").exists() {
+        Ledger::init(dir, ctx.options())?;
+    }
+    let files = dir.join("demo-files");
+    std::fs::create_dir_all(&files).fail(Failure::Io)?;
+    let run = RunId::new("fraud-gbm-7").expect("valid");
+    let producer = Producer::new("demo/fraud-train").expect("valid");
+    let model_bytes = b"fraud-detector gradient-boosted model, run fraud-gbm-7\n".repeat(128);
+    let model_path = files.join("fraud-gbm-7.model");
+    std::fs::write(&model_path, &model_bytes).fail(Failure::Io)?;
+    let event = |what: &str, minutes: i64, body: Body| Event {
+        id: EventId::new(format!("demo-fraud:{run}:{what}")).expect("valid"),
+        time: at(minutes),
+        producer: producer.clone(),
+        subject: Subject::Run(run.clone()),
+        body,
+    };
+    let metrics = [
+        ("recall_at_1pct_fpr", 0.84),
+        ("cost_per_1k", 0.72),
+        ("equal_opportunity_gap", 0.031),
+        ("latency_p99_ms", 38.0),
+    ]
+    .iter()
+    .map(|(k, v)| (Name::new(*k).expect("valid"), *v))
+    .collect();
+    let events = vec![
+        event(
+            "started",
+            0,
+            Body::RunStarted(RunStarted {
+                experiment: "fraud-detector".into(),
+                name: Some("gbm with merchant-velocity features".into()),
+                git: Some(GitInfo {
+                    commit: "f4a7d0c0ffee1234567890abcdef123456789abc".into(),
+                    dirty: false,
+                }),
+                env: None,
+            }),
+        ),
+        event(
+            "params",
+            1,
+            Body::ParamsLogged(ParamsLogged {
+                params: [
+                    ("model", "gbm"),
+                    ("max_depth", "8"),
+                    ("features", "merchant-velocity-v2"),
+                ]
+                .iter()
+                .map(|(k, v)| (Name::new(*k).expect("valid"), v.to_string()))
+                .collect(),
+            }),
+        ),
+        event(
+            "eval",
+            2,
+            Body::MetricsLogged(MetricsLogged {
+                metrics,
+                step: None,
+                segment: None,
+            }),
+        ),
+        event(
+            "model",
+            3,
+            Body::ArtifactLogged(ArtifactLogged {
+                name: "model.bin".into(),
+                digest: Digest::of(&model_bytes),
+                size: model_bytes.len() as u64,
+                uri: file_uri(&model_path)?,
+            }),
+        ),
+        event(
+            "finished",
+            4,
+            Body::RunFinished(RunFinished {
+                status: RunStatus::Ok,
+            }),
+        ),
+    ];
+    let mut ledger = ctx.open()?;
+    let appended = ledger
+        .append(&events)?
+        .iter()
+        .filter(|r| matches!(r, vouch_log::Appended::New(_)))
+        .count();
+    let model = ModelName::new("fraud-detector").expect("valid");
+    let signer = demo_key(&files.join("release-signer.key"))?;
+    let reviewer = demo_key(&files.join("risk-reviewer.key"))?;
+    let mut trust = Trust::load(ledger.dir())?;
+    trust.add(&signer.public(), "demo release bot", Role::Signer);
+    trust.add(
+        &reviewer.public(),
+        "Priya Raman (risk team)",
+        Role::Reviewer,
+    );
+    trust.save(ledger.dir())?;
+    let policy_path = files.join("fraud-policy.toml");
+    std::fs::write(&policy_path, FRAUD_POLICY).fail(Failure::Io)?;
+    let digest = Digest::of(&model_bytes);
+    let mut release = FraudRelease {
+        appended,
+        already_recorded: false,
+        needs_review: None,
+        promoted: None,
+        deployed: digest,
+        audit_ok: false,
+        chain_verifies: false,
+    };
+    if ledger
+        .views()
+        .model(&model)?
+        .is_some_and(|m| !m.decisions.is_empty())
+    {
+        release.already_recorded = true;
+        if !json {
+            println!("the fraud release is already recorded in this ledger; checking it\n");
+        }
+    } else {
+        let gate = GateArgs {
+            run: run.to_string(),
+            model: model.to_string(),
+            policy: policy_path,
+        };
+        let promoted = crate::release::promote_on(ctx, &mut ledger, &gate, &signer)?;
+        release.needs_review = Some(promoted.recorded.hash);
+        if !json {
+            println!("fraud demo: run {run} published ({appended} new events)\n");
+            crate::release::print_evaluation(&promoted.evaluated);
+            println!(
+                "\ndecision {} (chain index {}): {}",
+                promoted.recorded.hash.hex(),
+                promoted.recorded.index,
+                promoted.outcome.as_str()
+            );
+        }
+        let (review, approved) = ledger.record_review(
+            &promoted.recorded.hash.hex(),
+            ReviewVerdict::Approve,
+            "Priya Raman (risk team)",
+            "backtested on last month's chargebacks; merchant-velocity features approved",
+            &reviewer,
+            &ctx.producer,
+            crate::context::now(),
+        )?;
+        release.promoted = Some(approved.hash);
+        ledger.record_deployment(
+            &model,
+            "production",
+            digest,
+            None,
+            &ctx.producer,
+            crate::context::now(),
+        )?;
+        if !json {
+            println!(
+                "review {} by Priya Raman (risk team): approve",
+                review.hex()
+            );
+            println!(
+                "decision {} (chain index {}): promoted, citing the review",
+                approved.hash.hex(),
+                approved.index
+            );
+            println!("deployed {digest} to production\n");
+        }
+    }
+    let report = ledger.audit(&digest, &trust)?;
+    release.audit_ok = report.ok();
+    release.chain_verifies = ledger.verify(&trust, &mut |_, _| {})?.failure.is_none();
+    if json {
+        output::json(&release);
+    } else {
+        println!("audit of the deployed fraud model:");
+        crate::release::print_checks(&report.checks);
+        println!(
+            "\nchain {}",
+            if release.chain_verifies {
+                "verifies"
+            } else {
+                "FAILS"
+            }
+        );
+    }
+    if !(release.audit_ok && release.chain_verifies) {
+        return Err(crate::exit::CliError::new(
+            Failure::Internal,
+            anyhow::anyhow!("the demo's own audit or verification failed"),
+        ));
+    }
+    Ok(())
 }
