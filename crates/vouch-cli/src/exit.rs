@@ -3,8 +3,8 @@
 //! | code | meaning |
 //! |------|---------|
 //! | 0    | success |
-//! | 1    | a gate failed (release gates) |
-//! | 2    | a decision needs human review (release gates) |
+//! | 1    | a gate failed; an audit or verification failed |
+//! | 2    | a decision needs human review |
 //! | 64   | usage: unknown command or flag, missing argument |
 //! | 65   | bad input data: invalid value, malformed event, unknown run, bad ingest lines |
 //! | 66   | input not found: no such file, no ledger at the path |

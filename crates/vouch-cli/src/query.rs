@@ -388,6 +388,10 @@ pub fn status(ctx: &Context) -> CliResult<()> {
     println!("metric values {}", c.metric_values);
     println!("artifacts     {}", c.artifacts);
     println!("datasets      {}", c.datasets);
+    println!("policies      {}", c.policies);
+    println!("decisions     {}", c.decisions);
+    println!("reviews       {}", c.reviews);
+    println!("deployments   {}", c.deployments);
     if c.quarantined > 0 {
         println!(
             "\n{} records are in quarantine: `vouch quarantine` lists them",
