@@ -159,6 +159,19 @@ impl AuditReport {
     }
 }
 
+/// What `verify` carries from record to record.
+#[derive(Default)]
+struct ChainWalk {
+    /// Every record's digest so far, by position - 1.
+    digests: Vec<Digest>,
+    /// The last decision: index and hash.
+    head: Option<(u64, Digest)>,
+    /// Reviews seen: review hash → (decision reviewed, signer).
+    reviews: HashMap<Digest, (Digest, PublicKeyBytes)>,
+    /// Signatures of the current batch, checked together.
+    jobs: Vec<SignatureJob>,
+}
+
 /// A signature to check: the canonical bytes it covers, and where the record is.
 struct SignatureJob {
     position: u64,
@@ -629,9 +642,10 @@ impl Ledger {
     ) -> Result<VerifyReport, ReleaseError> {
         let mut report = VerifyReport::default();
         let end = self.log().last_position()?.get();
-        let mut digests: Vec<Digest> = Vec::with_capacity(end as usize);
-        let mut head: Option<(u64, Digest)> = None;
-        let mut reviews: HashMap<Digest, (Digest, PublicKeyBytes)> = HashMap::new();
+        let mut walk = ChainWalk {
+            digests: Vec::with_capacity(end as usize),
+            ..Default::default()
+        };
         let mut next = 1u64;
         while next <= end {
             let records = self.log().read(Position::new(next), 8192)?;
@@ -643,7 +657,7 @@ impl Ledger {
                 });
                 return Ok(report);
             }
-            let mut jobs = Vec::new();
+            walk.jobs.clear();
             let mut failure = None;
             for record in records {
                 let position = record.position.get();
@@ -657,24 +671,16 @@ impl Ledger {
                 }
                 next += 1;
                 report.records += 1;
-                digests.push(vouch_event::event_digest(&record.bytes));
-                if let Err(f) = self.verify_record(
-                    &record,
-                    trust,
-                    &digests,
-                    &mut head,
-                    &mut reviews,
-                    &mut report,
-                    &mut jobs,
-                ) {
+                walk.digests.push(vouch_event::event_digest(&record.bytes));
+                if let Err(f) = self.verify_record(&record, trust, &mut walk, &mut report) {
                     failure = Some(f);
                     break;
                 }
             }
             // Signatures of this batch, on every core. A bad signature before the first
             // structural failure is the first failure.
-            report.signatures += jobs.len() as u64;
-            if let Some(bad) = check_signatures(&jobs) {
+            report.signatures += walk.jobs.len() as u64;
+            if let Some(bad) = check_signatures(&walk.jobs) {
                 if failure.as_ref().is_none_or(|f| bad.position < f.position) {
                     failure = Some(bad);
                 }
@@ -692,12 +698,15 @@ impl Ledger {
         &self,
         record: &Record,
         trust: &Trust,
-        digests: &[Digest],
-        head: &mut Option<(u64, Digest)>,
-        reviews: &mut HashMap<Digest, (Digest, PublicKeyBytes)>,
+        walk: &mut ChainWalk,
         report: &mut VerifyReport,
-        jobs: &mut Vec<SignatureJob>,
     ) -> Result<(), Failure> {
+        let ChainWalk {
+            digests,
+            head,
+            reviews,
+            jobs,
+        } = walk;
         let position = record.position.get();
         let fail = |index: Option<u64>, reason: String| Failure {
             position,
