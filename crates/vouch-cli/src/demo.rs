@@ -244,6 +244,21 @@ fn demo_key(path: &Path) -> CliResult<SigningKey> {
     Ok(key)
 }
 
+/// The demo's signing key and reviewer key (kept in `demo-files/`), trusted in the ledger.
+fn demo_keys(
+    ledger: &Ledger,
+    files: &Path,
+    reviewer_name: &str,
+) -> CliResult<(SigningKey, SigningKey, Trust)> {
+    let signer = demo_key(&files.join("release-signer.key"))?;
+    let reviewer = demo_key(&files.join("risk-reviewer.key"))?;
+    let mut trust = Trust::load(ledger.dir())?;
+    trust.add(&signer.public(), "demo release bot", Role::Signer);
+    trust.add(&reviewer.public(), reviewer_name, Role::Reviewer);
+    trust.save(ledger.dir())?;
+    Ok((signer, reviewer, trust))
+}
+
 #[derive(serde::Serialize)]
 struct DemoDecision {
     run: String,
@@ -286,16 +301,7 @@ fn demo_decision(p: &crate::release::Promoted) -> DemoDecision {
 fn release_flow(ctx: &Context, ledger: &mut Ledger, files: &Path) -> CliResult<DemoRelease> {
     let json = ctx.global.json;
     let model = ModelName::new("loan-risk").expect("valid");
-    let signer = demo_key(&files.join("release-signer.key"))?;
-    let reviewer = demo_key(&files.join("risk-reviewer.key"))?;
-    let mut trust = Trust::load(ledger.dir())?;
-    trust.add(&signer.public(), "loan-risk release bot", Role::Signer);
-    trust.add(
-        &reviewer.public(),
-        "Dana Okafor (model risk)",
-        Role::Reviewer,
-    );
-    trust.save(ledger.dir())?;
+    let (signer, reviewer, trust) = demo_keys(ledger, files, "Dana Okafor (model risk)")?;
     let policy_path = files.join("loan-risk-policy.toml");
     std::fs::write(&policy_path, POLICY).fail(Failure::Io)?;
     let mut release = DemoRelease {
@@ -704,16 +710,7 @@ fn fraud(ctx: &Context) -> CliResult<()> {
         .filter(|r| matches!(r, vouch_log::Appended::New(_)))
         .count();
     let model = ModelName::new("fraud-detector").expect("valid");
-    let signer = demo_key(&files.join("release-signer.key"))?;
-    let reviewer = demo_key(&files.join("risk-reviewer.key"))?;
-    let mut trust = Trust::load(ledger.dir())?;
-    trust.add(&signer.public(), "demo release bot", Role::Signer);
-    trust.add(
-        &reviewer.public(),
-        "Priya Raman (risk team)",
-        Role::Reviewer,
-    );
-    trust.save(ledger.dir())?;
+    let (signer, reviewer, trust) = demo_keys(&ledger, &files, "Priya Raman (risk team)")?;
     let policy_path = files.join("fraud-policy.toml");
     std::fs::write(&policy_path, FRAUD_POLICY).fail(Failure::Io)?;
     let digest = Digest::of(&model_bytes);
