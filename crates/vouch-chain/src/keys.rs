@@ -17,8 +17,8 @@ pub enum KeyError {
     #[error("not a Vouch private key file: expected a first line `{SECRET_HEADER}` and a second line of 64 hex characters")]
     BadSecretFile,
     /// Not a public key.
-    #[error("invalid public key `{0}`: expected `ed25519:` followed by 64 hex characters")]
-    BadPublicKey(String),
+    #[error("invalid public key: expected `ed25519:` followed by 64 hex characters of a valid Ed25519 point")]
+    BadPublicKey,
 }
 
 /// An Ed25519 signing key.
@@ -80,15 +80,18 @@ pub fn public_key_text(key: &PublicKeyBytes) -> String {
     format!("ed25519:{}", hex(&key.0))
 }
 
-/// Parses `ed25519:<64 hex>` (the prefix may be omitted).
+/// Parses `ed25519:<64 hex>`. The prefix is required: 64 bare hex characters are what a
+/// private key file holds, and must never be mistaken for (and stored as) a public key.
 ///
 /// # Errors
-/// When the text is not such a key, or not a valid Ed25519 point.
+/// When the text is not such a key, or not a valid Ed25519 point. The error does not
+/// repeat the input, which may be a secret pasted by mistake.
 pub fn parse_public_key(text: &str) -> Result<PublicKeyBytes, KeyError> {
-    let bad = || KeyError::BadPublicKey(text.chars().take(80).collect());
-    let trimmed = text.trim();
-    let bytes =
-        parse_hex::<32>(trimmed.strip_prefix("ed25519:").unwrap_or(trimmed)).ok_or_else(bad)?;
-    ed25519_dalek::VerifyingKey::from_bytes(&bytes).map_err(|_| bad())?;
+    let bytes = text
+        .trim()
+        .strip_prefix("ed25519:")
+        .and_then(parse_hex::<32>)
+        .ok_or(KeyError::BadPublicKey)?;
+    ed25519_dalek::VerifyingKey::from_bytes(&bytes).map_err(|_| KeyError::BadPublicKey)?;
     Ok(PublicKeyBytes(bytes))
 }

@@ -114,9 +114,8 @@ pub fn keys(ctx: &Context, command: KeysCommand) -> CliResult<()> {
         KeysCommand::Trust { public, name, role } => {
             let key = match vouch_chain::parse_public_key(&public) {
                 Ok(key) => key,
-                Err(e) if Path::new(&public).is_file() => load_key(Path::new(&public))
-                    .map_err(|_| bad_input(e.to_string()))?
-                    .public(),
+                // A private key file: take its public half (its own checks say what is wrong).
+                Err(_) if Path::new(&public).is_file() => load_key(Path::new(&public))?.public(),
                 Err(e) => return Err(bad_input(e.to_string())),
             };
             let role = match role {
@@ -372,6 +371,16 @@ pub fn promote_on(
     args: &GateArgs,
     key: &SigningKey,
 ) -> CliResult<Promoted> {
+    // A decision signed by a key nobody trusts would only fail verification later: refuse
+    // it now, with the command that fixes it.
+    let trust = Trust::load(ledger.dir())?;
+    if trust.find(&key.public(), Role::Signer).is_none() {
+        return Err(bad_input(format!(
+            "key {} is not trusted to sign decisions: run `vouch keys trust {} --name NAME --role signer` first",
+            vouch_chain::key_id(&key.public()),
+            vouch_chain::public_key_text(&key.public())
+        )));
+    }
     let e = evaluate_now(ctx, ledger, args)?;
     let time = now();
     let (policy_position, policy_digest) =

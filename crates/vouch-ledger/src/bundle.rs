@@ -64,15 +64,17 @@ impl Ledger {
         let mut next = index;
         while let Some(entry) = self.views().decision(next)? {
             positions.push(entry.position);
+            let record = self.decision_record(&entry)?;
             if next == index {
-                let record = self.decision_record(&entry)?;
                 positions.extend(&record.evidence);
                 positions.push(record.policy_position);
-                if let Some(link) = &record.review {
-                    positions.push(link.review_position);
-                    if let Some(reviewed) = self.views().decision_by_hash(&link.decision)? {
-                        positions.push(reviewed.position);
-                    }
+            }
+            // A decision enacting a review is signed by the reviewer: the review record
+            // (and the decision it reviewed) show that key may sign it.
+            if let Some(link) = &record.review {
+                positions.push(link.review_position);
+                if let Some(reviewed) = self.views().decision_by_hash(&link.decision)? {
+                    positions.push(reviewed.position);
                 }
             }
             next += 1;
@@ -174,10 +176,12 @@ pub fn verify_bundle(bundle: &Bundle) -> Vec<Check> {
             }
         }
     }
-    // The chain from the audited decision to the head.
+    // The chain from the audited decision to the head. Earlier decisions in the bundle
+    // (one a review resolved) are context, not links of this walk.
     let chain: Vec<(u64, &Event)> = events
         .iter()
         .filter(|(_, (_, _, key))| *key == chain_key().as_str())
+        .filter(|(_, (e, _, _))| !matches!(&e.body, Body::DecisionRecorded(d) if d.index < bundle.decision))
         .map(|(p, (e, _, _))| (*p, e))
         .collect();
     let mut prev: Option<(u64, Digest)> = None;

@@ -1,0 +1,2261 @@
+//! Release commands end to end: `keys`, `policy check`, `gate`, `promote`, `review`,
+//! `deploy`, `audit [--bundle]`, `verify`, `verify-bundle`, `registry` and `decisions`, run
+//! as the real binary against real ledgers in temp directories.
+//!
+//! Every test goes through [`Env`], which keeps a transcript of everything every command
+//! printed and, when the test ends, asserts that no private key generated in it ever
+//! appeared there.
+
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Value};
+
+use crate::support::{Run, TestLedger};
+
+// ---------------------------------------------------------------------------------------
+// Evidence
+// ---------------------------------------------------------------------------------------
+
+/// What a training run reports: the overall metrics the example policies read, and AUC
+/// per region.
+#[derive(Debug, Clone, Copy)]
+struct Metrics {
+    auc: f64,
+    latency_p95_ms: f64,
+    ece: f64,
+    parity_gap: f64,
+    cost_per_1k: f64,
+    eu: f64,
+    us: f64,
+    apac: f64,
+}
+
+/// A candidate that passes every gate of `CREDIT_POLICY` and of `loan-risk.toml`.
+const GOOD: Metrics = Metrics {
+    auc: 0.862,
+    latency_p95_ms: 142.0,
+    ece: 0.021,
+    parity_gap: 0.041,
+    cost_per_1k: 0.82,
+    eu: 0.851,
+    us: 0.871,
+    apac: 0.858,
+};
+
+/// Fails `auc-floor` (and any comparison with a better production model).
+const WEAK: Metrics = Metrics {
+    auc: 0.71,
+    eu: 0.70,
+    us: 0.72,
+    apac: 0.71,
+    ..GOOD
+};
+
+/// Passes every gate but trips the `fairness-watch` review rule (parity gap above 0.08).
+const BORDERLINE: Metrics = Metrics {
+    parity_gap: 0.091,
+    ..GOOD
+};
+
+impl Metrics {
+    fn segments(&self) -> [(&'static str, f64); 3] {
+        [("EU", self.eu), ("US", self.us), ("APAC", self.apac)]
+    }
+}
+
+/// A run's published `model.bin` artifact: the file and its digest.
+#[derive(Debug, Clone)]
+struct Published {
+    artifact: PathBuf,
+    digest: String,
+}
+
+/// `blake3:<hex>` of `bytes`, as Vouch writes digests.
+fn digest_of(bytes: &[u8]) -> String {
+    format!("blake3:{}", blake3::hash(bytes).to_hex())
+}
+
+/// The RFC 3339 UTC time `days` days before now.
+fn days_ago(days: u64) -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs();
+    let t = now - days * 86_400;
+    let (day, secs) = ((t / 86_400) as i64, t % 86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = day + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3_600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+#[test]
+fn days_ago_formats_rfc3339() {
+    let t = days_ago(0);
+    assert_eq!(t.len(), 20, "{t}");
+    assert!(
+        t.starts_with("20") && t.ends_with('Z') && &t[10..11] == "T",
+        "{t}"
+    );
+    assert!(days_ago(3) < t && days_ago(400) < days_ago(3));
+}
+
+// ---------------------------------------------------------------------------------------
+// Policies
+// ---------------------------------------------------------------------------------------
+
+/// A release policy for model `credit`: absolute, baseline, segment, artifact and dataset
+/// gates, one review rule, and a first release that needs no review.
+const CREDIT_POLICY: &str = r#"# e2e: the credit model's release policy
+model = "credit"
+version = "e2e-1"
+description = "AUC, latency, no regression, EU floor, model file, fresh validation data."
+
+[baseline]
+missing = "pass"
+
+[[gate]]
+name = "auc-floor"
+metric = "auc"
+min = 0.80
+reason = "AUC below 0.80 loses money"
+
+[[gate]]
+name = "latency-slo"
+metric = "latency_p95_ms"
+max = 200
+reason = "p95 latency must stay within the 200 ms SLO"
+
+[[gate]]
+name = "auc-vs-production"
+metric = "auc"
+compare = "baseline"
+max_drop = 0.01
+reason = "no measurable regression against production"
+
+[[gate]]
+name = "eu-floor"
+metric = "auc"
+segment = "region=EU"
+min = 0.78
+reason = "the EU book must stay profitable on its own"
+
+[[gate]]
+name = "model-file"
+require_artifacts = ["model.bin"]
+reason = "the audited artifact is the one that gets deployed"
+
+[[gate]]
+name = "fresh-validation"
+dataset = "validation"
+max_snapshot_age_days = 30
+max_label_lag_days = 14
+reason = "stale validation data does not predict live behaviour"
+
+[[review]]
+name = "fairness-watch"
+when = "metric"
+metric = "demographic_parity_gap"
+max = 0.08
+reason = "a parity gap above 0.08 needs the fairness board"
+"#;
+
+/// The same model, but every release needs a human sign-off.
+const CREDIT_SIGN_OFF: &str = r#"model = "credit"
+version = "e2e-sign-off"
+
+[[gate]]
+name = "auc-floor"
+metric = "auc"
+min = 0.80
+reason = "AUC below 0.80 loses money"
+
+[[review]]
+name = "risk-sign-off"
+when = "always"
+reason = "the risk team signs off every credit release"
+"#;
+
+fn example_policy(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../vouch-policy/policies")
+        .join(name)
+}
+
+// ---------------------------------------------------------------------------------------
+// Harness
+// ---------------------------------------------------------------------------------------
+
+/// A generated signing key.
+#[derive(Debug, Clone)]
+struct Key {
+    path: PathBuf,
+    /// `ed25519:<64 hex>`.
+    public: String,
+    /// 16 hex characters.
+    id: String,
+}
+
+impl Key {
+    fn arg(&self) -> &str {
+        s(&self.path)
+    }
+}
+
+fn s(path: &Path) -> &str {
+    path.to_str().expect("UTF-8 temp path")
+}
+
+fn is_hex(text: &str, len: usize) -> bool {
+    text.len() == len
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// A ledger plus a transcript of every command's output, checked for private keys.
+struct Env {
+    ledger: TestLedger,
+    transcript: RefCell<String>,
+    secrets: RefCell<Vec<String>>,
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let transcript = self.transcript.borrow();
+        for secret in self.secrets.borrow().iter() {
+            assert!(
+                !transcript.contains(secret.as_str())
+                    && !transcript.contains(&secret.to_ascii_uppercase()),
+                "a private key's hex was printed by some command of this test"
+            );
+        }
+    }
+}
+
+impl Env {
+    fn new() -> Env {
+        Env {
+            ledger: TestLedger::new(),
+            transcript: RefCell::new(String::new()),
+            secrets: RefCell::new(Vec::new()),
+        }
+    }
+
+    fn record(&self, args: &[&str], run: &Run) {
+        let mut t = self.transcript.borrow_mut();
+        t.push_str(&format!("$ vouch {}\n", args.join(" ")));
+        t.push_str(&run.stdout);
+        t.push_str(&run.stderr);
+    }
+
+    /// Runs `vouch --ledger <ledger> ARGS…`, keeping its output in the transcript.
+    fn vouch(&self, args: &[&str]) -> Run {
+        let run = self.ledger.vouch(args);
+        self.record(args, &run);
+        run
+    }
+
+    /// Runs `vouch ARGS…` and asserts the exit code and that the output mentions `needle`
+    /// (standard output on success, standard error otherwise).
+    #[track_caller]
+    fn check(&self, args: &[&str], code: i32, needle: &str) -> Run {
+        let run = self.vouch(args);
+        let (stream, text) = if code == 0 {
+            ("stdout", &run.stdout)
+        } else {
+            ("stderr", &run.stderr)
+        };
+        assert!(
+            run.code == code && text.contains(needle),
+            "vouch {args:?}: expected exit {code} and {stream} mentioning {needle:?}\n\
+             got exit {}\nstdout: {}\nstderr: {}",
+            run.code,
+            run.stdout,
+            run.stderr
+        );
+        run
+    }
+
+    /// Runs `vouch --json ARGS…`, asserts the exit code, and returns the one JSON document
+    /// standard output must hold.
+    #[track_caller]
+    fn json(&self, args: &[&str], code: i32) -> Value {
+        let mut full = vec!["--json"];
+        full.extend_from_slice(args);
+        let run = self.vouch(&full);
+        assert_eq!(
+            run.code, code,
+            "vouch {full:?}: wrong exit code\nstdout: {}\nstderr: {}",
+            run.stdout, run.stderr
+        );
+        one_json(&run)
+    }
+
+    /// Writes a file in the temp directory.
+    fn file(&self, name: &str, content: &str) -> PathBuf {
+        self.ledger.file(name, content.as_bytes())
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.ledger.tmp.path().join(name)
+    }
+
+    /// `keys generate`, checking what it prints; the private key joins the secrets.
+    #[track_caller]
+    fn key(&self, name: &str) -> Key {
+        let path = self.path(&format!("{name}.key"));
+        let out = self.check(&["keys", "generate", "--out", s(&path)], 0, "public key");
+        let field = |label: &str| -> String {
+            out.stdout
+                .lines()
+                .find_map(|l| l.strip_prefix(label))
+                .unwrap_or_else(|| panic!("no `{label}` line in {}", out.stdout))
+                .trim()
+                .to_owned()
+        };
+        let public = field("public key");
+        let id = field("key id");
+        assert!(
+            public
+                .strip_prefix("ed25519:")
+                .is_some_and(|h| is_hex(h, 64)),
+            "public key {public:?}"
+        );
+        assert!(is_hex(&id, 16), "key id {id:?}");
+        let text = std::fs::read_to_string(&path).expect("read key file");
+        let secret = text.lines().nth(1).expect("second line").trim().to_owned();
+        assert!(is_hex(&secret, 64), "the key file's second line is 64 hex");
+        assert_ne!(secret, public["ed25519:".len()..]);
+        self.secrets.borrow_mut().push(secret);
+        Key { path, public, id }
+    }
+
+    /// `keys trust PUBLIC --name NAME --role ROLE`.
+    #[track_caller]
+    fn trust(&self, key: &Key, name: &str, role: &str) {
+        self.check(
+            &["keys", "trust", &key.public, "--name", name, "--role", role],
+            0,
+            &key.id,
+        );
+    }
+
+    /// A key trusted to sign decisions.
+    #[track_caller]
+    fn signer(&self) -> Key {
+        let key = self.key("release-bot");
+        self.trust(&key, "release-bot", "signer");
+        key
+    }
+
+    /// Writes a policy file.
+    fn policy(&self, name: &str, text: &str) -> PathBuf {
+        self.file(name, text)
+    }
+
+    /// Publishes runs' evidence with one `vouch ingest` of JSON lines: start, params, overall
+    /// metrics, AUC per region, the `model.bin` artifact, a validation dataset whose
+    /// snapshot is 3 days and labels 5 days old, and finish.
+    #[track_caller]
+    fn publish(&self, runs: &[(&str, Metrics)]) -> Vec<Published> {
+        self.publish_aged(runs, 3, 5)
+    }
+
+    /// `publish`, with the validation snapshot and labels this many days old.
+    #[track_caller]
+    fn publish_aged(
+        &self,
+        runs: &[(&str, Metrics)],
+        snapshot_days: u64,
+        label_days: u64,
+    ) -> Vec<Published> {
+        let now = days_ago(0);
+        let snapshot = days_ago(snapshot_days);
+        let labels = days_ago(label_days);
+        let mut lines = Vec::new();
+        let mut published = Vec::new();
+        for &(run, m) in runs {
+            let event = |suffix: &str, kind: &str, data: Value| {
+                json!({
+                    "id": format!("{run}:{suffix}"),
+                    "kind": kind,
+                    "schema": 1,
+                    "time": now,
+                    "producer": "ci/credit#e2e",
+                    "run": run,
+                    "data": data,
+                })
+                .to_string()
+            };
+            let weights = format!("gradient-boosted trees of {run}\n");
+            let artifact = self.file(&format!("{run}-model.bin"), &weights);
+            let digest = digest_of(weights.as_bytes());
+            lines.push(event(
+                "start",
+                "run_started",
+                json!({ "experiment": "credit-xgb", "git": { "commit": "3f2a9c1d", "dirty": false } }),
+            ));
+            lines.push(event(
+                "params",
+                "params_logged",
+                json!({ "params": { "max_depth": "6", "eta": "0.05" } }),
+            ));
+            lines.push(event(
+                "m-overall",
+                "metrics_logged",
+                json!({ "metrics": {
+                    "auc": m.auc,
+                    "latency_p95_ms": m.latency_p95_ms,
+                    "ece": m.ece,
+                    "demographic_parity_gap": m.parity_gap,
+                    "cost_per_1k": m.cost_per_1k,
+                    "recall_at_1pct_fpr": 0.83,
+                    "equal_opportunity_gap": 0.03,
+                    "latency_p99_ms": 38,
+                } }),
+            ));
+            for (region, auc) in m.segments() {
+                lines.push(event(
+                    &format!("m-{region}"),
+                    "metrics_logged",
+                    json!({ "metrics": { "auc": auc }, "segment": format!("region={region}") }),
+                ));
+            }
+            lines.push(event(
+                "model",
+                "artifact_logged",
+                json!({
+                    "name": "model.bin",
+                    "digest": digest,
+                    "size": weights.len(),
+                    "uri": format!("s3://credit-models/{run}/model.bin"),
+                }),
+            ));
+            lines.push(event(
+                "validation",
+                "dataset_bound",
+                json!({
+                    "role": "validation",
+                    "name": "applications-holdout",
+                    "digest": digest_of(format!("holdout rows for {run}").as_bytes()),
+                    "rows": 48_210,
+                    "snapshot_at": snapshot,
+                    "labels_through": labels,
+                }),
+            ));
+            lines.push(event("end", "run_finished", json!({ "status": "ok" })));
+            published.push(Published { artifact, digest });
+        }
+        let file = self.file(
+            &format!("evidence-{}.jsonl", runs[0].0),
+            &(lines.join("\n") + "\n"),
+        );
+        self.check(&["ingest", s(&file)], 0, "");
+        published
+    }
+
+    /// Publishes one run's evidence with `vouch run start` / `log …` / `run finish`.
+    #[track_caller]
+    fn publish_with_cli(&self, run: &str, m: Metrics) -> Published {
+        self.check(
+            &[
+                "run",
+                "start",
+                "--experiment",
+                "credit-xgb",
+                "--run-id",
+                run,
+                "--git",
+                "9c1d3f2a",
+                "--env",
+                "none",
+            ],
+            0,
+            run,
+        );
+        let overall = [
+            format!("auc={}", m.auc),
+            format!("latency_p95_ms={}", m.latency_p95_ms),
+            format!("ece={}", m.ece),
+            format!("demographic_parity_gap={}", m.parity_gap),
+            format!("cost_per_1k={}", m.cost_per_1k),
+        ];
+        let mut args = vec!["log", "metric", "--run", run];
+        args.extend(overall.iter().map(String::as_str));
+        self.check(&args, 0, "");
+        for (region, auc) in m.segments() {
+            let segment = format!("region={region}");
+            let pair = format!("auc={auc}");
+            self.check(
+                &["log", "metric", "--run", run, "--segment", &segment, &pair],
+                0,
+                "",
+            );
+        }
+        let weights = format!("neural net of {run}\n");
+        let artifact = self.file(&format!("{run}-model.bin"), &weights);
+        let digest = digest_of(weights.as_bytes());
+        self.check(
+            &[
+                "log",
+                "artifact",
+                "--run",
+                run,
+                "--name",
+                "model.bin",
+                s(&artifact),
+            ],
+            0,
+            &digest,
+        );
+        let dataset = self.file(
+            &format!("{run}-validation.csv"),
+            "id,label\n1,0\n2,1\n3,0\n",
+        );
+        let (snapshot, labels) = (days_ago(2), days_ago(4));
+        self.check(
+            &[
+                "log",
+                "dataset",
+                "--run",
+                run,
+                "--role",
+                "validation",
+                "--snapshot-at",
+                &snapshot,
+                "--labels-through",
+                &labels,
+                s(&dataset),
+            ],
+            0,
+            "",
+        );
+        self.check(&["run", "finish", "--run", run], 0, "");
+        Published { artifact, digest }
+    }
+
+    /// `promote` with `policy`; asserts the exit code and returns the decision id (64 hex)
+    /// printed on standard output.
+    #[track_caller]
+    fn promote(&self, run: &str, model: &str, policy: &Path, key: &Key, code: i32) -> String {
+        let out = self.vouch(&[
+            "promote",
+            "--run",
+            run,
+            "--model",
+            model,
+            "--policy",
+            s(policy),
+            "--key",
+            key.arg(),
+        ]);
+        assert_eq!(
+            out.code, code,
+            "promote {run}: wrong exit code\nstdout: {}\nstderr: {}",
+            out.stdout, out.stderr
+        );
+        decision_id(&out.stdout)
+    }
+
+    /// `decisions --json`.
+    #[track_caller]
+    fn decisions(&self) -> Vec<Value> {
+        self.json(&["decisions", "--limit", "1000"], 0)
+            .as_array()
+            .expect("decisions --json is a list")
+            .clone()
+    }
+
+    /// The registry entry of `model` (`registry --json`).
+    #[track_caller]
+    fn registry(&self, model: &str) -> Value {
+        let all = self.json(&["registry"], 0);
+        all.as_array()
+            .expect("registry --json is a list")
+            .iter()
+            .find(|m| m["model"] == model)
+            .unwrap_or_else(|| panic!("no model {model} in {all:#}"))
+            .clone()
+    }
+
+    /// `status --json`'s log position.
+    #[track_caller]
+    fn log_position(&self) -> u64 {
+        self.json(&["status"], 0)["log_position"]
+            .as_u64()
+            .expect("log_position")
+    }
+
+    /// The decision with id `hash` (64 hex) in `decisions --json`.
+    #[track_caller]
+    fn decision(&self, hash: &str) -> Value {
+        let want = format!("blake3:{hash}");
+        self.decisions()
+            .into_iter()
+            .find(|d| d["hash"] == want.as_str())
+            .unwrap_or_else(|| panic!("no decision {hash}"))
+    }
+}
+
+/// Asserts standard output holds exactly one JSON document and returns it.
+#[track_caller]
+fn one_json(run: &Run) -> Value {
+    let docs: Result<Vec<Value>, _> = serde_json::Deserializer::from_str(&run.stdout)
+        .into_iter::<Value>()
+        .collect();
+    let docs = docs.unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e})\nstdout: {}\nstderr: {}",
+            run.stdout, run.stderr
+        )
+    });
+    assert_eq!(
+        docs.len(),
+        1,
+        "expected exactly one JSON document on stdout\nstdout: {}",
+        run.stdout
+    );
+    docs.into_iter().next().expect("one document")
+}
+
+/// The decision id from `promote`'s `decision <64 hex> (chain index N): outcome` line.
+#[track_caller]
+fn decision_id(stdout: &str) -> String {
+    let id = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("decision "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no decision line in\n{stdout}"));
+    assert!(is_hex(id, 64), "decision id {id:?} is not 64 hex");
+    id.to_owned()
+}
+
+/// The 1-based line and column of the first occurrence of `needle` in `text`.
+fn line_column(text: &str, needle: &str) -> (usize, usize) {
+    let at = text
+        .find(needle)
+        .unwrap_or_else(|| panic!("{needle:?} not in policy"));
+    let before = &text[..at];
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    (line, column)
+}
+
+/// The gate result named `gate` in a `gate --json` / `promote --json` document.
+#[track_caller]
+fn gate_result<'a>(doc: &'a Value, gate: &str) -> &'a Value {
+    doc["gates"]
+        .as_array()
+        .expect("gates is a list")
+        .iter()
+        .find(|g| g["gate"] == gate)
+        .unwrap_or_else(|| panic!("no gate {gate} in {doc:#}"))
+}
+
+fn gate_args<'a>(run: &'a str, model: &'a str, policy: &'a Path) -> Vec<&'a str> {
+    vec![
+        "gate",
+        "--run",
+        run,
+        "--model",
+        model,
+        "--policy",
+        s(policy),
+    ]
+}
+
+/// The `what` of every failed check in a `verify-bundle --json` or `audit --json`
+/// document's check list.
+fn failed_checks(checks: &Value) -> Vec<String> {
+    checks
+        .as_array()
+        .expect("checks is a list")
+        .iter()
+        .filter(|c| c["ok"] != true)
+        .map(|c| c["what"].as_str().expect("what").to_owned())
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// 1. Keys
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn keys_generate_trust_list_and_refuse_unsafe_key_files() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let alice = env.key("alice");
+    let mode = std::fs::metadata(&alice.path).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "key file mode {:o}", mode & 0o777);
+    let text = std::fs::read_to_string(&alice.path).unwrap();
+    assert_eq!(
+        text.lines().count(),
+        2,
+        "header and hex: {}",
+        text.lines().count()
+    );
+
+    // Never overwrites: same exit code, the file unchanged.
+    env.check(
+        &["keys", "generate", "--out", alice.arg()],
+        65,
+        "never overwritten",
+    );
+    assert_eq!(std::fs::read_to_string(&alice.path).unwrap(), text);
+
+    // --json: the public parts only.
+    let bob_path = env.path("bob.key");
+    let bob = env.json(&["keys", "generate", "--out", s(&bob_path)], 0);
+    let bob_public = bob["public_key"].as_str().expect("public_key").to_owned();
+    assert!(bob_public.starts_with("ed25519:"), "{bob}");
+    assert!(is_hex(bob["key_id"].as_str().expect("key_id"), 16), "{bob}");
+    let bob_text = std::fs::read_to_string(&bob_path).unwrap();
+    env.secrets
+        .borrow_mut()
+        .push(bob_text.lines().nth(1).unwrap().to_owned());
+
+    // Trust: by public key, or taken from a private key file.
+    env.trust(&alice, "Alice Martin", "reviewer");
+    env.check(
+        &[
+            "keys",
+            "trust",
+            &alice.public,
+            "--name",
+            "Alice Martin",
+            "--role",
+            "reviewer",
+        ],
+        0,
+        "already trusted",
+    );
+    env.check(
+        &["keys", "trust", s(&bob_path), "--name", "release-bot"],
+        0,
+        "as signer",
+    );
+    let list = env.json(&["keys", "list"], 0);
+    let list = list.as_array().expect("keys list --json is a list");
+    assert_eq!(list.len(), 2, "{list:?}");
+    assert_eq!(list[0]["name"], "Alice Martin");
+    assert_eq!(list[0]["role"], "reviewer");
+    assert_eq!(list[0]["key"], alice.public.as_str());
+    assert_eq!(list[0]["key_id"], alice.id.as_str());
+    assert_eq!(list[1]["role"], "signer");
+    assert_eq!(list[1]["key"], bob_public.as_str());
+    env.check(&["keys", "list"], 0, &alice.id);
+
+    // Never into a directory that does not exist; nothing without a ledger.
+    let nowhere = env.path("no-such-dir/k.key");
+    env.check(
+        &["keys", "generate", "--out", s(&nowhere)],
+        74,
+        "no-such-dir",
+    );
+    let elsewhere = TestLedger::uninitialised();
+    let run = elsewhere.vouch(&["keys", "trust", &alice.public, "--name", "x"]);
+    env.record(&["keys", "trust"], &run);
+    run.fails(66, "no ledger");
+    let fresh = Env::new();
+    assert_eq!(fresh.json(&["keys", "list"], 0), json!([]));
+
+    // Garbage is not a key.
+    let truncated = format!("{}zz", &alice.public[..70]);
+    for garbage in ["garbage", "ed25519:1234", "ed25519:", truncated.as_str()] {
+        env.check(
+            &["keys", "trust", garbage, "--name", "mallory"],
+            65,
+            "invalid public key",
+        );
+    }
+    env.check(
+        &[
+            "keys",
+            "trust",
+            &alice.public,
+            "--name",
+            "x",
+            "--role",
+            "owner",
+        ],
+        64,
+        "owner",
+    );
+
+    // A key file others can read is refused, as ssh does.
+    env.publish(&[("r1", GOOD)]);
+    let policy = env.policy("credit.toml", CREDIT_POLICY);
+    let open = env.path("open.key");
+    std::fs::copy(&bob_path, &open).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let before = env.log_position();
+    let promote = |key: &Path| {
+        env.vouch(&[
+            "promote",
+            "--run",
+            "r1",
+            "--model",
+            "credit",
+            "--policy",
+            s(&policy),
+            "--key",
+            s(key),
+        ])
+    };
+    let refused = promote(&open);
+    refused.fails(65, "chmod 600");
+    // `keys trust` will not read it either.
+    env.check(&["keys", "trust", s(&open), "--name", "bob"], 65, "");
+    // A malformed key file (mode 0600) is refused too, without echoing its content.
+    for (name, content) in [
+        ("empty.key", String::new()),
+        ("public.key", format!("{}\n", alice.public)),
+        (
+            "short.key",
+            "vouch-ed25519-secret-key-v1\nabcdef\n".to_owned(),
+        ),
+        (
+            "extra.key",
+            format!("{bob_text}{}\n", &bob_text.lines().nth(1).unwrap()[..8]),
+        ),
+    ] {
+        let path = env.file(name, &content);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        promote(&path).fails(65, "not a Vouch private key file");
+    }
+    // Missing key file.
+    promote(&env.path("nope.key")).fails(66, "nope.key");
+    assert_eq!(
+        env.log_position(),
+        before,
+        "refused promotions record nothing"
+    );
+    // The readable copy still works once its mode is fixed.
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let ok = promote(&open);
+    assert_eq!(ok.code, 0, "{}\n{}", ok.stdout, ok.stderr);
+}
+
+/// A private key whose 32 secret bytes also happen to be a valid public key encoding
+/// (the Ed25519 base point), so a pasted private key is not rejected by chance.
+const BASEPOINT_SEED: &str = "5866666666666666666666666666666666666666666666666666666666666666";
+
+#[test]
+fn keys_trust_refuses_a_private_key_pasted_as_public() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let path = env.file(
+        "pasted.key",
+        &format!("vouch-ed25519-secret-key-v1\n{BASEPOINT_SEED}\n"),
+    );
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    // The file itself is a fine way to trust the key: only the public part is stored.
+    env.check(
+        &["keys", "trust", s(&path), "--name", "ops"],
+        0,
+        "as signer",
+    );
+    let list = env.vouch(&["keys", "list"]);
+    assert!(!list.stdout.contains(BASEPOINT_SEED));
+    // Pasting the private hex instead must not be taken as a public key: the text form of
+    // a public key is `ed25519:<hex>`, and storing the secret in trust.json would print
+    // it on every `keys list`.
+    let pasted = env.vouch(&["keys", "trust", BASEPOINT_SEED, "--name", "ops-pasted"]);
+    let list = env.vouch(&["--json", "keys", "list"]);
+    assert!(
+        pasted.code == 65 && !list.stdout.contains(BASEPOINT_SEED),
+        "`vouch keys trust <private key hex>` was accepted (exit {}), and `keys list` now \
+         prints the private key:\n{}",
+        pasted.code,
+        list.stdout
+    );
+    assert!(!pasted.stdout.contains(BASEPOINT_SEED) && !pasted.stderr.contains(BASEPOINT_SEED));
+}
+
+/// `review` refuses a key not trusted as a reviewer; `promote` should likewise refuse a key
+/// not trusted to sign decisions, rather than append a link that `verify` rejects forever
+/// (the chain is append-only, and `verify` stops at the first failure) and that `deploy`
+/// meanwhile accepts as a promotion.
+#[test]
+fn promote_refuses_a_key_not_trusted_to_sign() {
+    let env = Env::new();
+    let trusted = env.signer();
+    let runs = env.publish(&[("v1", GOOD), ("v2", GOOD)]);
+    let credit = env.policy("credit.toml", CREDIT_POLICY);
+    env.promote("v1", "credit", &credit, &trusted, 0);
+    let stranger = env.key("stranger");
+    let before = env.log_position();
+    let run = env.vouch(&[
+        "promote",
+        "--run",
+        "v2",
+        "--model",
+        "credit",
+        "--policy",
+        s(&credit),
+        "--key",
+        stranger.arg(),
+    ]);
+    let after = env.log_position();
+    let verify = env.vouch(&["verify"]);
+    let deploy = env.vouch(&[
+        "deploy",
+        "--model",
+        "credit",
+        "--env",
+        "production",
+        "--artifact",
+        s(&runs[1].artifact),
+    ]);
+    assert!(
+        run.code == 65 && run.stderr.contains("not trusted") && after == before && verify.code == 0,
+        "promote with key {} (not in trust.json): exit {} (expected 65 naming the untrusted \
+         key); log position {before} -> {after}; then `verify` exits {}: {}; and `deploy` of \
+         the candidate exits {}: {}",
+        stranger.id,
+        run.code,
+        verify.code,
+        verify.stderr.trim(),
+        deploy.code,
+        deploy.stdout.trim(),
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// 2. Policy check
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn policy_check_accepts_examples_and_points_at_errors() {
+    let env = Env::new();
+    let loan = example_policy("loan-risk.toml");
+    let fraud = example_policy("fraud.toml");
+    env.check(
+        &["policy", "check", s(&loan)],
+        0,
+        "for model loan-risk: 9 gates, 2 review rules",
+    );
+    env.check(
+        &["policy", "check", s(&fraud)],
+        0,
+        "for model fraud-detector",
+    );
+    let doc = env.json(&["policy", "check", s(&loan)], 0);
+    assert_eq!(doc["model"], "loan-risk");
+    assert_eq!(doc["version"], "2026.11-1");
+    assert_eq!(doc["gates"], 9);
+    assert_eq!(doc["reviews"], 2);
+    let text = std::fs::read(&loan).unwrap();
+    assert_eq!(doc["digest"], digest_of(&text).as_str());
+    let credit = env.policy("credit.toml", CREDIT_POLICY);
+    env.check(
+        &["policy", "check", s(&credit)],
+        0,
+        "policy e2e-1 for model credit: 6 gates, 1 review rules",
+    );
+
+    // Each broken policy: the piece of text the error must point at.
+    let header = "model = \"credit\"\nversion = \"e2e-2\"\n\n";
+    let cases: [(&str, String, &str, &str); 6] = [
+        (
+            "syntax",
+            format!("{header}[[gate]]\nname = \"auc-floor\"\nmetric = \"auc\"\nmin = = 0.8\nreason = \"x\"\n"),
+            "= 0.8",
+            "",
+        ),
+        (
+            "unknown-key",
+            format!("{header}[[gate]]\nname = \"auc-floor\"\nmetric = \"auc\"\nminimum = 0.8\nreason = \"x\"\n"),
+            "minimum",
+            "unknown field `minimum`",
+        ),
+        (
+            "two-tolerances",
+            format!("{header}[[gate]]\nname = \"auc-floor\"\nmetric = \"auc\"\nmin = 0.8\nreason = \"x\"\n\n[[gate]]\nname = \"no-regression\"\nmetric = \"auc\"\ncompare = \"baseline\"\nmax_drop = 0.01\nmax_drop_pct = 1.5\nreason = \"y\"\n"),
+            "1.5",
+            "set only one of",
+        ),
+        (
+            "min-above-max",
+            format!("{header}[[gate]]\nname = \"latency\"\nmetric = \"latency_p95_ms\"\nmin = 300\nmax = 200\nreason = \"x\"\n"),
+            "200",
+            "min 300 is greater than max 200",
+        ),
+        (
+            "duplicate-name",
+            format!("{header}[[gate]]\nname = \"auc\"\nmetric = \"auc\"\nmin = 0.8\nreason = \"x\"\n\n[[review]]\nname = \"auc\"\nwhen = \"always\"\nreason = \"y\"\n"),
+            "name = \"auc\"\nwhen",
+            "duplicate name `auc`",
+        ),
+        (
+            "bad-when",
+            format!("{header}[[review]]\nname = \"sign-off\"\nwhen = \"sometimes\"\nreason = \"y\"\n"),
+            "\"sometimes\"",
+            "when must be",
+        ),
+    ];
+    for (name, text, at, message) in cases {
+        let file = env.policy(&format!("{name}.toml"), &text);
+        let (line, column) = line_column(&text, at);
+        // The duplicate is reported at its value, after `name = `.
+        let column = if name == "duplicate-name" {
+            column + 7
+        } else {
+            column
+        };
+        let run = env.check(&["policy", "check", s(&file)], 65, message);
+        let place = format!("line {line}, column {column}");
+        assert!(
+            run.stderr.contains(&place),
+            "{name}: expected {place:?} in {}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains(&format!("{name}.toml")),
+            "{}",
+            run.stderr
+        );
+        let doc = env.json(&["policy", "check", s(&file)], 65);
+        assert_eq!(doc["exit_code"], 65, "{doc}");
+        assert!(doc["error"].as_str().unwrap().contains(&place), "{doc}");
+    }
+    env.check(
+        &["policy", "check", s(&env.path("absent.toml"))],
+        66,
+        "absent.toml",
+    );
+    let doc = env.json(&["policy", "check", s(&env.path("absent.toml"))], 66);
+    assert_eq!(doc["exit_code"], 66);
+    let empty = env.policy("empty.toml", header);
+    env.check(
+        &["policy", "check", s(&empty)],
+        65,
+        "no [[gate]] and no [[review]]",
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// 3. Gate
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn gate_exit_codes_json_and_no_side_effects() {
+    let env = Env::new();
+    env.publish(&[
+        ("good", GOOD),
+        ("weak", WEAK),
+        ("borderline", BORDERLINE),
+        (
+            "slow",
+            Metrics {
+                latency_p95_ms: 260.0,
+                ..GOOD
+            },
+        ),
+    ]);
+    let credit = env.policy("credit.toml", CREDIT_POLICY);
+    let sign_off = env.policy("sign-off.toml", CREDIT_SIGN_OFF);
+    let loan = example_policy("loan-risk.toml");
+    // Stale validation data, and a run that logged neither the model nor a dataset.
+    env.publish_aged(&[("stale", GOOD)], 45, 20);
+    env.check(
+        &[
+            "run",
+            "start",
+            "--experiment",
+            "credit-xgb",
+            "--run-id",
+            "bare",
+            "--git",
+            "none",
+            "--env",
+            "none",
+        ],
+        0,
+        "bare",
+    );
+    env.check(
+        &[
+            "log",
+            "metric",
+            "--run",
+            "bare",
+            "auc=0.9",
+            "latency_p95_ms=120",
+            "demographic_parity_gap=0.01",
+        ],
+        0,
+        "",
+    );
+    env.check(
+        &[
+            "log",
+            "metric",
+            "--run",
+            "bare",
+            "--segment",
+            "region=EU",
+            "auc=0.88",
+        ],
+        0,
+        "",
+    );
+    let before = env.log_position();
+
+    env.check(
+        &gate_args("good", "credit", &credit),
+        0,
+        "outcome: promoted",
+    );
+    let weak = env.check(&gate_args("weak", "credit", &credit), 1, "");
+    assert!(weak.stdout.contains("outcome: rejected"), "{}", weak.stdout);
+    assert!(weak.stdout.contains("FAIL"), "{}", weak.stdout);
+    let slow = env.check(&gate_args("slow", "credit", &credit), 1, "");
+    assert!(slow.stdout.contains("latency-slo"), "{}", slow.stdout);
+    let borderline = env.check(&gate_args("borderline", "credit", &credit), 2, "");
+    assert!(
+        borderline
+            .stdout
+            .contains("review required (fairness-watch)"),
+        "{}",
+        borderline.stdout
+    );
+    // A rule that always asks for a human.
+    env.check(&gate_args("good", "credit", &sign_off), 2, "");
+    // loan-risk.toml: the first release has no baseline, and `[baseline] missing = "review"`.
+    env.check(&gate_args("good", "loan-risk", &loan), 2, "");
+    // fraud.toml: every gate passes on its metrics, but risk signs off every release.
+    let fraud = env.json(
+        &gate_args("good", "fraud-detector", &example_policy("fraud.toml")),
+        2,
+    );
+    assert_eq!(fraud["outcome"], "needs_review");
+    assert!(
+        fraud["gates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|g| g["verdict"] == "pass"),
+        "{fraud:#}"
+    );
+
+    // --json: every gate says what it read, against what, and why.
+    let doc = env.json(&gate_args("good", "credit", &credit), 0);
+    assert_eq!(doc["outcome"], "promoted");
+    assert_eq!(doc["model"], "credit");
+    assert_eq!(doc["run"], "good");
+    assert_eq!(doc["baseline"], Value::Null);
+    assert_eq!(doc["policy"]["version"], "e2e-1");
+    assert_eq!(
+        doc["policy"]["digest"],
+        digest_of(CREDIT_POLICY.as_bytes()).as_str()
+    );
+    for g in doc["gates"].as_array().expect("gates") {
+        for field in [
+            "gate",
+            "candidate",
+            "baseline",
+            "threshold",
+            "verdict",
+            "reason",
+        ] {
+            assert!(g.get(field).is_some(), "gate result lacks {field}: {g}");
+        }
+        assert_eq!(g["verdict"], "pass", "{g}");
+    }
+    let floor = gate_result(&doc, "auc-floor");
+    assert_eq!(floor["candidate"], GOOD.auc);
+    assert_eq!(floor["metric"], "auc");
+    assert!(
+        floor["threshold"].as_str().unwrap().contains("0.8"),
+        "{floor}"
+    );
+    let eu = gate_result(&doc, "eu-floor");
+    assert_eq!(eu["candidate"], GOOD.eu);
+    let doc = env.json(&gate_args("loan-risk-absent", "credit", &credit), 65);
+    assert!(
+        doc["error"].as_str().unwrap().contains("unknown run"),
+        "{doc}"
+    );
+
+    let weak = env.json(&gate_args("weak", "credit", &credit), 1);
+    assert_eq!(weak["outcome"], "rejected");
+    let floor = gate_result(&weak, "auc-floor");
+    assert_eq!(floor["verdict"], "fail");
+    assert_eq!(floor["candidate"], WEAK.auc);
+    assert!(
+        floor["reason"].as_str().unwrap().contains("loses money"),
+        "{floor}"
+    );
+    let review = env.json(&gate_args("borderline", "credit", &credit), 2);
+    assert_eq!(review["outcome"], "needs_review");
+    let rule = review["reviews"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["rule"] == "fairness-watch")
+        .expect("fairness-watch result");
+    assert_eq!(rule["triggered"], true, "{rule}");
+
+    let stale = env.json(&gate_args("stale", "credit", &credit), 1);
+    let fresh = gate_result(&stale, "fresh-validation");
+    assert_eq!(fresh["verdict"], "fail", "{fresh}");
+    assert!(
+        fresh["reason"]
+            .as_str()
+            .unwrap()
+            .contains("stale validation data"),
+        "{fresh}"
+    );
+    assert_eq!(gate_result(&stale, "auc-floor")["verdict"], "pass");
+    let bare = env.json(&gate_args("bare", "credit", &credit), 1);
+    for gate in ["model-file", "fresh-validation"] {
+        assert_eq!(gate_result(&bare, gate)["verdict"], "fail", "{bare:#}");
+    }
+    assert_eq!(gate_result(&bare, "auc-floor")["verdict"], "pass");
+
+    // Bad requests.
+    env.check(
+        &gate_args("good", "fraud-detector", &credit),
+        65,
+        "governs model credit, not fraud-detector",
+    );
+    env.check(
+        &gate_args("nobody", "credit", &credit),
+        65,
+        "unknown run `nobody`",
+    );
+    env.check(
+        &gate_args("good", "credit", &env.path("absent.toml")),
+        66,
+        "absent.toml",
+    );
+    env.check(&gate_args("bad run id!", "credit", &credit), 65, "--run");
+    env.check(&gate_args("good", "no such model", &credit), 65, "--model");
+    env.check(
+        &["gate", "--run", "good", "--model", "credit"],
+        64,
+        "--policy",
+    );
+
+    assert_eq!(env.log_position(), before, "gate records nothing");
+    assert!(env.decisions().is_empty());
+}
+
+// ---------------------------------------------------------------------------------------
+// 4. Promote
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn promote_records_the_chain_registry_and_next_baseline() {
+    let env = Env::new();
+    let key = env.signer();
+    let runs = env.publish(&[
+        ("v1", GOOD),
+        ("v1-weak", WEAK),
+        (
+            "v2",
+            Metrics {
+                auc: 0.868,
+                eu: 0.858,
+                ..GOOD
+            },
+        ),
+        ("v3-regress", Metrics { auc: 0.85, ..GOOD }),
+        ("v3-fair", BORDERLINE),
+    ]);
+    let credit = env.policy("credit.toml", CREDIT_POLICY);
+
+    let d0 = env.promote("v1", "credit", &credit, &key, 0);
+    let d1 = env.promote("v1-weak", "credit", &credit, &key, 1);
+    assert_eq!(env.registry("credit")["production"], 0);
+    // The baseline for the next gate is the production run.
+    let next = env.json(&gate_args("v2", "credit", &credit), 0);
+    assert_eq!(next["baseline"], "v1");
+    let cmp = gate_result(&next, "auc-vs-production");
+    assert_eq!(cmp["baseline"], GOOD.auc);
+    assert_eq!(cmp["candidate"], 0.868);
+    let d2 = env.promote("v2", "credit", &credit, &key, 0);
+    assert_eq!(env.registry("credit")["production"], 2);
+    let regress = env.json(&gate_args("v3-regress", "credit", &credit), 1);
+    assert_eq!(regress["baseline"], "v2");
+    let cmp = gate_result(&regress, "auc-vs-production");
+    assert_eq!(cmp["verdict"], "fail", "{cmp}");
+    assert_eq!(cmp["baseline"], 0.868);
+    // --json promote: one document, a needs-review decision does not change production.
+    let doc = env.json(
+        &[
+            "promote",
+            "--run",
+            "v3-fair",
+            "--model",
+            "credit",
+            "--policy",
+            s(&credit),
+            "--key",
+            key.arg(),
+        ],
+        2,
+    );
+    assert_eq!(doc["outcome"], "needs_review");
+    assert_eq!(doc["index"], 3);
+    assert_eq!(doc["run"], "v3-fair");
+    let d3 = doc["decision"].as_str().expect("decision").to_owned();
+    assert!(
+        d3.strip_prefix("blake3:").is_some_and(|h| is_hex(h, 64)),
+        "{doc}"
+    );
+
+    let decisions = env.decisions();
+    let expect = [
+        (&d0, "v1", "promoted", None),
+        (&d1, "v1-weak", "rejected", Some("v1")),
+        (&d2, "v2", "promoted", Some("v1")),
+    ];
+    assert_eq!(decisions.len(), 4, "{decisions:#?}");
+    for (i, (hash, run, outcome, baseline)) in expect.into_iter().enumerate() {
+        let d = &decisions[i];
+        assert_eq!(d["index"], i as u64, "{d}");
+        assert_eq!(d["hash"], format!("blake3:{hash}").as_str(), "{d}");
+        assert_eq!(d["run"], run);
+        assert_eq!(d["outcome"], outcome);
+        assert_eq!(d["model"], "credit");
+        assert_eq!(d["baseline"].as_str(), baseline, "{d}");
+        assert_eq!(d["signer"], key.id.as_str());
+        assert_eq!(d["policy_version"], "e2e-1");
+    }
+    assert_eq!(decisions[3]["hash"], d3.as_str());
+    assert_eq!(decisions[3]["outcome"], "needs_review");
+    // The promoted decisions list their artifact.
+    assert_eq!(decisions[0]["artifacts"], json!([runs[0].digest]));
+    assert_eq!(decisions[2]["artifacts"], json!([runs[2].digest]));
+
+    let registry = env.registry("credit");
+    assert_eq!(registry["production"], 2);
+    let versions: Vec<&Value> = registry["versions"].as_array().unwrap().iter().collect();
+    assert_eq!(versions.len(), 2, "{registry:#}");
+    assert_eq!(versions[0]["run"], "v1");
+    assert_eq!(versions[1]["run"], "v2");
+    assert_eq!(registry["decisions"], json!([0, 1, 2, 3]));
+    assert!(env.vouch(&["registry"]).stdout.contains("production"));
+    env.check(&["registry", "--model", "credit"], 0, "v2");
+    env.check(
+        &["registry", "--model", "fraud-detector"],
+        65,
+        "has no decisions",
+    );
+    env.check(&["decisions"], 0, &d2[..16]);
+    let limited = env.json(&["decisions", "--limit", "1", "--model", "credit"], 0);
+    assert_eq!(limited.as_array().unwrap().len(), 1);
+    assert_eq!(limited[0]["index"], 3);
+
+    // Unknown runs and foreign policies record nothing.
+    let before = env.log_position();
+    env.check(
+        &[
+            "promote",
+            "--run",
+            "ghost",
+            "--model",
+            "credit",
+            "--policy",
+            s(&credit),
+            "--key",
+            key.arg(),
+        ],
+        65,
+        "unknown run `ghost`",
+    );
+    env.check(
+        &[
+            "promote",
+            "--run",
+            "v2",
+            "--model",
+            "loan-risk",
+            "--policy",
+            s(&credit),
+            "--key",
+            key.arg(),
+        ],
+        65,
+        "governs model credit",
+    );
+    assert_eq!(env.log_position(), before);
+    env.check(&["verify"], 0, "the chain verifies");
+}
+
+// ---------------------------------------------------------------------------------------
+// 5. Concurrency
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn eight_concurrent_promote_processes_extend_one_chain() {
+    let env = Env::new();
+    let key = env.signer();
+    let credit = env.policy("credit.toml", CREDIT_POLICY);
+    // c0, c3, c6 pass; c1, c4, c7 fail; c2, c5 need review; whatever production is
+    // when each runs (no candidate is 0.01 AUC below another).
+    let mut runs = vec![("seed".to_owned(), GOOD)];
+    for i in 0..8u32 {
+        let m = match i % 3 {
+            0 => Metrics {
+                auc: 0.87 + f64::from(i) * 0.001,
+                ..GOOD
+            },
+            1 => WEAK,
+            _ => Metrics {
+                auc: 0.875,
+                ..BORDERLINE
+            },
+        };
+        runs.push((format!("c{i}"), m));
+    }
+    let borrowed: Vec<(&str, Metrics)> = runs.iter().map(|(r, m)| (r.as_str(), *m)).collect();
+    env.publish(&borrowed);
+    // One decision already on the chain: the eight extend it.
+    env.promote("seed", "credit", &credit, &key, 0);
+
+    let children: Vec<(String, std::process::Child)> = (0..8)
+        .map(|i| {
+            let run = format!("c{i}");
+            let child = env
+                .ledger
+                .command()
+                .args([
+                    "promote",
+                    "--run",
+                    &run,
+                    "--model",
+                    "credit",
+                    "--policy",
+                    s(&credit),
+                    "--key",
+                    key.arg(),
+                ])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn vouch promote");
+            (run, child)
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for (run, child) in children {
+        let output = child.wait_with_output().expect("wait");
+        let out = Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        };
+        env.record(&["promote", "--run", &run], &out);
+        assert!(
+            [0, 1, 2].contains(&out.code),
+            "promote {run}: exit {}\nstdout: {}\nstderr: {}",
+            out.code,
+            out.stdout,
+            out.stderr
+        );
+        let expected = match run[1..].parse::<u32>().unwrap() % 3 {
+            0 => 0,
+            1 => 1,
+            _ => 2,
+        };
+        assert_eq!(out.code, expected, "promote {run}: {}", out.stdout);
+        ids.push((run, decision_id(&out.stdout)));
+    }
+
+    let decisions = env.decisions();
+    assert_eq!(decisions.len(), 9, "{decisions:#?}");
+    for (i, d) in decisions.iter().enumerate() {
+        assert_eq!(d["index"], i as u64, "consecutive indexes: {d}");
+    }
+    let mut runs: Vec<&str> = decisions[1..]
+        .iter()
+        .map(|d| d["run"].as_str().unwrap())
+        .collect();
+    runs.sort_unstable();
+    assert_eq!(runs, ["c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7"]);
+    for (run, id) in &ids {
+        let d = decisions
+            .iter()
+            .find(|d| d["hash"] == format!("blake3:{id}").as_str())
+            .unwrap_or_else(|| {
+                panic!("decision {id} printed by promote {run} is not on the chain")
+            });
+        assert_eq!(d["run"], run.as_str());
+    }
+    let doc = env.json(&["verify"], 0);
+    assert_eq!(doc["ok"], true, "{doc}");
+    assert_eq!(doc["report"]["decisions"], 9);
+    env.check(&["verify"], 0, "the chain verifies");
+}
+
+// ---------------------------------------------------------------------------------------
+// 6. Review
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn review_approve_reject_and_refusals() {
+    let env = Env::new();
+    let signer = env.signer();
+    let reviewer = env.key("dana");
+    env.trust(&reviewer, "Dana Whitfield", "reviewer");
+    let runs = env.publish(&[("first", GOOD), ("second", GOOD), ("third", GOOD)]);
+    let sign_off = env.policy("sign-off.toml", CREDIT_SIGN_OFF);
+
+    let waiting = env.promote("first", "credit", &sign_off, &signer, 2);
+    assert_eq!(env.decision(&waiting)["outcome"], "needs_review");
+    assert_eq!(env.registry("credit")["production"], Value::Null);
+    // Not deployable while it waits.
+    env.check(
+        &[
+            "deploy",
+            "--model",
+            "credit",
+            "--env",
+            "production",
+            "--artifact",
+            s(&runs[0].artifact),
+        ],
+        65,
+        "never promoted",
+    );
+
+    // A key trusted only to sign decisions cannot review.
+    let short = &waiting[..12];
+    let review = |verb: &str, decision: &str, key: &Key, reason: &str| {
+        env.vouch(&[
+            "review",
+            verb,
+            "--decision",
+            decision,
+            "--reviewer",
+            "Dana Whitfield",
+            "--key",
+            key.arg(),
+            "--reason",
+            reason,
+        ])
+    };
+    review("approve", short, &signer, "looks fine").fails(65, "not trusted as a reviewer");
+    // An untrusted key neither.
+    let stranger = env.key("stranger");
+    review("approve", short, &stranger, "looks fine").fails(65, "not trusted as a reviewer");
+    // A reason is required.
+    review("approve", short, &reviewer, "  ").fails(65, "--reason");
+
+    let approved = review(
+        "approve",
+        short,
+        &reviewer,
+        "fairness board minutes 2026-11-27",
+    );
+    assert_eq!(approved.code, 0, "{}\n{}", approved.stdout, approved.stderr);
+    assert!(approved.stdout.contains("promoted"), "{}", approved.stdout);
+    let enacted = decision_id(
+        approved
+            .stdout
+            .lines()
+            .find(|l| l.starts_with("decision "))
+            .expect("decision line"),
+    );
+    let d = env.decision(&enacted);
+    assert_eq!(d["outcome"], "promoted");
+    assert_eq!(d["index"], 1);
+    assert_eq!(d["run"], "first");
+    assert_eq!(d["resolves"], format!("blake3:{waiting}").as_str());
+    assert_eq!(d["signer"], reviewer.id.as_str());
+    let original = env.decision(&waiting);
+    let reviews = original["reviews"].as_array().expect("reviews");
+    assert_eq!(reviews.len(), 1, "{original:#}");
+    assert_eq!(reviews[0]["reviewer"], "Dana Whitfield");
+    assert_eq!(reviews[0]["reason"], "fairness board minutes 2026-11-27");
+    let registry = env.registry("credit");
+    assert_eq!(registry["production"], 1, "{registry:#}");
+    assert_eq!(
+        registry["versions"][0]["hash"],
+        format!("blake3:{enacted}").as_str()
+    );
+    // The approved run is now the baseline.
+    let next = env.json(&gate_args("second", "credit", &sign_off), 2);
+    assert_eq!(next["baseline"], "first");
+
+    // Approving again, by prefix or by full id or chain index.
+    for id in [short, waiting.as_str(), "0"] {
+        review("approve", id, &reviewer, "again").fails(65, "already reviewed");
+    }
+    // A promoted decision is not waiting for review.
+    review("approve", &enacted[..12], &reviewer, "why not")
+        .fails(65, "only a decision waiting for review");
+    // Unknown and malformed ids.
+    review("approve", "deadbeefdeadbeef", &reviewer, "x").fails(65, "no decision with id");
+    review("approve", "99", &reviewer, "x").fails(65, "no decision with chain index 99");
+    review("approve", "xyz", &reviewer, "x").fails(65, "not a decision id");
+
+    // Reject another one: rejected, production unchanged.
+    let second = env.promote("second", "credit", &sign_off, &signer, 2);
+    let rejected = review("reject", &second[..12], &reviewer, "wait for the Q4 data");
+    assert_eq!(rejected.code, 0, "{}\n{}", rejected.stdout, rejected.stderr);
+    assert!(rejected.stdout.contains("rejected"), "{}", rejected.stdout);
+    let doc = {
+        let third = env.promote("third", "credit", &sign_off, &signer, 2);
+        env.json(
+            &[
+                "review",
+                "reject",
+                "--decision",
+                &third,
+                "--reviewer",
+                "Dana Whitfield",
+                "--key",
+                reviewer.arg(),
+                "--reason",
+                "duplicate of second",
+            ],
+            0,
+        )
+    };
+    assert_eq!(doc["outcome"], "rejected");
+    assert_eq!(doc["index"], 5);
+    let decisions = env.decisions();
+    let outcomes: Vec<&str> = decisions
+        .iter()
+        .map(|d| d["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            "needs_review",
+            "promoted",
+            "needs_review",
+            "rejected",
+            "needs_review",
+            "rejected"
+        ]
+    );
+    assert_eq!(env.registry("credit")["production"], 1);
+    review("approve", &second[..12], &reviewer, "changed my mind").fails(65, "already reviewed");
+
+    // The reviewer-signed decisions verify, and the approved artifact audits clean.
+    env.check(&["verify"], 0, "the chain verifies");
+    env.check(
+        &[
+            "deploy",
+            "--model",
+            "credit",
+            "--env",
+            "production",
+            "--artifact",
+            s(&runs[0].artifact),
+        ],
+        0,
+        "promoted by decision",
+    );
+    let audit = env.json(&["audit", s(&runs[0].artifact)], 0);
+    assert_eq!(audit["ok"], true, "{audit:#}");
+    let checks = &audit["report"]["checks"];
+    assert!(failed_checks(checks).is_empty(), "{checks:#}");
+    let whats: Vec<&str> = checks
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["what"].as_str().unwrap())
+        .collect();
+    assert!(whats.contains(&"review"), "{whats:?}");
+    let text = env.check(&["audit", s(&runs[0].artifact)], 0, "Dana Whitfield");
+    assert!(
+        text.stdout.contains("fairness board minutes"),
+        "{}",
+        text.stdout
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// 7. Deploy
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn deploy_requires_a_promotion_or_a_forced_reason() {
+    let env = Env::new();
+    let key = env.signer();
+    let runs = env.publish(&[("good", GOOD), ("weak", WEAK), ("never", GOOD)]);
+    let credit = env.policy("credit.toml", CREDIT_POLICY);
+    let promoted = env.promote("good", "credit", &credit, &key, 0);
+    env.promote("weak", "credit", &credit, &key, 1);
+    let deploy = |artifact: &Path, extra: &[&str], code: i32, needle: &str| {
+        let mut args = vec![
+            "deploy",
+            "--model",
+            "credit",
+            "--env",
+            "production",
+            "--artifact",
+            s(artifact),
+        ];
+        args.extend_from_slice(extra);
+        env.check(&args, code, needle)
+    };
+
+    deploy(&runs[0].artifact, &[], 0, &promoted);
+    let doc = env.json(
+        &[
+            "deploy",
+            "--model",
+            "credit",
+            "--env",
+            "staging-eu",
+            "--digest",
+            &runs[0].digest,
+        ],
+        0,
+    );
+    assert_eq!(doc["forced"], false);
+    assert_eq!(doc["decision"], format!("blake3:{promoted}").as_str());
+    assert_eq!(doc["artifact"], runs[0].digest.as_str());
+
+    // A rejected candidate and one never evaluated are refused…
+    for p in &runs[1..] {
+        deploy(&p.artifact, &[], 65, "--force --reason");
+    }
+    // …for another model too.
+    env.check(
+        &[
+            "deploy",
+            "--model",
+            "loan-risk",
+            "--env",
+            "production",
+            "--digest",
+            &runs[0].digest,
+        ],
+        65,
+        "never promoted for model loan-risk",
+    );
+    // --force needs a reason.
+    deploy(&runs[2].artifact, &["--force"], 64, "--reason");
+    deploy(
+        &runs[2].artifact,
+        &["--force", "--reason", " "],
+        65,
+        "--force needs --reason",
+    );
+    deploy(&runs[2].artifact, &[], 65, "never promoted");
+    let forced = deploy(
+        &runs[2].artifact,
+        &["--force", "--reason", "hotfix"],
+        0,
+        "FORCED",
+    );
+    assert!(forced.stdout.contains(&runs[2].digest), "{}", forced.stdout);
+
+    // The audit of the forced artifact fails and shows why.
+    let audit = env.check(&["audit", s(&runs[2].artifact)], 1, "never promoted");
+    assert!(audit.stdout.contains("FORCED: hotfix"), "{}", audit.stdout);
+    assert!(
+        audit.stdout.contains("forced deployment to production"),
+        "{}",
+        audit.stdout
+    );
+    let doc = env.json(&["audit", s(&runs[2].artifact)], 1);
+    assert_eq!(doc["ok"], false);
+    let deployments = doc["report"]["deployments"].as_array().unwrap();
+    assert_eq!(deployments.len(), 1);
+    assert_eq!(deployments[0]["forced"], true);
+    assert_eq!(deployments[0]["reason"], "hotfix");
+    let failed = failed_checks(&doc["report"]["checks"]);
+    assert_eq!(failed, ["promoted", "deployment"], "{doc:#}");
+
+    // Bad requests.
+    env.check(
+        &[
+            "deploy",
+            "--model",
+            "credit",
+            "--env",
+            "prod uction",
+            "--digest",
+            &runs[0].digest,
+        ],
+        65,
+        "--env",
+    );
+    env.check(
+        &[
+            "deploy",
+            "--model",
+            "credit",
+            "--env",
+            "production",
+            "--digest",
+            "md5:abc",
+        ],
+        65,
+        "--digest",
+    );
+    env.check(
+        &["deploy", "--model", "credit", "--env", "production"],
+        64,
+        "",
+    );
+    env.check(
+        &[
+            "deploy",
+            "--model",
+            "credit",
+            "--env",
+            "production",
+            "--artifact",
+            s(&env.path("absent.bin")),
+        ],
+        66,
+        "absent.bin",
+    );
+    let registry = env.registry("credit");
+    let envs: Vec<&str> = registry["deployments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["env"].as_str().unwrap())
+        .collect();
+    assert_eq!(envs, ["production", "staging-eu", "production"]);
+    env.check(&["verify"], 0, "the chain verifies");
+}
+
+// ---------------------------------------------------------------------------------------
+// 8. Audit and bundles
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn audit_bundle_verify_bundle_and_tampering() {
+    let env = Env::new();
+    let key = env.signer();
+    let credit = env.policy("credit.toml", CREDIT_POLICY);
+    let v1 = env.publish_with_cli("v1", GOOD);
+    let d0 = env.promote("v1", "credit", &credit, &key, 0);
+    let v2 = env
+        .publish(&[("v2", Metrics { auc: 0.866, ..GOOD })])
+        .remove(0);
+    env.promote("v2", "credit", &credit, &key, 0);
+    env.check(
+        &[
+            "deploy",
+            "--model",
+            "credit",
+            "--env",
+            "production",
+            "--artifact",
+            s(&v1.artifact),
+        ],
+        0,
+        "promoted by decision",
+    );
+
+    // The text report: deployment, decision, policy, run, dataset freshness, evidence, gates
+    // and every check.
+    let audit = env.check(&["audit", s(&v1.artifact)], 0, &d0);
+    for needle in [
+        "deployed    credit to production",
+        "policy      version e2e-1",
+        "run         v1 (credit-xgb), code 9c1d3f2a",
+        "dataset     validation",
+        "days before the decision",
+        "auc-floor",
+    ] {
+        assert!(
+            audit.stdout.contains(needle),
+            "audit lacks {needle:?}:\n{}",
+            audit.stdout
+        );
+    }
+    let doc = env.json(&["audit", s(&v1.artifact)], 0);
+    assert_eq!(doc["ok"], true, "{doc:#}");
+    let checks = &doc["report"]["checks"];
+    assert!(failed_checks(checks).is_empty(), "{checks:#}");
+    let whats: Vec<&str> = checks
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["what"].as_str().unwrap())
+        .collect();
+    for what in [
+        "decision record",
+        "decision signature",
+        "signer trusted",
+        "link from next decision",
+        "evidence digest",
+        "policy",
+        "deployment",
+    ] {
+        assert!(
+            whats.contains(&what),
+            "audit lacks the {what:?} check: {whats:?}"
+        );
+    }
+    assert_eq!(
+        doc["report"]["decision"]["hash"],
+        format!("blake3:{d0}").as_str()
+    );
+    assert_eq!(doc["report"]["policy_text"], CREDIT_POLICY);
+    // By digest: the same report.
+    let by_digest = env.json(&["audit", "--digest", &v1.digest], 0);
+    assert_eq!(by_digest["report"]["checks"], doc["report"]["checks"]);
+
+    // The bundle verifies on its own.
+    let bundle_path = env.path("v1-bundle.json");
+    env.check(
+        &["audit", s(&v1.artifact), "--bundle", s(&bundle_path)],
+        0,
+        "audit bundle written",
+    );
+    let verified = env.check(&["verify-bundle", s(&bundle_path)], 0, "bundle verifies");
+    assert!(
+        verified.stdout.contains(&d0[..16]) || verified.stdout.contains("decision 0"),
+        "{}",
+        verified.stdout
+    );
+    let ok = env.json(&["verify-bundle", s(&bundle_path)], 0);
+    assert_eq!(ok["ok"], true);
+    assert!(failed_checks(&ok["checks"]).is_empty());
+    let bundle: Value =
+        serde_json::from_str(&std::fs::read_to_string(&bundle_path).unwrap()).unwrap();
+    assert_eq!(bundle["format"], "vouch-audit-bundle-v1");
+    assert_eq!(bundle["artifact"], v1.digest.as_str());
+    assert_eq!(bundle["decision"], 0);
+    // The bundle itself never carries a private key.
+    let bundle_text = std::fs::read_to_string(&bundle_path).unwrap();
+    for secret in env.secrets.borrow().iter() {
+        assert!(!bundle_text.contains(secret.as_str()));
+    }
+    // --bundle also via --digest.
+    let bundle2 = env.path("v1-bundle-by-digest.json");
+    env.check(
+        &["audit", "--digest", &v1.digest, "--bundle", s(&bundle2)],
+        0,
+        "",
+    );
+    env.check(&["verify-bundle", s(&bundle2)], 0, "bundle verifies");
+
+    // Tampering: each variant must fail, naming the failed check.
+    let records = bundle["records"].as_array().unwrap().clone();
+    let chain_at = records
+        .iter()
+        .position(|r| r["key"] == "chain")
+        .expect("a chain record");
+    let evidence_at = records
+        .iter()
+        .position(|r| r["key"].as_str().unwrap().starts_with("run."))
+        .expect("an evidence record");
+    let flip = |hex: &str, at: usize| -> String {
+        let mut chars: Vec<char> = hex.chars().collect();
+        chars[at] = if chars[at] == '0' { '1' } else { '0' };
+        chars.into_iter().collect()
+    };
+    let mut variants: Vec<(&str, Value, &[&str])> = Vec::new();
+    {
+        // The decision's last bytes are its signature.
+        let mut b = bundle.clone();
+        let bytes = b["records"][chain_at]["bytes"].as_str().unwrap().to_owned();
+        b["records"][chain_at]["bytes"] = Value::from(flip(&bytes, bytes.len() - 3));
+        variants.push(("decision signature flipped", b, &["decision signature"]));
+    }
+    {
+        // One hex character inside an evidence record: it no longer decodes or no longer
+        // hashes to the evidence digest.
+        let mut b = bundle.clone();
+        let bytes = b["records"][evidence_at]["bytes"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        b["records"][evidence_at]["bytes"] = Value::from(flip(&bytes, bytes.len() / 2));
+        variants.push(("evidence byte flipped", b, &["record", "evidence digest"]));
+    }
+    {
+        let mut b = bundle.clone();
+        b["records"].as_array_mut().unwrap().remove(evidence_at);
+        variants.push(("evidence record dropped", b, &["evidence digest"]));
+    }
+    {
+        let mut b = bundle.clone();
+        b["records"].as_array_mut().unwrap().remove(chain_at);
+        variants.push(("decision dropped", b, &["decision", "chain"]));
+    }
+    {
+        let mut b = bundle.clone();
+        b["keys"] = json!([]);
+        variants.push(("keys cleared", b, &["decision signature"]));
+    }
+    {
+        let mut b = bundle.clone();
+        b["artifact"] = Value::from(v2.digest.clone());
+        variants.push(("another artifact", b, &["promotion"]));
+    }
+    for (name, tampered, expected) in variants {
+        let path = env.file(
+            &format!("tampered-{}.json", name.replace(' ', "-")),
+            &serde_json::to_string_pretty(&tampered).unwrap(),
+        );
+        let text = env.vouch(&["verify-bundle", s(&path)]);
+        text.fails(1, "the bundle does not verify");
+        let doc = env.json(&["verify-bundle", s(&path)], 1);
+        assert_eq!(doc["ok"], false, "{name}");
+        let failed = failed_checks(&doc["checks"]);
+        assert!(
+            failed.iter().any(|f| expected.contains(&f.as_str())),
+            "{name}: expected one of {expected:?} to fail, failed: {failed:?}"
+        );
+    }
+
+    // Not a bundle.
+    let garbage = env.file("garbage.json", "{\"format\": 3}\n");
+    env.check(&["verify-bundle", s(&garbage)], 65, "not an audit bundle");
+    let garbage = env.file("garbage.txt", "PK\u{3}\u{4} not json");
+    env.check(&["verify-bundle", s(&garbage)], 65, "not an audit bundle");
+    let doc = env.json(&["verify-bundle", s(&garbage)], 65);
+    assert_eq!(doc["exit_code"], 65);
+    env.check(
+        &["verify-bundle", s(&env.path("absent.json"))],
+        66,
+        "absent.json",
+    );
+
+    // Never promoted: audit fails, and writes no bundle.
+    let never = env.publish(&[("never", GOOD)]).remove(0);
+    let no_bundle = env.path("never-bundle.json");
+    env.check(
+        &["audit", s(&never.artifact), "--bundle", s(&no_bundle)],
+        1,
+        "never promoted",
+    );
+    assert!(!no_bundle.exists());
+    let doc = env.json(&["audit", s(&never.artifact)], 1);
+    assert_eq!(doc["ok"], false);
+    assert_eq!(failed_checks(&doc["report"]["checks"]), ["promoted"]);
+    env.check(
+        &["audit", "--digest", &digest_of(b"nothing")],
+        1,
+        "never promoted",
+    );
+    env.check(&["audit", "--digest", "blake3:xyz"], 65, "--digest");
+    env.check(&["audit"], 64, "");
+    env.check(&["audit", s(&env.path("absent.bin"))], 66, "absent.bin");
+}
+
+/// An artifact promoted by a review approval gets a bundle that verifies like any other.
+#[test]
+fn bundle_of_a_review_approved_promotion_verifies() {
+    let env = Env::new();
+    let signer = env.signer();
+    let reviewer = env.key("dana");
+    env.trust(&reviewer, "Dana Whitfield", "reviewer");
+    let runs = env.publish(&[("first", GOOD)]);
+    let sign_off = env.policy("sign-off.toml", CREDIT_SIGN_OFF);
+    let waiting = env.promote("first", "credit", &sign_off, &signer, 2);
+    env.check(
+        &[
+            "review",
+            "approve",
+            "--decision",
+            &waiting[..12],
+            "--reviewer",
+            "Dana Whitfield",
+            "--key",
+            reviewer.arg(),
+            "--reason",
+            "signed off",
+        ],
+        0,
+        "promoted",
+    );
+    let bundle = env.path("bundle.json");
+    env.check(
+        &["audit", s(&runs[0].artifact), "--bundle", s(&bundle)],
+        0,
+        "audit bundle written",
+    );
+    let doc = env.json(&["verify-bundle", s(&bundle)], 0);
+    assert_eq!(doc["ok"], true, "{doc:#}");
+}
+
+/// A bundle covers the chain from the audited decision to the head; a later decision that
+/// enacts a review (signed by the reviewer's key) must not make it fail.
+#[test]
+fn bundle_verifies_after_a_later_review_approved_decision() {
+    let env = Env::new();
+    let signer = env.signer();
+    let reviewer = env.key("dana");
+    env.trust(&reviewer, "Dana Whitfield", "reviewer");
+    let runs = env.publish(&[("v1", GOOD), ("v2", BORDERLINE)]);
+    let credit = env.policy("credit.toml", CREDIT_POLICY);
+    env.promote("v1", "credit", &credit, &signer, 0);
+    let waiting = env.promote("v2", "credit", &credit, &signer, 2);
+    env.check(
+        &[
+            "review",
+            "approve",
+            "--decision",
+            &waiting[..12],
+            "--reviewer",
+            "Dana Whitfield",
+            "--key",
+            reviewer.arg(),
+            "--reason",
+            "parity gap explained by the EU cohort",
+        ],
+        0,
+        "promoted",
+    );
+    env.check(&["verify"], 0, "the chain verifies");
+    env.check(&["audit", s(&runs[0].artifact)], 0, "");
+    let bundle = env.path("bundle.json");
+    env.check(
+        &["audit", s(&runs[0].artifact), "--bundle", s(&bundle)],
+        0,
+        "audit bundle written",
+    );
+    let doc = env.json(&["verify-bundle", s(&bundle)], 0);
+    assert_eq!(doc["ok"], true, "{doc:#}");
+}
+
+// ---------------------------------------------------------------------------------------
+// 9. Verify
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn verify_names_the_first_decision_that_fails() {
+    let env = Env::new();
+    // An empty ledger verifies.
+    env.check(&["verify"], 0, "the chain verifies");
+    let key = env.signer();
+    let runs = env.publish(&[("v1", GOOD), ("v2", WEAK)]);
+    let credit = env.policy("credit.toml", CREDIT_POLICY);
+    env.promote("v1", "credit", &credit, &key, 0);
+    env.promote("v2", "credit", &credit, &key, 1);
+    let ok = env.check(&["verify"], 0, "the chain verifies");
+    assert!(ok.stdout.contains("2 decisions"), "{}", ok.stdout);
+    let doc = env.json(&["verify"], 0);
+    assert_eq!(doc["ok"], true);
+    assert_eq!(doc["report"]["decisions"], 2);
+    assert_eq!(doc["report"]["failure"], Value::Null);
+
+    // Trust nothing: the first decision is the first failure.
+    let first = env.decisions()[0]["position"].as_u64().unwrap();
+    std::fs::remove_file(env.ledger.path().join("trust.json")).unwrap();
+    let failed = env.check(&["verify"], 1, "not trusted");
+    let place = format!("log position {first} (decision 0)");
+    assert!(
+        failed.stderr.contains(&place),
+        "expected {place:?} in {}",
+        failed.stderr
+    );
+    assert!(failed.stderr.contains(&key.id), "{}", failed.stderr);
+    let doc = env.json(&["verify"], 1);
+    assert_eq!(doc["ok"], false);
+    assert_eq!(doc["report"]["failure"]["position"], first);
+    assert_eq!(doc["report"]["failure"]["index"], 0);
+    // The audit of the promoted artifact says the same.
+    let doc = env.json(&["audit", "--digest", &runs[0].digest], 1);
+    assert_eq!(failed_checks(&doc["report"]["checks"]), ["signer trusted"]);
+
+    // A key trusted only as a reviewer is not a signer.
+    env.trust(&key, "release-bot", "reviewer");
+    env.check(&["verify"], 1, "(decision 0)");
+    env.trust(&key, "release-bot", "signer");
+    env.check(&["verify"], 0, "the chain verifies");
+    // A damaged trust file is bad input, not a verification verdict.
+    env.file("ledger/trust.json", "{ not json");
+    env.check(&["verify"], 65, "trust.json");
+}
+
+// ---------------------------------------------------------------------------------------
+// 10. --json: exactly one document, whatever the exit code
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn json_output_is_one_document_for_every_exit_code() {
+    let env = Env::new();
+    let key = env.signer();
+    let runs = env.publish(&[("good", GOOD), ("weak", WEAK), ("fair", BORDERLINE)]);
+    let credit = env.policy("credit.toml", CREDIT_POLICY);
+    let bundle = env.path("bundle.json");
+    let bad_bundle = env.path("bad-bundle.json");
+    let (credit, bundle_arg, bad_arg) = (s(&credit), s(&bundle), s(&bad_bundle));
+    let promote = |run: &'static str| {
+        vec![
+            "promote",
+            "--run",
+            run,
+            "--model",
+            "credit",
+            "--policy",
+            credit,
+            "--key",
+            key.arg(),
+        ]
+    };
+    let gate = |run: &'static str| {
+        vec![
+            "gate", "--run", run, "--model", "credit", "--policy", credit,
+        ]
+    };
+    // (arguments, exit code), in order: later commands see the effects of earlier ones.
+    let steps: Vec<(Vec<&str>, i32)> = vec![
+        (vec!["policy", "check", credit], 0),
+        (vec!["keys", "list"], 0),
+        (gate("good"), 0),
+        (gate("weak"), 1),
+        (gate("fair"), 2),
+        (promote("good"), 0),
+        (promote("weak"), 1),
+        (promote("fair"), 2),
+        (vec!["decisions"], 0),
+        (vec!["registry"], 0),
+        (
+            vec!["audit", s(&runs[0].artifact), "--bundle", bundle_arg],
+            0,
+        ),
+        (vec!["audit", s(&runs[1].artifact)], 1),
+        (vec!["verify"], 0),
+        (vec!["verify-bundle", bundle_arg], 0),
+        (vec!["verify-bundle", bad_arg], 1),
+        (promote("ghost"), 65),
+        (gate("ghost"), 65),
+        (vec!["verify"], 1),
+    ];
+    let untrusted_at = steps.len() - 1;
+    for (i, (args, code)) in steps.iter().enumerate() {
+        if args[..] == ["verify-bundle", bad_arg] {
+            let text = std::fs::read_to_string(&bundle).unwrap();
+            let mut b: Value = serde_json::from_str(&text).unwrap();
+            b["keys"] = json!([]);
+            std::fs::write(&bad_bundle, b.to_string()).unwrap();
+        }
+        if i == untrusted_at {
+            std::fs::remove_file(env.ledger.path().join("trust.json")).unwrap();
+        }
+        let doc = env.json(args, *code);
+        assert!(doc.is_object() || doc.is_array(), "{args:?}: {doc}");
+        if *code >= 64 {
+            assert_eq!(doc["exit_code"], *code, "{args:?}: {doc}");
+        }
+    }
+}
