@@ -1,0 +1,857 @@
+//! The NATS JetStream log: Vouch's log contract on one JetStream stream, so several machines
+//! can share a ledger through a server instead of one sled directory.
+//!
+//! Mapping. One stream (default `VOUCH`) captures `<prefix>.>` (default `vouch.>`). A record
+//! is one message: subject `<prefix>.<LogKey>` (a key's dot-separated tokens are valid subject
+//! tokens), header `Nats-Msg-Id` = event id, payload = the record's bytes exactly. A record's
+//! position is its stream sequence, which JetStream assigns 1, 2, 3 … with no gaps as long as
+//! nothing is ever removed, hence the stream settings [`NatsLog::connect`] insists on
+//! (`deny_delete`, `deny_purge`, no rollups, no limits: see `check.rs`).
+//!
+//! Dedup is JetStream's: within the stream's duplicate window (2 minutes when this crate
+//! creates the stream) a second publish with the same `Nats-Msg-Id` is acknowledged as a
+//! duplicate with the original sequence. Conditional appends use the server's
+//! `Nats-Expected-Last-Subject-Sequence` check, so the compare-and-swap happens where the
+//! sequence is assigned, with no lock and no race between processes.
+//!
+//! The [`Log`] trait is synchronous; the backend owns a small tokio runtime (one worker
+//! thread, which keeps the connection alive between calls: it answers server pings and
+//! reconnects) and blocks on it. Consequently a `NatsLog` must not be used, nor dropped, from
+//! inside an async task: call it from ordinary threads or `spawn_blocking`.
+//!
+//! Architecture invariant: only this crate (among the log backends) imports `async_nats`.
+#![deny(missing_docs)]
+
+mod check;
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use async_nats::jetstream::{
+    self,
+    consumer::{pull, AckPolicy, DeliverPolicy},
+    context::{PublishAckFuture, PublishErrorKind},
+    message::PublishMessage,
+    publish::PublishAck,
+    stream::{self, DiscardPolicy, LastRawMessageErrorKind, RetentionPolicy, StorageType},
+    ErrorCode,
+};
+use futures_util::StreamExt;
+use vouch_log::{Appended, ConditionalAppend, Log, LogError, LogKey, NewRecord, Position, Record};
+
+/// Publishes whose acks may be outstanding at once in one `append_batch`. Pipelining hides
+/// the round trip (one ack per record would cap a batch at one record per RTT); the bound
+/// keeps memory and the server's inbound queue in check.
+const ACK_WINDOW: usize = 256;
+
+/// Messages asked of the server per pull request while reading.
+const FETCH_CHUNK: usize = 1024;
+
+/// Records per `read` while `find` scans the stream.
+const SCAN_CHUNK: usize = 4096;
+
+/// The duplicate window of a stream this crate creates. Retries within it are deduplicated
+/// by the server; older retries are caught by the views' event-id index (see [`NatsLog`]).
+pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
+
+/// How to reach the server and which stream holds the log.
+#[derive(Clone)]
+pub struct NatsOptions {
+    /// Server URL(s), comma-separated (`nats://host:4222`, `tls://host:4222`).
+    pub url: String,
+    /// The stream's name (default `VOUCH`).
+    pub stream: String,
+    /// The subject prefix: records go to `<prefix>.<key>` (default `vouch`).
+    pub prefix: String,
+    /// Replicas when the stream is created (1, or 3 in a cluster); an existing stream
+    /// with fewer is refused.
+    pub replicas: usize,
+    /// A `.creds` file (user JWT and NKey seed).
+    pub credentials_file: Option<PathBuf>,
+    /// User name and password.
+    pub user_password: Option<(String, String)>,
+    /// An authentication token.
+    pub token: Option<String>,
+    /// Refuse to talk to the server without TLS.
+    pub tls_required: bool,
+    /// A PEM file of CA certificates to trust besides the system's.
+    pub root_certificates: Option<PathBuf>,
+    /// Bound on connecting and on each server round trip (API request, publish ack).
+    pub timeout: Duration,
+}
+
+impl NatsOptions {
+    /// Options for `url` with the defaults: stream `VOUCH`, prefix `vouch`, one replica, no
+    /// credentials, TLS only if the server asks, 10 s timeout.
+    pub fn new(url: impl Into<String>) -> Self {
+        NatsOptions {
+            url: url.into(),
+            stream: "VOUCH".to_owned(),
+            prefix: "vouch".to_owned(),
+            replicas: 1,
+            credentials_file: None,
+            user_password: None,
+            token: None,
+            tls_required: false,
+            root_certificates: None,
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Secrets stay out of logs and error reports.
+impl fmt::Debug for NatsOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NatsOptions")
+            .field("url", &self.url)
+            .field("stream", &self.stream)
+            .field("prefix", &self.prefix)
+            .field("replicas", &self.replicas)
+            .field("credentials_file", &self.credentials_file)
+            .field(
+                "user_password",
+                &self
+                    .user_password
+                    .as_ref()
+                    .map(|(user, _)| (user, "<redacted>")),
+            )
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("tls_required", &self.tls_required)
+            .field("root_certificates", &self.root_certificates)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+/// Why the NATS log could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NatsError {
+    /// An option is unusable.
+    #[error("invalid NATS log option: {0}")]
+    InvalidOption(String),
+    /// The runtime that drives the client could not start.
+    #[error("cannot start the NATS client runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+    /// The credentials file could not be read.
+    #[error("cannot read NATS credentials file {path}: {source}")]
+    Credentials {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The server could not be reached, or refused the connection.
+    #[error("cannot connect to NATS at {url}: {source}")]
+    Connect {
+        /// The URL tried.
+        url: String,
+        /// Why.
+        #[source]
+        source: async_nats::ConnectError,
+    },
+    /// The stream could not be looked up or created.
+    #[error("cannot provision JetStream stream `{stream}`: {reason}")]
+    Provision {
+        /// The stream.
+        stream: String,
+        /// Why.
+        reason: String,
+    },
+    /// The stream exists but its configuration breaks the log's promises; it is left as is.
+    #[error("JetStream stream `{stream}` is unsafe for a Vouch log: {}", problems.join("; "))]
+    UnsafeStream {
+        /// The stream.
+        stream: String,
+        /// Every broken promise.
+        problems: Vec<String>,
+    },
+}
+
+/// The log on a JetStream stream.
+///
+/// Dedup: the server deduplicates event ids within the stream's duplicate window only
+/// ([`DUPLICATE_WINDOW`] for a stream created here). A retry older than the window is
+/// written again at a new position; the projector's event-id index recognises it and
+/// applies it once, so views stay exact, but the log holds both copies.
+///
+/// Durability: an acknowledged publish is in the stream (on a quorum of replicas in a
+/// cluster); whether it is also fsynced depends on the server's `sync_interval` setting
+/// (default: every 2 minutes), so [`Log::flush`] has nothing more to do.
+pub struct NatsLog {
+    js: jetstream::Context,
+    client: async_nats::Client,
+    stream: stream::Stream,
+    stream_name: String,
+    /// `<prefix>.`, stripped from subjects to recover keys.
+    subject_prefix: String,
+    timeout: Duration,
+    /// Last, so the handles above are dropped before the tasks that serve them stop.
+    runtime: tokio::runtime::Runtime,
+}
+
+impl fmt::Debug for NatsLog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NatsLog")
+            .field("stream", &self.stream_name)
+            .field("subject_prefix", &self.subject_prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NatsLog {
+    /// Connects to the server and makes sure the stream exists and keeps the log's promises:
+    /// creates it if absent; if present, checks it and refuses it with
+    /// [`NatsError::UnsafeStream`] if any setting could lose, reorder or renumber records.
+    /// An existing stream is never modified.
+    ///
+    /// # Errors
+    /// See [`NatsError`].
+    pub fn connect(options: &NatsOptions) -> Result<NatsLog, NatsError> {
+        if LogKey::new(options.prefix.clone()).is_err() {
+            return Err(NatsError::InvalidOption(format!(
+                "prefix `{}` must be dot-separated tokens of A-Z a-z 0-9 _ -",
+                options.prefix
+            )));
+        }
+        let name_ok = !options.stream.is_empty()
+            && options
+                .stream
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !name_ok {
+            return Err(NatsError::InvalidOption(format!(
+                "stream name `{}` must be letters, digits, _ and -",
+                options.stream
+            )));
+        }
+        if !(1..=5).contains(&options.replicas) {
+            return Err(NatsError::InvalidOption(format!(
+                "replicas must be 1 to 5, not {}",
+                options.replicas
+            )));
+        }
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("vouch-nats")
+            .enable_all()
+            .build()
+            .map_err(NatsError::Runtime)?;
+        let (client, js, stream) = runtime.block_on(async {
+            let client = connect_client(options).await?;
+            let js = jetstream::ContextBuilder::new()
+                .timeout(options.timeout)
+                .max_ack_inflight(ACK_WINDOW * 16)
+                .backpressure_on_inflight(true)
+                .build(client.clone());
+            let stream = ensure_stream(&js, options).await?;
+            Ok::<_, NatsError>((client, js, stream))
+        })?;
+        Ok(NatsLog {
+            js,
+            client,
+            stream,
+            stream_name: options.stream.clone(),
+            subject_prefix: format!("{}.", options.prefix),
+            timeout: options.timeout,
+            runtime,
+        })
+    }
+
+    /// The stream's name.
+    pub fn stream_name(&self) -> &str {
+        &self.stream_name
+    }
+
+    fn subject(&self, key: &LogKey) -> String {
+        format!("{}{}", self.subject_prefix, key.as_str())
+    }
+
+    /// Runs `future` on the runtime, bounded by the options' timeout.
+    fn block<T>(
+        &self,
+        what: &str,
+        future: impl Future<Output = Result<T, LogError>>,
+    ) -> Result<T, LogError> {
+        self.runtime.block_on(within(self.timeout, what, future))
+    }
+
+    /// Refuses what cannot be published faithfully, before anything is sent: an event id
+    /// that is not a clean header value (it would be altered or split), and a record over
+    /// the server's message size (payload plus headers).
+    fn check_record(&self, record: &NewRecord, extra_headers: usize) -> Result<(), LogError> {
+        let id = &record.event_id;
+        let clean = !id.is_empty() && id.bytes().all(|b| b.is_ascii_graphic());
+        if !clean {
+            return Err(LogError::Storage(format!(
+                "event id {id:?} cannot be a Nats-Msg-Id header: it must be non-empty printable \
+                 ASCII without spaces"
+            )));
+        }
+        let max_payload = self.client.server_info().max_payload;
+        // "NATS/1.0\r\n" + "Nats-Msg-Id: <id>\r\n" + other headers + "\r\n".
+        let headers = 10 + "Nats-Msg-Id".len() + 2 + id.len() + 2 + extra_headers + 2;
+        let limit = max_payload.saturating_sub(headers);
+        if max_payload > 0 && record.bytes.len() > limit {
+            return Err(LogError::TooLarge {
+                event_id: id.clone(),
+                size: record.bytes.len(),
+                limit,
+            });
+        }
+        Ok(())
+    }
+
+    /// Turns a delivered message into a record, checking it is at `expected`.
+    fn decode(&self, message: &jetstream::Message, expected: u64) -> Result<Record, LogError> {
+        let corrupt = |reason: String| LogError::Corrupt {
+            position: Position::new(expected),
+            reason,
+        };
+        let info = message
+            .info()
+            .map_err(|e| corrupt(format!("delivery metadata does not parse: {e}")))?;
+        let sequence = info.stream_sequence;
+        if sequence != expected {
+            return Err(corrupt(format!(
+                "record {expected} is missing: the stream continues at {sequence}"
+            )));
+        }
+        let event_id = message
+            .headers
+            .as_ref()
+            .and_then(|h| h.get(async_nats::header::NATS_MESSAGE_ID))
+            .map(|v| v.as_str().to_owned())
+            .ok_or_else(|| corrupt("message has no Nats-Msg-Id header".to_owned()))?;
+        let subject = message.subject.as_str();
+        let key = subject
+            .strip_prefix(&self.subject_prefix)
+            .and_then(|k| LogKey::new(k).ok())
+            .ok_or_else(|| corrupt(format!("subject `{subject}` is not a log key")))?;
+        Ok(Record {
+            position: Position::new(sequence),
+            event_id,
+            key,
+            bytes: message.payload.to_vec(),
+        })
+    }
+
+    /// Reads by sequence through an ephemeral pull consumer (no acks, in-memory state),
+    /// fetching in chunks without waiting: the server sends what it has and says when
+    /// there is no more. Bounded by the stream's last sequence read first, so a read of an
+    /// up-to-date log costs one round trip and creates no consumer.
+    async fn read_async(&self, start: u64, max: usize) -> Result<Vec<Record>, LogError> {
+        let last = within(self.timeout, "reading the stream's state", async {
+            let info =
+                self.stream.get_info().await.map_err(|e| {
+                    classify(&e, format!("stream `{}` info: {e}", self.stream_name))
+                })?;
+            Ok(info.state.last_sequence)
+        })
+        .await?;
+        if start > last {
+            return Ok(Vec::new());
+        }
+        let want = usize::try_from(last - start + 1).map_or(max, |n| n.min(max));
+        let consumer = within(self.timeout, "creating a read consumer", async {
+            self.stream
+                .create_consumer(pull::Config {
+                    deliver_policy: DeliverPolicy::ByStartSequence {
+                        start_sequence: start,
+                    },
+                    ack_policy: AckPolicy::None,
+                    inactive_threshold: Duration::from_secs(60),
+                    memory_storage: true,
+                    num_replicas: 1,
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| classify(&e, format!("creating a read consumer: {e}")))
+        })
+        .await?;
+        let result = self.fetch_records(&consumer, start, want).await;
+        self.delete_consumer_later(consumer.cached_info().name.clone());
+        result
+    }
+
+    async fn fetch_records(
+        &self,
+        consumer: &jetstream::consumer::PullConsumer,
+        start: u64,
+        want: usize,
+    ) -> Result<Vec<Record>, LogError> {
+        let mut records = Vec::with_capacity(want.min(FETCH_CHUNK));
+        let mut next = start;
+        while records.len() < want {
+            let chunk = (want - records.len()).min(FETCH_CHUNK);
+            let mut batch = within(self.timeout, "requesting records", async {
+                consumer
+                    .fetch()
+                    .max_messages(chunk)
+                    .messages()
+                    .await
+                    .map_err(|e| classify(&e, format!("requesting records from {next}: {e}")))
+            })
+            .await?;
+            let before = records.len();
+            while let Some(message) = within(self.timeout, "receiving records", async {
+                Ok(batch.next().await)
+            })
+            .await?
+            {
+                let message = message
+                    .map_err(|e| LogError::Storage(format!("reading record {next}: {e}")))?;
+                records.push(self.decode(&message, next)?);
+                next += 1;
+            }
+            if records.len() == before {
+                return Err(LogError::Corrupt {
+                    position: Position::new(next),
+                    reason: format!(
+                        "record {next} is missing: the stream's last sequence is at least {}",
+                        start + want as u64 - 1
+                    ),
+                });
+            }
+        }
+        Ok(records)
+    }
+}
+
+/// Connects with the options' authentication and TLS settings.
+impl NatsLog {
+    /// The position of the record with `event_id` among the records on `subject` after
+    /// sequence `after`, read through a filtered, headers-only consumer: the cost is the
+    /// number of such records, not the log's length.
+    async fn find_on_subject(
+        &self,
+        subject: &str,
+        after: u64,
+        event_id: &str,
+    ) -> Result<Option<Position>, LogError> {
+        let consumer = within(self.timeout, "creating a search consumer", async {
+            self.stream
+                .create_consumer(pull::Config {
+                    deliver_policy: DeliverPolicy::ByStartSequence {
+                        start_sequence: after + 1,
+                    },
+                    filter_subject: subject.to_owned(),
+                    headers_only: true,
+                    ack_policy: AckPolicy::None,
+                    inactive_threshold: Duration::from_secs(60),
+                    memory_storage: true,
+                    num_replicas: 1,
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| classify(&e, format!("creating a search consumer: {e}")))
+        })
+        .await?;
+        let result = async {
+            loop {
+                let mut batch = within(self.timeout, "searching a key", async {
+                    consumer
+                        .fetch()
+                        .max_messages(FETCH_CHUNK)
+                        .messages()
+                        .await
+                        .map_err(|e| classify(&e, format!("searching `{subject}`: {e}")))
+                })
+                .await?;
+                let mut seen = 0;
+                while let Some(message) = within(self.timeout, "searching a key", async {
+                    Ok(batch.next().await)
+                })
+                .await?
+                {
+                    let message = message
+                        .map_err(|e| LogError::Storage(format!("searching `{subject}`: {e}")))?;
+                    seen += 1;
+                    let id = message
+                        .headers
+                        .as_ref()
+                        .and_then(|h| h.get(async_nats::header::NATS_MESSAGE_ID));
+                    if id.is_some_and(|id| id.as_str() == event_id) {
+                        let info = message.info().map_err(|e| {
+                            LogError::Storage(format!("searching `{subject}`: {e}"))
+                        })?;
+                        return Ok(Some(Position::new(info.stream_sequence)));
+                    }
+                }
+                if seen < FETCH_CHUNK {
+                    return Ok(None);
+                }
+            }
+        }
+        .await;
+        self.delete_consumer_later(consumer.cached_info().name.clone());
+        result
+    }
+
+    /// Deletes a consumer of ours in the background (best effort: an unused one also
+    /// expires on its own after its inactive threshold).
+    fn delete_consumer_later(&self, name: String) {
+        let (js, stream) = (self.js.clone(), self.stream_name.clone());
+        self.runtime.spawn(async move {
+            if let Err(e) = js.delete_consumer_from_stream(&name, &stream).await {
+                tracing::debug!(consumer = %name, error = %e, "could not delete a consumer");
+            }
+        });
+    }
+}
+
+async fn connect_client(options: &NatsOptions) -> Result<async_nats::Client, NatsError> {
+    let mut connect = async_nats::ConnectOptions::new()
+        .name("vouch")
+        .connection_timeout(options.timeout)
+        .request_timeout(Some(options.timeout))
+        .require_tls(options.tls_required);
+    if let Some(path) = &options.credentials_file {
+        connect =
+            connect
+                .credentials_file(path)
+                .await
+                .map_err(|source| NatsError::Credentials {
+                    path: path.clone(),
+                    source,
+                })?;
+    }
+    if let Some((user, password)) = &options.user_password {
+        connect = connect.user_and_password(user.clone(), password.clone());
+    }
+    if let Some(token) = &options.token {
+        connect = connect.token(token.clone());
+    }
+    if let Some(path) = &options.root_certificates {
+        connect = connect.add_root_certificates(path.clone());
+    }
+    connect
+        .connect(options.url.as_str())
+        .await
+        .map_err(|source| NatsError::Connect {
+            url: options.url.clone(),
+            source,
+        })
+}
+
+/// The configuration a stream created by this crate has.
+fn stream_config(options: &NatsOptions) -> stream::Config {
+    stream::Config {
+        name: options.stream.clone(),
+        description: Some("Vouch evidence log".to_owned()),
+        subjects: vec![format!("{}.>", options.prefix)],
+        storage: StorageType::File,
+        retention: RetentionPolicy::Limits,
+        discard: DiscardPolicy::Old,
+        num_replicas: options.replicas,
+        deny_delete: true,
+        deny_purge: true,
+        allow_rollup: false,
+        duplicate_window: DUPLICATE_WINDOW,
+        max_age: Duration::ZERO,
+        max_bytes: -1,
+        max_messages: -1,
+        max_messages_per_subject: -1,
+        max_consumers: -1,
+        ..Default::default()
+    }
+}
+
+/// Finds or creates the stream, then checks what the server reports, so a stream created
+/// concurrently by someone else (or adjusted by the server) is checked too.
+async fn ensure_stream(
+    js: &jetstream::Context,
+    options: &NatsOptions,
+) -> Result<stream::Stream, NatsError> {
+    let provision = |reason: String| NatsError::Provision {
+        stream: options.stream.clone(),
+        reason,
+    };
+    let mut stream = match js.get_stream(&options.stream).await {
+        Ok(stream) => stream,
+        Err(e) if is_stream_not_found(&e) => {
+            match js.create_stream(stream_config(options)).await {
+                Ok(stream) => {
+                    tracing::info!(stream = %options.stream, "created JetStream stream");
+                    stream
+                }
+                // Lost a race with another creator: check theirs.
+                Err(create) => js
+                    .get_stream(&options.stream)
+                    .await
+                    .map_err(|_| provision(format!("creating the stream failed: {create}")))?,
+            }
+        }
+        Err(e) => return Err(provision(format!("looking up the stream failed: {e}"))),
+    };
+    let info = stream
+        .info()
+        .await
+        .map_err(|e| provision(format!("reading the stream's configuration failed: {e}")))?;
+    let problems = check::problems(&info.config, &options.prefix, options.replicas);
+    if problems.is_empty() {
+        Ok(stream)
+    } else {
+        Err(NatsError::UnsafeStream {
+            stream: options.stream.clone(),
+            problems,
+        })
+    }
+}
+
+fn is_stream_not_found(error: &jetstream::context::GetStreamError) -> bool {
+    matches!(
+        error.kind(),
+        jetstream::context::GetStreamErrorKind::JetStream(e)
+            if e.error_code() == ErrorCode::STREAM_NOT_FOUND
+    )
+}
+
+/// Bounds `future` by `timeout`; running out means the server is not answering.
+async fn within<T>(
+    timeout: Duration,
+    what: &str,
+    future: impl Future<Output = Result<T, LogError>>,
+) -> Result<T, LogError> {
+    tokio::time::timeout(timeout, future)
+        .await
+        .unwrap_or_else(|_| {
+            Err(LogError::Unavailable(format!(
+                "{what}: no answer from NATS within {timeout:?}"
+            )))
+        })
+}
+
+/// `Unavailable` when the error (or one of its causes) says the server did not answer or
+/// nothing serves the stream right now (a retry may succeed); `Storage` otherwise.
+fn classify(error: &(dyn std::error::Error + 'static), context: String) -> LogError {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = cause {
+        let unreachable = if let Some(e) = e.downcast_ref::<jetstream::context::RequestError>() {
+            use jetstream::context::RequestErrorKind as K;
+            matches!(e.kind(), K::TimedOut | K::NoResponders)
+        } else if let Some(e) = e.downcast_ref::<jetstream::context::PublishError>() {
+            matches!(
+                e.kind(),
+                PublishErrorKind::TimedOut
+                    | PublishErrorKind::BrokenPipe
+                    | PublishErrorKind::StreamNotFound
+            )
+        } else if let Some(e) = e.downcast_ref::<stream::ConsumerError>() {
+            matches!(e.kind(), stream::ConsumerErrorKind::TimedOut)
+        } else if let Some(e) = e.downcast_ref::<async_nats::RequestError>() {
+            use async_nats::RequestErrorKind as K;
+            matches!(e.kind(), K::TimedOut | K::NoResponders)
+        } else if let Some(e) = e.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind as K;
+            matches!(
+                e.kind(),
+                K::TimedOut | K::BrokenPipe | K::ConnectionReset | K::NotConnected
+            )
+        } else {
+            false
+        };
+        if unreachable {
+            return LogError::Unavailable(context);
+        }
+        cause = e.source();
+    }
+    LogError::Storage(context)
+}
+
+/// One publish's outcome as the contract names it.
+fn appended(ack: PublishAck, event_id: &str) -> Result<Appended, LogError> {
+    if ack.sequence == 0 {
+        return Err(LogError::Storage(format!(
+            "append of `{event_id}` was acknowledged without a position (duplicate still in \
+             flight?); retry"
+        )));
+    }
+    let position = Position::new(ack.sequence);
+    Ok(if ack.duplicate {
+        Appended::Duplicate(position)
+    } else {
+        Appended::New(position)
+    })
+}
+
+fn publish_failed(error: &jetstream::context::PublishError, event_id: &str) -> LogError {
+    classify(error, format!("append of `{event_id}` failed: {error}"))
+}
+
+async fn await_ack(future: PublishAckFuture, event_id: &str) -> Result<Appended, LogError> {
+    let ack = future.await.map_err(|e| publish_failed(&e, event_id))?;
+    appended(ack, event_id)
+}
+
+impl Log for NatsLog {
+    /// Publishes every record with its event id as `Nats-Msg-Id`, keeping up to
+    /// [`ACK_WINDOW`] acks in flight, and returns once every ack is in. Not atomic: on an
+    /// error a prefix may be stored; a retry with the same ids within the duplicate window
+    /// deduplicates it. Repeated ids inside the batch are resolved here, not sent twice.
+    fn append_batch(&self, records: Vec<NewRecord>) -> Result<Vec<Appended>, LogError> {
+        for record in &records {
+            self.check_record(record, 0)?;
+        }
+        // For each record, the index of the first record in the batch with its id.
+        let mut first_with_id: HashMap<&str, usize> = HashMap::new();
+        let firsts: Vec<usize> = records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| *first_with_id.entry(r.event_id.as_str()).or_insert(i))
+            .collect();
+        let ids: Vec<String> = records.iter().map(|r| r.event_id.clone()).collect();
+        let subjects: Vec<String> = records.iter().map(|r| self.subject(&r.key)).collect();
+        let mut results: Vec<Option<Appended>> = vec![None; records.len()];
+        self.runtime.block_on(async {
+            let mut in_flight: VecDeque<(usize, PublishAckFuture)> = VecDeque::new();
+            for (i, record) in records.into_iter().enumerate() {
+                if firsts[i] != i {
+                    continue;
+                }
+                let publish = PublishMessage::build()
+                    .message_id(&record.event_id)
+                    .payload(record.bytes.into());
+                let future = self
+                    .js
+                    .send_publish(subjects[i].clone(), publish)
+                    .await
+                    .map_err(|e| publish_failed(&e, &record.event_id))?;
+                in_flight.push_back((i, future));
+                if in_flight.len() >= ACK_WINDOW {
+                    let (j, future) = in_flight.pop_front().expect("window is not empty");
+                    results[j] = Some(await_ack(future, &ids[j]).await?);
+                }
+            }
+            while let Some((j, future)) = in_flight.pop_front() {
+                results[j] = Some(await_ack(future, &ids[j]).await?);
+            }
+            Ok::<_, LogError>(())
+        })?;
+        Ok(firsts
+            .iter()
+            .enumerate()
+            .map(|(i, &first)| {
+                let got = results[first].expect("every first occurrence was published");
+                if first == i {
+                    got
+                } else {
+                    Appended::Duplicate(got.position())
+                }
+            })
+            .collect())
+    }
+
+    /// Publishes with `Nats-Expected-Last-Subject-Sequence` (0 when `expected` is `None`:
+    /// the server reads 0 as "no message on this subject yet"), so the compare-and-swap is
+    /// decided where sequences are assigned. The server checks that condition *before* the
+    /// event id, so on a conflict the key's records after `expected` are searched for the
+    /// event id (headers only): a retry of a record that landed is reported as the
+    /// duplicate it is. A record with the same id under another key, or before `expected`,
+    /// is not searched for: when the condition holds the server's dedup catches it within
+    /// the duplicate window, and when it fails the result is a conflict.
+    fn append_if(
+        &self,
+        record: NewRecord,
+        expected: Option<Position>,
+    ) -> Result<ConditionalAppend, LogError> {
+        self.check_record(&record, condition_header_len(expected))?;
+        let subject = self.subject(&record.key);
+        let publish = PublishMessage::build()
+            .message_id(&record.event_id)
+            .expected_last_subject_sequence(expected.map_or(0, Position::get))
+            .payload(record.bytes.into());
+        let outcome = self.runtime.block_on(async {
+            let future = self.js.send_publish(subject, publish).await?;
+            future.await
+        });
+        match outcome {
+            Ok(ack) => Ok(ConditionalAppend::Appended(appended(
+                ack,
+                &record.event_id,
+            )?)),
+            Err(e) if e.kind() == PublishErrorKind::WrongLastSequence => {
+                // The server checks the condition before the event id, so a retry of a
+                // record that did land fails the condition: look for it among the key's
+                // records after `expected` (where a landed retry must be).
+                let after = expected.map_or(0, Position::get);
+                let subject = self.subject(&record.key);
+                if let Some(position) = self.runtime.block_on(self.find_on_subject(
+                    &subject,
+                    after,
+                    &record.event_id,
+                ))? {
+                    return Ok(ConditionalAppend::Appended(Appended::Duplicate(position)));
+                }
+                Ok(ConditionalAppend::Conflict {
+                    expected,
+                    actual: self.last_for_key(&record.key)?,
+                })
+            }
+            Err(e) => Err(publish_failed(&e, &record.event_id)),
+        }
+    }
+
+    fn read(&self, from: Position, max: usize) -> Result<Vec<Record>, LogError> {
+        if max == 0 {
+            return Ok(Vec::new());
+        }
+        let start = from.get().max(1);
+        // Each step inside is bounded by the timeout; the whole read is not.
+        self.runtime.block_on(self.read_async(start, max))
+    }
+
+    fn last_position(&self) -> Result<Position, LogError> {
+        self.block("reading the stream's state", async {
+            let info =
+                self.stream.get_info().await.map_err(|e| {
+                    classify(&e, format!("stream `{}` info: {e}", self.stream_name))
+                })?;
+            Ok(Position::new(info.state.last_sequence))
+        })
+    }
+
+    fn last_for_key(&self, key: &LogKey) -> Result<Option<Position>, LogError> {
+        let subject = self.subject(key);
+        self.block("reading a key's last record", async {
+            match self.stream.get_last_raw_message_by_subject(&subject).await {
+                Ok(message) => Ok(Some(Position::new(message.sequence))),
+                Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(None),
+                Err(e) => Err(classify(&e, format!("last record of `{subject}`: {e}"))),
+            }
+        })
+    }
+
+    /// JetStream keeps no index by message id, so this scans the whole stream: O(log
+    /// length) reads. For diagnostics and tests; the ledger finds events through its views.
+    fn find(&self, event_id: &str) -> Result<Option<Position>, LogError> {
+        let mut next = Position::new(1);
+        loop {
+            let records = self.read(next, SCAN_CHUNK)?;
+            let Some(last) = records.last() else {
+                return Ok(None);
+            };
+            next = last.position.next();
+            if let Some(r) = records.iter().find(|r| r.event_id == event_id) {
+                return Ok(Some(r.position));
+            }
+        }
+    }
+
+    /// Nothing to do: every append returned only after its ack, and an acknowledged message
+    /// is in the stream (on a quorum in a cluster). Whether it is on disk yet is the server's
+    /// `sync_interval` (`sync_always` for fsync per message).
+    fn flush(&self) -> Result<(), LogError> {
+        Ok(())
+    }
+}
+
+/// Wire length of `Nats-Expected-Last-Subject-Sequence: <n>\r\n`.
+fn condition_header_len(expected: Option<Position>) -> usize {
+    let n = expected.map_or(0, Position::get);
+    "Nats-Expected-Last-Subject-Sequence".len() + 2 + n.to_string().len() + 2
+}
