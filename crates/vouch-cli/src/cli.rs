@@ -51,12 +51,115 @@ pub struct Global {
         value_name = "NAME"
     )]
     pub producer: String,
+    #[command(flatten)]
+    pub nats: NatsArgs,
+}
+
+/// Where the NATS log is and how to authenticate. Secrets (password, token) are read from
+/// the environment only, never from arguments other users can see in `ps`.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "NATS log")]
+pub struct NatsArgs {
+    /// NATS server URL(s), comma-separated: the ledger's log is a JetStream stream there.
+    /// For `init`, makes a NATS ledger; otherwise overrides the URL recorded at init.
+    #[arg(
+        long = "nats",
+        global = true,
+        env = "VOUCH_NATS_URL",
+        value_name = "URL"
+    )]
+    pub url: Option<String>,
+    /// A NATS credentials file (user JWT and NKey seed).
+    #[arg(
+        long = "nats-creds",
+        global = true,
+        env = "VOUCH_NATS_CREDS",
+        value_name = "FILE"
+    )]
+    pub creds: Option<PathBuf>,
+    /// NATS user name; the password comes from VOUCH_NATS_PASSWORD.
+    #[arg(
+        long = "nats-user",
+        global = true,
+        env = "VOUCH_NATS_USER",
+        value_name = "USER"
+    )]
+    pub user: Option<String>,
+    /// Refuse to talk to the NATS server without TLS.
+    #[arg(long = "nats-tls", global = true, env = "VOUCH_NATS_TLS")]
+    pub tls: bool,
+    /// A PEM file of CA certificates to trust for the NATS server's TLS certificate.
+    #[arg(
+        long = "nats-ca",
+        global = true,
+        env = "VOUCH_NATS_CA",
+        value_name = "FILE"
+    )]
+    pub ca: Option<PathBuf>,
+    /// Seconds to wait for the NATS server on each request before failing.
+    #[arg(
+        long = "nats-timeout",
+        global = true,
+        env = "VOUCH_NATS_TIMEOUT",
+        default_value_t = 10.0,
+        value_name = "SECS"
+    )]
+    pub timeout: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Stream replicas when `init --nats` creates the stream: 1, or 3 on a cluster.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=5))]
+    pub replicas: u8,
+    /// The JetStream stream holding the log.
+    #[arg(long, default_value = "VOUCH", value_name = "NAME")]
+    pub stream: String,
+    /// The subject prefix: records go to `<prefix>.run.<run>`, `<prefix>.model.<model>`.
+    #[arg(long, default_value = "vouch", value_name = "PREFIX")]
+    pub prefix: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Milliseconds between checks of the stream when there is nothing new.
+    #[arg(long, default_value_t = 200, value_name = "MS")]
+    pub poll_ms: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The NATS server URL(s) to copy this embedded ledger's log to.
+    #[arg(long, value_name = "URL")]
+    pub to: String,
+    /// Stream replicas if the stream is created: 1, or 3 on a cluster.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=5))]
+    pub replicas: u8,
+    /// The stream to create or continue.
+    #[arg(long, default_value = "VOUCH", value_name = "NAME")]
+    pub stream: String,
+    /// The subject prefix.
+    #[arg(long, default_value = "vouch", value_name = "PREFIX")]
+    pub prefix: String,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Create a ledger (the directory given by --ledger).
-    Init,
+    /// Create a ledger (the directory given by --ledger): embedded, or with --nats URL a
+    /// view of a JetStream stream (created if absent, checked if present).
+    Init(InitArgs),
+    /// Follow the NATS stream and keep this ledger's views current until SIGINT/SIGTERM.
+    ///
+    /// Reconnects with backoff when the server goes away; the position is kept in the views,
+    /// so a restart resumes where it stopped. Commands on the same directory run between its
+    /// batches.
+    Serve(ServeArgs),
+    /// Copy this embedded ledger's log into a JetStream stream, keeping event ids, order and
+    /// positions, then read it back and verify the chain there.
+    ///
+    /// The stream must be empty or hold an interrupted copy of this log, which is
+    /// continued. Afterwards, `vouch init --nats URL --ledger NEWDIR` follows it.
+    Migrate(MigrateArgs),
     /// Start or finish a run.
     #[command(subcommand)]
     Run(RunCommand),

@@ -6,9 +6,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use vouch_event::{Body, Event, EventId, Producer, RunId, Subject, Timestamp};
-use vouch_ledger::{Ledger, OpenOptions};
+use vouch_ledger::{Ledger, NatsOptions, OpenOptions};
 
-use crate::cli::Global;
+use crate::cli::{Global, NatsArgs};
 use crate::exit::{bad_input, CliResult, Fail, Failure};
 
 pub struct Context {
@@ -28,6 +28,8 @@ impl Context {
         }
         let options = OpenOptions {
             lock_timeout: Duration::from_secs_f64(global.lock_timeout.min(86_400.0)),
+            nats_url: global.nats.url.clone(),
+            nats: nats_options(&global.nats, global.nats.url.clone().unwrap_or_default())?,
         };
         Ok(Context {
             global,
@@ -68,6 +70,39 @@ impl Context {
         event.check().map_err(bad_input)?;
         Ok(event)
     }
+}
+
+/// NATS settings from the flags and the environment (secrets from the environment only).
+pub fn nats_options(args: &NatsArgs, url: String) -> CliResult<NatsOptions> {
+    if !(args.timeout.is_finite() && args.timeout > 0.0) {
+        return Err(bad_input(
+            "--nats-timeout must be a positive number of seconds",
+        ));
+    }
+    let mut nats = NatsOptions::new(url);
+    nats.timeout = Duration::from_secs_f64(args.timeout.min(3600.0));
+    nats.credentials_file = args.creds.clone();
+    nats.tls_required = args.tls;
+    nats.root_certificates = args.ca.clone();
+    let password = std::env::var("VOUCH_NATS_PASSWORD").ok();
+    nats.user_password = match (&args.user, password) {
+        (Some(user), Some(password)) => Some((user.clone(), password)),
+        (Some(_), None) => {
+            return Err(bad_input(
+                "--nats-user / VOUCH_NATS_USER needs the password in VOUCH_NATS_PASSWORD",
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(bad_input(
+                "VOUCH_NATS_PASSWORD is set but no user: set VOUCH_NATS_USER or --nats-user",
+            ))
+        }
+        (None, None) => None,
+    };
+    nats.token = std::env::var("VOUCH_NATS_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty());
+    Ok(nats)
 }
 
 /// The clock, read only here at the edge.

@@ -12,22 +12,31 @@ use vouch_event::{
 use vouch_ledger::{Initialised, Ledger};
 use vouch_log::Appended;
 
-use crate::cli::{EnvCapture, LogCommand, RoleArg, RunCommand, RunStartArgs, StatusArg};
+use crate::cli::{EnvCapture, InitArgs, LogCommand, RoleArg, RunCommand, RunStartArgs, StatusArg};
 use crate::context::{event_id, file_uri, new_run_id, parse_run, require_run, Context};
 use crate::exit::{bad_input, CliResult, Fail, Failure};
 use crate::output;
 
-pub fn init(ctx: &Context) -> CliResult<()> {
-    let outcome = Ledger::init(&ctx.global.ledger, ctx.options())?;
+pub fn init(ctx: &Context, args: &InitArgs) -> CliResult<()> {
+    let mut options = ctx.options().clone();
+    options.nats.replicas = usize::from(args.replicas);
+    options.nats.stream = args.stream.clone();
+    options.nats.prefix = args.prefix.clone();
+    let outcome = Ledger::init(&ctx.global.ledger, &options)?;
     let dir = ctx.global.ledger.display();
+    let backend = match &options.nats_url {
+        Some(url) => format!("views of JetStream stream `{}` on {url}", args.stream),
+        None => "an embedded ledger".to_owned(),
+    };
     if ctx.global.json {
         output::json(&serde_json::json!({
             "ledger": ctx.global.ledger,
             "created": outcome == Initialised::Created,
+            "backend": if options.nats_url.is_some() { "nats" } else { "embedded" },
         }));
     } else {
         match outcome {
-            Initialised::Created => println!("initialised an embedded ledger in {dir}"),
+            Initialised::Created => println!("initialised {backend} in {dir}"),
             Initialised::AlreadyThere => println!("{dir} is already a ledger; nothing changed"),
         }
     }

@@ -8,15 +8,18 @@
 //! | 64   | usage: unknown command or flag, missing argument |
 //! | 65   | bad input data: invalid value, malformed event, unknown run, bad ingest lines |
 //! | 66   | input not found: no such file, no ledger at the path |
-//! | 69   | ledger busy: another process held it past the lock timeout |
+//! | 69   | unavailable: the ledger was busy past the lock timeout, or the NATS server did not answer |
 //! | 70   | internal error: a bug or a damaged store |
-//! | 74   | I/O error reading or writing files |
+//! | 74   | I/O error reading or writing files or the log's storage |
+//! | 78   | configuration: a NATS stream whose settings could lose or renumber records |
 
 use std::fmt;
 
 /// Why a command failed, and so its exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Failure {
+    /// 1: a verification failed.
+    Verify,
     /// 64.
     Usage,
     /// 65.
@@ -25,6 +28,10 @@ pub enum Failure {
     NotFound,
     /// 69.
     Busy,
+    /// 69: a server did not answer.
+    Unavailable,
+    /// 78.
+    Config,
     /// 70.
     Internal,
     /// 74.
@@ -34,10 +41,12 @@ pub enum Failure {
 impl Failure {
     pub fn code(self) -> u8 {
         match self {
+            Failure::Verify => 1,
             Failure::Usage => 64,
             Failure::BadInput => 65,
             Failure::NotFound => 66,
-            Failure::Busy => 69,
+            Failure::Busy | Failure::Unavailable => 69,
+            Failure::Config => 78,
             Failure::Internal => 70,
             Failure::Io => 74,
         }
@@ -96,6 +105,70 @@ impl From<vouch_ledger::OpenError> for CliError {
             }
             E::Busy { .. } => Failure::Busy,
             E::Io { .. } => Failure::Io,
+            E::Nats(n) => nats_failure(n),
+            E::EmbeddedNotNats(_) | E::NothingToFollow(_) => Failure::Usage,
+            E::Project(vouch_views::ProjectError::Log(l)) => log_failure(l),
+            _ => Failure::Internal,
+        };
+        CliError {
+            failure,
+            error: e.into(),
+        }
+    }
+}
+
+/// The exit code for a NATS connection or stream problem.
+pub fn nats_failure(error: &vouch_ledger::NatsError) -> Failure {
+    use vouch_ledger::NatsError as N;
+    match error {
+        N::InvalidOption(_) => Failure::Usage,
+        N::Credentials { .. } => Failure::NotFound,
+        N::UnsafeStream { .. } => Failure::Config,
+        N::MissingStream { .. } => Failure::NotFound,
+        _ => Failure::Unavailable,
+    }
+}
+
+/// The exit code for a log failure.
+pub fn log_failure(error: &vouch_log::LogError) -> Failure {
+    use vouch_log::LogError as L;
+    match error {
+        L::Unavailable(_) => Failure::Unavailable,
+        L::Storage(_) => Failure::Io,
+        L::TooLarge { .. } => Failure::BadInput,
+        _ => Failure::Internal,
+    }
+}
+
+impl From<vouch_log::LogError> for CliError {
+    fn from(e: vouch_log::LogError) -> Self {
+        CliError {
+            failure: log_failure(&e),
+            error: e.into(),
+        }
+    }
+}
+
+impl From<vouch_ledger::AppendError> for CliError {
+    fn from(e: vouch_ledger::AppendError) -> Self {
+        let failure = match &e {
+            vouch_ledger::AppendError::Log(l)
+            | vouch_ledger::AppendError::Project(vouch_views::ProjectError::Log(l)) => {
+                log_failure(l)
+            }
+            _ => Failure::Internal,
+        };
+        CliError {
+            failure,
+            error: e.into(),
+        }
+    }
+}
+
+impl From<vouch_views::ProjectError> for CliError {
+    fn from(e: vouch_views::ProjectError) -> Self {
+        let failure = match &e {
+            vouch_views::ProjectError::Log(l) => log_failure(l),
             _ => Failure::Internal,
         };
         CliError {
@@ -115,9 +188,4 @@ macro_rules! internal_from {
     )*};
 }
 
-internal_from!(
-    vouch_ledger::AppendError,
-    vouch_log::LogError,
-    vouch_views::ProjectError,
-    vouch_views::ViewsError
-);
+internal_from!(vouch_views::ViewsError);

@@ -11,6 +11,7 @@ mod ingest;
 mod output;
 mod query;
 mod release;
+mod serve;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -77,7 +78,8 @@ fn init_tracing() {
 fn run(cli: Cli) -> CliResult<u8> {
     let ctx = Context::new(cli.global)?;
     match cli.command {
-        Command::Init => evidence::init(&ctx),
+        Command::Init(args) => evidence::init(&ctx, &args),
+        Command::Serve(args) => serve::serve(&ctx, &args),
         Command::Run(command) => evidence::run(&ctx, command),
         Command::Log(command) => evidence::log(&ctx, command),
         Command::Ingest(args) => ingest::ingest(&ctx, &args),
@@ -98,6 +100,7 @@ fn run(cli: Cli) -> CliResult<u8> {
         Command::Promote(args) => return release::promote(&ctx, &args),
         Command::Audit(args) => return release::audit(&ctx, &args),
         Command::Verify => return release::verify(&ctx),
+        Command::Migrate(args) => return serve::migrate(&ctx, &args),
         Command::VerifyBundle(args) => return release::verify_bundle_command(&ctx, &args),
     }?;
     Ok(0)

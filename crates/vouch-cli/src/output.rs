@@ -95,6 +95,12 @@ impl Progress {
         }
     }
 
+    pub fn set_message(&self, what: &str) {
+        if let Some(bar) = &self.0 {
+            bar.set_message(what.to_owned());
+        }
+    }
+
     pub fn set(&self, at: u64) {
         if let Some(bar) = &self.0 {
             bar.set_position(at);

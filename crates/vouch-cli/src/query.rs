@@ -373,11 +373,17 @@ pub fn status(ctx: &Context) -> CliResult<()> {
         return Ok(());
     }
     let c = status.counts;
-    println!(
-        "ledger        {} ({})",
-        status.ledger.display(),
-        status.backend
-    );
+    match &status.stream {
+        Some(stream) => println!(
+            "ledger        {} (views of NATS stream `{stream}`)",
+            status.ledger.display()
+        ),
+        None => println!(
+            "ledger        {} ({})",
+            status.ledger.display(),
+            status.backend
+        ),
+    }
     println!("log position  {}", status.log_position);
     println!("view position {}", status.view_position);
     println!("runs          {}", c.runs);
@@ -385,6 +391,12 @@ pub fn status(ctx: &Context) -> CliResult<()> {
         "events        {} applied, {} quarantined",
         c.applied, c.quarantined
     );
+    if c.duplicates > 0 {
+        println!(
+            "duplicates    {} (retries the log stored twice; each applied once)",
+            c.duplicates
+        );
+    }
     println!("metric values {}", c.metric_values);
     println!("artifacts     {}", c.artifacts);
     println!("datasets      {}", c.datasets);

@@ -2,35 +2,47 @@
 //!
 //! ```text
 //! .vouch/
-//!   ledger.json   marker: format and backend; a directory without it is not a ledger
+//!   ledger.json   marker: format and backend (and for NATS: URL, stream, prefix)
 //!   LOCK          held (flock) by the one process using the ledger; holds its pid
-//!   log/          the embedded log (sled + event-id index)
+//!   log/          the embedded log (sled + event-id index); absent for NATS
 //!   views/        the views (sled), derived from the log
 //! ```
+//!
+//! With the NATS backend the log is a JetStream stream shared by many machines, and the
+//! directory is this machine's views of it: any number of directories can follow one
+//! stream, each catching up on its own.
 //!
 //! Every command goes through [`Ledger`]: appends are flushed to the log before they are
 //! acknowledged, then projected into the views. Processes that find the ledger busy wait
 //! their turn, up to a bounded time.
 
 mod bundle;
+mod follow;
 mod lock;
+mod migrate;
 mod release;
 mod trust;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use vouch_event::Event;
 use vouch_log::{Appended, Log, LogError, LogKey, NewRecord, Position};
 use vouch_log_embedded::EmbeddedLog;
+use vouch_log_nats::NatsLog;
 use vouch_views::{CatchUpReport, Counts, ProjectError, Views, ViewsError};
 
 pub use bundle::{verify_bundle, Bundle, BundleRecord, BUNDLE_FORMAT};
+pub use follow::{follow, FollowOptions, FollowReport};
 pub use lock::DirLock;
+pub use migrate::{MigrateError, MigrateReport};
 pub use release::{
-    chain_key, AuditReport, Check, DecisionDraft, Failure, Recorded, ReleaseError, VerifyReport,
+    chain_key, verify_log, AuditReport, Check, DecisionDraft, Failure, Recorded, ReleaseError,
+    VerifyReport,
 };
 pub use trust::{Role, Trust, TrustError, TrustedKey};
+pub use vouch_log_nats::{NatsError, NatsOptions, DUPLICATE_WINDOW};
 
 const MARKER: &str = "ledger.json";
 const FORMAT: u32 = 1;
@@ -85,6 +97,15 @@ pub enum OpenError {
     /// The log could not be opened.
     #[error(transparent)]
     Log(#[from] vouch_log_embedded::OpenError),
+    /// The NATS stream could not be reached or is unsafe.
+    #[error(transparent)]
+    Nats(#[from] NatsError),
+    /// `vouch serve` on a ledger whose log is embedded.
+    #[error("ledger {0} keeps its log on this machine (embedded): every command projects what it writes, so there is nothing to follow; `vouch serve` follows a NATS stream")]
+    NothingToFollow(PathBuf),
+    /// `--nats` given for a ledger whose log is embedded.
+    #[error("ledger {0} keeps its log on this machine (embedded), so --nats / VOUCH_NATS_URL does not apply; `vouch migrate --to URL` copies it into a stream")]
+    EmbeddedNotNats(PathBuf),
     /// The views could not be opened.
     #[error(transparent)]
     Views(#[from] ViewsError),
@@ -111,12 +132,31 @@ pub enum AppendError {
 pub struct OpenOptions {
     /// How long to wait for another process to release the ledger.
     pub lock_timeout: Duration,
+    /// Server URL(s) of a NATS log: for `init`, makes the ledger a NATS one; for `open`,
+    /// overrides the URL recorded at init (the stream and prefix stay the recorded ones).
+    /// `None`: the ledger's recorded backend.
+    pub nats_url: Option<String>,
+    /// Credentials, TLS and timeout for NATS, and for `init` the stream, prefix and
+    /// replicas. Its `url` and `create` are set from the above.
+    pub nats: NatsOptions,
 }
 
 impl Default for OpenOptions {
     fn default() -> Self {
         OpenOptions {
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
+            nats_url: None,
+            nats: NatsOptions::new(String::new()),
+        }
+    }
+}
+
+impl OpenOptions {
+    /// Options for a NATS ledger at `url` with default settings.
+    pub fn nats(url: impl Into<String>) -> Self {
+        OpenOptions {
+            nats_url: Some(url.into()),
+            ..OpenOptions::default()
         }
     }
 }
@@ -135,8 +175,11 @@ pub enum Initialised {
 pub struct Status {
     /// The ledger directory.
     pub ledger: PathBuf,
-    /// The log backend.
+    /// The log backend: `embedded` or `nats`.
     pub backend: &'static str,
+    /// For NATS: the stream followed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream: Option<String>,
     /// The log's last position.
     pub log_position: u64,
     /// The views' position.
@@ -150,12 +193,48 @@ pub struct Status {
 struct Marker {
     format: u32,
     backend: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    nats: Option<NatsMarker>,
+}
+
+/// Where a NATS ledger's stream is; credentials are never written here.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NatsMarker {
+    url: String,
+    stream: String,
+    prefix: String,
+}
+
+/// The log under a ledger.
+#[derive(Clone)]
+pub enum Backend {
+    /// sled in `log/`.
+    Embedded(Arc<EmbeddedLog>),
+    /// A JetStream stream.
+    Nats(Arc<NatsLog>),
+}
+
+impl Backend {
+    fn log(&self) -> &dyn Log {
+        match self {
+            Backend::Embedded(log) => log.as_ref(),
+            Backend::Nats(log) => log.as_ref(),
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Backend::Embedded(_) => "embedded",
+            Backend::Nats(_) => "nats",
+        }
+    }
 }
 
 /// An open ledger. Holds the directory lock until dropped.
 pub struct Ledger {
     dir: PathBuf,
-    log: EmbeddedLog,
+    log: Backend,
     views: Views,
     _lock: DirLock,
 }
@@ -200,14 +279,16 @@ fn holds_foreign_files(dir: &Path) -> Result<bool, OpenError> {
     Ok(false)
 }
 
-/// Opens the log and the views, retrying while sled still holds the file lock of the
-/// previous process (it releases it from a background thread, after the ledger lock).
-fn open_stores(dir: &Path, deadline: Instant) -> Result<(EmbeddedLog, Views), OpenError> {
+/// Runs `open` until sled no longer reports the file lock of a process that has just
+/// exited (sled releases it from a background thread, after the ledger lock).
+fn retry_store_lock<T>(
+    dir: &Path,
+    deadline: Instant,
+    open: impl Fn() -> Result<T, OpenError>,
+) -> Result<T, OpenError> {
     let mut pause = Duration::from_millis(1);
     loop {
-        let attempt = EmbeddedLog::open(&dir.join("log"))
-            .map_err(OpenError::from)
-            .and_then(|log| Ok((log, Views::open(&dir.join("views"))?)));
+        let attempt = open();
         let contended = match &attempt {
             Err(OpenError::Log(e)) => e.is_lock_contention(),
             Err(OpenError::Views(e)) => e.is_lock_contention(),
@@ -228,13 +309,69 @@ fn open_stores(dir: &Path, deadline: Instant) -> Result<(EmbeddedLog, Views), Op
     }
 }
 
+fn read_marker(dir: &Path) -> Result<Marker, OpenError> {
+    let marker_path = dir.join(MARKER);
+    let text = match std::fs::read_to_string(&marker_path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(OpenError::NotALedger(dir.to_owned()))
+        }
+        Err(e) => return Err(io("reading", &marker_path)(e)),
+    };
+    let bad = |reason: String| OpenError::BadMarker {
+        path: marker_path.clone(),
+        reason,
+    };
+    let marker: Marker = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    match (marker.format, marker.backend.as_str(), &marker.nats) {
+        (FORMAT, "embedded", None) | (FORMAT, "nats", Some(_)) => Ok(marker),
+        _ => Err(bad(format!(
+            "format {} with backend `{}` (this version reads format {FORMAT}, backend `embedded` or `nats` with its stream)",
+            marker.format, marker.backend
+        ))),
+    }
+}
+
+/// The NATS options for a ledger recorded as `recorded`, with the caller's overrides.
+fn nats_options(recorded: &NatsMarker, options: &OpenOptions) -> NatsOptions {
+    let mut nats = options.nats.clone();
+    nats.url = options
+        .nats_url
+        .clone()
+        .unwrap_or_else(|| recorded.url.clone());
+    nats.stream = recorded.stream.clone();
+    nats.prefix = recorded.prefix.clone();
+    nats.create = false;
+    nats
+}
+
+fn check_dir(dir: &Path) -> Result<(), OpenError> {
+    if !dir.exists() {
+        return Err(OpenError::Missing(dir.to_owned()));
+    }
+    if !dir.is_dir() {
+        return Err(OpenError::NotADirectory(dir.to_owned()));
+    }
+    Ok(())
+}
+
 impl Ledger {
     /// Makes `dir` a ledger (creating it if needed). Idempotent on an existing ledger.
+    /// With `options.nats_url`, the log is that server's stream (created if absent, checked
+    /// if present) and the directory holds this machine's views of it.
     ///
     /// # Errors
-    /// When `dir` is a file or a non-empty directory that is not a ledger, or on I/O
-    /// failure.
+    /// When `dir` is a file or a non-empty directory that is not a ledger, the stream is
+    /// unreachable or unsafe, or on I/O failure.
     pub fn init(dir: &Path, options: &OpenOptions) -> Result<Initialised, OpenError> {
+        Ledger::init_with(dir, options, true)
+    }
+
+    fn init_with(
+        dir: &Path,
+        options: &OpenOptions,
+        create_stream: bool,
+    ) -> Result<Initialised, OpenError> {
         if dir.is_file() {
             return Err(OpenError::NotADirectory(dir.to_owned()));
         }
@@ -246,6 +383,24 @@ impl Ledger {
         if dir.exists() && holds_foreign_files(dir)? {
             return Err(OpenError::NotEmpty(dir.to_owned()));
         }
+        // Reach the stream before anything is written, so a wrong URL leaves no directory.
+        let nats = match &options.nats_url {
+            Some(url) => {
+                let mut nats = options.nats.clone();
+                nats.url = url.clone();
+                nats.create = create_stream;
+                let log = NatsLog::connect(&nats)?;
+                Some((
+                    log,
+                    NatsMarker {
+                        url: url.clone(),
+                        stream: nats.stream,
+                        prefix: nats.prefix,
+                    },
+                ))
+            }
+            None => None,
+        };
         std::fs::create_dir_all(dir).map_err(io("creating", dir))?;
         // Several processes may init the same directory at once: one creates the ledger
         // under the lock, the others find it made.
@@ -259,13 +414,22 @@ impl Ledger {
             return Err(OpenError::NotEmpty(dir.to_owned()));
         }
         // Create the stores before the marker appears, so a ledger is never half made.
-        let (log, views) = open_stores(dir, Instant::now() + options.lock_timeout)?;
-        log.flush().map_err(|e| OpenError::Project(e.into()))?;
+        let deadline = Instant::now() + options.lock_timeout;
+        if nats.is_none() {
+            let log = retry_store_lock(dir, deadline, || Ok(EmbeddedLog::open(&dir.join("log"))?))?;
+            log.flush().map_err(|e| OpenError::Project(e.into()))?;
+        }
+        let views = retry_store_lock(dir, deadline, || Ok(Views::open(&dir.join("views"))?))?;
         views.flush()?;
-        drop((log, views));
+        drop(views);
+        let (backend, nats) = match nats {
+            Some((_, recorded)) => ("nats", Some(recorded)),
+            None => ("embedded", None),
+        };
         let text = serde_json::to_string_pretty(&Marker {
             format: FORMAT,
-            backend: "embedded".into(),
+            backend: backend.into(),
+            nats,
         })
         .expect("serializable");
         let tmp = dir.join(format!("{MARKER}.tmp"));
@@ -276,40 +440,75 @@ impl Ledger {
 
     /// Opens the ledger in `dir`, waiting up to `options.lock_timeout` for other
     /// processes, and rebuilds the views if they are missing or from another layout.
+    /// With `options.nats_url` and no directory yet, creates it for that stream's views.
     ///
     /// # Errors
     /// When `dir` is not a ledger, stays busy, or its stores fail to open.
     pub fn open(dir: &Path, options: &OpenOptions) -> Result<Ledger, OpenError> {
-        if !dir.exists() {
-            return Err(OpenError::Missing(dir.to_owned()));
+        // With a NATS URL the directory only holds this machine's views: make it on first
+        // use, so a pipeline runner needs no `init` (the stream itself must exist).
+        if options.nats_url.is_some() && !dir.exists() {
+            Ledger::init_with(dir, options, false)?;
         }
-        if !dir.is_dir() {
-            return Err(OpenError::NotADirectory(dir.to_owned()));
-        }
-        let marker_path = dir.join(MARKER);
-        let text = match std::fs::read_to_string(&marker_path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(OpenError::NotALedger(dir.to_owned()))
+        Ledger::open_with(dir, options, None)
+    }
+
+    /// Connects to the ledger's log without locking the directory or opening the views:
+    /// for a process that follows the log and opens the ledger now and then
+    /// ([`Ledger::open_with`]), or copies it.
+    ///
+    /// # Errors
+    /// When `dir` is not a ledger or its log cannot be opened.
+    pub fn connect_log(dir: &Path, options: &OpenOptions) -> Result<Backend, OpenError> {
+        check_dir(dir)?;
+        let marker = read_marker(dir)?;
+        match &marker.nats {
+            Some(recorded) => Ok(Backend::Nats(Arc::new(NatsLog::connect(&nats_options(
+                recorded, options,
+            ))?))),
+            None if options.nats_url.is_some() => Err(OpenError::EmbeddedNotNats(dir.to_owned())),
+            None => {
+                let _lock = DirLock::acquire(dir, options.lock_timeout)?;
+                let deadline = Instant::now() + options.lock_timeout;
+                let log =
+                    retry_store_lock(dir, deadline, || Ok(EmbeddedLog::open(&dir.join("log"))?))?;
+                Ok(Backend::Embedded(Arc::new(log)))
             }
-            Err(e) => return Err(io("reading", &marker_path)(e)),
-        };
-        let marker: Marker = serde_json::from_str(&text).map_err(|e| OpenError::BadMarker {
-            path: marker_path.clone(),
-            reason: e.to_string(),
-        })?;
-        if marker.format != FORMAT || marker.backend != "embedded" {
-            return Err(OpenError::BadMarker {
-                path: marker_path,
-                reason: format!(
-                    "format {} with backend `{}` (this version reads format {FORMAT}, backend `embedded`)",
-                    marker.format, marker.backend
-                ),
-            });
         }
+    }
+
+    /// Opens the ledger in `dir` as [`Ledger::open`] does, reusing `log` (from
+    /// [`Ledger::connect_log`] on the same directory) instead of connecting again.
+    ///
+    /// # Errors
+    /// As [`Ledger::open`].
+    pub fn open_with(
+        dir: &Path,
+        options: &OpenOptions,
+        log: Option<Backend>,
+    ) -> Result<Ledger, OpenError> {
+        check_dir(dir)?;
+        let marker = read_marker(dir)?;
+        if marker.nats.is_none() && options.nats_url.is_some() {
+            return Err(OpenError::EmbeddedNotNats(dir.to_owned()));
+        }
+        // Connect before taking the lock: it may take a round trip or two.
+        let log = match (log, &marker.nats) {
+            (Some(log), _) => Some(log),
+            (None, Some(recorded)) => Some(Backend::Nats(Arc::new(NatsLog::connect(
+                &nats_options(recorded, options),
+            )?))),
+            (None, None) => None,
+        };
         let deadline = Instant::now() + options.lock_timeout;
         let lock = DirLock::acquire(dir, options.lock_timeout)?;
-        let (log, views) = open_stores(dir, deadline)?;
+        let log = match log {
+            Some(log) => log,
+            None => Backend::Embedded(Arc::new(retry_store_lock(dir, deadline, || {
+                Ok(EmbeddedLog::open(&dir.join("log"))?)
+            })?)),
+        };
+        let views = retry_store_lock(dir, deadline, || Ok(Views::open(&dir.join("views"))?))?;
         let mut ledger = Ledger {
             dir: dir.to_owned(),
             log,
@@ -330,6 +529,11 @@ impl Ledger {
 
     /// The log.
     pub fn log(&self) -> &dyn Log {
+        self.log.log()
+    }
+
+    /// The log backend, shareable with [`Ledger::open_with`].
+    pub fn backend(&self) -> &Backend {
         &self.log
     }
 
@@ -358,7 +562,31 @@ impl Ledger {
     /// # Errors
     /// When the log fails; nothing of the batch is acknowledged then.
     pub fn append_unprojected(&mut self, events: &[Event]) -> Result<Vec<Appended>, LogError> {
-        self.log.append_batch(events.iter().map(record).collect())
+        if let Backend::Embedded(log) = &self.log {
+            return log.append_batch(events.iter().map(record).collect());
+        }
+        // JetStream deduplicates only within its window: an event these views have
+        // already seen is a late retry, answered without publishing it again.
+        let mut known = Vec::with_capacity(events.len());
+        let mut fresh = Vec::with_capacity(events.len());
+        for event in events {
+            let seen = self
+                .views
+                .event_position(event.id.as_str())
+                .map_err(|e| LogError::Storage(format!("reading the event-id index: {e}")))?;
+            known.push(seen);
+            if seen.is_none() {
+                fresh.push(record(event));
+            }
+        }
+        let mut published = self.log().append_batch(fresh)?.into_iter();
+        Ok(known
+            .into_iter()
+            .map(|seen| match seen {
+                Some(position) => Appended::Duplicate(position),
+                None => published.next().expect("one result per published record"),
+            })
+            .collect())
     }
 
     /// Makes every appended event durable (sled flush and id-index sync).
@@ -366,7 +594,7 @@ impl Ledger {
     /// # Errors
     /// When the log fails.
     pub fn flush(&self) -> Result<(), LogError> {
-        self.log.flush()
+        self.log().flush()
     }
 
     /// Projects every log record the views have not applied yet. A read command calls
@@ -378,8 +606,28 @@ impl Ledger {
         &mut self,
         progress: &mut dyn FnMut(Position, Position),
     ) -> Result<CatchUpReport, ProjectError> {
-        match vouch_views::catch_up(&self.log, &self.views, progress) {
+        match vouch_views::catch_up(self.log.log(), &self.views, progress) {
             Err(ProjectError::AheadOfLog { views, log }) => {
+                tracing::warn!(%views, %log, "views are ahead of the log; rebuilding them");
+                self.rebuild(progress)
+            }
+            other => other,
+        }
+    }
+
+    /// Projects the records after the views' position up to `end`: a slice of a backlog.
+    ///
+    /// # Errors
+    /// As [`Ledger::catch_up`].
+    pub fn catch_up_to(
+        &mut self,
+        end: Position,
+        progress: &mut dyn FnMut(Position, Position),
+    ) -> Result<CatchUpReport, ProjectError> {
+        match vouch_views::catch_up_to(self.log.log(), &self.views, end, progress) {
+            Err(ProjectError::AheadOfLog { views, log })
+                if log == self.log().last_position()? =>
+            {
                 tracing::warn!(%views, %log, "views are ahead of the log; rebuilding them");
                 self.rebuild(progress)
             }
@@ -395,7 +643,7 @@ impl Ledger {
         &mut self,
         progress: &mut dyn FnMut(Position, Position),
     ) -> Result<CatchUpReport, ProjectError> {
-        let report = vouch_views::rebuild(&self.log, &mut self.views, progress)?;
+        let report = vouch_views::rebuild(self.log.log(), &mut self.views, progress)?;
         self.views.flush()?;
         Ok(report)
     }
@@ -407,8 +655,12 @@ impl Ledger {
     pub fn status(&self) -> Result<Status, ProjectError> {
         Ok(Status {
             ledger: self.dir.clone(),
-            backend: "embedded",
-            log_position: self.log.last_position()?.get(),
+            backend: self.log.name(),
+            stream: match &self.log {
+                Backend::Nats(log) => Some(log.stream_name().to_owned()),
+                Backend::Embedded(_) => None,
+            },
+            log_position: self.log().last_position()?.get(),
             view_position: self.views.position()?.get(),
             counts: self.views.counts()?,
         })

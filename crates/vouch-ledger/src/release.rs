@@ -10,7 +10,7 @@ use vouch_event::{
     GateRecord, ModelName, PolicyPublished, Producer, PublicKeyBytes, ReviewLink, ReviewRecorded,
     ReviewVerdict, RunId, SignatureBytes, Subject, Timestamp,
 };
-use vouch_log::{ConditionalAppend, LogError, LogKey, NewRecord, Position, Record};
+use vouch_log::{ConditionalAppend, Log, LogError, LogKey, NewRecord, Position, Record};
 use vouch_views::{DecisionEntry, DeploymentEntry, ProjectError, ViewsError};
 
 use crate::trust::{Role, Trust};
@@ -640,15 +640,42 @@ impl Ledger {
         trust: &Trust,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<VerifyReport, ReleaseError> {
+        verify_log(self.log(), trust, progress)
+    }
+}
+
+/// [`Ledger::verify`] on any log: `vouch migrate` checks the stream it wrote with it.
+///
+/// # Errors
+/// When the log cannot be read at all.
+pub fn verify_log(
+    log: &dyn Log,
+    trust: &Trust,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<VerifyReport, ReleaseError> {
+    {
         let mut report = VerifyReport::default();
-        let end = self.log().last_position()?.get();
+        let end = log.last_position()?.get();
         let mut walk = ChainWalk {
             digests: Vec::with_capacity(end as usize),
             ..Default::default()
         };
         let mut next = 1u64;
         while next <= end {
-            let records = self.log().read(Position::new(next), 8192)?;
+            let records = match log.read(Position::new(next), 8192) {
+                Ok(records) => records,
+                // A record that cannot be read (a gap in a stream's sequence, damaged
+                // storage) is a finding, named like any other.
+                Err(vouch_log::LogError::Corrupt { position, reason }) => {
+                    report.failure = Some(Failure {
+                        position: position.get(),
+                        index: None,
+                        reason,
+                    });
+                    return Ok(report);
+                }
+                Err(e) => return Err(e.into()),
+            };
             if records.is_empty() {
                 report.failure = Some(Failure {
                     position: next,
@@ -672,7 +699,7 @@ impl Ledger {
                 next += 1;
                 report.records += 1;
                 walk.digests.push(vouch_event::event_digest(&record.bytes));
-                if let Err(f) = self.verify_record(&record, trust, &mut walk, &mut report) {
+                if let Err(f) = verify_record(&record, trust, &mut walk, &mut report) {
                     failure = Some(f);
                     break;
                 }
@@ -693,136 +720,136 @@ impl Ledger {
         }
         Ok(report)
     }
+}
 
-    fn verify_record(
-        &self,
-        record: &Record,
-        trust: &Trust,
-        walk: &mut ChainWalk,
-        report: &mut VerifyReport,
-    ) -> Result<(), Failure> {
-        let ChainWalk {
-            digests,
-            head,
-            reviews,
-            jobs,
-        } = walk;
-        let position = record.position.get();
-        let fail = |index: Option<u64>, reason: String| Failure {
-            position,
-            index,
-            reason,
-        };
-        let on_chain = record.key == chain_key();
-        // Evidence is only hashed: release records live on the chain key and model keys.
-        if !on_chain && !record.key.as_str().starts_with("model.") {
-            return Ok(());
+fn verify_record(
+    record: &Record,
+    trust: &Trust,
+    walk: &mut ChainWalk,
+    report: &mut VerifyReport,
+) -> Result<(), Failure> {
+    let ChainWalk {
+        digests,
+        head,
+        reviews,
+        jobs,
+    } = walk;
+    let position = record.position.get();
+    let fail = |index: Option<u64>, reason: String| Failure {
+        position,
+        index,
+        reason,
+    };
+    let on_chain = record.key == chain_key();
+    // Evidence is only hashed: release records live on the chain key and model keys.
+    if !on_chain && !record.key.as_str().starts_with("model.") {
+        return Ok(());
+    }
+    let event = match vouch_event::decode(&record.bytes) {
+        Ok(event) => event,
+        // Evidence that does not decode is the projector's quarantine's business; a
+        // damaged chain record is a verification failure.
+        Err(e) if on_chain => {
+            return Err(fail(None, format!("decision record does not decode: {e}")))
         }
-        let event = match vouch_event::decode(&record.bytes) {
-            Ok(event) => event,
-            // Evidence that does not decode is the projector's quarantine's business; a
-            // damaged chain record is a verification failure.
-            Err(e) if on_chain => {
-                return Err(fail(None, format!("decision record does not decode: {e}")))
-            }
-            Err(_) => return Ok(()),
-        };
-        match (&event.subject, &event.body) {
-            (Subject::Model(model), Body::DecisionRecorded(d)) => {
-                report.decisions += 1;
-                let index = Some(d.index);
-                if !on_chain {
-                    return Err(fail(
-                        index,
-                        "decision record is not on the chain key".into(),
-                    ));
-                }
-                let expected = head.map_or(0, |(i, _)| i + 1);
-                if d.index != expected {
-                    return Err(fail(index, format!("chain index {} where {expected} was expected: a record is missing or out of order", d.index)));
-                }
-                if d.prev != head.map(|(_, h)| h) {
-                    return Err(fail(
-                        index,
-                        format!(
-                            "previous hash {} does not match the preceding decision's hash {}",
-                            d.prev.map_or("none".into(), |p| p.to_string()),
-                            head.map_or("none".into(), |(_, h)| h.to_string())
-                        ),
-                    ));
-                }
-                let body = vouch_chain::decision_body(model, d);
-                let hash = vouch_chain::record_hash(&body, &d.signature);
-                let trusted_signer = trust.find(&d.signer, Role::Signer).is_some();
-                let enacts_trusted_review = d.review.as_ref().is_some_and(|link| {
-                    reviews.get(&link.review).is_some_and(|(decision, signer)| {
-                        *decision == link.decision && *signer == d.signer
-                    })
-                });
-                if !trusted_signer && !enacts_trusted_review {
-                    return Err(fail(
-                        index,
-                        format!(
-                            "signed by key {}, which is not trusted to sign decisions",
-                            vouch_chain::key_id(&d.signer)
-                        ),
-                    ));
-                }
-                if d.evidence.iter().any(|&p| p == 0 || p >= position) {
-                    return Err(fail(
-                        index,
-                        "evidence names a position at or after the decision itself".into(),
-                    ));
-                }
-                let recomputed = vouch_chain::evidence_digest(
-                    d.evidence.iter().map(|&p| (p, &digests[(p - 1) as usize])),
-                );
-                if recomputed != d.evidence_digest {
-                    return Err(fail(
-                        index,
-                        format!(
-                            "evidence digest {} does not match the log's bytes ({recomputed})",
-                            d.evidence_digest
-                        ),
-                    ));
-                }
-                *head = Some((d.index, hash));
-                jobs.push(SignatureJob {
-                    position,
+        Err(_) => return Ok(()),
+    };
+    match (&event.subject, &event.body) {
+        (Subject::Model(model), Body::DecisionRecorded(d)) => {
+            report.decisions += 1;
+            let index = Some(d.index);
+            if !on_chain {
+                return Err(fail(
                     index,
-                    model: model.clone(),
-                    body,
-                    signer: d.signer,
-                    signature: d.signature,
-                });
+                    "decision record is not on the chain key".into(),
+                ));
             }
-            (Subject::Model(model), Body::ReviewRecorded(r)) => {
-                report.reviews += 1;
-                vouch_chain::verify_review(model, r)
-                    .map_err(|e| fail(None, format!("review: {e}")))?;
-                report.signatures += 1;
-                if trust.find(&r.signer, Role::Reviewer).is_none() {
-                    return Err(fail(
-                        None,
-                        format!(
-                            "review signed by key {}, which is not trusted as a reviewer",
-                            vouch_chain::key_id(&r.signer)
-                        ),
-                    ));
-                }
-                reviews.insert(vouch_chain::review_hash(model, r), (r.decision, r.signer));
+            let expected = head.map_or(0, |(i, _)| i + 1);
+            if d.index != expected {
+                return Err(fail(index, format!("chain index {} where {expected} was expected: a record is missing or out of order", d.index)));
             }
-            _ if on_chain => {
+            if d.prev != head.map(|(_, h)| h) {
+                return Err(fail(
+                    index,
+                    format!(
+                        "previous hash {} does not match the preceding decision's hash {}",
+                        d.prev.map_or("none".into(), |p| p.to_string()),
+                        head.map_or("none".into(), |(_, h)| h.to_string())
+                    ),
+                ));
+            }
+            let body = vouch_chain::decision_body(model, d);
+            let hash = vouch_chain::record_hash(&body, &d.signature);
+            let trusted_signer = trust.find(&d.signer, Role::Signer).is_some();
+            let enacts_trusted_review = d.review.as_ref().is_some_and(|link| {
+                reviews.get(&link.review).is_some_and(|(decision, signer)| {
+                    *decision == link.decision && *signer == d.signer
+                })
+            });
+            if !trusted_signer && !enacts_trusted_review {
+                return Err(fail(
+                    index,
+                    format!(
+                        "signed by key {}, which is not trusted to sign decisions",
+                        vouch_chain::key_id(&d.signer)
+                    ),
+                ));
+            }
+            if d.evidence.iter().any(|&p| p == 0 || p >= position) {
+                return Err(fail(
+                    index,
+                    "evidence names a position at or after the decision itself".into(),
+                ));
+            }
+            let recomputed = vouch_chain::evidence_digest(
+                d.evidence.iter().map(|&p| (p, &digests[(p - 1) as usize])),
+            );
+            if recomputed != d.evidence_digest {
+                return Err(fail(
+                    index,
+                    format!(
+                        "evidence digest {} does not match the log's bytes ({recomputed})",
+                        d.evidence_digest
+                    ),
+                ));
+            }
+            *head = Some((d.index, hash));
+            jobs.push(SignatureJob {
+                position,
+                index,
+                model: model.clone(),
+                body,
+                signer: d.signer,
+                signature: d.signature,
+            });
+        }
+        (Subject::Model(model), Body::ReviewRecorded(r)) => {
+            report.reviews += 1;
+            vouch_chain::verify_review(model, r).map_err(|e| fail(None, format!("review: {e}")))?;
+            report.signatures += 1;
+            if trust.find(&r.signer, Role::Reviewer).is_none() {
                 return Err(fail(
                     None,
-                    format!("a {} record on the chain key", event.kind()),
-                ))
+                    format!(
+                        "review signed by key {}, which is not trusted as a reviewer",
+                        vouch_chain::key_id(&r.signer)
+                    ),
+                ));
             }
-            _ => {}
+            reviews.insert(vouch_chain::review_hash(model, r), (r.decision, r.signer));
         }
-        Ok(())
+        _ if on_chain => {
+            return Err(fail(
+                None,
+                format!("a {} record on the chain key", event.kind()),
+            ))
+        }
+        _ => {}
     }
+    Ok(())
+}
 
+impl Ledger {
     /// Everything about one artifact: its deployments, the decision that promoted it, the
     /// policy, reviews, the run and its evidence, with each signature, chain link and
     /// evidence digest checked against the log bytes.

@@ -81,6 +81,9 @@ pub struct NatsOptions {
     pub root_certificates: Option<PathBuf>,
     /// Bound on connecting and on each server round trip (API request, publish ack).
     pub timeout: Duration,
+    /// Create the stream when it does not exist (`vouch init`, `vouch migrate`). Other
+    /// commands refuse a missing stream rather than create one with the wrong replicas.
+    pub create: bool,
 }
 
 impl NatsOptions {
@@ -98,6 +101,7 @@ impl NatsOptions {
             tls_required: false,
             root_certificates: None,
             timeout: Duration::from_secs(10),
+            create: true,
         }
     }
 }
@@ -122,6 +126,7 @@ impl fmt::Debug for NatsOptions {
             .field("tls_required", &self.tls_required)
             .field("root_certificates", &self.root_certificates)
             .field("timeout", &self.timeout)
+            .field("create", &self.create)
             .finish()
     }
 }
@@ -137,7 +142,7 @@ pub enum NatsError {
     #[error("cannot start the NATS client runtime: {0}")]
     Runtime(#[source] std::io::Error),
     /// The credentials file could not be read.
-    #[error("cannot read NATS credentials file {path}: {source}")]
+    #[error("cannot read NATS credentials file {path}")]
     Credentials {
         /// The file.
         path: PathBuf,
@@ -146,13 +151,21 @@ pub enum NatsError {
         source: std::io::Error,
     },
     /// The server could not be reached, or refused the connection.
-    #[error("cannot connect to NATS at {url}: {source}")]
+    #[error("cannot connect to NATS at {url}")]
     Connect {
         /// The URL tried.
         url: String,
         /// Why.
         #[source]
         source: async_nats::ConnectError,
+    },
+    /// The stream does not exist and the options say not to create it.
+    #[error("no JetStream stream `{stream}` on {url}: create it with `vouch init --nats {url}`")]
+    MissingStream {
+        /// The stream.
+        stream: String,
+        /// The server URL(s).
+        url: String,
     },
     /// The stream could not be looked up or created.
     #[error("cannot provision JetStream stream `{stream}`: {reason}")]
@@ -321,17 +334,21 @@ impl NatsLog {
                 "record {expected} is missing: the stream continues at {sequence}"
             )));
         }
-        let event_id = message
-            .headers
-            .as_ref()
-            .and_then(|h| h.get(async_nats::header::NATS_MESSAGE_ID))
-            .map(|v| v.as_str().to_owned())
-            .ok_or_else(|| corrupt("message has no Nats-Msg-Id header".to_owned()))?;
+        // Anyone with publish rights can put a message on the stream. One without an id or
+        // with a subject that is not a log key is still a record (it has a sequence); it gets
+        // an empty event id, which the projector quarantines, and the key `unkeyed`.
         let subject = message.subject.as_str();
         let key = subject
             .strip_prefix(&self.subject_prefix)
-            .and_then(|k| LogKey::new(k).ok())
-            .ok_or_else(|| corrupt(format!("subject `{subject}` is not a log key")))?;
+            .and_then(|k| LogKey::new(k).ok());
+        let event_id = match (&key, message.headers.as_ref()) {
+            (Some(_), Some(headers)) => headers
+                .get(async_nats::header::NATS_MESSAGE_ID)
+                .map(|v| v.as_str().to_owned())
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
+        let key = key.unwrap_or_else(|| LogKey::new("unkeyed").expect("valid key"));
         Ok(Record {
             position: Position::new(sequence),
             event_id,
@@ -573,6 +590,12 @@ async fn ensure_stream(
     };
     let mut stream = match js.get_stream(&options.stream).await {
         Ok(stream) => stream,
+        Err(e) if is_stream_not_found(&e) && !options.create => {
+            return Err(NatsError::MissingStream {
+                stream: options.stream.clone(),
+                url: options.url.clone(),
+            })
+        }
         Err(e) if is_stream_not_found(&e) => {
             match js.create_stream(stream_config(options)).await {
                 Ok(stream) => {

@@ -34,7 +34,7 @@ pub use model::{
     ArtifactEntry, ArtifactRef, Counts, DatasetEntry, Finished, LatestMetric, MetricKey,
     MetricPoint, ParamValue, QuarantineEntry, RunDoc, Started,
 };
-pub use project::{catch_up, rebuild, CatchUpReport, ProjectError, BATCH_RECORDS};
+pub use project::{catch_up, catch_up_to, rebuild, CatchUpReport, ProjectError, BATCH_RECORDS};
 pub use query::{Comparison, Condition, ConditionError, RunQuery};
 pub use release::{ChainHead, DecisionEntry, DeploymentEntry, ModelDoc, PolicyEntry, ReviewEntry};
 
@@ -42,7 +42,7 @@ use vouch_event::{Digest, ModelName, RunId};
 use vouch_log::Position;
 
 /// The layout version of the views. A store written with another version is rebuilt.
-pub const VIEW_FORMAT: u32 = 2;
+pub const VIEW_FORMAT: u32 = 3;
 const VALUE_FORMAT: u8 = 1;
 
 const CURRENT: &[u8] = b"current";
@@ -199,6 +199,13 @@ pub(crate) fn deployment_key(artifact: &Digest, position: u64) -> Vec<u8> {
     k
 }
 
+/// The event-id index: every record's id, applied or quarantined, to its first position.
+pub(crate) fn event_id_key(event_id: &str) -> Vec<u8> {
+    let mut k = vec![b'i'];
+    k.extend_from_slice(event_id.as_bytes());
+    k
+}
+
 pub(crate) fn quarantine_key(position: u64) -> Vec<u8> {
     let mut k = vec![b'q'];
     k.extend_from_slice(&position.to_be_bytes());
@@ -235,6 +242,19 @@ impl Views {
     /// When sled fails.
     pub fn is_current_format(&self) -> Result<bool, ViewsError> {
         Ok(self.tree.get(FORMAT)?.as_deref() == Some(&VIEW_FORMAT.to_be_bytes()[..]))
+    }
+
+    /// The position of the first record with `event_id`, if the views have seen one. The
+    /// projector keeps this index so that a retry the log did not deduplicate is skipped.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub fn event_position(&self, event_id: &str) -> Result<Option<Position>, ViewsError> {
+        let k = event_id_key(event_id);
+        match self.tree.get(&k)? {
+            Some(v) => Ok(Some(Position::new(be_u64(&k, &v)?))),
+            None => Ok(None),
+        }
     }
 
     /// The last log position applied.
@@ -562,7 +582,16 @@ impl Views {
                     .expect("serializable"),
             );
         }
+        let mut event_ids = serde_json::Map::new();
+        for entry in self.tree.scan_prefix([b'i']) {
+            let (k, v) = entry?;
+            event_ids.insert(
+                String::from_utf8_lossy(&k[1..]).into_owned(),
+                be_u64(&k, &v)?.into(),
+            );
+        }
         Ok(serde_json::json!({
+            "event_ids": event_ids,
             "deployments": deployments,
             "position": self.position()?.get(),
             "counts": self.counts()?,

@@ -208,6 +208,9 @@ pub struct Counts {
     pub reviews: u64,
     /// Deployments recorded.
     pub deployments: u64,
+    /// Records whose event id an earlier record already had (a retry the log did not
+    /// deduplicate, e.g. after JetStream's duplicate window): skipped, never applied twice.
+    pub duplicates: u64,
 }
 
 impl RunDoc {

@@ -8,11 +8,11 @@ use vouch_log::{Log, LogError, Position, Record};
 
 use crate::{
     artifact_key, decision_hash_key, decision_key, decode_value, deployment_key, encode_value,
-    experiment_key, history_prefix, metric_index_key, model_key, policy_key, positions_key,
-    promotion_key, quarantine_key, run_key, ArtifactEntry, ArtifactRef, ChainHead, Counts,
-    DatasetEntry, DecisionEntry, DeploymentEntry, Finished, LatestMetric, MetricKey, MetricPoint,
-    ModelDoc, ParamValue, PolicyEntry, QuarantineEntry, ReviewEntry, RunDoc, Started, Views,
-    ViewsError, CHAIN_HEAD, COUNTS, CURRENT, FORMAT, POSITION, VIEW_FORMAT,
+    event_id_key, experiment_key, history_prefix, metric_index_key, model_key, policy_key,
+    positions_key, promotion_key, quarantine_key, run_key, ArtifactEntry, ArtifactRef, ChainHead,
+    Counts, DatasetEntry, DecisionEntry, DeploymentEntry, Finished, LatestMetric, MetricKey,
+    MetricPoint, ModelDoc, ParamValue, PolicyEntry, QuarantineEntry, ReviewEntry, RunDoc, Started,
+    Views, ViewsError, CHAIN_HEAD, COUNTS, CURRENT, FORMAT, POSITION, VIEW_FORMAT,
 };
 
 /// Records read and applied per atomic write.
@@ -51,6 +51,8 @@ pub struct CatchUpReport {
     pub applied: u64,
     /// Records quarantined.
     pub quarantined: u64,
+    /// Records skipped because their event id was already applied or quarantined.
+    pub duplicates: u64,
 }
 
 /// Applies every record after the views' position, in batches of [`BATCH_RECORDS`].
@@ -63,8 +65,22 @@ pub fn catch_up(
     views: &Views,
     progress: &mut dyn FnMut(Position, Position),
 ) -> Result<CatchUpReport, ProjectError> {
-    let start = views.position()?;
     let end = log.last_position()?;
+    catch_up_to(log, views, end, progress)
+}
+
+/// As [`catch_up`], but stops at `end` (or earlier, where the log ends): a follower
+/// applies a long backlog in slices and lets other processes in between.
+///
+/// # Errors
+/// When reading the log or writing the views fails, or the views are ahead of `end`.
+pub fn catch_up_to(
+    log: &dyn Log,
+    views: &Views,
+    end: Position,
+    progress: &mut dyn FnMut(Position, Position),
+) -> Result<CatchUpReport, ProjectError> {
+    let start = views.position()?;
     if start > end {
         return Err(ProjectError::AheadOfLog {
             views: start,
@@ -76,8 +92,10 @@ pub fn catch_up(
         to: start,
         ..Default::default()
     };
-    loop {
-        let records = log.read(report.to.next(), BATCH_RECORDS)?;
+    while report.to < end {
+        let wanted = usize::try_from(end.get() - report.to.get())
+            .map_or(BATCH_RECORDS, |n| n.min(BATCH_RECORDS));
+        let records = log.read(report.to.next(), wanted)?;
         let Some(last) = records.last() else { break };
         let last = last.position;
         let mut batch = Batch::new(views)?;
@@ -86,6 +104,7 @@ pub fn catch_up(
         }
         report.applied += batch.applied;
         report.quarantined += batch.quarantined;
+        report.duplicates += batch.duplicates;
         batch.commit(last)?;
         report.to = last;
         progress(last, end.max(last));
@@ -154,9 +173,12 @@ struct Batch<'v> {
     new_hashes: HashMap<Digest, u64>,
     /// The chain head, once read: `None` until then.
     head: Option<Option<ChainHead>>,
+    /// Event ids first seen in this batch, with their positions.
+    seen: HashMap<String, u64>,
     writes: sled::Batch,
     applied: u64,
     quarantined: u64,
+    duplicates: u64,
 }
 
 impl<'v> Batch<'v> {
@@ -172,9 +194,11 @@ impl<'v> Batch<'v> {
             decisions: BTreeMap::new(),
             new_hashes: HashMap::new(),
             head: None,
+            seen: HashMap::new(),
             writes: sled::Batch::default(),
             applied: 0,
             quarantined: 0,
+            duplicates: 0,
         })
     }
 
@@ -208,6 +232,41 @@ impl<'v> Batch<'v> {
     }
 
     fn apply(&mut self, record: Record) -> Result<(), ViewsError> {
+        if record.event_id.is_empty() {
+            self.quarantine(
+                &record,
+                "the record has no event id: publish it on `<prefix>.run.<run id>` (or \
+                 `<prefix>.model.<model>`) with a Nats-Msg-Id header equal to the event's id"
+                    .to_owned(),
+            );
+            return Ok(());
+        }
+        // A log that deduplicates only within a window (JetStream) can hold a late retry
+        // twice; the first record with an id wins, whatever became of it.
+        let first = match self.seen.get(&record.event_id) {
+            Some(&position) => Some(position),
+            None => self
+                .views
+                .event_position(&record.event_id)?
+                .map(Position::get),
+        };
+        if let Some(first) = first {
+            tracing::info!(
+                position = record.position.get(),
+                first,
+                event_id = %record.event_id,
+                "skipped a duplicate of an earlier record"
+            );
+            self.counts.duplicates += 1;
+            self.duplicates += 1;
+            return Ok(());
+        }
+        self.seen
+            .insert(record.event_id.clone(), record.position.get());
+        self.writes.insert(
+            event_id_key(&record.event_id),
+            &record.position.get().to_be_bytes(),
+        );
         let event = match vouch_event::decode(&record.bytes) {
             Ok(event) => event,
             Err(e) => {

@@ -1,0 +1,115 @@
+//! `vouch serve` and `vouch migrate`: the commands that move between one machine and a
+//! NATS stream.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use vouch_ledger::{FollowOptions, Trust};
+
+use crate::cli::{MigrateArgs, ServeArgs};
+use crate::context::{nats_options, Context};
+use crate::exit::{bad_input, CliError, CliResult, Failure};
+use crate::output::{self, Progress};
+
+/// Set by SIGINT or SIGTERM; the follower checks it between steps.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn request_stop(_signal: libc::c_int) {
+    // Only an atomic store: async-signal-safe.
+    STOP.store(true, Ordering::SeqCst);
+}
+
+fn install_stop_handlers() {
+    let handler = request_stop as extern "C" fn(libc::c_int);
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+        unsafe {
+            libc::signal(signal, handler as libc::sighandler_t);
+        }
+    }
+}
+
+pub fn serve(ctx: &Context, args: &ServeArgs) -> CliResult<()> {
+    if args.poll_ms == 0 || args.poll_ms > 60_000 {
+        return Err(bad_input("--poll-ms must be 1 to 60000"));
+    }
+    install_stop_handlers();
+    let pacing = FollowOptions {
+        poll: Duration::from_millis(args.poll_ms),
+        ..FollowOptions::default()
+    };
+    tracing::info!(ledger = %ctx.global.ledger.display(), "vouch serve starting");
+    let report = vouch_ledger::follow(&ctx.global.ledger, ctx.options(), &pacing, &STOP)?;
+    if ctx.global.json {
+        output::json(&report);
+    } else {
+        eprintln!(
+            "stopped at position {}: {} applied, {} quarantined, {} duplicates skipped, {} retries",
+            report.position, report.applied, report.quarantined, report.duplicates, report.retries
+        );
+    }
+    Ok(())
+}
+
+pub fn migrate(ctx: &Context, args: &MigrateArgs) -> CliResult<u8> {
+    let mut nats = nats_options(&ctx.global.nats, args.to.clone())?;
+    nats.replicas = usize::from(args.replicas);
+    nats.stream = args.stream.clone();
+    nats.prefix = args.prefix.clone();
+    let mut options = ctx.options().clone();
+    // `--nats` names the stream this ledger follows; the source here must be embedded.
+    options.nats_url = None;
+    let ledger = vouch_ledger::Ledger::open(&ctx.global.ledger, &options)?;
+    let trust = Trust::load(ledger.dir())?;
+    let progress = Progress::new("migrating");
+    let mut phase = String::new();
+    let report = ledger
+        .migrate_to(&nats, &trust, &mut |what, at, end| {
+            if what != phase {
+                phase = what.to_owned();
+                progress.set_message(what);
+            }
+            progress.update(at, end);
+        })
+        .map_err(|e| {
+            use vouch_ledger::MigrateError as M;
+            let failure = match &e {
+                M::NotEmbedded | M::Foreign { .. } => Failure::BadInput,
+                M::Mismatch { .. } => Failure::Verify,
+                M::Nats(n) => crate::exit::nats_failure(n),
+                _ => Failure::Unavailable,
+            };
+            CliError::new(failure, e.into())
+        })?;
+    progress.finish();
+    let ok = report.verify.failure.is_none();
+    if ctx.global.json {
+        output::json(&serde_json::json!({ "ok": ok, "report": report }));
+    } else {
+        println!(
+            "copied {} records into stream `{}` ({} were already there from an earlier run); \
+             {} records read back and equal",
+            report.copied, report.stream, report.already_there, report.records
+        );
+        println!(
+            "chain on the stream: {} decisions, {} reviews, {} signatures checked",
+            report.verify.decisions, report.verify.reviews, report.verify.signatures
+        );
+        if ok {
+            println!(
+                "next: `vouch init --nats {} --stream {} --ledger NEWDIR` on each machine",
+                args.to, report.stream
+            );
+        }
+    }
+    match &report.verify.failure {
+        None => Ok(0),
+        Some(f) => {
+            eprintln!(
+                "error: the chain on the stream does not verify at position {}: {}",
+                f.position, f.reason
+            );
+            Ok(Failure::Verify.code())
+        }
+    }
+}
