@@ -2,11 +2,9 @@
 //! every `open()` is a new connection to the same server and stream, so "reopen" means
 //! reconnect.
 
-mod support;
-
-use support::NatsServer;
 use vouch_log::contract::Harness;
 use vouch_log_nats::NatsLog;
+use vouch_test_nats::NatsServer;
 
 struct Nats(NatsServer);
 

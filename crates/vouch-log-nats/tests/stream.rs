@@ -2,8 +2,6 @@
 //! settings it insists on, the server semantics it relies on, and failures that must be
 //! clear errors rather than hangs.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{
@@ -12,9 +10,9 @@ use async_nats::jetstream::{
     message::PublishMessage,
     stream::{Config, StorageType},
 };
-use support::NatsServer;
 use vouch_log::{Appended, ConditionalAppend, Log, LogError, LogKey, NewRecord, Position};
 use vouch_log_nats::{NatsError, NatsLog};
+use vouch_test_nats::NatsServer;
 
 fn rec(id: &str, key: &str, bytes: &[u8]) -> NewRecord {
     NewRecord {
