@@ -546,13 +546,41 @@ async fn connect_client(options: &NatsOptions) -> Result<async_nats::Client, Nat
     if let Some(path) = &options.root_certificates {
         connect = connect.add_root_certificates(path.clone());
     }
+    // A comma-separated list names several servers of one cluster: the client picks one
+    // and fails over to the others (and to any the cluster gossips).
+    let servers = options
+        .url
+        .split(',')
+        .map(str::trim)
+        .filter(|url| !url.is_empty())
+        .map(|url| url.parse::<async_nats::ServerAddr>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|source| NatsError::Connect {
+            url: options.url.clone(),
+            source: async_nats::ConnectError::with_source(
+                async_nats::ConnectErrorKind::ServerParse,
+                source,
+            ),
+        })?;
     connect
-        .connect(options.url.as_str())
+        .connect(servers)
         .await
         .map_err(|source| NatsError::Connect {
             url: options.url.clone(),
             source,
         })
+}
+
+/// Whether a publish failed its expected-last-sequence condition. A clustered stream
+/// answers with code 10164 (no sequence in the text) where a single server answers 10071,
+/// and async-nats only names the latter; both mean the same conflict.
+fn is_wrong_last_sequence(error: &async_nats::jetstream::context::PublishError) -> bool {
+    if error.kind() == PublishErrorKind::WrongLastSequence {
+        return true;
+    }
+    std::error::Error::source(error)
+        .and_then(|source| source.downcast_ref::<async_nats::jetstream::Error>())
+        .is_some_and(|e| e.error_code() == ErrorCode::STREAM_WRONG_LAST_SEQUENCE_CONSTANT)
 }
 
 /// The configuration a stream created by this crate has.
@@ -797,7 +825,7 @@ impl Log for NatsLog {
                 ack,
                 &record.event_id,
             )?)),
-            Err(e) if e.kind() == PublishErrorKind::WrongLastSequence => {
+            Err(e) if is_wrong_last_sequence(&e) => {
                 // The server checks the condition before the event id, so a retry of a
                 // record that did land fails the condition: look for it among the key's
                 // records after `expected` (where a landed retry must be).

@@ -245,18 +245,18 @@ impl NatsCluster {
         self.nodes[i].process.running()
     }
 
-    /// Options for the cluster: a stream with one replica per node, a short timeout.
-    ///
-    /// The URL is the first running node's only: `NatsLog::connect` hands the string to
-    /// async-nats as one address (0.51 does not split a comma-separated list), and the
-    /// client learns the other nodes from the server, so it fails over to them anyway.
+    /// Options for the cluster: a stream with one replica per node, a short timeout, and
+    /// every running node's URL comma-separated so the client can fail over between them.
     pub fn options(&self) -> NatsOptions {
-        let up = self
+        let up: Vec<String> = self
             .nodes
             .iter()
-            .position(|n| n.process.child.is_some())
-            .expect("options: every node is down");
-        let mut options = NatsOptions::new(self.node_url(up));
+            .filter(|n| n.process.child.is_some())
+            .map(|n| n.process.url())
+            .collect();
+        assert!(!up.is_empty(), "options: every node is down");
+        // Every running node, comma-separated, as an operator would write it.
+        let mut options = NatsOptions::new(up.join(","));
         options.replicas = self.nodes.len();
         options.timeout = Duration::from_secs(5);
         options
