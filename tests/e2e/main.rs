@@ -2,5 +2,6 @@
 
 mod cli;
 mod crash;
+mod nats;
 mod release;
 mod support;

@@ -8,9 +8,12 @@ pub fn vouch_bin() -> &'static str {
     env!("CARGO_BIN_EXE_vouch")
 }
 
-/// A temp directory holding one ledger at `<tmp>/ledger`.
+/// A temp directory holding one ledger at `<tmp>/ledger`: embedded, or a directory of
+/// views over a NATS stream when `nats` names a server.
 pub struct TestLedger {
     pub tmp: tempfile::TempDir,
+    /// The NATS URL every command gets as `--nats`; `None` for the embedded log.
+    pub nats: Option<String>,
 }
 
 /// What a command did.
@@ -76,6 +79,23 @@ impl TestLedger {
     pub fn uninitialised() -> TestLedger {
         TestLedger {
             tmp: tempfile::tempdir().expect("temp dir"),
+            nats: None,
+        }
+    }
+
+    /// A fresh ledger over the NATS server at `url`: `vouch init --nats URL` provisions the
+    /// default stream (or binds to it when another ledger already made it).
+    pub fn nats(url: &str) -> TestLedger {
+        let ledger = TestLedger::nats_uninitialised(url);
+        ledger.vouch(&["init"]).ok();
+        ledger
+    }
+
+    /// Like [`TestLedger::nats`], before `vouch init`.
+    pub fn nats_uninitialised(url: &str) -> TestLedger {
+        TestLedger {
+            tmp: tempfile::tempdir().expect("temp dir"),
+            nats: Some(url.to_owned()),
         }
     }
 
@@ -92,8 +112,18 @@ impl TestLedger {
             .env_remove("VOUCH_LEDGER")
             .env_remove("VOUCH_LOG")
             .env_remove("VOUCH_LOCK_TIMEOUT")
+            .env_remove("VOUCH_NATS_URL")
+            .env_remove("VOUCH_NATS_CREDS")
+            .env_remove("VOUCH_NATS_USER")
+            .env_remove("VOUCH_NATS_PASSWORD")
+            .env_remove("VOUCH_NATS_TOKEN")
+            .env_remove("VOUCH_NATS_TLS")
+            .env_remove("VOUCH_NATS_CA")
             .current_dir(self.tmp.path())
             .stdin(Stdio::null());
+        if let Some(url) = &self.nats {
+            command.arg("--nats").arg(url);
+        }
         command
     }
 
@@ -147,8 +177,20 @@ impl TestLedger {
 
     /// The views as canonical JSON, read through the library (no process holds the ledger).
     pub fn dump(&self) -> serde_json::Value {
-        dump(&self.path())
+        match &self.nats {
+            None => dump(&self.path()),
+            Some(url) => dump_nats(&self.path(), url),
+        }
     }
+}
+
+/// Opens the views at `path` over the NATS stream at `url` in-process, catches up, and
+/// dumps them.
+pub fn dump_nats(path: &Path, url: &str) -> serde_json::Value {
+    let options = vouch_ledger::OpenOptions::nats(url);
+    let mut ledger = vouch_ledger::Ledger::open(path, &options).expect("open NATS ledger");
+    ledger.catch_up(&mut |_, _| {}).expect("catch up");
+    ledger.views().dump().expect("dump")
 }
 
 /// Opens the ledger at `path` in-process, catches up, and dumps the views.
