@@ -122,7 +122,10 @@ pub fn nats_failure(error: &vouch_ledger::NatsError) -> Failure {
     use vouch_ledger::NatsError as N;
     match error {
         N::InvalidOption(_) => Failure::Usage,
-        N::Credentials { .. } => Failure::NotFound,
+        N::Credentials { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            Failure::NotFound
+        }
+        N::Credentials { .. } => Failure::BadInput,
         N::UnsafeStream { .. } => Failure::Config,
         N::MissingStream { .. } => Failure::NotFound,
         _ => Failure::Unavailable,

@@ -155,6 +155,30 @@ pub fn rebuild(
     Ok(report)
 }
 
+/// Whether a record sits under the key its event belongs to. The ledger always writes it
+/// there; a producer publishing straight onto a stream might not, and an event under a
+/// foreign key would mislead whoever reads that key (the chain head is the last record
+/// under `chain`), so it is quarantined instead of applied.
+fn check_key(event: &Event, key: &str) -> Result<(), String> {
+    let fits = match &event.subject {
+        Subject::Run(run) => key.strip_prefix("run.") == Some(run.as_str()),
+        Subject::Model(model) => {
+            key == "chain" || key.strip_prefix("model.") == Some(model.as_str())
+        }
+    };
+    if fits {
+        return Ok(());
+    }
+    let expected = match &event.subject {
+        Subject::Run(run) => format!("run.{run}"),
+        Subject::Model(model) => format!("model.{model}"),
+    };
+    Err(format!(
+        "the event belongs under key `{expected}` but was logged under `{key}` (on NATS: \
+         publish it on subject `<prefix>.{expected}`)"
+    ))
+}
+
 /// The changes of one batch, held in memory until the atomic commit.
 struct Batch<'v> {
     views: &'v Views,
@@ -279,6 +303,10 @@ impl<'v> Batch<'v> {
                 "the log record's id `{}` differs from the event's id `{}`",
                 record.event_id, event.id
             );
+            self.quarantine(&record, reason);
+            return Ok(());
+        }
+        if let Err(reason) = check_key(&event, record.key.as_str()) {
             self.quarantine(&record, reason);
             return Ok(());
         }

@@ -91,10 +91,22 @@ fn record(n: usize, item: &Item) -> NewRecord {
             }
         }
         Item::Garbage(kind) => {
-            let bytes = match kind % 4 {
+            let bytes = match kind % 5 {
                 0 => br#"{"not": "an event"}"#.to_vec(),
                 1 => vec![0x01, 0xff, 0xfe],
                 2 => br#"{"id":"x","kind":"decision_recorded","schema":1,"time":"2026-11-28T00:00:00Z","producer":"p","model":"m","data":{}}"#.to_vec(),
+                4 => {
+                    // A valid event under another run's key (a producer publishing on
+                    // the wrong subject).
+                    let event = Event {
+                        id: EventId::new(format!("e{n}")).unwrap(),
+                        time: Timestamp::EPOCH,
+                        producer: Producer::new("prop").unwrap(),
+                        subject: Subject::Run(RunId::new("run-0").unwrap()),
+                        body: Body::RunFinished(RunFinished { status: RunStatus::Ok }),
+                    };
+                    vouch_event::encode(&event)
+                }
                 _ => {
                     // A valid event whose id differs from the record's.
                     let event = Event {
@@ -231,7 +243,7 @@ fn bad_records_are_quarantined_with_reasons_and_projection_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     let log = EmbeddedLog::open(&dir.path().join("log")).unwrap();
     let views = Views::open(&dir.path().join("views")).unwrap();
-    let items: Vec<Item> = (0..4)
+    let items: Vec<Item> = (0..5)
         .map(Item::Garbage)
         .chain([Item::Event {
             run: 1,
@@ -249,7 +261,7 @@ fn bad_records_are_quarantined_with_reasons_and_projection_goes_on() {
     )
     .unwrap();
     let report = catch_up(&log, &views, &mut |_, _| {}).unwrap();
-    assert_eq!((report.applied, report.quarantined), (1, 4));
+    assert_eq!((report.applied, report.quarantined), (1, 5));
     let reasons: Vec<String> = views
         .quarantine(Position::ZERO, 10)
         .unwrap()
@@ -271,6 +283,11 @@ fn bad_records_are_quarantined_with_reasons_and_projection_goes_on() {
         reasons[3].contains("differs from the event's id"),
         "{}",
         reasons[3]
+    );
+    assert!(
+        reasons[4].contains("belongs under key `run.run-0` but was logged under `run.garbage`"),
+        "{}",
+        reasons[4]
     );
     assert!(views.run(&RunId::new("run-1").unwrap()).unwrap().is_some());
 }
