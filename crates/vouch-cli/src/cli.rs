@@ -85,8 +85,14 @@ pub struct NatsArgs {
         value_name = "USER"
     )]
     pub user: Option<String>,
-    /// Refuse to talk to the NATS server without TLS.
-    #[arg(long = "nats-tls", global = true, env = "VOUCH_NATS_TLS")]
+    /// Refuse to talk to the NATS server without TLS (VOUCH_NATS_TLS: 1/true/yes/on or
+    /// 0/false/no/off).
+    #[arg(
+        long = "nats-tls",
+        global = true,
+        env = "VOUCH_NATS_TLS",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
     pub tls: bool,
     /// A PEM file of CA certificates to trust for the NATS server's TLS certificate.
     #[arg(

@@ -96,8 +96,14 @@ pub fn migrate(ctx: &Context, args: &MigrateArgs) -> CliResult<u8> {
             report.verify.decisions, report.verify.reviews, report.verify.signatures
         );
         if ok {
+            let prefix = if args.prefix == "vouch" {
+                String::new()
+            } else {
+                format!(" --prefix {}", args.prefix)
+            };
             println!(
-                "next: `vouch init --nats {} --stream {} --ledger NEWDIR` on each machine",
+                "next: `vouch init --nats {} --stream {}{prefix} --ledger NEWDIR` on each \
+                 machine, and `vouch keys trust` the same keys there (trust is per directory)",
                 args.to, report.stream
             );
         }
