@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::{Serialize, Serializer};
 use vouch_event::{
-    DatasetRole, Digest, Environment, GitInfo, Name, RunId, RunStatus, Segment, Timestamp,
+    Body, DatasetRole, Digest, Environment, Event, GitInfo, Name, RunId, RunStatus, Segment,
+    Timestamp,
 };
 
 /// Everything known about one run, folded from its events.
@@ -228,6 +229,120 @@ impl RunDoc {
             first_position: position,
             last_position: position,
         }
+    }
+
+    /// Folds one of this run's events, logged at `position`, into the document. The
+    /// projector and replay both fold with this, so a run rebuilt from a decision's
+    /// evidence is exactly the document the decision read. `Err` is the reason the event
+    /// cannot apply (it is quarantined); the document is then unchanged.
+    ///
+    /// # Errors
+    /// A second `run_started` or `run_finished`, or a kind that concerns a model.
+    pub fn apply(&mut self, event: &Event, position: u64) -> Result<(), String> {
+        let run = &self.run;
+        match &event.body {
+            Body::RunStarted(b) => {
+                if let Some(started) = &self.started {
+                    return Err(format!(
+                        "run {run} already started at position {}",
+                        started.position
+                    ));
+                }
+                self.started = Some(Started {
+                    experiment: b.experiment.clone(),
+                    name: b.name.clone(),
+                    git: b.git.clone(),
+                    env: b.env.clone(),
+                    time: event.time,
+                    producer: event.producer.to_string(),
+                    position,
+                });
+            }
+            Body::ParamsLogged(b) => {
+                for (name, value) in &b.params {
+                    self.params.insert(
+                        name.clone(),
+                        ParamValue {
+                            value: value.clone(),
+                            position,
+                        },
+                    );
+                }
+            }
+            Body::MetricsLogged(b) => {
+                for (name, &value) in &b.metrics {
+                    let key = MetricKey {
+                        name: name.clone(),
+                        segment: b.segment.clone(),
+                    };
+                    match self.metrics.get_mut(&key) {
+                        Some(latest) => {
+                            latest.value = value;
+                            latest.step = b.step;
+                            latest.time = event.time;
+                            latest.position = position;
+                            latest.count += 1;
+                        }
+                        None => {
+                            let latest = LatestMetric {
+                                name: name.clone(),
+                                segment: b.segment.clone(),
+                                value,
+                                step: b.step,
+                                time: event.time,
+                                position,
+                                count: 1,
+                            };
+                            self.metrics.insert(key, latest);
+                        }
+                    }
+                }
+            }
+            Body::ArtifactLogged(b) => self.artifacts.push(ArtifactEntry {
+                name: b.name.clone(),
+                digest: b.digest,
+                size: b.size,
+                uri: b.uri.clone(),
+                position,
+            }),
+            Body::DatasetBound(b) => self.datasets.push(DatasetEntry {
+                role: b.role,
+                name: b.name.clone(),
+                digest: b.digest,
+                rows: b.rows,
+                snapshot_at: b.snapshot_at,
+                labels_through: b.labels_through,
+                uri: b.uri.clone(),
+                position,
+            }),
+            Body::RunFinished(b) => {
+                if let Some(finished) = &self.finished {
+                    return Err(format!(
+                        "run {run} already finished ({}) at position {}",
+                        finished.status.as_str(),
+                        finished.position
+                    ));
+                }
+                self.finished = Some(Finished {
+                    status: b.status,
+                    time: event.time,
+                    position,
+                });
+            }
+            Body::PolicyPublished(_)
+            | Body::DecisionRecorded(_)
+            | Body::ReviewRecorded(_)
+            | Body::DeploymentRecorded(_) => {
+                // `Event::check` ties these kinds to a model subject.
+                return Err(format!(
+                    "kind {} concerns a model, not run {run}",
+                    event.kind()
+                ));
+            }
+        }
+        self.events += 1;
+        self.last_position = position;
+        Ok(())
     }
 
     /// `ok`, `failed`, `killed`, `running`, or `unknown` (events arrived before

@@ -9,10 +9,10 @@ use vouch_log::{Log, LogError, Position, Record};
 use crate::{
     artifact_key, decision_hash_key, decision_key, decode_value, deployment_key, encode_value,
     event_id_key, experiment_key, history_prefix, metric_index_key, model_key, policy_key,
-    positions_key, promotion_key, quarantine_key, run_key, ArtifactEntry, ArtifactRef, ChainHead,
-    Counts, DatasetEntry, DecisionEntry, DeploymentEntry, Finished, LatestMetric, MetricKey,
-    MetricPoint, ModelDoc, ParamValue, PolicyEntry, QuarantineEntry, ReviewEntry, RunDoc, Started,
-    Views, ViewsError, CHAIN_HEAD, COUNTS, CURRENT, FORMAT, POSITION, VIEW_FORMAT,
+    positions_key, promotion_key, quarantine_key, run_key, ArtifactRef, ChainHead, Counts,
+    DecisionEntry, DeploymentEntry, MetricKey, MetricPoint, ModelDoc, PolicyEntry, QuarantineEntry,
+    ReviewEntry, RunDoc, Views, ViewsError, CHAIN_HEAD, COUNTS, CURRENT, FORMAT, POSITION,
+    VIEW_FORMAT,
 };
 
 /// Records read and applied per atomic write.
@@ -346,94 +346,34 @@ impl<'v> Batch<'v> {
             ..
         } = self;
         let doc = docs.get_mut(run).expect("loaded above");
+        if let Err(reason) = doc.apply(event, position) {
+            return Ok(Err(reason));
+        }
+        // What the run document does not hold: the experiment list, metric history, the
+        // artifact index and the totals.
         match &event.body {
-            Body::RunStarted(b) => {
-                if let Some(started) = &doc.started {
-                    return Ok(Err(format!(
-                        "run {run} already started at position {}",
-                        started.position
-                    )));
-                }
-                doc.started = Some(Started {
-                    experiment: b.experiment.clone(),
-                    name: b.name.clone(),
-                    git: b.git.clone(),
-                    env: b.env.clone(),
-                    time: event.time,
-                    producer: event.producer.to_string(),
-                    position,
-                });
-                experiments
-                    .entry(b.experiment.clone())
-                    .or_default()
-                    .push(run.clone());
-            }
-            Body::ParamsLogged(b) => {
-                for (name, value) in &b.params {
-                    doc.params.insert(
-                        name.clone(),
-                        ParamValue {
-                            value: value.clone(),
-                            position,
-                        },
-                    );
-                }
-            }
+            Body::RunStarted(b) => experiments
+                .entry(b.experiment.clone())
+                .or_default()
+                .push(run.clone()),
             Body::MetricsLogged(b) => {
-                if !history.contains_key(run) {
-                    history.insert(run.clone(), BTreeMap::new());
-                }
-                let series = history.get_mut(run).expect("inserted above");
+                let series = history.entry(run.clone()).or_default();
                 for (name, &value) in &b.metrics {
                     let key = MetricKey {
                         name: name.clone(),
                         segment: b.segment.clone(),
                     };
-                    match doc.metrics.get_mut(&key) {
-                        Some(latest) => {
-                            latest.value = value;
-                            latest.step = b.step;
-                            latest.time = event.time;
-                            latest.position = position;
-                            latest.count += 1;
-                        }
-                        None => {
-                            let latest = LatestMetric {
-                                name: name.clone(),
-                                segment: b.segment.clone(),
-                                value,
-                                step: b.step,
-                                time: event.time,
-                                position,
-                                count: 1,
-                            };
-                            doc.metrics.insert(key.clone(), latest);
-                        }
-                    }
-                    let point = MetricPoint {
+                    series.entry(key).or_default().push(MetricPoint {
                         step: b.step,
                         value,
                         time: event.time,
                         position,
-                    };
-                    match series.get_mut(&key) {
-                        Some(points) => points.push(point),
-                        None => {
-                            series.insert(key, vec![point]);
-                        }
-                    }
+                    });
                 }
                 counts.metric_values += b.metrics.len() as u64;
             }
             Body::ArtifactLogged(b) => {
-                let entry = ArtifactEntry {
-                    name: b.name.clone(),
-                    digest: b.digest,
-                    size: b.size,
-                    uri: b.uri.clone(),
-                    position,
-                };
-                doc.artifacts.push(entry.clone());
+                let entry = doc.artifacts.last().expect("applied above").clone();
                 let reference = ArtifactRef {
                     run: run.clone(),
                     artifact: entry,
@@ -444,46 +384,9 @@ impl<'v> Batch<'v> {
                 );
                 counts.artifacts += 1;
             }
-            Body::DatasetBound(b) => {
-                doc.datasets.push(DatasetEntry {
-                    role: b.role,
-                    name: b.name.clone(),
-                    digest: b.digest,
-                    rows: b.rows,
-                    snapshot_at: b.snapshot_at,
-                    labels_through: b.labels_through,
-                    uri: b.uri.clone(),
-                    position,
-                });
-                counts.datasets += 1;
-            }
-            Body::RunFinished(b) => {
-                if let Some(finished) = &doc.finished {
-                    return Ok(Err(format!(
-                        "run {run} already finished ({}) at position {}",
-                        finished.status.as_str(),
-                        finished.position
-                    )));
-                }
-                doc.finished = Some(Finished {
-                    status: b.status,
-                    time: event.time,
-                    position,
-                });
-            }
-            Body::PolicyPublished(_)
-            | Body::DecisionRecorded(_)
-            | Body::ReviewRecorded(_)
-            | Body::DeploymentRecorded(_) => {
-                // `Event::check` ties these kinds to a model subject, handled above.
-                return Ok(Err(format!(
-                    "kind {} concerns a model, not run {run}",
-                    event.kind()
-                )));
-            }
+            Body::DatasetBound(_) => counts.datasets += 1,
+            _ => {}
         }
-        doc.events += 1;
-        doc.last_position = position;
         Ok(Ok(()))
     }
 
