@@ -226,6 +226,29 @@ pub enum Command {
     Registry(RegistryArgs),
     /// The decision chain, newest last.
     Decisions(DecisionsArgs),
+    /// Re-evaluate past decisions under another policy, on the evidence exactly as each
+    /// decision read it, and list the decisions whose outcome would change. Exits 0 when it
+    /// ran, 1 when a decision's evidence does not match the log
+    Replay(ReplayArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The policy to replay under (TOML, as for `vouch gate`).
+    #[arg(long, value_name = "FILE")]
+    pub policy: PathBuf,
+    /// The model whose decisions are replayed (default: the model the policy governs).
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Only decisions made at or after this time (RFC 3339, or a date: 2026-11-01).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Only decisions made at or before this time (RFC 3339, or a date: the end of that day).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// List every replayed decision, not only those whose outcome would change.
+    #[arg(long)]
+    pub all: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -106,6 +106,44 @@ pub fn nats_options(args: &NatsArgs, url: String) -> CliResult<NatsOptions> {
 }
 
 /// The clock, read only here at the edge.
+/// Which end of a day a bare date (`2026-11-01`) stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DayEnd {
+    /// Midnight at its start (UTC): for `--since`.
+    Start,
+    /// The last nanosecond of the day (UTC): for `--until` and `--as-of`.
+    End,
+}
+
+/// Parses a time flag: RFC 3339, or a bare date read as the start or end of that UTC day.
+/// A time after now is refused: the ledger cannot know the future, so it is a mistake.
+pub fn parse_time(text: &str, flag: &str, day: DayEnd) -> CliResult<Timestamp> {
+    let date = text.len() == 10;
+    let parsed = if date {
+        Timestamp::parse_rfc3339(&format!("{text}T00:00:00Z"))
+    } else {
+        Timestamp::parse_rfc3339(text)
+    };
+    let time = parsed.map_err(|e| {
+        bad_input(format!(
+            "{flag}: {e} (expected RFC 3339 like 2026-11-01T12:00:00Z, or a date like 2026-11-01)"
+        ))
+    })?;
+    let now = now();
+    // A date is in the future when its day has not begun.
+    if time > now {
+        return Err(bad_input(format!(
+            "{flag}: {text} is in the future (now is {now})"
+        )));
+    }
+    Ok(match (date, day) {
+        (true, DayEnd::End) => Timestamp::from_unix_nanos(
+            (time.unix_nanos() + 86_400_000_000_000 - 1).min(now.unix_nanos()),
+        ),
+        _ => time,
+    })
+}
+
 pub fn now() -> Timestamp {
     let since = SystemTime::now()
         .duration_since(UNIX_EPOCH)

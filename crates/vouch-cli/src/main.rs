@@ -11,6 +11,7 @@ mod ingest;
 mod output;
 mod query;
 mod release;
+mod replay;
 mod serve;
 
 use std::io::Write;
@@ -100,6 +101,7 @@ fn run(cli: Cli) -> CliResult<u8> {
         Command::Promote(args) => return release::promote(&ctx, &args),
         Command::Audit(args) => return release::audit(&ctx, &args),
         Command::Verify => return release::verify(&ctx),
+        Command::Replay(args) => return replay::replay(&ctx, &args),
         Command::Migrate(args) => return serve::migrate(&ctx, &args),
         Command::VerifyBundle(args) => return release::verify_bundle_command(&ctx, &args),
     }?;

@@ -1,19 +1,17 @@
 //! Release commands: keys, policy check, gate, promote, review, deploy, audit, verify,
 //! verify-bundle, registry, decisions.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
 use comfy_table::{Cell, CellAlignment};
 use vouch_chain::SigningKey;
-use vouch_event::{
-    DecisionOutcome, Digest, GateRecord, GateVerdict, ModelName, ReviewVerdict, RunId,
-};
+use vouch_event::{DecisionOutcome, Digest, ModelName, ReviewVerdict, RunId};
 use vouch_ledger::{
     verify_bundle, Bundle, Check, DecisionDraft, Ledger, ReleaseError, Role, Trust,
 };
-use vouch_policy::{evaluate, DatasetEvidence, Evaluation, Evidence, Outcome, Policy, Verdict};
+use vouch_policy::{evaluate, Evaluation, Outcome, Policy, Verdict};
+use vouch_replay::gate_evidence;
 use vouch_views::RunDoc;
 
 use crate::cli::{
@@ -40,7 +38,7 @@ impl From<vouch_ledger::TrustError> for CliError {
     }
 }
 
-fn read_text(path: &Path, what: &str) -> CliResult<String> {
+pub fn read_text(path: &Path, what: &str) -> CliResult<String> {
     std::fs::read_to_string(path).map_err(|e| {
         let failure = if e.kind() == std::io::ErrorKind::NotFound {
             Failure::NotFound
@@ -73,7 +71,7 @@ pub fn load_key(path: &Path) -> CliResult<SigningKey> {
     SigningKey::from_file_text(&text).map_err(|e| bad_input(format!("{}: {e}", path.display())))
 }
 
-fn parse_model(text: &str) -> CliResult<ModelName> {
+pub fn parse_model(text: &str) -> CliResult<ModelName> {
     ModelName::new(text).map_err(|e| bad_input(format!("--model: {e}")))
 }
 
@@ -186,34 +184,6 @@ pub fn policy(ctx: &Context, command: PolicyCommand) -> CliResult<()> {
     Ok(())
 }
 
-/// A run's evidence as the gates read it.
-fn evidence(doc: &RunDoc) -> Evidence {
-    Evidence {
-        run: doc.run.clone(),
-        metrics: doc
-            .metrics
-            .values()
-            .map(|m| ((m.name.clone(), m.segment.clone()), m.value))
-            .collect::<BTreeMap<_, _>>(),
-        artifacts: doc
-            .artifacts
-            .iter()
-            .map(|a| (a.name.clone(), a.digest))
-            .collect(),
-        datasets: doc
-            .datasets
-            .iter()
-            .map(|d| DatasetEvidence {
-                role: d.role,
-                name: d.name.clone(),
-                digest: d.digest,
-                snapshot_at: d.snapshot_at,
-                labels_through: d.labels_through,
-            })
-            .collect(),
-    }
-}
-
 /// Everything `gate` and `promote` share: the policy, the candidate, the baseline, the
 /// evaluation.
 pub struct Evaluated {
@@ -256,8 +226,8 @@ fn evaluate_now(ctx: &Context, ledger: &mut Ledger, args: &GateArgs) -> CliResul
     };
     let evaluation = evaluate(
         &policy,
-        &evidence(&candidate),
-        baseline.as_ref().map(evidence).as_ref(),
+        &gate_evidence(&candidate),
+        baseline.as_ref().map(gate_evidence).as_ref(),
         now(),
     );
     Ok(Evaluated {
@@ -268,26 +238,6 @@ fn evaluate_now(ctx: &Context, ledger: &mut Ledger, args: &GateArgs) -> CliResul
         baseline,
         evaluation,
     })
-}
-
-fn gate_records(evaluation: &Evaluation) -> Vec<GateRecord> {
-    let mut records: Vec<GateRecord> = evaluation.gates.iter().map(GateRecord::from).collect();
-    records.extend(
-        evaluation
-            .reviews
-            .iter()
-            .filter(|r| r.triggered)
-            .map(|r| GateRecord {
-                gate: format!("review:{}", r.rule),
-                metric: None,
-                candidate: None,
-                baseline: None,
-                threshold: "review rule".into(),
-                verdict: GateVerdict::Review,
-                reason: r.reason.clone(),
-            }),
-    );
-    records
 }
 
 pub fn print_evaluation(e: &Evaluated) {
@@ -402,7 +352,7 @@ pub fn promote_on(
         evaluated_at,
         evidence: positions,
         evidence_digest,
-        gates: gate_records(&e.evaluation),
+        gates: e.evaluation.records(),
         outcome,
         review: None,
         decided_at: time,

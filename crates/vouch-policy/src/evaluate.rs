@@ -83,6 +83,29 @@ pub struct Evaluation {
     pub outcome: Outcome,
 }
 
+impl Evaluation {
+    /// The gate results as a decision records them: every gate, then one `review:<rule>`
+    /// entry per triggered review rule.
+    pub fn records(&self) -> Vec<GateRecord> {
+        let mut records: Vec<GateRecord> = self.gates.iter().map(GateRecord::from).collect();
+        records.extend(
+            self.reviews
+                .iter()
+                .filter(|r| r.triggered)
+                .map(|r| GateRecord {
+                    gate: format!("review:{}", r.rule),
+                    metric: None,
+                    candidate: None,
+                    baseline: None,
+                    threshold: "review rule".into(),
+                    verdict: GateVerdict::Review,
+                    reason: r.reason.clone(),
+                }),
+        );
+        records
+    }
+}
+
 /// The promotion decision an evaluation reaches. A rejection is an outcome, not an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Outcome {

@@ -1,0 +1,202 @@
+//! `vouch replay`: past decisions under another policy.
+
+use comfy_table::Cell;
+use vouch_event::{GateRecord, GateVerdict};
+use vouch_policy::Policy;
+use vouch_replay::{replay as replay_decisions, ReplayError, Replayed, Scope};
+
+use crate::cli::ReplayArgs;
+use crate::context::{parse_time, Context, DayEnd};
+use crate::exit::{bad_input, CliError, CliResult, Failure};
+use crate::output::{self, number, print, table, Progress};
+use crate::release::{parse_model, read_text};
+
+impl From<ReplayError> for CliError {
+    fn from(e: ReplayError) -> Self {
+        match e {
+            ReplayError::NoDecisions(_) => bad_input(e),
+            ReplayError::Log(l) => l.into(),
+            ReplayError::Release(r) => r.into(),
+            ReplayError::Views(v) => v.into(),
+        }
+    }
+}
+
+pub fn replay(ctx: &Context, args: &ReplayArgs) -> CliResult<u8> {
+    let text = read_text(&args.policy, "policy")?;
+    let policy =
+        Policy::parse(&text).map_err(|e| bad_input(format!("{}: {e}", args.policy.display())))?;
+    let model = match &args.model {
+        Some(m) => parse_model(m)?,
+        None => policy.model().clone(),
+    };
+    let since = args
+        .since
+        .as_deref()
+        .map(|t| parse_time(t, "--since", DayEnd::Start))
+        .transpose()?;
+    let until = args
+        .until
+        .as_deref()
+        .map(|t| parse_time(t, "--until", DayEnd::End))
+        .transpose()?;
+    if let (Some(s), Some(u)) = (since, until) {
+        if s > u {
+            return Err(bad_input(format!(
+                "--since {s} is after --until {u}: no decision can match"
+            )));
+        }
+    }
+    let ledger = ctx.open_caught_up()?;
+    let progress = Progress::new("replaying");
+    let start = std::time::Instant::now();
+    let report = replay_decisions(
+        &ledger,
+        &policy,
+        &Scope {
+            model: model.clone(),
+            since,
+            until,
+        },
+        &mut |at, end| progress.update(at, end),
+    )?;
+    progress.finish();
+    let seconds = start.elapsed().as_secs_f64();
+    let listed: Vec<&Replayed> = report
+        .decisions
+        .iter()
+        .filter(|d| args.all || d.changed || d.evidence_problem.is_some())
+        .collect();
+    let s = &report.summary;
+    if ctx.global.json {
+        output::json(&serde_json::json!({
+            "model": report.model,
+            "policy": { "version": report.policy_version, "governs": policy.model() },
+            "summary": s,
+            "never_logged": report.never_logged,
+            "seconds": seconds,
+            "decisions": listed,
+        }));
+    } else {
+        if policy.model() != &model {
+            eprintln!(
+                "note: policy {} governs model {}; replaying it on {model}'s decisions",
+                args.policy.display(),
+                policy.model()
+            );
+        }
+        if !listed.is_empty() {
+            let mut t = table([
+                "decision",
+                "index",
+                "run",
+                "decided",
+                "was",
+                "now",
+                "gates that changed",
+            ]);
+            for d in &listed {
+                t.add_row(vec![
+                    Cell::new(&d.decision.hex()[..12]),
+                    Cell::new(d.index),
+                    Cell::new(&d.run),
+                    Cell::new(d.decided_at),
+                    Cell::new(d.old_outcome.as_str()),
+                    Cell::new(d.new_outcome.map_or("EVIDENCE FAILS", |o| o.as_str())),
+                    Cell::new(describe_changes(d)),
+                ]);
+            }
+            print(&t);
+        }
+        let transitions: Vec<String> = s
+            .transitions
+            .iter()
+            .map(|(k, n)| format!("{n} {k}"))
+            .collect();
+        println!(
+            "{} decisions of {model} in range: {} replayed under policy {}, {} would change{}, {} unchanged; {} review resolution(s) not re-evaluated ({:.2} s, {} records read)",
+            s.in_scope,
+            s.replayed,
+            report.policy_version,
+            s.changed,
+            if transitions.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", transitions.join(", "))
+            },
+            s.unchanged,
+            s.review_resolutions,
+            seconds,
+            s.records_read,
+        );
+        if !report.never_logged.is_empty() {
+            println!(
+                "warning: no replayed candidate ever logged {}: the policy's gates on them fail for every decision",
+                report.never_logged.join(", ")
+            );
+        }
+    }
+    for d in report
+        .decisions
+        .iter()
+        .filter(|d| d.evidence_problem.is_some())
+    {
+        eprintln!(
+            "error: decision {} (index {}): {}",
+            d.decision,
+            d.index,
+            d.evidence_problem.as_deref().unwrap_or_default()
+        );
+    }
+    Ok(if s.evidence_failures > 0 {
+        Failure::Verify.code()
+    } else {
+        0
+    })
+}
+
+/// `latency_p95_ms: pass -> FAIL (182 > 150)` for each changed gate.
+fn describe_changes(d: &Replayed) -> String {
+    if let Some(problem) = &d.evidence_problem {
+        return problem.clone();
+    }
+    let verdict = |g: Option<&GateRecord>| match g.map(|g| g.verdict) {
+        None => "absent",
+        Some(GateVerdict::Pass) => "pass",
+        Some(GateVerdict::Fail) => "FAIL",
+        Some(GateVerdict::Review) => "review",
+    };
+    let mut lines: Vec<String> = d
+        .gates
+        .iter()
+        .map(|g| {
+            let name = match &g.metric {
+                Some(m) if *m != g.gate => format!("{} ({m})", g.gate),
+                _ => g.gate.clone(),
+            };
+            let detail = g
+                .new
+                .as_ref()
+                .or(g.old.as_ref())
+                .map_or(String::new(), |r| {
+                    let value = r
+                        .candidate
+                        .map_or(String::new(), |v| format!("{} vs ", number(v)));
+                    format!(": {value}{}", r.threshold)
+                });
+            format!(
+                "{name}: {} -> {}{detail}",
+                verdict(g.old.as_ref()),
+                verdict(g.new.as_ref())
+            )
+        })
+        .collect();
+    if !d.missing.is_empty() {
+        lines.push(format!("not logged: {}", d.missing.join(", ")));
+    }
+    if lines.is_empty() {
+        "-".into()
+    } else {
+        lines.join("\n")
+    }
+}
