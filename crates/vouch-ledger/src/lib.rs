@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use vouch_event::Event;
+use vouch_event::{Event, Timestamp};
 use vouch_log::{Appended, Log, LogError, LogKey, NewRecord, Position};
 use vouch_log_embedded::EmbeddedLog;
 use vouch_log_nats::NatsLog;
@@ -49,6 +49,28 @@ const FORMAT: u32 = 1;
 
 /// How long a command waits for another process to release the ledger, by default.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why the views as of an earlier position could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum AsOfError {
+    /// The position is past the end of the log.
+    #[error("position {position} is beyond the log's end (its last position is {last})")]
+    Beyond {
+        /// What was asked for.
+        position: Position,
+        /// The log's last position.
+        last: Position,
+    },
+    /// The log failed.
+    #[error(transparent)]
+    Log(#[from] LogError),
+    /// Projecting failed.
+    #[error(transparent)]
+    Project(#[from] ProjectError),
+    /// The temporary store failed.
+    #[error(transparent)]
+    Views(#[from] ViewsError),
+}
 
 /// Why a ledger could not be opened or created.
 #[derive(Debug, thiserror::Error)]
@@ -613,6 +635,62 @@ impl Ledger {
             }
             other => other,
         }
+    }
+
+    /// The views as they stood when the log ended at `end`: the log's first `end` records
+    /// projected into a temporary store, by the same projector, so every query answers
+    /// exactly as it would have then. Costs a projection of `end` records.
+    ///
+    /// # Errors
+    /// [`AsOfError::Beyond`] when `end` is past the log's last position; otherwise when
+    /// reading the log or writing the temporary views fails.
+    pub fn as_of(
+        &self,
+        end: Position,
+        progress: &mut dyn FnMut(Position, Position),
+    ) -> Result<Views, AsOfError> {
+        let last = self.log().last_position()?;
+        if end > last {
+            return Err(AsOfError::Beyond {
+                position: end,
+                last,
+            });
+        }
+        let views = Views::temporary()?;
+        vouch_views::catch_up_to(self.log.log(), &views, end, progress)?;
+        Ok(views)
+    }
+
+    /// The log position that ended the log at `time`: just before the first record stamped
+    /// after it (0 when the very first is). Records are stamped by whoever wrote them, so
+    /// this trusts producers' clocks; a position is exact. A record that does not decode
+    /// has no time and never ends the prefix.
+    ///
+    /// # Errors
+    /// When reading the log fails.
+    pub fn position_at(
+        &self,
+        time: Timestamp,
+        progress: &mut dyn FnMut(Position, Position),
+    ) -> Result<Position, LogError> {
+        const CHUNK: usize = 8192;
+        let last = self.log().last_position()?;
+        let mut next = Position::new(1);
+        while next <= last {
+            let records = self.log().read(next, CHUNK)?;
+            let Some(tail) = records.last() else { break };
+            let tail = tail.position;
+            for record in &records {
+                if let Ok(event) = vouch_event::decode(&record.bytes) {
+                    if event.time > time {
+                        return Ok(Position::new(record.position.get() - 1));
+                    }
+                }
+            }
+            progress(tail, last);
+            next = Position::new(tail.get() + 1);
+        }
+        Ok(last)
     }
 
     /// Projects the records after the views' position up to `end`: a slice of a backlog.

@@ -424,6 +424,18 @@ fn check_evidence(decision: &DecisionRecorded, at: u64, digests: &[Digest]) -> O
     })
 }
 
+/// The candidate's and the baseline's documents exactly as `decision` read them: folded
+/// from its evidence positions alone (read from the log), whatever was logged later.
+///
+/// # Errors
+/// When the log fails or an evidence position is missing.
+pub fn decision_state(
+    ledger: &Ledger,
+    decision: &DecisionRecorded,
+) -> Result<(RunDoc, Option<RunDoc>), ReplayError> {
+    refold(ledger, decision)
+}
+
 /// The candidate and baseline folded from exactly the decision's evidence positions.
 fn refold(
     ledger: &Ledger,

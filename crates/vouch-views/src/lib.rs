@@ -236,6 +236,22 @@ impl Views {
         Ok(Views { db, tree })
     }
 
+    /// A throwaway views store (sled's temporary mode: removed when dropped), for state
+    /// projected as of an earlier log position.
+    ///
+    /// # Errors
+    /// When sled cannot create it.
+    pub fn temporary() -> Result<Self, ViewsError> {
+        let db = sled::Config::new()
+            .temporary(true)
+            .mode(sled::Mode::HighThroughput)
+            .open()?;
+        db.insert(CURRENT, b"views.0")?;
+        let tree = db.open_tree(b"views.0")?;
+        tree.insert(FORMAT, &VIEW_FORMAT.to_be_bytes())?;
+        Ok(Views { db, tree })
+    }
+
     /// Whether the store was written by this version's layout. When not, rebuild.
     ///
     /// # Errors
