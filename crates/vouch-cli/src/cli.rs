@@ -203,7 +203,7 @@ pub enum Command {
     /// Evaluate a policy's gates on a run's evidence now, without recording anything.
     ///
     /// Exit code 0: every gate passes; 1: a gate fails; 2: a human review is required.
-    Gate(GateArgs),
+    Gate(GateCommandArgs),
     /// Evaluate a policy and record the signed decision on the chain.
     ///
     /// Prints the decision id. Exit code as for `gate`.
@@ -378,10 +378,24 @@ pub struct VerifyBundleArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct GateCommandArgs {
+    #[command(flatten)]
+    pub gate: GateArgs,
+    /// Evaluate on the evidence as it stood at a log position or a time (RFC 3339 or a
+    /// date), with the policy's freshness gates read at that time.
+    #[arg(long, value_name = "POSITION|TIME")]
+    pub as_of: Option<String>,
+}
+
+#[derive(Debug, Args)]
 pub struct RegistryArgs {
     /// Only this model.
     #[arg(long)]
     pub model: Option<String>,
+    /// Answer from the ledger as it stood at a log position (a number) or a time (RFC 3339
+    /// or a date): the log up to there, projected again.
+    #[arg(long, value_name = "POSITION|TIME")]
+    pub as_of: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -562,6 +576,10 @@ pub struct RunsListArgs {
     /// `latency_p95_ms<=200`, `auc[region=EU]>=0.8` (repeatable: all must hold).
     #[arg(long = "where", value_name = "CONDITION")]
     pub conditions: Vec<String>,
+    /// Answer from the ledger as it stood at a log position (a number) or a time (RFC 3339
+    /// or a date): the log up to there, projected again.
+    #[arg(long, value_name = "POSITION|TIME")]
+    pub as_of: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -571,6 +589,10 @@ pub struct RunsShowArgs {
     /// Also print the full history of a metric: `loss` or `auc[region=EU]`.
     #[arg(long, value_name = "METRIC")]
     pub history: Option<String>,
+    /// Answer from the ledger as it stood at a log position (a number) or a time (RFC 3339
+    /// or a date): the log up to there, projected again.
+    #[arg(long, value_name = "POSITION|TIME")]
+    pub as_of: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -578,6 +600,10 @@ pub struct CompareArgs {
     /// Two or more runs.
     #[arg(required = true, num_args = 2..)]
     pub runs: Vec<String>,
+    /// Answer from the ledger as it stood at a log position (a number) or a time (RFC 3339
+    /// or a date): the log up to there, projected again.
+    #[arg(long, value_name = "POSITION|TIME")]
+    pub as_of: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,7 @@
 //! opens the ledger, prints tables or JSON, and maps every failure to an exit code
 //! (see `exit.rs`). The libraries below it do no printing and read no clock.
 
+mod asof;
 mod cli;
 mod context;
 mod demo;

@@ -8,6 +8,7 @@ use vouch_event::{Name, RunId, Segment};
 use vouch_log::Position;
 use vouch_views::{Condition, MetricKey, RunDoc, RunQuery};
 
+use crate::asof::At;
 use crate::cli::{CompareArgs, QuarantineArgs, RunsCommand, RunsListArgs, RunsShowArgs};
 use crate::context::{parse_run, Context};
 use crate::exit::{bad_input, CliResult};
@@ -33,12 +34,12 @@ fn list(ctx: &Context, args: &RunsListArgs) -> CliResult<()> {
         .iter()
         .map(|c| Condition::parse(c).map_err(|e| bad_input(format!("--where: {e}"))))
         .collect::<CliResult<Vec<_>>>()?;
-    let ledger = ctx.open_caught_up()?;
+    let at = At::open(ctx, args.as_of.as_deref())?;
     let query = RunQuery {
         experiment: args.experiment.clone(),
         conditions: conditions.clone(),
     };
-    let runs = ledger.views().runs(&query)?;
+    let runs = at.views().runs(&query)?;
     if ctx.global.json {
         output::json(&runs);
         return Ok(());
@@ -116,20 +117,22 @@ fn parse_series(text: &str) -> CliResult<MetricKey> {
     })
 }
 
-fn find_run(ctx: &Context, ledger: &vouch_ledger::Ledger, run: &RunId) -> CliResult<RunDoc> {
-    let _ = ctx;
-    ledger.views().run(run)?.ok_or_else(|| {
-        bad_input(format!(
+fn find_run(at: &At, run: &RunId) -> CliResult<RunDoc> {
+    at.views().run(run)?.ok_or_else(|| match at.position() {
+        Some(position) => bad_input(format!(
+            "unknown run `{run}` as of log position {position}: the ledger had no events for it then"
+        )),
+        None => bad_input(format!(
             "unknown run `{run}`: the ledger has no events for it"
-        ))
+        )),
     })
 }
 
 fn show(ctx: &Context, args: &RunsShowArgs) -> CliResult<()> {
     let run = parse_run(&args.run, "RUN")?;
     let series = args.history.as_deref().map(parse_series).transpose()?;
-    let ledger = ctx.open_caught_up()?;
-    let doc = find_run(ctx, &ledger, &run)?;
+    let at = At::open(ctx, args.as_of.as_deref())?;
+    let doc = find_run(&at, &run)?;
     let history = match &series {
         Some(key) => {
             if !doc.metrics.contains_key(key) {
@@ -138,7 +141,7 @@ fn show(ctx: &Context, args: &RunsShowArgs) -> CliResult<()> {
                     label(key)
                 )));
             }
-            Some(ledger.views().history(&run, key)?)
+            Some(at.views().history(&run, key)?)
         }
         None => None,
     };
@@ -270,10 +273,10 @@ pub fn compare(ctx: &Context, args: &CompareArgs) -> CliResult<()> {
         .iter()
         .map(|r| parse_run(r, "RUN"))
         .collect::<CliResult<Vec<_>>>()?;
-    let ledger = ctx.open_caught_up()?;
+    let at = At::open(ctx, args.as_of.as_deref())?;
     let docs = ids
         .iter()
-        .map(|r| find_run(ctx, &ledger, r))
+        .map(|r| find_run(&at, r))
         .collect::<CliResult<Vec<_>>>()?;
     let params: BTreeSet<&Name> = docs.iter().flat_map(|d| d.params.keys()).collect();
     let metrics: BTreeSet<&MetricKey> = docs.iter().flat_map(|d| d.metrics.keys()).collect();

@@ -1,22 +1,24 @@
 //! Release commands: keys, policy check, gate, promote, review, deploy, audit, verify,
 //! verify-bundle, registry, decisions.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
 use comfy_table::{Cell, CellAlignment};
 use vouch_chain::SigningKey;
-use vouch_event::{DecisionOutcome, Digest, ModelName, ReviewVerdict, RunId};
+use vouch_event::{DecisionOutcome, Digest, ModelName, ReviewVerdict, RunId, Timestamp};
 use vouch_ledger::{
     verify_bundle, Bundle, Check, DecisionDraft, Ledger, ReleaseError, Role, Trust,
 };
 use vouch_policy::{evaluate, Evaluation, Outcome, Policy, Verdict};
 use vouch_replay::gate_evidence;
-use vouch_views::RunDoc;
+use vouch_views::{RunDoc, Views};
 
+use crate::asof::At;
 use crate::cli::{
-    AuditArgs, DecisionsArgs, DeployArgs, GateArgs, KeyRole, KeysCommand, PolicyCommand,
-    PromoteArgs, RegistryArgs, ReviewCommand, VerifyBundleArgs,
+    AuditArgs, DecisionsArgs, DeployArgs, GateArgs, GateCommandArgs, KeyRole, KeysCommand,
+    PolicyCommand, PromoteArgs, RegistryArgs, ReviewCommand, VerifyBundleArgs,
 };
 use crate::context::{now, parse_run, Context};
 use crate::exit::{bad_input, CliError, CliResult, Fail, Failure};
@@ -195,7 +197,8 @@ pub struct Evaluated {
     pub evaluation: Evaluation,
 }
 
-fn evaluate_now(ctx: &Context, ledger: &mut Ledger, args: &GateArgs) -> CliResult<Evaluated> {
+/// Evaluates `args` on `views` with the gates reading the time `now`.
+fn evaluate_on(views: &Views, args: &GateArgs, now: Timestamp) -> CliResult<Evaluated> {
     let model = parse_model(&args.model)?;
     let run = parse_run(&args.run, "--run")?;
     let text = read_text(&args.policy, "policy")?;
@@ -208,19 +211,17 @@ fn evaluate_now(ctx: &Context, ledger: &mut Ledger, args: &GateArgs) -> CliResul
             policy.model()
         )));
     }
-    let _ = ctx;
-    let candidate = ledger.views().run(&run)?.ok_or_else(|| {
+    let candidate = views.run(&run)?.ok_or_else(|| {
         bad_input(format!(
             "unknown run `{run}`: the ledger has no events for it"
         ))
     })?;
-    let baseline = match ledger.views().model(&model)?.and_then(|m| m.production) {
+    let baseline = match views.model(&model)?.and_then(|m| m.production) {
         Some(index) => {
-            let decision = ledger
-                .views()
+            let decision = views
                 .decision(index)?
                 .ok_or_else(|| bad_input(format!("decision {index} is missing")))?;
-            ledger.views().run(&decision.run)?
+            views.run(&decision.run)?
         }
         None => None,
     };
@@ -228,7 +229,7 @@ fn evaluate_now(ctx: &Context, ledger: &mut Ledger, args: &GateArgs) -> CliResul
         &policy,
         &gate_evidence(&candidate),
         baseline.as_ref().map(gate_evidence).as_ref(),
-        now(),
+        now,
     );
     Ok(Evaluated {
         text,
@@ -287,9 +288,9 @@ fn outcome_code(outcome: Outcome) -> u8 {
     outcome.exit_code()
 }
 
-pub fn gate(ctx: &Context, args: &GateArgs) -> CliResult<u8> {
-    let mut ledger = ctx.open_caught_up()?;
-    let e = evaluate_now(ctx, &mut ledger, args)?;
+pub fn gate(ctx: &Context, args: &GateCommandArgs) -> CliResult<u8> {
+    let at = At::open(ctx, args.as_of.as_deref())?;
+    let e = evaluate_on(at.views(), &args.gate, at.now())?;
     if ctx.global.json {
         output::json(&serde_json::json!({
             "model": e.model,
@@ -331,7 +332,7 @@ pub fn promote_on(
             vouch_chain::public_key_text(&key.public())
         )));
     }
-    let e = evaluate_now(ctx, ledger, args)?;
+    let e = evaluate_on(ledger.views(), args, now())?;
     let time = now();
     let (policy_position, policy_digest) =
         ledger.publish_policy(&e.model, e.policy.version(), &e.text, time, &ctx.producer)?;
@@ -716,23 +717,69 @@ pub fn verify_bundle_command(ctx: &Context, args: &VerifyBundleArgs) -> CliResul
     Ok(if ok { 0 } else { 1 })
 }
 
+/// One promoted version in the registry, with who approved it and on what evidence.
+#[derive(serde::Serialize)]
+struct VersionRow {
+    #[serde(flatten)]
+    decision: vouch_views::DecisionEntry,
+    /// `v1`, `v2`, … in promotion order.
+    version: String,
+    /// Whether it is the production version.
+    production: bool,
+    /// The reviewer who approved it, or the name (else key id) of the signer.
+    approved_by: String,
+    /// How many events the decision read, at which log position, and their digest.
+    evidence: serde_json::Value,
+    /// Environments whose latest deployment is this version.
+    deployed_to: Vec<String>,
+}
+
 pub fn registry(ctx: &Context, args: &RegistryArgs) -> CliResult<()> {
-    let ledger = ctx.open_caught_up()?;
-    let mut models = ledger.views().models()?;
+    let at = At::open(ctx, args.as_of.as_deref())?;
+    let views = at.views();
+    let trust = Trust::load(at.ledger.dir())?;
+    let mut models = views.models()?;
     if let Some(m) = &args.model {
         let m = parse_model(m)?;
         models.retain(|d| d.model == m);
         if models.is_empty() {
-            return Err(bad_input(format!("model {m} has no decisions")));
+            return Err(bad_input(match at.position() {
+                Some(p) => format!("model {m} had no decisions as of log position {p}"),
+                None => format!("model {m} has no decisions"),
+            }));
         }
     }
     let mut out = Vec::new();
     for m in &models {
+        // The latest deployment per environment.
+        let mut latest: BTreeMap<&str, &vouch_views::DeploymentEntry> = BTreeMap::new();
+        for d in &m.deployments {
+            latest.insert(d.env.as_str(), d);
+        }
         let mut versions = Vec::new();
-        for &index in &m.versions {
-            if let Some(d) = ledger.views().decision(index)? {
-                versions.push(d);
-            }
+        for (n, &index) in m.versions.iter().enumerate() {
+            let Some(d) = views.decision(index)? else {
+                continue;
+            };
+            let record = at.ledger.decision_record(&d)?;
+            let approved_by = approver(views, &trust, &d)?;
+            let deployed_to = latest
+                .iter()
+                .filter(|(_, dep)| dep.decision == Some(d.hash))
+                .map(|(env, _)| (*env).to_owned())
+                .collect();
+            versions.push(VersionRow {
+                version: format!("v{}", n + 1),
+                production: m.production == Some(d.index),
+                approved_by,
+                evidence: serde_json::json!({
+                    "events": record.evidence.len(),
+                    "evaluated_at": record.evaluated_at,
+                    "digest": record.evidence_digest,
+                }),
+                deployed_to,
+                decision: d,
+            });
         }
         out.push((m, versions));
     }
@@ -743,7 +790,14 @@ pub fn registry(ctx: &Context, args: &RegistryArgs) -> CliResult<()> {
                 "model": m.model, "production": m.production, "versions": versions, "deployments": m.deployments, "decisions": m.decisions,
             }))
             .collect();
-        output::json(&body);
+        output::json(&serde_json::json!(body));
+        return Ok(());
+    }
+    if out.is_empty() {
+        match at.position() {
+            Some(p) => println!("no model had decisions as of log position {p}"),
+            None => println!("no model has decisions yet"),
+        }
         return Ok(());
     }
     let mut t = table([
@@ -753,39 +807,70 @@ pub fn registry(ctx: &Context, args: &RegistryArgs) -> CliResult<()> {
         "decision",
         "promoted at",
         "policy",
+        "approved by",
+        "evidence",
+        "deployed",
         "status",
     ]);
     for (m, versions) in &out {
-        for (n, d) in versions.iter().enumerate() {
-            let status = if m.production == Some(d.index) {
-                "production"
-            } else {
-                "superseded"
-            };
+        for v in versions {
+            let d = &v.decision;
             t.add_row([
                 m.model.to_string(),
-                format!("v{}", n + 1),
+                v.version.clone(),
                 d.run.to_string(),
                 format!("{} (#{})", &d.hash.hex()[..12], d.index),
                 d.decided_at.to_string(),
                 d.policy_version.clone(),
-                status.to_owned(),
+                v.approved_by.clone(),
+                format!(
+                    "{} events @{}",
+                    v.evidence["events"], v.evidence["evaluated_at"]
+                ),
+                if v.deployed_to.is_empty() {
+                    "-".into()
+                } else {
+                    v.deployed_to.join(", ")
+                },
+                if v.production {
+                    "production"
+                } else {
+                    "superseded"
+                }
+                .to_owned(),
             ]);
         }
         if versions.is_empty() {
-            t.add_row([
-                m.model.to_string(),
-                "-".into(),
-                "-".into(),
-                "-".into(),
-                "-".into(),
-                "-".into(),
-                "no promotion yet".into(),
-            ]);
+            let mut row = vec![m.model.to_string()];
+            row.extend(std::iter::repeat_n("-".to_owned(), 8));
+            row.push("no promotion yet".into());
+            t.add_row(row);
         }
     }
     print(&t);
     Ok(())
+}
+
+/// Who approved a promotion: the approving reviewer of the decision it resolves, else the
+/// signer, by the name the trust list gives its key.
+fn approver(views: &Views, trust: &Trust, d: &vouch_views::DecisionEntry) -> CliResult<String> {
+    if let Some(resolved) = &d.resolves {
+        if let Some(original) = views.decision_by_hash(resolved)? {
+            if let Some(review) = original
+                .reviews
+                .iter()
+                .rev()
+                .find(|r| r.verdict == ReviewVerdict::Approve)
+            {
+                return Ok(format!("{}, by review", review.reviewer));
+            }
+        }
+    }
+    Ok(trust
+        .keys()
+        .iter()
+        .find(|k| k.key_id == d.signer)
+        .map_or_else(|| format!("key {}", d.signer), |k| k.name.clone()))
 }
 
 pub fn decisions(ctx: &Context, args: &DecisionsArgs) -> CliResult<()> {
