@@ -7,12 +7,10 @@ use std::path::Path;
 
 use comfy_table::{Cell, CellAlignment};
 use vouch_chain::SigningKey;
-use vouch_event::{DecisionOutcome, Digest, ModelName, ReviewVerdict, RunId, Timestamp};
-use vouch_ledger::{
-    verify_bundle, Bundle, Check, DecisionDraft, Ledger, ReleaseError, Role, Trust,
-};
-use vouch_policy::{evaluate, Evaluation, Outcome, Policy, Verdict};
-use vouch_replay::gate_evidence;
+use vouch_event::{DecisionOutcome, Digest, ModelName, ReviewVerdict, Timestamp};
+use vouch_ledger::{verify_bundle, Bundle, Check, Ledger, ReleaseError, Role, Trust};
+use vouch_policy::{Evaluation, Outcome, Policy, Verdict};
+use vouch_replay::{gate_on, record, GateError, Gated};
 use vouch_views::{RunDoc, Views};
 
 use crate::asof::At;
@@ -211,26 +209,14 @@ fn evaluate_on(views: &Views, args: &GateArgs, now: Timestamp) -> CliResult<Eval
             policy.model()
         )));
     }
-    let candidate = views.run(&run)?.ok_or_else(|| {
-        bad_input(format!(
-            "unknown run `{run}`: the ledger has no events for it"
-        ))
+    let Gated {
+        candidate,
+        baseline,
+        evaluation,
+    } = gate_on(views, &policy, &run, now).map_err(|e| match e {
+        GateError::Views(v) => v.into(),
+        other => bad_input(other),
     })?;
-    let baseline = match views.model(&model)?.and_then(|m| m.production) {
-        Some(index) => {
-            let decision = views
-                .decision(index)?
-                .ok_or_else(|| bad_input(format!("decision {index} is missing")))?;
-            views.run(&decision.run)?
-        }
-        None => None,
-    };
-    let evaluation = evaluate(
-        &policy,
-        &gate_evidence(&candidate),
-        baseline.as_ref().map(gate_evidence).as_ref(),
-        now,
-    );
     Ok(Evaluated {
         text,
         policy,
@@ -333,32 +319,21 @@ pub fn promote_on(
         )));
     }
     let e = evaluate_on(ledger.views(), args, now())?;
-    let time = now();
-    let (policy_position, policy_digest) =
-        ledger.publish_policy(&e.model, e.policy.version(), &e.text, time, &ctx.producer)?;
-    let baseline_run: Option<&RunId> = e.baseline.as_ref().map(|b| &b.run);
-    let mut runs = vec![&e.candidate.run];
-    runs.extend(baseline_run);
-    let (positions, evidence_digest) = ledger.evidence(&runs, &[policy_position])?;
-    let evaluated_at = ledger.log().last_position()?.get();
-    let outcome = DecisionOutcome::from(e.evaluation.outcome);
-    let draft = DecisionDraft {
-        model: e.model.clone(),
-        run: e.candidate.run.clone(),
-        baseline: baseline_run.cloned(),
-        artifacts: e.candidate.artifacts.iter().map(|a| a.digest).collect(),
-        policy: policy_digest,
-        policy_version: e.policy.version().to_owned(),
-        policy_position,
-        evaluated_at,
-        evidence: positions,
-        evidence_digest,
-        gates: e.evaluation.records(),
-        outcome,
-        review: None,
-        decided_at: time,
+    let gated = Gated {
+        candidate: e.candidate.clone(),
+        baseline: e.baseline.clone(),
+        evaluation: e.evaluation.clone(),
     };
-    let recorded = ledger.record_decision(draft, key, &ctx.producer, time)?;
+    let recorded = record(
+        ledger,
+        &e.policy,
+        &e.text,
+        &gated,
+        key,
+        &ctx.producer,
+        now(),
+    )?;
+    let outcome = DecisionOutcome::from(e.evaluation.outcome);
     Ok(Promoted {
         evaluated: e,
         recorded,

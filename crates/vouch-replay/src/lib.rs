@@ -1,5 +1,6 @@
-//! Replay: past release decisions re-evaluated under another policy, on the evidence exactly
-//! as each decision read it.
+//! Policies evaluated on the ledger: now ([`gate_on`], [`record`]: what `vouch gate` and
+//! `vouch promote` do) and in the past ([`replay`]: past release decisions re-evaluated under
+//! another policy, on the evidence exactly as each decision read it).
 //!
 //! A decision records the log positions of every event it read and a digest over their
 //! exact bytes. [`replay`] reads the log once, in order, up to the last decision in scope. It
@@ -18,6 +19,10 @@
 //! Architecture invariant: replay reads the log and trusts no view for evidence; views only
 //! say which decisions exist.
 #![deny(missing_docs)]
+
+mod gate;
+
+pub use gate::{gate_on, record, GateError, Gated};
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
