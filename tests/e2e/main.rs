@@ -2,6 +2,7 @@
 
 mod cli;
 mod crash;
+mod history;
 mod nats;
 mod release;
 mod support;

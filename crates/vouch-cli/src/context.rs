@@ -126,7 +126,7 @@ pub fn parse_time(text: &str, flag: &str, day: DayEnd) -> CliResult<Timestamp> {
     };
     let time = parsed.map_err(|e| {
         bad_input(format!(
-            "{flag}: {e} (expected RFC 3339 like 2026-11-01T12:00:00Z, or a date like 2026-11-01)"
+            "{flag}: {e}; a bare date like 2026-11-01 works too"
         ))
     })?;
     let now = now();
