@@ -333,6 +333,11 @@ impl EmbeddedLog {
 }
 
 impl Log for EmbeddedLog {
+    /// The id index holds every id forever, so `append_batch` never stores one twice.
+    fn ids_unique(&self) -> bool {
+        true
+    }
+
     fn append_batch(&self, records: Vec<NewRecord>) -> Result<Vec<Appended>, LogError> {
         let mut state = self.state.lock().expect("not poisoned");
         self.append_locked(&mut state, records)

@@ -231,6 +231,13 @@ pub trait Log: Send + Sync {
     /// When the backend fails.
     fn find(&self, event_id: &str) -> Result<Option<Position>, LogError>;
 
+    /// Whether no two records can ever share an event id: the log deduplicates forever,
+    /// not only within a window. Readers of such a log need no id index of their own
+    /// (the projector skips its index for it). Defaults to `false`, the safe answer.
+    fn ids_unique(&self) -> bool {
+        false
+    }
+
     /// Makes everything appended so far durable. A command reports success only after
     /// this returns.
     ///

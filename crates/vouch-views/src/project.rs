@@ -98,7 +98,7 @@ pub fn catch_up_to(
         let records = log.read(report.to.next(), wanted)?;
         let Some(last) = records.last() else { break };
         let last = last.position;
-        let mut batch = Batch::new(views)?;
+        let mut batch = Batch::new(views, !log.ids_unique())?;
         for record in records {
             batch.apply(record)?;
         }
@@ -199,6 +199,8 @@ struct Batch<'v> {
     head: Option<Option<ChainHead>>,
     /// Event ids first seen in this batch, with their positions.
     seen: HashMap<String, u64>,
+    /// Whether to keep the event-id index: only for a log that can hold an id twice.
+    track_ids: bool,
     writes: sled::Batch,
     applied: u64,
     quarantined: u64,
@@ -206,7 +208,7 @@ struct Batch<'v> {
 }
 
 impl<'v> Batch<'v> {
-    fn new(views: &'v Views) -> Result<Self, ViewsError> {
+    fn new(views: &'v Views, track_ids: bool) -> Result<Self, ViewsError> {
         Ok(Batch {
             views,
             counts: views.counts()?,
@@ -219,6 +221,7 @@ impl<'v> Batch<'v> {
             new_hashes: HashMap::new(),
             head: None,
             seen: HashMap::new(),
+            track_ids,
             writes: sled::Batch::default(),
             applied: 0,
             quarantined: 0,
@@ -255,18 +258,9 @@ impl<'v> Batch<'v> {
         Ok(())
     }
 
-    fn apply(&mut self, record: Record) -> Result<(), ViewsError> {
-        if record.event_id.is_empty() {
-            self.quarantine(
-                &record,
-                "the record has no event id: publish it on `<prefix>.run.<run id>` (or \
-                 `<prefix>.model.<model>`) with a Nats-Msg-Id header equal to the event's id"
-                    .to_owned(),
-            );
-            return Ok(());
-        }
-        // A log that deduplicates only within a window (JetStream) can hold a late retry
-        // twice; the first record with an id wins, whatever became of it.
+    /// Whether `record` repeats an event id already applied (then it is counted and
+    /// skipped); otherwise remembers its id.
+    fn skip_duplicate(&mut self, record: &Record) -> Result<bool, ViewsError> {
         let first = match self.seen.get(&record.event_id) {
             Some(&position) => Some(position),
             None => self
@@ -283,7 +277,7 @@ impl<'v> Batch<'v> {
             );
             self.counts.duplicates += 1;
             self.duplicates += 1;
-            return Ok(());
+            return Ok(true);
         }
         self.seen
             .insert(record.event_id.clone(), record.position.get());
@@ -291,6 +285,25 @@ impl<'v> Batch<'v> {
             event_id_key(&record.event_id),
             &record.position.get().to_be_bytes(),
         );
+        Ok(false)
+    }
+
+    fn apply(&mut self, record: Record) -> Result<(), ViewsError> {
+        if record.event_id.is_empty() {
+            self.quarantine(
+                &record,
+                "the record has no event id: publish it on `<prefix>.run.<run id>` (or \
+                 `<prefix>.model.<model>`) with a Nats-Msg-Id header equal to the event's id"
+                    .to_owned(),
+            );
+            return Ok(());
+        }
+        // A log that deduplicates only within a window (JetStream) can hold a late retry
+        // twice; the first record with an id wins, whatever became of it. A log whose ids
+        // are unique needs no index (one sled insert per record halves projection).
+        if self.track_ids && self.skip_duplicate(&record)? {
+            return Ok(());
+        }
         let event = match vouch_event::decode(&record.bytes) {
             Ok(event) => event,
             Err(e) => {

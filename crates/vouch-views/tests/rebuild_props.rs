@@ -352,3 +352,112 @@ fn a_second_run_started_or_finished_is_quarantined_not_applied() {
         reasons[1]
     );
 }
+
+/// A log that stores every append, like a JetStream stream whose duplicate window has
+/// passed: the same event id can sit at two positions, and the projector's own id index
+/// must keep the second from being applied.
+#[derive(Default)]
+struct WindowedLog(std::sync::Mutex<Vec<vouch_log::Record>>);
+
+impl Log for WindowedLog {
+    fn append_batch(
+        &self,
+        records: Vec<NewRecord>,
+    ) -> Result<Vec<vouch_log::Appended>, vouch_log::LogError> {
+        let mut log = self.0.lock().unwrap();
+        Ok(records
+            .into_iter()
+            .map(|r| {
+                let position = Position::new(log.len() as u64 + 1);
+                log.push(vouch_log::Record {
+                    position,
+                    event_id: r.event_id,
+                    key: r.key,
+                    bytes: r.bytes,
+                });
+                vouch_log::Appended::New(position)
+            })
+            .collect())
+    }
+
+    fn append_if(
+        &self,
+        record: NewRecord,
+        _expected: Option<Position>,
+    ) -> Result<vouch_log::ConditionalAppend, vouch_log::LogError> {
+        let appended = self.append(record)?;
+        Ok(vouch_log::ConditionalAppend::Appended(appended))
+    }
+
+    fn read(
+        &self,
+        from: Position,
+        max: usize,
+    ) -> Result<Vec<vouch_log::Record>, vouch_log::LogError> {
+        let log = self.0.lock().unwrap();
+        let start = usize::try_from(from.get().max(1) - 1).unwrap();
+        Ok(log.iter().skip(start).take(max).cloned().collect())
+    }
+
+    fn last_position(&self) -> Result<Position, vouch_log::LogError> {
+        Ok(Position::new(self.0.lock().unwrap().len() as u64))
+    }
+
+    fn last_for_key(&self, key: &LogKey) -> Result<Option<Position>, vouch_log::LogError> {
+        let log = self.0.lock().unwrap();
+        Ok(log.iter().rev().find(|r| &r.key == key).map(|r| r.position))
+    }
+
+    fn find(&self, event_id: &str) -> Result<Option<Position>, vouch_log::LogError> {
+        let log = self.0.lock().unwrap();
+        Ok(log
+            .iter()
+            .find(|r| r.event_id == event_id)
+            .map(|r| r.position))
+    }
+
+    fn flush(&self) -> Result<(), vouch_log::LogError> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_late_retry_on_a_windowed_log_is_counted_once_and_never_applied_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = WindowedLog::default();
+    let mut views = Views::open(&dir.path().join("views")).unwrap();
+    let items: Vec<Item> = (0..6)
+        .map(|n| Item::Event {
+            run: 0,
+            body: if n == 0 { 0 } else { 2 },
+            a: n,
+            b: n,
+        })
+        .collect();
+    let records: Vec<NewRecord> = items
+        .iter()
+        .enumerate()
+        .map(|(n, i)| record(n, i))
+        .collect();
+    log.append_batch(records[..4].to_vec()).unwrap();
+    catch_up(&log, &views, &mut |_, _| {}).unwrap();
+    // Retries of records 1 and 2 arrive after the window, interleaved with new ones, one of
+    // them twice in the same batch.
+    log.append_batch(vec![
+        records[1].clone(),
+        records[4].clone(),
+        records[2].clone(),
+        records[2].clone(),
+        records[5].clone(),
+    ])
+    .unwrap();
+    let report = catch_up(&log, &views, &mut |_, _| {}).unwrap();
+    assert_eq!((report.applied, report.duplicates), (2, 3));
+    let counts = views.counts().unwrap();
+    assert_eq!((counts.applied, counts.duplicates), (6, 3));
+    let run = views.run(&RunId::new("run-0").unwrap()).unwrap().unwrap();
+    assert_eq!(run.events, 6, "each event applied once");
+    let incremental = views.dump().unwrap();
+    rebuild(&log, &mut views, &mut |_, _| {}).unwrap();
+    assert_eq!(views.dump().unwrap(), incremental, "a rebuild agrees");
+}
