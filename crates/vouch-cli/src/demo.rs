@@ -166,6 +166,7 @@ fn loan_risk(ctx: &Context) -> CliResult<()> {
         print_candidates(dir, events.len(), new, &docs);
     }
     let release = release_flow(ctx, &mut ledger, &files)?;
+    let replayed = replay_step(ctx, &ledger, &files)?;
     if json {
         output::json(&serde_json::json!({
             "ledger": dir,
@@ -173,9 +174,69 @@ fn loan_risk(ctx: &Context) -> CliResult<()> {
             "appended": new,
             "runs": docs,
             "release": release,
+            "replay": replayed,
         }));
     }
     Ok(())
+}
+
+/// The policy owners tighten the latency SLO from 200 to 180 ms; replay shows which past
+/// decision flips (Run B, at 182 ms) on the evidence exactly as it stood.
+fn replay_step(
+    ctx: &Context,
+    ledger: &Ledger,
+    files: &Path,
+) -> CliResult<vouch_replay::ReplayReport> {
+    let strict = POLICY
+        .replace("max = 200", "max = 180")
+        .replace("the 200 ms SLO", "the 180 ms SLO")
+        .replace("version = \"2026.11-1\"", "version = \"2026.12-1\"");
+    let path = files.join("loan-risk-policy-strict.toml");
+    std::fs::write(&path, &strict).fail(Failure::Io)?;
+    let policy = vouch_policy::Policy::parse(&strict).expect("the demo's strict policy parses");
+    let report = vouch_replay::replay(
+        ledger,
+        &policy,
+        &vouch_replay::Scope {
+            model: policy.model().clone(),
+            since: None,
+            until: None,
+        },
+        &mut |_, _| {},
+    )?;
+    if report.summary.changed != 1 || report.summary.evidence_failures != 0 {
+        return Err(crate::exit::CliError::new(
+            Failure::Internal,
+            anyhow::anyhow!("the demo's replay did not flip exactly Run B's promotion"),
+        ));
+    }
+    if !ctx.global.json {
+        println!("\nPolicy 2026.12-1 tightens the latency SLO to 180 ms. Replayed on the evidence each decision read:");
+        for d in report.decisions.iter().filter(|d| d.changed) {
+            let gates: Vec<String> = d
+                .gates
+                .iter()
+                .filter_map(|g| g.new.as_ref())
+                .map(|g| g.reason.clone())
+                .collect();
+            println!(
+                "  decision #{} ({}): {} → {} ({})",
+                d.index,
+                d.run,
+                d.old_outcome.as_str(),
+                d.new_outcome.map_or("?", |o| o.as_str()),
+                gates.join("; ")
+            );
+        }
+        println!(
+            "  {} decisions replayed, {} would change, {} unchanged  (vouch replay --policy {})",
+            report.summary.replayed,
+            report.summary.changed,
+            report.summary.unchanged,
+            path.display()
+        );
+    }
+    Ok(report)
 }
 
 fn print_candidates(dir: &Path, events: usize, new: usize, docs: &[vouch_views::RunDoc]) {
