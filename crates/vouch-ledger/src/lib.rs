@@ -592,10 +592,22 @@ impl Ledger {
         let mut known = Vec::with_capacity(events.len());
         let mut fresh = Vec::with_capacity(events.len());
         for event in events {
-            let seen = self
+            let candidates = self
                 .views
-                .event_position(event.id.as_str())
+                .event_candidates(event.id.as_str())
                 .map_err(|e| LogError::Storage(format!("reading the event-id index: {e}")))?;
+            let mut seen = None;
+            for candidate in candidates {
+                let position = Position::new(candidate);
+                let records = self.log().read(position, 1)?;
+                if records
+                    .first()
+                    .is_some_and(|r| r.position == position && r.event_id == event.id.as_str())
+                {
+                    seen = Some(position);
+                    break;
+                }
+            }
             known.push(seen);
             if seen.is_none() {
                 fresh.push(record(event));

@@ -17,12 +17,15 @@
 //! run's event positions from one batch; `q`+position → [`QuarantineEntry`];
 //! `P`+policy digest → [`PolicyEntry`]; `d`+chain index → [`DecisionEntry`]; `D`+record
 //! hash → chain index; `g`+model → [`ModelDoc`] (the registry); `y`+artifact digest+position
-//! → [`DeploymentEntry`]; `A`+artifact digest+chain index → () for each promotion; `mposition`, `mcounts`, `mformat`, `mchain` ([`ChainHead`]). Values are grouped so that one projection batch costs a few sled
+//! → [`DeploymentEntry`]; `A`+artifact digest+chain index → () for each promotion; `i`+first position → the
+//! (id hash, position) pairs of the ids one batch saw first (only for logs that can hold an
+//! id twice, see `ids.rs`); `mposition`, `mcounts`, `mformat`, `mchain` ([`ChainHead`]). Values are grouped so that one projection batch costs a few sled
 //! writes per run touched, not one per metric value: sled's per-key insert rate is the
 //! bottleneck on these machines. The default tree names the current views tree, so a rebuild
 //! projects into a fresh tree and swaps it in only when complete.
 #![deny(missing_docs)]
 
+mod ids;
 mod model;
 mod project;
 mod query;
@@ -42,7 +45,7 @@ use vouch_event::{Digest, ModelName, RunId};
 use vouch_log::Position;
 
 /// The layout version of the views. A store written with another version is rebuilt.
-pub const VIEW_FORMAT: u32 = 3;
+pub const VIEW_FORMAT: u32 = 4;
 const VALUE_FORMAT: u8 = 1;
 
 const CURRENT: &[u8] = b"current";
@@ -80,6 +83,8 @@ impl ViewsError {
 pub struct Views {
     db: sled::Db,
     tree: sled::Tree,
+    /// The event-id index in memory, loaded on first use (see `ids.rs`).
+    ids: std::sync::Mutex<Option<ids::IdIndex>>,
 }
 
 fn encode_value<T: bincode::Encode>(value: &T) -> Vec<u8> {
@@ -104,7 +109,7 @@ fn decode_value<T: bincode::Decode<()>>(key: &[u8], bytes: &[u8]) -> Result<T, V
     }
 }
 
-fn be_u64(key: &[u8], bytes: &[u8]) -> Result<u64, ViewsError> {
+pub(crate) fn be_u64(key: &[u8], bytes: &[u8]) -> Result<u64, ViewsError> {
     bytes
         .try_into()
         .map(u64::from_be_bytes)
@@ -199,13 +204,6 @@ pub(crate) fn deployment_key(artifact: &Digest, position: u64) -> Vec<u8> {
     k
 }
 
-/// The event-id index: every record's id, applied or quarantined, to its first position.
-pub(crate) fn event_id_key(event_id: &str) -> Vec<u8> {
-    let mut k = vec![b'i'];
-    k.extend_from_slice(event_id.as_bytes());
-    k
-}
-
 pub(crate) fn quarantine_key(position: u64) -> Vec<u8> {
     let mut k = vec![b'q'];
     k.extend_from_slice(&position.to_be_bytes());
@@ -233,7 +231,7 @@ impl Views {
         if tree.is_empty() {
             tree.insert(FORMAT, &VIEW_FORMAT.to_be_bytes())?;
         }
-        Ok(Views { db, tree })
+        Ok(Views::from_parts(db, tree))
     }
 
     /// A throwaway views store (sled's temporary mode: removed when dropped), for state
@@ -249,7 +247,7 @@ impl Views {
         db.insert(CURRENT, b"views.0")?;
         let tree = db.open_tree(b"views.0")?;
         tree.insert(FORMAT, &VIEW_FORMAT.to_be_bytes())?;
-        Ok(Views { db, tree })
+        Ok(Views::from_parts(db, tree))
     }
 
     /// Whether the store was written by this version's layout. When not, rebuild.
@@ -260,16 +258,42 @@ impl Views {
         Ok(self.tree.get(FORMAT)?.as_deref() == Some(&VIEW_FORMAT.to_be_bytes()[..]))
     }
 
-    /// The position of the first record with `event_id`, if the views have seen one. The
-    /// projector keeps this index so that a retry the log did not deduplicate is skipped.
+    pub(crate) fn from_parts(db: sled::Db, tree: sled::Tree) -> Self {
+        Views {
+            db,
+            tree,
+            ids: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Positions whose record may carry `event_id`, among the ids the projector has seen
+    /// (kept only for logs that can hold an id twice). The index keys ids by a 64-bit hash,
+    /// so the caller confirms a candidate against the id stored in the log.
     ///
     /// # Errors
     /// When the store fails.
-    pub fn event_position(&self, event_id: &str) -> Result<Option<Position>, ViewsError> {
-        let k = event_id_key(event_id);
-        match self.tree.get(&k)? {
-            Some(v) => Ok(Some(Position::new(be_u64(&k, &v)?))),
-            None => Ok(None),
+    pub fn event_candidates(&self, event_id: &str) -> Result<Vec<u64>, ViewsError> {
+        let hash = ids::id_hash(event_id);
+        let mut loaded = self.ids.lock().expect("not poisoned");
+        if loaded.is_none() {
+            let mut index = ids::IdIndex::default();
+            for entry in self.tree.scan_prefix([b'i']) {
+                let (k, v) = entry?;
+                for (hash, position) in ids::decode_chunk(&k, &v)? {
+                    index.insert(hash, position);
+                }
+            }
+            *loaded = Some(index);
+        }
+        Ok(loaded.as_ref().expect("loaded above").candidates(hash))
+    }
+
+    /// Adds a committed batch's ids to the in-memory index, if it is loaded.
+    pub(crate) fn remember_ids(&self, pairs: &[(u64, u64)]) {
+        if let Some(index) = self.ids.lock().expect("not poisoned").as_mut() {
+            for &(hash, position) in pairs {
+                index.insert(hash, position);
+            }
         }
     }
 
@@ -598,14 +622,17 @@ impl Views {
                     .expect("serializable"),
             );
         }
-        let mut event_ids = serde_json::Map::new();
+        // Batches differ between incremental projection and a rebuild; the pairs do not.
+        let mut event_ids = Vec::new();
         for entry in self.tree.scan_prefix([b'i']) {
             let (k, v) = entry?;
-            event_ids.insert(
-                String::from_utf8_lossy(&k[1..]).into_owned(),
-                be_u64(&k, &v)?.into(),
-            );
+            event_ids.extend(ids::decode_chunk(&k, &v)?);
         }
+        event_ids.sort_unstable_by_key(|&(hash, position)| (position, hash));
+        let event_ids: Vec<String> = event_ids
+            .iter()
+            .map(|(hash, position)| format!("{position}:{hash:016x}"))
+            .collect();
         Ok(serde_json::json!({
             "event_ids": event_ids,
             "deployments": deployments,

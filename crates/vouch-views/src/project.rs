@@ -8,11 +8,10 @@ use vouch_log::{Log, LogError, Position, Record};
 
 use crate::{
     artifact_key, decision_hash_key, decision_key, decode_value, deployment_key, encode_value,
-    event_id_key, experiment_key, history_prefix, metric_index_key, model_key, policy_key,
-    positions_key, promotion_key, quarantine_key, run_key, ArtifactRef, ChainHead, Counts,
-    DecisionEntry, DeploymentEntry, MetricKey, MetricPoint, ModelDoc, PolicyEntry, QuarantineEntry,
-    ReviewEntry, RunDoc, Views, ViewsError, CHAIN_HEAD, COUNTS, CURRENT, FORMAT, POSITION,
-    VIEW_FORMAT,
+    experiment_key, history_prefix, metric_index_key, model_key, policy_key, positions_key,
+    promotion_key, quarantine_key, run_key, ArtifactRef, ChainHead, Counts, DecisionEntry,
+    DeploymentEntry, MetricKey, MetricPoint, ModelDoc, PolicyEntry, QuarantineEntry, ReviewEntry,
+    RunDoc, Views, ViewsError, CHAIN_HEAD, COUNTS, CURRENT, FORMAT, POSITION, VIEW_FORMAT,
 };
 
 /// Records read and applied per atomic write.
@@ -98,7 +97,7 @@ pub fn catch_up_to(
         let records = log.read(report.to.next(), wanted)?;
         let Some(last) = records.last() else { break };
         let last = last.position;
-        let mut batch = Batch::new(views, !log.ids_unique())?;
+        let mut batch = Batch::new(views, (!log.ids_unique()).then_some(log))?;
         for record in records {
             batch.apply(record)?;
         }
@@ -140,10 +139,7 @@ pub fn rebuild(
     fresh
         .insert(FORMAT, &VIEW_FORMAT.to_be_bytes())
         .map_err(ViewsError::from)?;
-    let staging = Views {
-        db: views.db.clone(),
-        tree: fresh,
-    };
+    let staging = Views::from_parts(views.db.clone(), fresh);
     let report = catch_up(log, &staging, progress)?;
     staging
         .db
@@ -199,8 +195,11 @@ struct Batch<'v> {
     head: Option<Option<ChainHead>>,
     /// Event ids first seen in this batch, with their positions.
     seen: HashMap<String, u64>,
-    /// Whether to keep the event-id index: only for a log that can hold an id twice.
-    track_ids: bool,
+    /// The log, when the event-id index is kept: only for a log that can hold an id
+    /// twice; it confirms an index hit against the id stored there.
+    track_ids: Option<&'v dyn Log>,
+    /// Ids first seen in this batch: (hash, position).
+    new_ids: Vec<(u64, u64)>,
     writes: sled::Batch,
     applied: u64,
     quarantined: u64,
@@ -208,7 +207,7 @@ struct Batch<'v> {
 }
 
 impl<'v> Batch<'v> {
-    fn new(views: &'v Views, track_ids: bool) -> Result<Self, ViewsError> {
+    fn new(views: &'v Views, track_ids: Option<&'v dyn Log>) -> Result<Self, ViewsError> {
         Ok(Batch {
             views,
             counts: views.counts()?,
@@ -222,6 +221,7 @@ impl<'v> Batch<'v> {
             head: None,
             seen: HashMap::new(),
             track_ids,
+            new_ids: Vec::new(),
             writes: sled::Batch::default(),
             applied: 0,
             quarantined: 0,
@@ -260,13 +260,10 @@ impl<'v> Batch<'v> {
 
     /// Whether `record` repeats an event id already applied (then it is counted and
     /// skipped); otherwise remembers its id.
-    fn skip_duplicate(&mut self, record: &Record) -> Result<bool, ViewsError> {
+    fn skip_duplicate(&mut self, record: &Record) -> Result<bool, ProjectError> {
         let first = match self.seen.get(&record.event_id) {
             Some(&position) => Some(position),
-            None => self
-                .views
-                .event_position(&record.event_id)?
-                .map(Position::get),
+            None => self.first_position(&record.event_id)?,
         };
         if let Some(first) = first {
             tracing::info!(
@@ -281,14 +278,30 @@ impl<'v> Batch<'v> {
         }
         self.seen
             .insert(record.event_id.clone(), record.position.get());
-        self.writes.insert(
-            event_id_key(&record.event_id),
-            &record.position.get().to_be_bytes(),
-        );
+        self.new_ids
+            .push((crate::ids::id_hash(&record.event_id), record.position.get()));
         Ok(false)
     }
 
-    fn apply(&mut self, record: Record) -> Result<(), ViewsError> {
+    /// Where the views first saw `event_id`, confirming each index candidate against the
+    /// id the log holds there.
+    fn first_position(&self, event_id: &str) -> Result<Option<u64>, ProjectError> {
+        let Some(log) = self.track_ids else {
+            return Ok(None);
+        };
+        for candidate in self.views.event_candidates(event_id)? {
+            let records = log.read(Position::new(candidate), 1)?;
+            if records
+                .first()
+                .is_some_and(|r| r.position.get() == candidate && r.event_id == event_id)
+            {
+                return Ok(Some(candidate));
+            }
+        }
+        Ok(None)
+    }
+
+    fn apply(&mut self, record: Record) -> Result<(), ProjectError> {
         if record.event_id.is_empty() {
             self.quarantine(
                 &record,
@@ -301,7 +314,7 @@ impl<'v> Batch<'v> {
         // A log that deduplicates only within a window (JetStream) can hold a late retry
         // twice; the first record with an id wins, whatever became of it. A log whose ids
         // are unique needs no index (one sled insert per record halves projection).
-        if self.track_ids && self.skip_duplicate(&record)? {
+        if self.track_ids.is_some() && self.skip_duplicate(&record)? {
             return Ok(());
         }
         let event = match vouch_event::decode(&record.bytes) {
@@ -673,9 +686,16 @@ impl<'v> Batch<'v> {
             self.writes
                 .insert(k, encode_value(&all.into_iter().collect::<Vec<_>>()));
         }
+        if let Some(&(_, first)) = self.new_ids.first() {
+            self.writes.insert(
+                crate::ids::id_chunk_key(first),
+                crate::ids::encode_chunk(&self.new_ids),
+            );
+        }
         self.writes.insert(COUNTS, encode_value(&self.counts));
         self.writes.insert(POSITION, &position.get().to_be_bytes());
         self.views.tree.apply_batch(self.writes)?;
+        self.views.remember_ids(&self.new_ids);
         Ok(())
     }
 }
