@@ -4,5 +4,6 @@ mod cli;
 mod crash;
 mod history;
 mod nats;
+mod nats_serve;
 mod release;
 mod support;

@@ -99,6 +99,8 @@ pub fn follow(
     };
     let log = loop {
         if stop.load(Ordering::Relaxed) {
+            // Stopped before reaching the stream: report where the views stand.
+            report.position = stored_position(dir, options);
             return Ok(report);
         }
         match Ledger::connect_log(dir, options) {
@@ -174,8 +176,29 @@ pub fn follow(
             Err(e) => return Err(e.into()),
         }
     }
+    if applied_up_to.is_none() {
+        report.position = stored_position(dir, options);
+    }
     tracing::info!(position = report.position, "stopped following");
     Ok(report)
+}
+
+/// The views' position as stored, read without reaching the log, for a follower that
+/// stops before its first catch-up. Called only on the way out: sled releases a store's file
+/// lock some time after the store is dropped, so opening it here while the loop still
+/// opens ledgers would make the next open fail. 0 when the views cannot be read.
+fn stored_position(dir: &Path, options: &OpenOptions) -> u64 {
+    let Ok(_lock) = crate::DirLock::acquire(dir, options.lock_timeout) else {
+        return 0;
+    };
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        match vouch_views::Views::open(&dir.join("views")).and_then(|views| views.position()) {
+            Ok(position) => return position.get(),
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            Err(_) => return 0,
+        }
+    }
 }
 
 fn log_end(log: &Backend) -> Result<Position, vouch_log::LogError> {
