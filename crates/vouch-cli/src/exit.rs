@@ -126,7 +126,7 @@ pub fn nats_failure(error: &vouch_ledger::NatsError) -> Failure {
             Failure::NotFound
         }
         N::Credentials { .. } => Failure::BadInput,
-        N::UnsafeStream { .. } => Failure::Config,
+        N::UnsafeStream { .. } | N::Refused { .. } => Failure::Config,
         N::MissingStream { .. } => Failure::NotFound,
         _ => Failure::Unavailable,
     }

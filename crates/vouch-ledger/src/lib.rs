@@ -399,6 +399,13 @@ impl Ledger {
         }
         let marker = dir.join(MARKER);
         if marker.exists() {
+            // `init` again on a NATS ledger whose stream is gone (a new server, a deleted
+            // stream) provisions the recorded stream again, as the error for it advises.
+            if let (Some(recorded), true) = (read_marker(dir)?.nats, create_stream) {
+                let mut nats = nats_options(&recorded, options);
+                nats.create = true;
+                NatsLog::connect(&nats)?;
+            }
             Ledger::open(dir, options)?;
             return Ok(Initialised::AlreadyThere);
         }

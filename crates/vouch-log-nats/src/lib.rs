@@ -160,7 +160,10 @@ pub enum NatsError {
         source: async_nats::ConnectError,
     },
     /// The stream does not exist and the options say not to create it.
-    #[error("no JetStream stream `{stream}` on {url}: create it with `vouch init --nats {url}`")]
+    #[error(
+        "no JetStream stream `{stream}` on {url}: create it with `vouch init --nats {url} --stream {stream}` \
+         (on this directory, or a new one), or point --nats at the server that has it"
+    )]
     MissingStream {
         /// The stream.
         stream: String,
@@ -173,6 +176,15 @@ pub enum NatsError {
         /// The stream.
         stream: String,
         /// Why.
+        reason: String,
+    },
+    /// The server refused to create the stream (its subjects belong to another stream, an
+    /// account limit): a configuration problem, not an outage.
+    #[error("the server refused to create JetStream stream `{stream}`: {reason}")]
+    Refused {
+        /// The stream.
+        stream: String,
+        /// The server's reason.
         reason: String,
     },
     /// The stream exists but its configuration breaks the log's promises; it is left as is.
@@ -528,14 +540,17 @@ async fn connect_client(options: &NatsOptions) -> Result<async_nats::Client, Nat
         .request_timeout(Some(options.timeout))
         .require_tls(options.tls_required);
     if let Some(path) = &options.credentials_file {
-        connect =
-            connect
-                .credentials_file(path)
-                .await
-                .map_err(|source| NatsError::Credentials {
-                    path: path.clone(),
-                    source,
-                })?;
+        // Read it here: async-nats rewraps a read error, and "no such file" must stay one.
+        let text = std::fs::read_to_string(path).map_err(|source| NatsError::Credentials {
+            path: path.clone(),
+            source,
+        })?;
+        connect = connect
+            .credentials(&text)
+            .map_err(|source| NatsError::Credentials {
+                path: path.clone(),
+                source: std::io::Error::new(std::io::ErrorKind::InvalidData, source),
+            })?;
     }
     if let Some((user, password)) = &options.user_password {
         connect = connect.user_and_password(user.clone(), password.clone());
@@ -548,20 +563,7 @@ async fn connect_client(options: &NatsOptions) -> Result<async_nats::Client, Nat
     }
     // A comma-separated list names several servers of one cluster: the client picks one
     // and fails over to the others (and to any the cluster gossips).
-    let servers = options
-        .url
-        .split(',')
-        .map(str::trim)
-        .filter(|url| !url.is_empty())
-        .map(|url| url.parse::<async_nats::ServerAddr>())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|source| NatsError::Connect {
-            url: options.url.clone(),
-            source: async_nats::ConnectError::with_source(
-                async_nats::ConnectErrorKind::ServerParse,
-                source,
-            ),
-        })?;
+    let servers = parse_servers(&options.url)?;
     connect
         .connect(servers)
         .await
@@ -569,6 +571,45 @@ async fn connect_client(options: &NatsOptions) -> Result<async_nats::Client, Nat
             url: options.url.clone(),
             source,
         })
+}
+
+/// The servers of a (comma-separated) URL list. A URL with a user or password in it is
+/// refused: the URL is recorded in `ledger.json` and printed in errors, so secrets belong
+/// in the credentials options.
+fn parse_servers(urls: &str) -> Result<Vec<async_nats::ServerAddr>, NatsError> {
+    let mut servers = Vec::new();
+    for url in urls.split(',').map(str::trim).filter(|u| !u.is_empty()) {
+        let shown = redact(url);
+        let server = url.parse::<async_nats::ServerAddr>().map_err(|e| {
+            NatsError::InvalidOption(format!(
+                "`{shown}` is not a NATS server URL ({e}); expected nats://host:4222, \
+                 tls://host:4222 or host:4222, comma-separated for a cluster"
+            ))
+        })?;
+        if server.has_user_pass() {
+            return Err(NatsError::InvalidOption(format!(
+                "`{shown}` carries credentials in the URL, where they would be recorded in \
+                 ledger.json and printed in errors: use VOUCH_NATS_USER and \
+                 VOUCH_NATS_PASSWORD, VOUCH_NATS_TOKEN or --nats-creds instead"
+            )));
+        }
+        servers.push(server);
+    }
+    if servers.is_empty() {
+        return Err(NatsError::InvalidOption("no NATS server URL given".into()));
+    }
+    Ok(servers)
+}
+
+/// `url` with anything between `://` and `@` masked.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme + 3 => {
+            format!("{}://***@{}", &url[..scheme], &url[at + 1..])
+        }
+        (None, Some(at)) => format!("***@{}", &url[at + 1..]),
+        _ => url.to_owned(),
+    }
 }
 
 /// Whether a publish failed its expected-last-sequence condition. A clustered stream
@@ -631,10 +672,22 @@ async fn ensure_stream(
                     stream
                 }
                 // Lost a race with another creator: check theirs.
-                Err(create) => js
-                    .get_stream(&options.stream)
-                    .await
-                    .map_err(|_| provision(format!("creating the stream failed: {create}")))?,
+                Err(create) => match js.get_stream(&options.stream).await {
+                    Ok(stream) => stream,
+                    Err(_) => {
+                        return Err(match create.kind() {
+                            // The server answered and said no (subjects taken by another
+                            // stream, limits): waiting will not help.
+                            jetstream::context::CreateStreamErrorKind::JetStream(e) => {
+                                NatsError::Refused {
+                                    stream: options.stream.clone(),
+                                    reason: e.to_string(),
+                                }
+                            }
+                            _ => provision(format!("creating the stream failed: {create}")),
+                        })
+                    }
+                },
             }
         }
         Err(e) => return Err(provision(format!("looking up the stream failed: {e}"))),
@@ -905,4 +958,25 @@ impl Log for NatsLog {
 fn condition_header_len(expected: Option<Position>) -> usize {
     let n = expected.map_or(0, Position::get);
     "Nats-Expected-Last-Subject-Sequence".len() + 2 + n.to_string().len() + 2
+}
+
+#[cfg(test)]
+mod url_tests {
+    use super::{parse_servers, redact, NatsError};
+
+    #[test]
+    fn urls_parse_and_credentials_in_them_are_refused_without_echoing_them() {
+        assert_eq!(parse_servers("nats://a:4222, nats://b:4222").unwrap().len(), 2);
+        assert_eq!(redact("nats://alice:secret@h:4222"), "nats://***@h:4222");
+        assert_eq!(redact("alice:secret@h:4222"), "***@h:4222");
+        assert_eq!(redact("nats://h:4222"), "nats://h:4222");
+        let err = parse_servers("nats://alice:secret@h:4222").unwrap_err();
+        assert!(matches!(err, NatsError::InvalidOption(_)));
+        assert!(!err.to_string().contains("secret"), "{err}");
+        assert!(matches!(parse_servers(" , "), Err(NatsError::InvalidOption(_))));
+        assert!(matches!(
+            parse_servers("nats://127.0.0.1:notaport"),
+            Err(NatsError::InvalidOption(_))
+        ));
+    }
 }
