@@ -2,6 +2,7 @@
 
 mod cli;
 mod crash;
+mod diagnose;
 mod history;
 mod nats;
 mod nats_serve;

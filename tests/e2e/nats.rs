@@ -739,7 +739,11 @@ fn a_password_inside_the_url_is_never_echoed() {
     let down = TestLedger::nats_uninitialised(&unreachable);
     let init = down.vouch(&["--nats-timeout", "2", "init"]);
     assert_eq!(init.code, 64, "{}", init.stderr);
-    assert!(init.stderr.contains("credentials in the URL"), "{}", init.stderr);
+    assert!(
+        init.stderr.contains("credentials in the URL"),
+        "{}",
+        init.stderr
+    );
     never_shows(&init, PASSWORD);
     assert!(!down.path().exists(), "a refused URL leaves no directory");
 }

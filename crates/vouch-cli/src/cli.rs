@@ -169,7 +169,8 @@ pub enum Command {
     /// Start or finish a run.
     #[command(subcommand)]
     Run(RunCommand),
-    /// Log params, metrics, artifacts or datasets to a run.
+    /// Log params, metrics, artifacts or datasets to a run, or live metrics of a deployed
+    /// model.
     #[command(subcommand)]
     Log(LogCommand),
     /// Append events from JSON lines (a file, or - for standard input).
@@ -230,6 +231,29 @@ pub enum Command {
     /// decision read it, and list the decisions whose outcome would change. Exits 0 when it
     /// ran, 1 when a decision's evidence does not match the log
     Replay(ReplayArgs),
+    /// Diagnose a live drop of a deployed model: is the deployed artifact the approved one,
+    /// how old was the validation data, how far behind are the labels, and which segments of
+    /// the live observations fall below validation or regressed against the previous
+    /// production version while the average held. Findings are ranked most severe first.
+    ///
+    /// Exit code 0 when it ran, whatever it found (findings are output, not failures); 65
+    /// for a model with no decisions, an environment it was never deployed to or observed
+    /// in, or a bad tolerance.
+    Diagnose(DiagnoseArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DiagnoseArgs {
+    /// The model.
+    #[arg(long)]
+    pub model: String,
+    /// The environment whose deployment and live observations are read.
+    #[arg(long, default_value = "production")]
+    pub env: String,
+    /// How far (absolute, in the metric's units) a live value may fall below validation or
+    /// the previous version before it is a finding.
+    #[arg(long, default_value_t = vouch_diagnose::DEFAULT_TOLERANCE, value_name = "X")]
+    pub tolerance: f64,
 }
 
 #[derive(Debug, Args)]
@@ -541,6 +565,46 @@ pub enum LogCommand {
         /// The file.
         path: PathBuf,
     },
+    /// Log metrics observed on a deployed model's live traffic over one window, once its
+    /// labels arrived: `vouch log live --model M --artifact model.bin --window-start T
+    /// --window-end T --labels-through T --segment region=EU auc=0.81`.
+    Live(LogLiveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LogLiveArgs {
+    /// The model.
+    #[arg(long)]
+    pub model: String,
+    /// The environment that served the traffic.
+    #[arg(long, default_value = "production")]
+    pub env: String,
+    /// The artifact that served it: a file (hashed) or its digest (`blake3:…`).
+    #[arg(long, value_name = "FILE|DIGEST")]
+    pub artifact: String,
+    /// The start of the traffic window (RFC 3339, or a date: its start).
+    #[arg(long, value_name = "TIME")]
+    pub window_start: String,
+    /// The end of the traffic window (RFC 3339, or a date: its end).
+    #[arg(long, value_name = "TIME")]
+    pub window_end: String,
+    /// Labels had arrived up to this time when the values were computed (RFC 3339, or a
+    /// date: its end).
+    #[arg(long, value_name = "TIME")]
+    pub labels_through: String,
+    /// The traffic segment measured (`region=EU`); none: all of the window's traffic.
+    #[arg(long)]
+    pub segment: Option<String>,
+    /// How many labelled examples the values rest on.
+    #[arg(long)]
+    pub count: Option<u64>,
+    /// The event id (the dedup key); a retried command with the same id is a no-op.
+    /// Generated when omitted.
+    #[arg(long)]
+    pub event_id: Option<String>,
+    /// `name=value` pairs; values must be finite numbers.
+    #[arg(required = true, value_name = "NAME=VALUE", allow_hyphen_values = true)]
+    pub pairs: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -617,7 +681,7 @@ pub struct QuarantineArgs {
 pub enum DemoCommand {
     /// The loan-risk example: a production baseline and four candidates with params,
     /// metrics per segment, artifacts and a validation dataset; gated, promoted, deployed,
-    /// audited and verified.
+    /// audited and verified; past decisions replayed; a live drop in one region diagnosed.
     LoanRisk,
     /// The fraud example: the numbers pass, the policy still demands a human review, and a
     /// reviewer approves.

@@ -3,8 +3,9 @@
 //! A loan-risk team has a production model and trains four candidates. Run C has the best
 //! AUC but a p95 latency far over the 200 ms SLO; Run B is slightly lower on AUC and
 //! sound on latency, calibration, fairness and every region; A is weaker than production;
-//! D is unfair and regresses APAC. Event ids and times are fixed, so running the demo
-//! twice writes nothing new.
+//! D is unfair and regresses APAC. After B is deployed, live traffic shows APAC falling
+//! while the average holds, and `vouch diagnose` names it. Event ids and times are fixed,
+//! so running the demo twice writes nothing new.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -13,8 +14,8 @@ use comfy_table::{Cell, CellAlignment};
 use vouch_chain::SigningKey;
 use vouch_event::{
     ArtifactLogged, Body, DatasetBound, DatasetRole, Digest, Environment, Event, EventId, GitInfo,
-    MetricsLogged, Name, ParamsLogged, Producer, RunFinished, RunId, RunStarted, RunStatus,
-    Segment, Subject, Timestamp,
+    LiveMetricsObserved, MetricsLogged, Name, ParamsLogged, Producer, RunFinished, RunId,
+    RunStarted, RunStatus, Segment, Subject, Timestamp,
 };
 use vouch_event::{ModelName, ReviewVerdict};
 use vouch_ledger::{Ledger, Role, Trust};
@@ -167,6 +168,7 @@ fn loan_risk(ctx: &Context) -> CliResult<()> {
     }
     let release = release_flow(ctx, &mut ledger, &files)?;
     let replayed = replay_step(ctx, &ledger, &files)?;
+    let diagnosed = live_step(ctx, &mut ledger)?;
     if json {
         output::json(&serde_json::json!({
             "ledger": dir,
@@ -175,6 +177,7 @@ fn loan_risk(ctx: &Context) -> CliResult<()> {
             "runs": docs,
             "release": release,
             "replay": replayed,
+            "diagnose": diagnosed,
         }));
     }
     Ok(())
@@ -237,6 +240,118 @@ fn replay_step(
         );
     }
     Ok(report)
+}
+
+/// The live AUC of production v3 (the previous version) and then of Run B, by week: the run
+/// whose model served it, the window and the labels' arrival in days ago, and AUC overall,
+/// in EU, US and APAC. B holds the average and every region but APAC, which falls in its
+/// second week, whose labels stop two days short of its end.
+type LiveWeek = (&'static str, &'static str, [i64; 3], [f64; 4]);
+const LIVE_WEEKS: [LiveWeek; 4] = [
+    (
+        "loan-risk-prod",
+        "v3-week-1",
+        [35, 28, 28],
+        [0.838, 0.848, 0.836, 0.826],
+    ),
+    (
+        "loan-risk-prod",
+        "v3-week-2",
+        [28, 21, 21],
+        [0.839, 0.849, 0.837, 0.827],
+    ),
+    (
+        "loan-risk-b",
+        "b-week-1",
+        [21, 14, 14],
+        [0.856, 0.866, 0.858, 0.842],
+    ),
+    (
+        "loan-risk-b",
+        "b-week-2",
+        [14, 7, 9],
+        [0.851, 0.867, 0.859, 0.792],
+    ),
+];
+
+/// Live traffic, as a monitoring job publishes it: weekly AUC overall and per region, for
+/// the artifact that served it, once the labels arrived. Then `vouch diagnose` on it.
+fn live_step(ctx: &Context, ledger: &mut Ledger) -> CliResult<vouch_diagnose::Diagnosis> {
+    let model = ModelName::new("loan-risk").expect("valid");
+    let producer = Producer::new("demo/loan-risk-monitor").expect("valid");
+    let mut events = Vec::new();
+    for (run, week, [start, end, labels], aucs) in LIVE_WEEKS {
+        let artifact = ledger
+            .views()
+            .run(&RunId::new(run).expect("valid"))?
+            .and_then(|doc| doc.artifacts.first().map(|a| a.digest))
+            .expect("the demo's runs logged their models");
+        let labels_through = days_ago(labels);
+        let segments = [
+            None,
+            Some("region=EU"),
+            Some("region=US"),
+            Some("region=APAC"),
+        ];
+        let counts = [5200, 2400, 2100, 700];
+        for ((segment, auc), count) in segments.into_iter().zip(aucs).zip(counts) {
+            events.push(Event {
+                id: EventId::new(format!(
+                    "demo-loan-risk:live:{week}:{}",
+                    segment.unwrap_or("all")
+                ))
+                .expect("valid"),
+                time: Timestamp::from_unix_nanos(
+                    labels_through.unix_nanos() + 6 * 3_600_000_000_000,
+                ),
+                producer: producer.clone(),
+                subject: Subject::Model(model.clone()),
+                body: Body::LiveMetricsObserved(LiveMetricsObserved {
+                    env: "production".into(),
+                    artifact,
+                    metrics: BTreeMap::from([(Name::new("auc").expect("valid"), auc)]),
+                    segment: segment.map(|s| Segment::new(s).expect("valid")),
+                    window_start: days_ago(start),
+                    window_end: days_ago(end),
+                    labels_through,
+                    count: Some(count),
+                }),
+            });
+        }
+    }
+    let fresh = ledger
+        .append(&events)?
+        .iter()
+        .all(|r| matches!(r, vouch_log::Appended::New(_)));
+    let diagnosis = vouch_diagnose::diagnose(
+        ledger,
+        &model,
+        &vouch_diagnose::Options {
+            env: "production".into(),
+            tolerance: vouch_diagnose::DEFAULT_TOLERANCE,
+            now: crate::context::now(),
+        },
+    )?;
+    let named = diagnosis.findings.first().is_some_and(|f| {
+        f.check == vouch_diagnose::CheckId::SegmentRegressed
+            && f.segment.as_ref().map(Segment::as_str) == Some("region=APAC")
+    });
+    // On a ledger where more happened since (another deployment, more observations), the
+    // diagnosis may rightly say something else.
+    if fresh && !named {
+        return Err(crate::exit::CliError::new(
+            Failure::Internal,
+            anyhow::anyhow!("the demo's diagnosis did not rank APAC's regression first"),
+        ));
+    }
+    if !ctx.global.json {
+        println!(
+            "\nFour weeks of live AUC (two on production v3, then two on Run B), and the on-call diagnosis:"
+        );
+        crate::diagnose::print_diagnosis(&diagnosis);
+        println!("  (vouch diagnose --model loan-risk)");
+    }
+    Ok(diagnosis)
 }
 
 fn print_candidates(dir: &Path, events: usize, new: usize, docs: &[vouch_views::RunDoc]) {

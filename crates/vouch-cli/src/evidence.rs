@@ -193,8 +193,29 @@ fn split_pair<'a>(pair: &'a str, what: &str) -> CliResult<(&'a str, &'a str)> {
         .ok_or_else(|| bad_input(format!("{what} `{pair}`: expected NAME=VALUE")))
 }
 
+/// Metric values from `name=value` arguments: names checked, values finite numbers.
+pub fn metric_pairs(pairs: &[String]) -> CliResult<BTreeMap<Name, f64>> {
+    let mut metrics = BTreeMap::new();
+    for pair in pairs {
+        let (name, value) = split_pair(pair, "metric")?;
+        let name = Name::new(name).map_err(|e| bad_input(format!("metric `{pair}`: {e}")))?;
+        let number: f64 = value
+            .trim()
+            .parse()
+            .map_err(|_| bad_input(format!("metric `{pair}`: `{value}` is not a number")))?;
+        if !number.is_finite() {
+            return Err(bad_input(format!(
+                "metric `{pair}`: `{value}` is not a finite number (NaN and infinities are rejected)"
+            )));
+        }
+        metrics.insert(name, number);
+    }
+    Ok(metrics)
+}
+
 pub fn log(ctx: &Context, command: LogCommand) -> CliResult<()> {
     let (target, what, body, digest) = match command {
+        LogCommand::Live(args) => return crate::diagnose::log_live(ctx, &args),
         LogCommand::Param { target, pairs } => {
             let mut params = BTreeMap::new();
             for pair in &pairs {
@@ -218,26 +239,11 @@ pub fn log(ctx: &Context, command: LogCommand) -> CliResult<()> {
             let segment = segment
                 .map(|s| Segment::new(s).map_err(|e| bad_input(format!("--segment: {e}"))))
                 .transpose()?;
-            let mut metrics = BTreeMap::new();
-            for pair in &pairs {
-                let (name, value) = split_pair(pair, "metric")?;
-                let name =
-                    Name::new(name).map_err(|e| bad_input(format!("metric `{pair}`: {e}")))?;
-                let number: f64 = value.trim().parse().map_err(|_| {
-                    bad_input(format!("metric `{pair}`: `{value}` is not a number"))
-                })?;
-                if !number.is_finite() {
-                    return Err(bad_input(format!(
-                        "metric `{pair}`: `{value}` is not a finite number (NaN and infinities are rejected)"
-                    )));
-                }
-                metrics.insert(name, number);
-            }
             (
                 target,
                 "metrics",
                 Body::MetricsLogged(MetricsLogged {
-                    metrics,
+                    metrics: metric_pairs(&pairs)?,
                     step,
                     segment,
                 }),

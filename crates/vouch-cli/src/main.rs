@@ -6,6 +6,7 @@ mod asof;
 mod cli;
 mod context;
 mod demo;
+mod diagnose;
 mod evidence;
 mod exit;
 mod ingest;
@@ -97,6 +98,7 @@ fn run(cli: Cli) -> CliResult<u8> {
         Command::Deploy(args) => release::deploy(&ctx, &args),
         Command::Registry(args) => release::registry(&ctx, &args),
         Command::Decisions(args) => release::decisions(&ctx, &args),
+        Command::Diagnose(args) => diagnose::diagnose(&ctx, &args),
         // Commands whose exit code carries a verdict.
         Command::Gate(args) => return release::gate(&ctx, &args),
         Command::Promote(args) => return release::promote(&ctx, &args),

@@ -407,6 +407,7 @@ pub fn status(ctx: &Context) -> CliResult<()> {
     println!("decisions     {}", c.decisions);
     println!("reviews       {}", c.reviews);
     println!("deployments   {}", c.deployments);
+    println!("live windows  {}", c.live_observations);
     if c.quarantined > 0 {
         println!(
             "\n{} records are in quarantine: `vouch quarantine` lists them",

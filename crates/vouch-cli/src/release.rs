@@ -418,17 +418,18 @@ fn artifact_digest(path: Option<&Path>, digest: Option<&str>) -> CliResult<Diges
     }
 }
 
-pub fn deploy(ctx: &Context, args: &DeployArgs) -> CliResult<()> {
-    let model = parse_model(&args.model)?;
-    if args.env.is_empty()
-        || args.env.len() > 64
-        || args
-            .env
-            .chars()
-            .any(|c| c.is_control() || c.is_whitespace())
+/// Checks an environment name (`--env`): 1 to 64 bytes, no spaces or control characters.
+pub fn check_env(env: &str) -> CliResult<()> {
+    if env.is_empty() || env.len() > 64 || env.chars().any(|c| c.is_control() || c.is_whitespace())
     {
         return Err(bad_input("--env must be 1 to 64 characters without spaces"));
     }
+    Ok(())
+}
+
+pub fn deploy(ctx: &Context, args: &DeployArgs) -> CliResult<()> {
+    let model = parse_model(&args.model)?;
+    check_env(&args.env)?;
     let digest = artifact_digest(args.artifact.as_deref(), args.digest.as_deref())?;
     let forced = match (args.force, args.reason.as_deref()) {
         (true, Some(reason)) if !reason.trim().is_empty() => Some(reason),

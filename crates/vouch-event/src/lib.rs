@@ -1,7 +1,8 @@
 //! Vouch's event model, version 1.
 //!
 //! An [`Event`] is one immutable fact a pipeline publishes: a run started, params or
-//! metrics logged, an artifact or dataset bound, a run finished. Events travel as JSON
+//! metrics logged, an artifact or dataset bound, a run finished, metrics observed on a
+//! deployed model's live traffic, and the release records. Events travel as JSON
 //! (the wire form any language can publish, specified in `schemas/`) and are stored in
 //! the log in a canonical binary form; an event's [`Digest`] is BLAKE3 over the exact
 //! stored bytes.
@@ -22,8 +23,9 @@ pub use ids::{EventId, IdError, ModelName, Name, Producer, RunId, Segment};
 pub use model::{
     hex, parse_hex, ArtifactLogged, Body, DatasetBound, DatasetRole, DecisionOutcome,
     DecisionRecorded, DeploymentRecorded, Environment, Event, GateRecord, GateVerdict, GitInfo,
-    Kind, MetricsLogged, ParamsLogged, PolicyPublished, PublicKeyBytes, ReviewLink, ReviewRecorded,
-    ReviewVerdict, RunFinished, RunStarted, RunStatus, SignatureBytes, Subject, MAX_POLICY_BYTES,
+    Kind, LiveMetricsObserved, MetricsLogged, ParamsLogged, PolicyPublished, PublicKeyBytes,
+    ReviewLink, ReviewRecorded, ReviewVerdict, RunFinished, RunStarted, RunStatus, SignatureBytes,
+    Subject, MAX_POLICY_BYTES,
 };
 pub use storage::{decode, encode, event_digest, DecodeError, BINARY_FORMAT_V1};
 pub use time::{Timestamp, TimestampError};

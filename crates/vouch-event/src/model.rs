@@ -54,6 +54,8 @@ pub enum Body {
     ReviewRecorded(Box<ReviewRecorded>),
     /// An artifact deployed to an environment.
     DeploymentRecorded(DeploymentRecorded),
+    /// Metrics observed on live traffic for a deployed model.
+    LiveMetricsObserved(LiveMetricsObserved),
 }
 
 /// Every event kind, including those reserved for later versions.
@@ -80,11 +82,13 @@ pub enum Kind {
     ReviewRecorded,
     /// [`DeploymentRecorded`]: written by Vouch, not accepted as JSON.
     DeploymentRecorded,
+    /// [`LiveMetricsObserved`]: concerns a model; published by monitoring, like evidence.
+    LiveMetricsObserved,
 }
 
 impl Kind {
     /// Every kind, in wire-name order of introduction.
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 11] = [
         Kind::RunStarted,
         Kind::ParamsLogged,
         Kind::MetricsLogged,
@@ -95,6 +99,7 @@ impl Kind {
         Kind::DecisionRecorded,
         Kind::ReviewRecorded,
         Kind::DeploymentRecorded,
+        Kind::LiveMetricsObserved,
     ];
 
     /// The wire name (`metrics_logged`).
@@ -110,6 +115,7 @@ impl Kind {
             Kind::DecisionRecorded => "decision_recorded",
             Kind::ReviewRecorded => "review_recorded",
             Kind::DeploymentRecorded => "deployment_recorded",
+            Kind::LiveMetricsObserved => "live_metrics_observed",
         }
     }
 
@@ -124,6 +130,12 @@ impl Kind {
                 | Kind::ReviewRecorded
                 | Kind::DeploymentRecorded
         )
+    }
+
+    /// Whether events of this kind concern a model (`model` in the envelope) rather than a
+    /// run: the release records, and live observations of a deployed model.
+    pub const fn concerns_model(self) -> bool {
+        self.is_reserved() || matches!(self, Kind::LiveMetricsObserved)
     }
 }
 
@@ -361,6 +373,7 @@ impl Body {
             Body::DecisionRecorded(_) => Kind::DecisionRecorded,
             Body::ReviewRecorded(_) => Kind::ReviewRecorded,
             Body::DeploymentRecorded(_) => Kind::DeploymentRecorded,
+            Body::LiveMetricsObserved(_) => Kind::LiveMetricsObserved,
         }
     }
 }
@@ -597,6 +610,40 @@ pub struct DeploymentRecorded {
     pub reason: Option<String>,
 }
 
+/// `live_metrics_observed`: metric values measured on a deployed model's live traffic in
+/// one time window, once its labels arrived: what production actually delivers, set
+/// against what validation promised (`vouch diagnose`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, bincode::Encode, bincode::Decode)]
+#[serde(deny_unknown_fields)]
+pub struct LiveMetricsObserved {
+    /// The environment that served the traffic (`production`), as in deployments.
+    pub env: String,
+    /// The artifact that served the traffic.
+    pub artifact: Digest,
+    /// Metric name to value; always finite, at least one.
+    pub metrics: BTreeMap<Name, f64>,
+    /// The traffic segment measured; none means all of the window's traffic.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub segment: Option<Segment>,
+    /// The start of the traffic window observed.
+    pub window_start: Timestamp,
+    /// The end of the traffic window observed; not before `window_start`.
+    pub window_end: Timestamp,
+    /// Labels (outcomes) had arrived up to this time when the values were computed.
+    pub labels_through: Timestamp,
+    /// How many labelled examples the values rest on.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub count: Option<u64>,
+}
+
 fn text(field: &str, value: &str, max: usize) -> Result<(), String> {
     let chars = value.chars().count();
     if chars == 0 || chars > max {
@@ -631,7 +678,7 @@ impl Event {
     /// # Errors
     /// A message naming the offending field.
     pub fn check(&self) -> Result<(), String> {
-        match (&self.subject, self.kind().is_reserved()) {
+        match (&self.subject, self.kind().concerns_model()) {
             (Subject::Run(_), false) | (Subject::Model(_), true) => {}
             (Subject::Model(_), false) => {
                 return Err(format!(
@@ -640,7 +687,10 @@ impl Event {
                 ))
             }
             (Subject::Run(_), true) => {
-                return Err(format!("kind {} concerns a model, not a run", self.kind()))
+                return Err(format!(
+                    "kind {} concerns a model: set `model`, not `run`",
+                    self.kind()
+                ))
             }
         }
         match &self.body {
@@ -740,6 +790,21 @@ impl Event {
                 text("data.env", &b.env, 64)?;
                 if b.forced && b.reason.as_deref().is_none_or(str::is_empty) {
                     return Err("a forced deployment needs a reason".into());
+                }
+            }
+            Body::LiveMetricsObserved(b) => {
+                text("data.env", &b.env, 64)?;
+                if b.metrics.is_empty() {
+                    return Err("data.metrics must hold at least one metric".into());
+                }
+                if let Some((name, value)) = b.metrics.iter().find(|(_, v)| !v.is_finite()) {
+                    return Err(format!("metric `{name}` is {value}: values must be finite"));
+                }
+                if b.window_start > b.window_end {
+                    return Err(format!(
+                        "data.window_start {} is after data.window_end {}",
+                        b.window_start, b.window_end
+                    ));
                 }
             }
         }

@@ -105,10 +105,15 @@ pub fn from_json(bytes: &[u8]) -> Result<Event, WireError> {
             ))
         }
         (None, None) => {
+            let field = if wire.kind.concerns_model() {
+                "model"
+            } else {
+                "run"
+            };
             return Err(WireError::Invalid(format!(
-                "kind {} concerns a run: missing field `run`",
+                "kind {} concerns a {field}: missing field `{field}`",
                 wire.kind
-            )))
+            )));
         }
     };
     let data = wire.data.get();
@@ -151,6 +156,7 @@ fn decode_body(kind: Kind, data: &[u8]) -> Result<Body, String> {
         Kind::ArtifactLogged => Body::ArtifactLogged(parse(data)?),
         Kind::DatasetBound => Body::DatasetBound(parse(data)?),
         Kind::RunFinished => Body::RunFinished(parse(data)?),
+        Kind::LiveMetricsObserved => Body::LiveMetricsObserved(parse(data)?),
         Kind::PolicyPublished
         | Kind::DecisionRecorded
         | Kind::ReviewRecorded
@@ -171,6 +177,7 @@ pub fn to_json_value(event: &Event) -> serde_json::Value {
         Body::DecisionRecorded(b) => serde_json::to_value(b),
         Body::ReviewRecorded(b) => serde_json::to_value(b),
         Body::DeploymentRecorded(b) => serde_json::to_value(b),
+        Body::LiveMetricsObserved(b) => serde_json::to_value(b),
     }
     .expect("payloads serialize: string keys, finite numbers");
     let (run, model) = match &event.subject {

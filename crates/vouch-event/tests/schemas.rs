@@ -259,6 +259,7 @@ fn probes() -> Vec<Probe> {
     const AL: &str = "artifact_logged-model-onnx.json";
     const DB: &str = "dataset_bound-train-snapshot.json";
     const RF: &str = "run_finished-ok.json";
+    const LM: &str = "live_metrics_observed-segment-region-apac.json";
     // The rules README.md lists as checked by Vouch, not by the schemas.
     const KEYS: &str = "README: map keys are names; tool names are 1..=200 characters";
     const SIZE: &str = "README: an encoded event is at most 1 MiB";
@@ -268,6 +269,7 @@ fn probes() -> Vec<Probe> {
     const SEGMENT: &str = "common segment: Vouch additionally rejects control characters in values";
     const U64: &str = "README: integers are at most 2^64 - 1";
     const WHOLE: &str = "README: integers are written without a fraction";
+    const WINDOW: &str = "README: a live window's start is not after its end";
     let too_big = object((0..300).map(|i| (format!("p{i}"), json!("v".repeat(4000)))));
     vec![
         // Envelope.
@@ -432,6 +434,48 @@ fn probes() -> Vec<Probe> {
         // run_finished.
         probe(RF, "/data/status", "killed", Valid),
         probe(RF, "/data/status", "OK", Invalid),
+        // live_metrics_observed.
+        probe(LM, "/model", "m".repeat(128), Valid),
+        probe(LM, "/model", "m".repeat(129), Invalid),
+        probe(LM, "/model", "-loan", Invalid),
+        probe(LM, "/kind", "metrics_logged", Invalid),
+        probe(LM, "/data/env", "e".repeat(64), Valid),
+        probe(LM, "/data/env", "e".repeat(65), Invalid),
+        probe(LM, "/data/env", "prod\nuction", Gap(CONTROL)),
+        probe(
+            LM,
+            "/data/metrics",
+            json!({ "auc": -0.0, "n": 1e308 }),
+            Valid,
+        ),
+        probe(LM, "/data/metrics", json!({ "auc": "0.8" }), Invalid),
+        probe(LM, "/data/metrics", json!({ "a uc": 0.8 }), Gap(KEYS)),
+        probe(LM, "/data/segment", "region=", Invalid),
+        probe(
+            LM,
+            "/data/artifact",
+            format!("blake3:{}", "A".repeat(64)),
+            Invalid,
+        ),
+        probe(LM, "/data/count", 0, Valid),
+        probe(LM, "/data/count", u64::MAX, Valid),
+        probe(LM, "/data/count", 2.0, Gap(WHOLE)),
+        probe(LM, "/data/count", 18_446_744_073_709_551_616.0, Gap(U64)),
+        probe(LM, "/data/window_start", "2026-11-21T00:00:00Z", Valid),
+        probe(
+            LM,
+            "/data/window_start",
+            "2026-11-21T00:00:00.000000001Z",
+            Gap(WINDOW),
+        ),
+        probe(LM, "/data/window_start", "2026-11-21T01:00:00+02:00", Valid),
+        probe(LM, "/data/labels_through", "2026-11-01T00:00:00Z", Valid),
+        probe(
+            LM,
+            "/data/labels_through",
+            "2026-02-30T00:00:00Z",
+            Gap(TIME),
+        ),
     ]
 }
 
@@ -533,8 +577,8 @@ mod gen {
     use proptest::sample::select;
     use vouch_event::{
         ArtifactLogged, Body, DatasetBound, DatasetRole, Digest, Environment, Event, EventId,
-        GitInfo, Kind, MetricsLogged, Name, ParamsLogged, Producer, RunFinished, RunId, RunStarted,
-        RunStatus, Segment, Subject, Timestamp,
+        GitInfo, Kind, LiveMetricsObserved, MetricsLogged, ModelName, Name, ParamsLogged, Producer,
+        RunFinished, RunId, RunStarted, RunStatus, Segment, Subject, Timestamp,
     };
 
     const ALNUM: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -722,6 +766,29 @@ mod gen {
             .prop_map(|status| RunFinished { status })
     }
 
+    fn live_metrics_observed() -> impl Strategy<Value = LiveMetricsObserved> {
+        (
+            text(64),
+            digest(),
+            btree_map(name(), metric(), 1..6),
+            option::of(segment()),
+            (timestamp(), timestamp(), timestamp()),
+            option::of(any::<u64>()),
+        )
+            .prop_map(|(env, artifact, metrics, segment, (a, b, labels), count)| {
+                LiveMetricsObserved {
+                    env,
+                    artifact,
+                    metrics,
+                    segment,
+                    window_start: a.min(b),
+                    window_end: a.max(b),
+                    labels_through: labels,
+                    count,
+                }
+            })
+    }
+
     /// The payloads of `kind`. The match is exhaustive, so a new kind does not compile
     /// until it has a strategy here.
     fn body(kind: Kind) -> BoxedStrategy<Body> {
@@ -732,6 +799,9 @@ mod gen {
             Kind::ArtifactLogged => artifact_logged().prop_map(Body::ArtifactLogged).boxed(),
             Kind::DatasetBound => dataset_bound().prop_map(Body::DatasetBound).boxed(),
             Kind::RunFinished => run_finished().prop_map(Body::RunFinished).boxed(),
+            Kind::LiveMetricsObserved => live_metrics_observed()
+                .prop_map(Body::LiveMetricsObserved)
+                .boxed(),
             Kind::PolicyPublished
             | Kind::DecisionRecorded
             | Kind::ReviewRecorded
@@ -751,20 +821,25 @@ mod gen {
             .prop_map(|s| EventId::new(s).expect("an id"));
         let producer = string(prop::char::range(' ', '~'), 1, 256)
             .prop_map(|s| Producer::new(s).expect("a producer"));
-        let run = (one_of(ALNUM), string(one_of(KEY), 0, 127))
-            .prop_map(|(first, rest)| RunId::new(format!("{first}{rest}")).expect("a run id"));
+        let subject_id = (one_of(ALNUM), string(one_of(KEY), 0, 127))
+            .prop_map(|(first, rest)| format!("{first}{rest}"));
         (
             id,
             timestamp(),
             producer,
-            run,
+            subject_id,
             select(kinds).prop_flat_map(body),
         )
-            .prop_map(|(id, time, producer, run, body)| Event {
+            .prop_map(|(id, time, producer, subject_id, body)| Event {
                 id,
                 time,
                 producer,
-                subject: Subject::Run(run),
+                // Run and model ids follow one rule; the kind says which the event concerns.
+                subject: if body.kind().concerns_model() {
+                    Subject::Model(ModelName::new(subject_id).expect("a model name"))
+                } else {
+                    Subject::Run(RunId::new(subject_id).expect("a run id"))
+                },
                 body,
             })
     }

@@ -685,7 +685,7 @@ async fn ensure_stream(
                                 }
                             }
                             _ => provision(format!("creating the stream failed: {create}")),
-                        })
+                        });
                     }
                 },
             }
@@ -966,14 +966,20 @@ mod url_tests {
 
     #[test]
     fn urls_parse_and_credentials_in_them_are_refused_without_echoing_them() {
-        assert_eq!(parse_servers("nats://a:4222, nats://b:4222").unwrap().len(), 2);
+        assert_eq!(
+            parse_servers("nats://a:4222, nats://b:4222").unwrap().len(),
+            2
+        );
         assert_eq!(redact("nats://alice:secret@h:4222"), "nats://***@h:4222");
         assert_eq!(redact("alice:secret@h:4222"), "***@h:4222");
         assert_eq!(redact("nats://h:4222"), "nats://h:4222");
         let err = parse_servers("nats://alice:secret@h:4222").unwrap_err();
         assert!(matches!(err, NatsError::InvalidOption(_)));
         assert!(!err.to_string().contains("secret"), "{err}");
-        assert!(matches!(parse_servers(" , "), Err(NatsError::InvalidOption(_))));
+        assert!(matches!(
+            parse_servers(" , "),
+            Err(NatsError::InvalidOption(_))
+        ));
         assert!(matches!(
             parse_servers("nats://127.0.0.1:notaport"),
             Err(NatsError::InvalidOption(_))

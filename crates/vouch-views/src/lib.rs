@@ -17,7 +17,9 @@
 //! run's event positions from one batch; `q`+position → [`QuarantineEntry`];
 //! `P`+policy digest → [`PolicyEntry`]; `d`+chain index → [`DecisionEntry`]; `D`+record
 //! hash → chain index; `g`+model → [`ModelDoc`] (the registry); `y`+artifact digest+position
-//! → [`DeploymentEntry`]; `A`+artifact digest+chain index → () for each promotion; `i`+first position → the
+//! → [`DeploymentEntry`]; `A`+artifact digest+chain index → () for each promotion;
+//! `o`+model+`\0`+position → [`LiveObservation`] (live metrics of a deployed model, in log
+//! order per model); `i`+first position → the
 //! (id hash, position) pairs of the ids one batch saw first (only for logs that can hold an
 //! id twice, see `ids.rs`); `mposition`, `mcounts`, `mformat`, `mchain` ([`ChainHead`]). Values are grouped so that one projection batch costs a few sled
 //! writes per run touched, not one per metric value: sled's per-key insert rate is the
@@ -39,13 +41,15 @@ pub use model::{
 };
 pub use project::{catch_up, catch_up_to, rebuild, CatchUpReport, ProjectError, BATCH_RECORDS};
 pub use query::{Comparison, Condition, ConditionError, RunQuery};
-pub use release::{ChainHead, DecisionEntry, DeploymentEntry, ModelDoc, PolicyEntry, ReviewEntry};
+pub use release::{
+    ChainHead, DecisionEntry, DeploymentEntry, LiveObservation, ModelDoc, PolicyEntry, ReviewEntry,
+};
 
 use vouch_event::{Digest, ModelName, RunId};
 use vouch_log::Position;
 
 /// The layout version of the views. A store written with another version is rebuilt.
-pub const VIEW_FORMAT: u32 = 4;
+pub const VIEW_FORMAT: u32 = 5;
 const VALUE_FORMAT: u8 = 1;
 
 const CURRENT: &[u8] = b"current";
@@ -200,6 +204,19 @@ pub(crate) fn model_key(model: &ModelName) -> Vec<u8> {
 pub(crate) fn deployment_key(artifact: &Digest, position: u64) -> Vec<u8> {
     let mut k = vec![b'y'];
     k.extend_from_slice(artifact.as_bytes());
+    k.extend_from_slice(&position.to_be_bytes());
+    k
+}
+
+pub(crate) fn live_prefix(model: &ModelName) -> Vec<u8> {
+    let mut k = vec![b'o'];
+    k.extend_from_slice(model.as_str().as_bytes());
+    k.push(0);
+    k
+}
+
+pub(crate) fn live_key(model: &ModelName, position: u64) -> Vec<u8> {
+    let mut k = live_prefix(model);
     k.extend_from_slice(&position.to_be_bytes());
     k
 }
@@ -517,6 +534,20 @@ impl Views {
             .collect()
     }
 
+    /// Every live observation of `model`, in log order.
+    ///
+    /// # Errors
+    /// When sled fails or a value is damaged.
+    pub fn live_observations(&self, model: &ModelName) -> Result<Vec<LiveObservation>, ViewsError> {
+        self.tree
+            .scan_prefix(live_prefix(model))
+            .map(|entry| {
+                let (k, v) = entry?;
+                decode_value(&k, &v)
+            })
+            .collect()
+    }
+
     fn get<T: bincode::Decode<()>>(&self, key: &[u8]) -> Result<Option<T>, ViewsError> {
         self.tree
             .get(key)?
@@ -622,6 +653,14 @@ impl Views {
                     .expect("serializable"),
             );
         }
+        let mut live = Vec::new();
+        for entry in self.tree.scan_prefix([b'o']) {
+            let (k, v) = entry?;
+            live.push(
+                serde_json::to_value(decode_value::<LiveObservation>(&k, &v)?)
+                    .expect("serializable"),
+            );
+        }
         // Batches differ between incremental projection and a rebuild; the pairs do not.
         let mut event_ids = Vec::new();
         for entry in self.tree.scan_prefix([b'i']) {
@@ -636,6 +675,7 @@ impl Views {
         Ok(serde_json::json!({
             "event_ids": event_ids,
             "deployments": deployments,
+            "live": live,
             "position": self.position()?.get(),
             "counts": self.counts()?,
             "runs": runs,

@@ -212,6 +212,8 @@ pub struct Counts {
     /// Records whose event id an earlier record already had (a retry the log did not
     /// deduplicate, e.g. after JetStream's duplicate window): skipped, never applied twice.
     pub duplicates: u64,
+    /// Live observations (`live_metrics_observed`) applied.
+    pub live_observations: u64,
 }
 
 impl RunDoc {
@@ -332,7 +334,8 @@ impl RunDoc {
             Body::PolicyPublished(_)
             | Body::DecisionRecorded(_)
             | Body::ReviewRecorded(_)
-            | Body::DeploymentRecorded(_) => {
+            | Body::DeploymentRecorded(_)
+            | Body::LiveMetricsObserved(_) => {
                 // `Event::check` ties these kinds to a model subject.
                 return Err(format!(
                     "kind {} concerns a model, not run {run}",

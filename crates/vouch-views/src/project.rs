@@ -8,10 +8,11 @@ use vouch_log::{Log, LogError, Position, Record};
 
 use crate::{
     artifact_key, decision_hash_key, decision_key, decode_value, deployment_key, encode_value,
-    experiment_key, history_prefix, metric_index_key, model_key, policy_key, positions_key,
-    promotion_key, quarantine_key, run_key, ArtifactRef, ChainHead, Counts, DecisionEntry,
-    DeploymentEntry, MetricKey, MetricPoint, ModelDoc, PolicyEntry, QuarantineEntry, ReviewEntry,
-    RunDoc, Views, ViewsError, CHAIN_HEAD, COUNTS, CURRENT, FORMAT, POSITION, VIEW_FORMAT,
+    experiment_key, history_prefix, live_key, metric_index_key, model_key, policy_key,
+    positions_key, promotion_key, quarantine_key, run_key, ArtifactRef, ChainHead, Counts,
+    DecisionEntry, DeploymentEntry, LiveObservation, MetricKey, MetricPoint, ModelDoc, PolicyEntry,
+    QuarantineEntry, ReviewEntry, RunDoc, Views, ViewsError, CHAIN_HEAD, COUNTS, CURRENT, FORMAT,
+    POSITION, VIEW_FORMAT,
 };
 
 /// Records read and applied per atomic write.
@@ -158,9 +159,10 @@ pub fn rebuild(
 fn check_key(event: &Event, key: &str) -> Result<(), String> {
     let fits = match &event.subject {
         Subject::Run(run) => key.strip_prefix("run.") == Some(run.as_str()),
-        Subject::Model(model) => {
-            key == "chain" || key.strip_prefix("model.") == Some(model.as_str())
-        }
+        // Live observations come from producers, never from the chain's writer: one on
+        // `chain` would pose as its head.
+        Subject::Model(_) if key == "chain" => !matches!(event.body, Body::LiveMetricsObserved(_)),
+        Subject::Model(model) => key.strip_prefix("model.") == Some(model.as_str()),
     };
     if fits {
         return Ok(());
@@ -454,8 +456,9 @@ impl<'v> Batch<'v> {
         Ok(index.and_then(|i| self.decisions.get_mut(&i)))
     }
 
-    /// Applies a policy, decision, review or deployment. Decisions must link to the chain
-    /// head and carry a valid signature (trust in the signer is `vouch verify`'s question).
+    /// Applies a policy, decision, review, deployment or live observation. Decisions must
+    /// link to the chain head and carry a valid signature (trust in the signer is `vouch
+    /// verify`'s question).
     fn apply_release(
         &mut self,
         event: &Event,
@@ -610,6 +613,26 @@ impl<'v> Batch<'v> {
                     .insert(deployment_key(&b.artifact, position), encode_value(&entry));
                 self.model_doc(model)?.deployments.push(entry);
                 self.counts.deployments += 1;
+            }
+            Body::LiveMetricsObserved(b) => {
+                let entry = LiveObservation {
+                    model: model.clone(),
+                    env: b.env.clone(),
+                    artifact: b.artifact,
+                    metrics: b.metrics.clone(),
+                    segment: b.segment.clone(),
+                    window_start: b.window_start,
+                    window_end: b.window_end,
+                    labels_through: b.labels_through,
+                    count: b.count,
+                    time: event.time,
+                    producer: event.producer.to_string(),
+                    event_id: event.id.to_string(),
+                    position,
+                };
+                self.writes
+                    .insert(live_key(model, position), encode_value(&entry));
+                self.counts.live_observations += 1;
             }
             _ => {
                 return Ok(Err(format!(

@@ -1,8 +1,13 @@
 //! What the views hold about releases: policies, the decision chain, reviews,
-//! deployments, and the registry (model → versions and the production version).
+//! deployments, the registry (model → versions and the production version), and live
+//! observations of deployed models.
+
+use std::collections::BTreeMap;
 
 use serde::Serialize;
-use vouch_event::{DecisionOutcome, Digest, ModelName, ReviewVerdict, RunId, Timestamp};
+use vouch_event::{
+    DecisionOutcome, Digest, ModelName, Name, ReviewVerdict, RunId, Segment, Timestamp,
+};
 
 /// A policy recorded in the ledger.
 #[derive(Debug, Clone, PartialEq, Serialize, bincode::Encode, bincode::Decode)]
@@ -90,6 +95,38 @@ pub struct DeploymentEntry {
     pub time: Timestamp,
     /// Who.
     pub producer: String,
+    /// Log position.
+    pub position: u64,
+}
+
+/// Metrics observed on a deployed model's live traffic in one window
+/// (`live_metrics_observed`), as applied.
+#[derive(Debug, Clone, PartialEq, Serialize, bincode::Encode, bincode::Decode)]
+pub struct LiveObservation {
+    /// The model.
+    pub model: ModelName,
+    /// The environment that served the traffic.
+    pub env: String,
+    /// The artifact that served it.
+    pub artifact: Digest,
+    /// Metric name to value.
+    pub metrics: BTreeMap<Name, f64>,
+    /// The traffic segment; `None` is all of the window's traffic.
+    pub segment: Option<Segment>,
+    /// The traffic window.
+    pub window_start: Timestamp,
+    /// See `window_start`.
+    pub window_end: Timestamp,
+    /// Labels had arrived up to here when the values were computed.
+    pub labels_through: Timestamp,
+    /// Labelled examples behind the values.
+    pub count: Option<u64>,
+    /// When the producer published it.
+    pub time: Timestamp,
+    /// Who published it.
+    pub producer: String,
+    /// Its event id.
+    pub event_id: String,
     /// Log position.
     pub position: u64,
 }

@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 use vouch_event::{
-    ArtifactLogged, Body, DatasetBound, DatasetRole, Digest, Event, EventId, MetricsLogged, Name,
-    ParamsLogged, Producer, RunFinished, RunId, RunStarted, RunStatus, Segment, Subject, Timestamp,
+    ArtifactLogged, Body, DatasetBound, DatasetRole, Digest, Event, EventId, LiveMetricsObserved,
+    MetricsLogged, ModelName, Name, ParamsLogged, Producer, RunFinished, RunId, RunStarted,
+    RunStatus, Segment, Subject, Timestamp,
 };
 use vouch_log::{Log, LogKey, NewRecord, Position};
 use vouch_log_embedded::EmbeddedLog;
@@ -23,7 +24,7 @@ enum Item {
 
 fn item() -> impl Strategy<Value = Item> {
     prop_oneof![
-        9 => (0u8..3, 0u8..6, any::<u8>(), any::<u8>()).prop_map(|(run, body, a, b)| Item::Event { run, body, a, b }),
+        9 => (0u8..3, 0u8..7, any::<u8>(), any::<u8>()).prop_map(|(run, body, a, b)| Item::Event { run, body, a, b }),
         1 => any::<u8>().prop_map(Item::Garbage),
     ]
 }
@@ -73,20 +74,40 @@ fn record(n: usize, item: &Item) -> NewRecord {
                     labels_through: None,
                     uri: None,
                 }),
-                _ => Body::RunFinished(RunFinished {
+                5 => Body::RunFinished(RunFinished {
                     status: [RunStatus::Ok, RunStatus::Failed][(a % 2) as usize],
                 }),
+                _ => Body::LiveMetricsObserved(LiveMetricsObserved {
+                    env: ["production", "staging"][(a % 2) as usize].into(),
+                    artifact: Digest::of(&[*b % 4]),
+                    metrics: BTreeMap::from([(name(*a), f64::from(*b) / 255.0)]),
+                    segment: (a % 3 == 0)
+                        .then(|| Segment::new(format!("region=R{}", b % 2)).unwrap()),
+                    window_start: Timestamp::from_unix_nanos(i64::from(*a) * 1_000_000_000),
+                    window_end: Timestamp::from_unix_nanos(i64::from(*a) * 2_000_000_000),
+                    labels_through: Timestamp::from_unix_nanos(i64::from(*b) * 1_000_000_000),
+                    count: (b % 2 == 1).then_some(u64::from(*b)),
+                }),
+            };
+            // Live observations concern a model: one per run number, under its model key.
+            let (subject, key) = match body {
+                Body::LiveMetricsObserved(_) => {
+                    let model = ModelName::new(format!("model-{}", run.as_str())).unwrap();
+                    let key = format!("model.{model}");
+                    (Subject::Model(model), key)
+                }
+                _ => (Subject::Run(run.clone()), format!("run.{run}")),
             };
             let event = Event {
                 id: EventId::new(format!("e{n}")).unwrap(),
                 time: Timestamp::from_unix_nanos(n as i64 * 1_000),
                 producer: Producer::new("prop").unwrap(),
-                subject: Subject::Run(run.clone()),
+                subject,
                 body,
             };
             NewRecord {
                 event_id: event.id.to_string(),
-                key: LogKey::new(format!("run.{run}")).unwrap(),
+                key: LogKey::new(key).unwrap(),
                 bytes: vouch_event::encode(&event),
             }
         }
@@ -460,4 +481,53 @@ fn a_late_retry_on_a_windowed_log_is_counted_once_and_never_applied_twice() {
     let incremental = views.dump().unwrap();
     rebuild(&log, &mut views, &mut |_, _| {}).unwrap();
     assert_eq!(views.dump().unwrap(), incremental, "a rebuild agrees");
+}
+
+/// Live observations are kept per model in log order; one published under the chain's key
+/// (where only decisions belong) or under another model's key is quarantined.
+#[test]
+fn live_observations_are_kept_per_model_and_misplaced_ones_quarantined() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = EmbeddedLog::open(&dir.path().join("log")).unwrap();
+    let views = Views::open(&dir.path().join("views")).unwrap();
+    let live = Item::Event {
+        run: 1,
+        body: 6,
+        a: 3,
+        b: 7,
+    };
+    let mut records: Vec<NewRecord> = (0..3).map(|n| record(n, &live)).collect();
+    records[1].key = LogKey::new("chain").unwrap();
+    records[2].key = LogKey::new("model.other").unwrap();
+    records.push(record(3, &live));
+    log.append_batch(records).unwrap();
+    let report = catch_up(&log, &views, &mut |_, _| {}).unwrap();
+    assert_eq!((report.applied, report.quarantined), (2, 2));
+    let model = ModelName::new("model-run-1").unwrap();
+    let kept = views.live_observations(&model).unwrap();
+    let positions: Vec<u64> = kept.iter().map(|o| o.position).collect();
+    assert_eq!(positions, [1, 4]);
+    assert_eq!(kept[0].env, "staging");
+    assert_eq!(
+        kept[0].segment.as_ref().map(Segment::as_str),
+        Some("region=R1")
+    );
+    assert_eq!(kept[0].count, Some(7));
+    assert!(views
+        .live_observations(&ModelName::new("model-run").unwrap())
+        .unwrap()
+        .is_empty());
+    assert_eq!(views.counts().unwrap().live_observations, 2);
+    let reasons: Vec<String> = views
+        .quarantine(Position::ZERO, 10)
+        .unwrap()
+        .into_iter()
+        .map(|q| q.reason)
+        .collect();
+    for reason in &reasons {
+        assert!(
+            reason.contains("belongs under key `model.model-run-1`"),
+            "{reason}"
+        );
+    }
 }

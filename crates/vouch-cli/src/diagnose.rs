@@ -1,0 +1,168 @@
+//! `vouch log live` (metrics observed on a deployed model's live traffic) and `vouch
+//! diagnose` (the on-call checklist over them: findings ranked by evidence).
+
+use std::path::Path;
+
+use comfy_table::Cell;
+use vouch_diagnose::{DiagnoseError, Diagnosis, Options, Severity};
+use vouch_event::{Body, Digest, Event, EventId, LiveMetricsObserved, Segment, Subject};
+use vouch_log::Appended;
+
+use crate::cli::{DiagnoseArgs, LogLiveArgs};
+use crate::context::{now, parse_time, random_u64, Context, DayEnd};
+use crate::exit::{bad_input, CliError, CliResult, Failure};
+use crate::output::{self, print, table};
+use crate::release::{check_env, parse_model};
+
+impl From<DiagnoseError> for CliError {
+    fn from(e: DiagnoseError) -> Self {
+        match e {
+            DiagnoseError::NoDecisions(_)
+            | DiagnoseError::UnknownEnv { .. }
+            | DiagnoseError::InvalidTolerance(_) => bad_input(e),
+            DiagnoseError::Views(v) => v.into(),
+            DiagnoseError::Release(r) => r.into(),
+            DiagnoseError::Replay(r) => r.into(),
+            e => CliError::new(Failure::Internal, e.into()),
+        }
+    }
+}
+
+/// `blake3:<hex>` as given, or the digest of the file at that path.
+fn artifact(text: &str) -> CliResult<Digest> {
+    if text.starts_with("blake3:") {
+        Digest::parse(text).map_err(|e| bad_input(format!("--artifact: {e}")))
+    } else {
+        crate::evidence::hash_file(Path::new(text), false).map(|(d, _, _)| d)
+    }
+}
+
+pub fn log_live(ctx: &Context, args: &LogLiveArgs) -> CliResult<()> {
+    let model = parse_model(&args.model)?;
+    check_env(&args.env)?;
+    let window_start = parse_time(&args.window_start, "--window-start", DayEnd::Start)?;
+    let window_end = parse_time(&args.window_end, "--window-end", DayEnd::End)?;
+    let labels_through = parse_time(&args.labels_through, "--labels-through", DayEnd::End)?;
+    if window_start > window_end {
+        return Err(bad_input(format!(
+            "--window-start {window_start} is after --window-end {window_end}"
+        )));
+    }
+    let segment = args
+        .segment
+        .as_deref()
+        .map(|s| Segment::new(s).map_err(|e| bad_input(format!("--segment: {e}"))))
+        .transpose()?;
+    let metrics = crate::evidence::metric_pairs(&args.pairs)?;
+    let artifact = artifact(&args.artifact)?;
+    let id = match &args.event_id {
+        Some(id) => id.clone(),
+        None => format!("{model}:live:{:016x}", random_u64()),
+    };
+    let event = Event {
+        id: EventId::new(id).map_err(|e| bad_input(format!("--event-id: {e}")))?,
+        time: now(),
+        producer: ctx.producer.clone(),
+        subject: Subject::Model(model.clone()),
+        body: Body::LiveMetricsObserved(LiveMetricsObserved {
+            env: args.env.clone(),
+            artifact,
+            metrics,
+            segment,
+            window_start,
+            window_end,
+            labels_through,
+            count: args.count,
+        }),
+    };
+    event.check().map_err(bad_input)?;
+    let mut ledger = ctx.open_caught_up()?;
+    if ledger
+        .views()
+        .model(&model)?
+        .is_none_or(|m| m.decisions.is_empty())
+    {
+        return Err(bad_input(format!(
+            "unknown model `{model}`: it has no decisions in this ledger, so nothing of it is deployed to observe"
+        )));
+    }
+    let result = ledger
+        .append(std::slice::from_ref(&event))?
+        .pop()
+        .expect("one result per event");
+    let (position, duplicate) = match result {
+        Appended::New(p) => (p, false),
+        Appended::Duplicate(p) => (p, true),
+    };
+    if ctx.global.json {
+        output::json(&serde_json::json!({
+            "model": model, "position": position.get(), "duplicate": duplicate, "artifact": artifact,
+        }));
+    } else if duplicate {
+        println!("already recorded at position {position}; nothing written");
+    } else {
+        println!("recorded at position {position}");
+    }
+    Ok(())
+}
+
+pub fn diagnose(ctx: &Context, args: &DiagnoseArgs) -> CliResult<()> {
+    let model = parse_model(&args.model)?;
+    let ledger = ctx.open_caught_up()?;
+    let diagnosis = vouch_diagnose::diagnose(
+        &ledger,
+        &model,
+        &Options {
+            env: args.env.clone(),
+            tolerance: args.tolerance,
+            now: now(),
+        },
+    )?;
+    if ctx.global.json {
+        output::json(&diagnosis);
+    } else {
+        print_diagnosis(&diagnosis);
+    }
+    Ok(())
+}
+
+/// The findings as a table (severity, check, finding, evidence), then the verdict.
+pub fn print_diagnosis(d: &Diagnosis) {
+    let production = d.production.as_ref().map_or_else(
+        || "no production version".to_owned(),
+        |p| {
+            format!(
+                "production {} (run {}, decision #{})",
+                p.version, p.run, p.index
+            )
+        },
+    );
+    let deployed = d.deployed.as_ref().map_or_else(
+        || "nothing deployed".to_owned(),
+        |dep| format!("deployed {}", dep.artifact),
+    );
+    println!(
+        "{} in {}: {production}; {deployed}; {} live observation(s); tolerance {}",
+        d.model, d.env, d.observations, d.tolerance
+    );
+    let mut t = table(["severity", "check", "finding", "evidence"]);
+    for f in &d.findings {
+        let severity = match f.severity {
+            Severity::Critical => "CRITICAL",
+            Severity::Warning => "WARNING",
+            other => other.as_str(),
+        };
+        t.add_row(vec![
+            Cell::new(severity),
+            Cell::new(f.check.as_str()),
+            Cell::new(&f.title),
+            Cell::new(f.facts.join("\n")),
+        ]);
+    }
+    print(&t);
+    let s = &d.summary;
+    println!(
+        "{} critical, {} warning(s), {} unknown, {} ok\nverdict: {}",
+        s.critical, s.warning, s.unknown, s.ok, d.verdict
+    );
+}
