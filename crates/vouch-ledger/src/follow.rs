@@ -19,7 +19,11 @@ use crate::{Backend, Ledger, OpenError, OpenOptions};
 /// How a follower paces itself.
 #[derive(Debug, Clone)]
 pub struct FollowOptions {
-    /// How often to ask the server for the stream's last sequence when idle.
+    /// How long to wait after reaching the stream's end before looking again. Also paces a
+    /// follower under a steady stream of publishes: each catch-up then takes what arrived
+    /// meanwhile in one go, instead of a few records at a time (a catch-up has a fixed cost:
+    /// a read consumer on the server and a views commit), at the price of lagging by up to
+    /// this long.
     pub poll: Duration,
     /// How long to keep the ledger directory per slice of a backlog before letting other
     /// processes in.
@@ -171,6 +175,9 @@ pub fn follow(
             Ok(position) => {
                 applied_up_to = Some(position);
                 backoff = Duration::from_millis(100);
+                if position >= end {
+                    pause_unless_stopped(stop, pacing.poll);
+                }
             }
             Err(ProjectError::Log(e)) => wait(&mut report, &mut backoff, &e),
             Err(e) => return Err(e.into()),

@@ -317,7 +317,7 @@ impl NatsLog {
                  ASCII without spaces"
             )));
         }
-        let max_payload = self.client.server_info().max_payload;
+        let max_payload = self.client.max_payload();
         // "NATS/1.0\r\n" + "Nats-Msg-Id: <id>\r\n" + other headers + "\r\n".
         let headers = 10 + "Nats-Msg-Id".len() + 2 + id.len() + 2 + extra_headers + 2;
         let limit = max_payload.saturating_sub(headers);
