@@ -1104,3 +1104,24 @@ fn a_retry_after_the_duplicate_window_is_applied_once() {
     assert_eq!(stale.dump(), first.dump());
     fresh.vouch(&["verify"]).ok();
 }
+
+/// `status --no-catch-up` shows how far a directory's views are behind the stream (what an
+/// operator watches for `vouch serve`); a plain `status` catches up first.
+#[test]
+fn status_without_catching_up_shows_how_far_the_views_are_behind() {
+    let server = NatsServer::start();
+    let writer = TestLedger::nats(&server.url());
+    let reader = TestLedger::nats(&server.url());
+    writer.start_run("r-lag");
+    writer
+        .vouch(&["log", "metric", "--run", "r-lag", "auc=0.5"])
+        .ok();
+    let before = reader.vouch(&["status", "--no-catch-up", "--json"]).json();
+    assert_eq!(before["behind"], 2, "{before:#}");
+    assert_eq!(before["view_position"], 0, "{before:#}");
+    let table = reader.vouch(&["status", "--no-catch-up"]);
+    assert!(table.ok().contains("2 records behind the log"), "{table:?}");
+    let after = reader.vouch(&["status", "--json"]).json();
+    assert_eq!(after["behind"], 0, "{after:#}");
+    assert_eq!(after["view_position"], 2, "{after:#}");
+}

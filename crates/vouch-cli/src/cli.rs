@@ -187,7 +187,7 @@ pub enum Command {
     /// Compare runs side by side: params and metrics, segments included.
     Compare(CompareArgs),
     /// Log and view positions, totals and quarantine size.
-    Status,
+    Status(StatusArgs),
     /// Drop the views and project the whole log again.
     Rebuild,
     /// Records the projector could not apply, with the reason.
@@ -254,6 +254,14 @@ pub struct DiagnoseArgs {
     /// the previous version before it is a finding.
     #[arg(long, default_value_t = vouch_diagnose::DEFAULT_TOLERANCE, value_name = "X")]
     pub tolerance: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Report the views as they are, without catching them up first: how far this
+    /// directory (for example the one `vouch serve` keeps) is behind the log.
+    #[arg(long)]
+    pub no_catch_up: bool,
 }
 
 #[derive(Debug, Args)]

@@ -88,7 +88,7 @@ fn run(cli: Cli) -> CliResult<u8> {
         Command::Ingest(args) => ingest::ingest(&ctx, &args),
         Command::Runs(command) => query::runs(&ctx, command),
         Command::Compare(args) => query::compare(&ctx, &args),
-        Command::Status => query::status(&ctx),
+        Command::Status(args) => query::status(&ctx, &args),
         Command::Rebuild => query::rebuild(&ctx),
         Command::Quarantine(args) => query::quarantine(&ctx, &args),
         Command::Demo(command) => demo::run(&ctx, command),

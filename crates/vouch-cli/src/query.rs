@@ -9,7 +9,9 @@ use vouch_log::Position;
 use vouch_views::{Condition, MetricKey, RunDoc, RunQuery};
 
 use crate::asof::At;
-use crate::cli::{CompareArgs, QuarantineArgs, RunsCommand, RunsListArgs, RunsShowArgs};
+use crate::cli::{
+    CompareArgs, QuarantineArgs, RunsCommand, RunsListArgs, RunsShowArgs, StatusArgs,
+};
 use crate::context::{parse_run, Context};
 use crate::exit::{bad_input, CliResult};
 use crate::output::{self, number, print, table, Progress};
@@ -368,11 +370,18 @@ pub fn compare(ctx: &Context, args: &CompareArgs) -> CliResult<()> {
     Ok(())
 }
 
-pub fn status(ctx: &Context) -> CliResult<()> {
-    let ledger = ctx.open_caught_up()?;
+pub fn status(ctx: &Context, args: &StatusArgs) -> CliResult<()> {
+    let ledger = if args.no_catch_up {
+        ctx.open()?
+    } else {
+        ctx.open_caught_up()?
+    };
     let status = ledger.status()?;
+    let behind = status.log_position.saturating_sub(status.view_position);
     if ctx.global.json {
-        output::json(&status);
+        let mut value = serde_json::to_value(&status).expect("serializable");
+        value["behind"] = behind.into();
+        output::json(&value);
         return Ok(());
     }
     let c = status.counts;
@@ -388,7 +397,15 @@ pub fn status(ctx: &Context) -> CliResult<()> {
         ),
     }
     println!("log position  {}", status.log_position);
-    println!("view position {}", status.view_position);
+    println!(
+        "view position {}{}",
+        status.view_position,
+        if behind > 0 {
+            format!(" ({behind} records behind the log)")
+        } else {
+            String::new()
+        }
+    );
     println!("runs          {}", c.runs);
     println!(
         "events        {} applied, {} quarantined",
