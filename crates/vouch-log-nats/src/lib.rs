@@ -215,8 +215,35 @@ pub struct NatsLog {
     /// `<prefix>.`, stripped from subjects to recover keys.
     subject_prefix: String,
     timeout: Duration,
+    /// The read consumer of the last forward read and the position it continues at: a
+    /// follower reading on from where it stopped reuses it instead of creating one per read.
+    reader: std::sync::Mutex<Option<Reader>>,
     /// Last, so the handles above are dropped before the tasks that serve them stop.
     runtime: tokio::runtime::Runtime,
+}
+
+/// A read consumer positioned at `next`.
+struct Reader {
+    consumer: jetstream::consumer::PullConsumer,
+    next: u64,
+}
+
+impl Drop for NatsLog {
+    fn drop(&mut self) {
+        let reader = self.reader.get_mut().map(Option::take).unwrap_or(None);
+        if let Some(reader) = reader {
+            let name = reader.consumer.cached_info().name.clone();
+            let (js, stream) = (self.js.clone(), self.stream_name.clone());
+            // Best effort: the server drops an idle consumer after a minute anyway.
+            let _ = self.runtime.block_on(async move {
+                tokio::time::timeout(
+                    Duration::from_secs(1),
+                    js.delete_consumer_from_stream(&name, &stream),
+                )
+                .await
+            });
+        }
+    }
 }
 
 impl fmt::Debug for NatsLog {
@@ -283,6 +310,7 @@ impl NatsLog {
             stream_name: options.stream.clone(),
             subject_prefix: format!("{}.", options.prefix),
             timeout: options.timeout,
+            reader: std::sync::Mutex::new(None),
             runtime,
         })
     }
@@ -386,7 +414,36 @@ impl NatsLog {
             return Ok(Vec::new());
         }
         let want = usize::try_from(last - start + 1).map_or(max, |n| n.min(max));
-        let consumer = within(self.timeout, "creating a read consumer", async {
+        // Reading on from where the last read stopped: reuse its consumer.
+        let cached = self.reader.lock().expect("not poisoned").take();
+        let consumer = match cached {
+            Some(reader) if reader.next == start => reader.consumer,
+            other => {
+                if let Some(stale) = other {
+                    self.delete_consumer_later(stale.consumer.cached_info().name.clone());
+                }
+                self.create_reader(start).await?
+            }
+        };
+        let result = self.fetch_records(&consumer, start, want).await;
+        match &result {
+            Ok(records) => {
+                *self.reader.lock().expect("not poisoned") = Some(Reader {
+                    consumer,
+                    next: start + records.len() as u64,
+                });
+            }
+            // Where the consumer stands after a failed fetch is unknown: start afresh.
+            Err(_) => self.delete_consumer_later(consumer.cached_info().name.clone()),
+        }
+        result
+    }
+
+    async fn create_reader(
+        &self,
+        start: u64,
+    ) -> Result<jetstream::consumer::PullConsumer, LogError> {
+        within(self.timeout, "creating a read consumer", async {
             self.stream
                 .create_consumer(pull::Config {
                     deliver_policy: DeliverPolicy::ByStartSequence {
@@ -401,10 +458,7 @@ impl NatsLog {
                 .await
                 .map_err(|e| classify(&e, format!("creating a read consumer: {e}")))
         })
-        .await?;
-        let result = self.fetch_records(&consumer, start, want).await;
-        self.delete_consumer_later(consumer.cached_info().name.clone());
-        result
+        .await
     }
 
     async fn fetch_records(
