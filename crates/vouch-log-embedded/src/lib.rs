@@ -57,7 +57,7 @@ impl OpenError {
     /// releases that lock from a background thread after the handle is dropped, so a
     /// process that just took over the ledger lock can see it briefly: worth a retry.
     pub fn is_lock_contention(&self) -> bool {
-        matches!(self, OpenError::Sled { source: sled::Error::Io(e), .. } if e.kind() == std::io::ErrorKind::WouldBlock)
+        matches!(self, OpenError::Sled { source: sled::Error::Io(e), .. } if vouch_log::is_store_lock_error(e))
     }
 }
 

@@ -245,3 +245,30 @@ pub trait Log: Send + Sync {
     /// When the backend fails.
     fn flush(&self) -> Result<(), LogError>;
 }
+
+/// Whether a store failed to open because another handle still holds its file lock, the
+/// moment after a process let go of the ledger. sled 0.34 reports that as an `Other` error
+/// whose text starts "could not acquire lock" (the `WouldBlock` it got is only in the text),
+/// so both forms are recognised; callers retry these until their lock timeout.
+pub fn is_store_lock_error(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::WouldBlock
+        || (e.kind() == std::io::ErrorKind::Other
+            && e.to_string().starts_with("could not acquire lock"))
+}
+
+#[cfg(test)]
+mod lock_error_tests {
+    use std::io::{Error, ErrorKind};
+
+    #[test]
+    fn sleds_lock_error_is_recognised_and_others_are_not() {
+        let sled_form = Error::new(
+            ErrorKind::Other,
+            "could not acquire lock on \"/x/db\": Os { code: 11, kind: WouldBlock }",
+        );
+        assert!(super::is_store_lock_error(&sled_form));
+        assert!(super::is_store_lock_error(&Error::from(ErrorKind::WouldBlock)));
+        assert!(!super::is_store_lock_error(&Error::other("disk full")));
+        assert!(!super::is_store_lock_error(&Error::from(ErrorKind::NotFound)));
+    }
+}

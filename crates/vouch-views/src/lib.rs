@@ -79,7 +79,7 @@ impl ViewsError {
     /// Whether sled refused because another handle still holds its file lock (see
     /// `vouch_log_embedded::OpenError::is_lock_contention`).
     pub fn is_lock_contention(&self) -> bool {
-        matches!(self, ViewsError::Storage(sled::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock)
+        matches!(self, ViewsError::Storage(sled::Error::Io(e)) if vouch_log::is_store_lock_error(e))
     }
 }
 
