@@ -262,13 +262,15 @@ mod lock_error_tests {
 
     #[test]
     fn sleds_lock_error_is_recognised_and_others_are_not() {
-        let sled_form = Error::new(
-            ErrorKind::Other,
-            "could not acquire lock on \"/x/db\": Os { code: 11, kind: WouldBlock }",
-        );
+        let sled_form =
+            Error::other("could not acquire lock on \"/x/db\": Os { code: 11, kind: WouldBlock }");
         assert!(super::is_store_lock_error(&sled_form));
-        assert!(super::is_store_lock_error(&Error::from(ErrorKind::WouldBlock)));
+        assert!(super::is_store_lock_error(&Error::from(
+            ErrorKind::WouldBlock
+        )));
         assert!(!super::is_store_lock_error(&Error::other("disk full")));
-        assert!(!super::is_store_lock_error(&Error::from(ErrorKind::NotFound)));
+        assert!(!super::is_store_lock_error(&Error::from(
+            ErrorKind::NotFound
+        )));
     }
 }
