@@ -6,79 +6,14 @@
 //! The kill delays come from a seeded generator; a failure prints the seed, and
 //! `VOUCH_TEST_SEED=<seed>` replays the same schedule.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use vouch_event::{
-    Body, Event, EventId, MetricsLogged, Name, Producer, RunId, RunStarted, Subject, Timestamp,
-};
+use vouch_event::RunId;
 use vouch_ledger::Ledger;
 
-use crate::support::TestLedger;
-
-/// A tiny deterministic generator (xorshift64*), so a failing schedule can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-fn seed() -> u64 {
-    std::env::var("VOUCH_TEST_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-                | 1
-        })
-}
-
-fn metric_event(run: &RunId, i: u64) -> Event {
-    let metrics = BTreeMap::from([(
-        Name::new(["loss", "auc", "ece"][(i % 3) as usize]).unwrap(),
-        i as f64 / 7.0,
-    )]);
-    Event {
-        id: EventId::new(format!("{run}-m{i}")).unwrap(),
-        time: Timestamp::from_unix_nanos(1_795_000_000_000_000_000 + i as i64),
-        producer: Producer::new("crash-test").unwrap(),
-        subject: Subject::Run(run.clone()),
-        body: Body::MetricsLogged(MetricsLogged {
-            metrics,
-            step: Some(i),
-            segment: None,
-        }),
-    }
-}
-
-fn start_event(run: &RunId) -> Event {
-    Event {
-        id: EventId::new(format!("{run}-start")).unwrap(),
-        time: Timestamp::from_unix_nanos(1_795_000_000_000_000_000),
-        producer: Producer::new("crash-test").unwrap(),
-        subject: Subject::Run(run.clone()),
-        body: Body::RunStarted(RunStarted {
-            experiment: "crash".into(),
-            name: None,
-            git: None,
-            env: None,
-        }),
-    }
-}
+use crate::support::{metric_event, seed, start_event, Rng, TestLedger};
 
 /// A chunk of JSON lines for `vouch ingest`: new metric events for one run, a few bad
 /// lines (quarantine is not involved: ingest rejects them), and one event of an earlier

@@ -13,82 +13,16 @@ use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use vouch_event::{
-    Body, Event, EventId, MetricsLogged, Name, Producer, RunId, RunStarted, Subject, Timestamp,
-};
+use vouch_event::{Event, RunId};
 use vouch_ledger::{Ledger, OpenOptions, Status};
 use vouch_log::{Appended, Log, Position};
 use vouch_test_nats::NatsServer;
 
-use crate::support::TestLedger;
+use crate::support::{metric_event, seed, start_event, Rng, TestLedger, METRIC_NAMES};
 
 /// How long anything here may take before the test gives up: generous, since the machine
 /// is small and shared. Deadlines only stop a hang; nothing asserts a duration.
 const DEADLINE: Duration = Duration::from_secs(60);
-
-/// A tiny deterministic generator (xorshift64*), so a failing schedule can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-fn seed() -> u64 {
-    std::env::var("VOUCH_TEST_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-                | 1
-        })
-}
-
-const METRIC_NAMES: [&str; 3] = ["loss", "auc", "ece"];
-
-fn metric_event(run: &RunId, i: u64) -> Event {
-    let metrics = BTreeMap::from([(
-        Name::new(METRIC_NAMES[(i % 3) as usize]).unwrap(),
-        i as f64 / 7.0,
-    )]);
-    Event {
-        id: EventId::new(format!("{run}-m{i}")).unwrap(),
-        time: Timestamp::from_unix_nanos(1_795_000_000_000_000_000 + i as i64),
-        producer: Producer::new("serve-test").unwrap(),
-        subject: Subject::Run(run.clone()),
-        body: Body::MetricsLogged(MetricsLogged {
-            metrics,
-            step: Some(i),
-            segment: None,
-        }),
-    }
-}
-
-fn start_event(run: &RunId) -> Event {
-    Event {
-        id: EventId::new(format!("{run}-start")).unwrap(),
-        time: Timestamp::from_unix_nanos(1_795_000_000_000_000_000),
-        producer: Producer::new("serve-test").unwrap(),
-        subject: Subject::Run(run.clone()),
-        body: Body::RunStarted(RunStarted {
-            experiment: "serve".into(),
-            name: None,
-            git: None,
-            env: None,
-        }),
-    }
-}
 
 /// Appends events straight to the stream, as `vouch` would (binary form, event id as
 /// `Nats-Msg-Id`, subject `vouch.run.<run>`), and returns how many were new.

@@ -1,7 +1,12 @@
 //! Helpers: a temp ledger and a way to run the `vouch` binary against it.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+
+use vouch_event::{
+    Body, Event, EventId, MetricsLogged, Name, Producer, RunId, RunStarted, Subject, Timestamp,
+};
 
 /// The binary under test.
 pub fn vouch_bin() -> &'static str {
@@ -198,4 +203,72 @@ pub fn dump(path: &Path) -> serde_json::Value {
     let mut ledger = vouch_ledger::Ledger::open(path, &Default::default()).expect("open ledger");
     ledger.catch_up(&mut |_, _| {}).expect("catch up");
     ledger.views().dump().expect("dump")
+}
+
+/// A tiny deterministic generator (xorshift64*), so a failing schedule can be replayed.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// `VOUCH_TEST_SEED`, or one from the clock (printed by the caller, to replay a failure).
+pub fn seed() -> u64 {
+    std::env::var("VOUCH_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+                | 1
+        })
+}
+
+/// The metric names `metric_event` cycles through.
+pub const METRIC_NAMES: [&str; 3] = ["loss", "auc", "ece"];
+
+/// The `i`th training-loop metric event of `run`: one value, step `i`.
+pub fn metric_event(run: &RunId, i: u64) -> Event {
+    let metrics = BTreeMap::from([(
+        Name::new(METRIC_NAMES[(i % 3) as usize]).unwrap(),
+        i as f64 / 7.0,
+    )]);
+    Event {
+        id: EventId::new(format!("{run}-m{i}")).unwrap(),
+        time: Timestamp::from_unix_nanos(1_795_000_000_000_000_000 + i as i64),
+        producer: Producer::new("e2e-test").unwrap(),
+        subject: Subject::Run(run.clone()),
+        body: Body::MetricsLogged(MetricsLogged {
+            metrics,
+            step: Some(i),
+            segment: None,
+        }),
+    }
+}
+
+/// `run`'s start event.
+pub fn start_event(run: &RunId) -> Event {
+    Event {
+        id: EventId::new(format!("{run}-start")).unwrap(),
+        time: Timestamp::from_unix_nanos(1_795_000_000_000_000_000),
+        producer: Producer::new("e2e-test").unwrap(),
+        subject: Subject::Run(run.clone()),
+        body: Body::RunStarted(RunStarted {
+            experiment: "e2e".into(),
+            name: None,
+            git: None,
+            env: None,
+        }),
+    }
 }
