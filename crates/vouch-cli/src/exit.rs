@@ -32,6 +32,8 @@ pub enum Failure {
     Unavailable,
     /// 78.
     Config,
+    /// 77: the server refused the credentials.
+    NoPermission,
     /// 70.
     Internal,
     /// 74.
@@ -47,6 +49,7 @@ impl Failure {
             Failure::NotFound => 66,
             Failure::Busy | Failure::Unavailable => 69,
             Failure::Config => 78,
+            Failure::NoPermission => 77,
             Failure::Internal => 70,
             Failure::Io => 74,
         }
@@ -120,6 +123,9 @@ impl From<vouch_ledger::OpenError> for CliError {
 /// The exit code for a NATS connection or stream problem.
 pub fn nats_failure(error: &vouch_ledger::NatsError) -> Failure {
     use vouch_ledger::NatsError as N;
+    if error.is_auth_failure() {
+        return Failure::NoPermission;
+    }
     match error {
         N::InvalidOption(_) => Failure::Usage,
         N::Credentials { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {

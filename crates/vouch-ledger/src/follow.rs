@@ -72,6 +72,9 @@ fn pause_unless_stopped(stop: &AtomicBool, pause: Duration) {
 /// Whether opening failed for a reason that may pass (server down, directory busy).
 fn transient(error: &OpenError) -> bool {
     use vouch_log_nats::NatsError as N;
+    if matches!(error, OpenError::Nats(n) if n.is_auth_failure()) {
+        return false;
+    }
     matches!(
         error,
         OpenError::Busy { .. }

@@ -197,6 +197,21 @@ pub enum NatsError {
     },
 }
 
+impl NatsError {
+    /// Whether the server refused these credentials (a wrong user, password, token or
+    /// credentials file): retrying will not help.
+    pub fn is_auth_failure(&self) -> bool {
+        matches!(
+            self,
+            NatsError::Connect { source, .. } if matches!(
+                source.kind(),
+                async_nats::ConnectErrorKind::AuthorizationViolation
+                    | async_nats::ConnectErrorKind::Authentication
+            )
+        )
+    }
+}
+
 /// The log on a JetStream stream.
 ///
 /// Dedup: the server deduplicates event ids within the stream's duplicate window only
