@@ -662,12 +662,12 @@ fn regressions(
                 num(*old),
                 previous.version
             ))
-            .facts(vec![
-                observation_fact(&format!("{} live", production.version), o, Some(*value)),
-                observation_fact(&format!("{} live", previous.version), po, Some(*old)),
-            ])
-            .evidence(regression_json(o, *value, po, *old, drop, tolerance, previous))
-            .weight(drop / tolerance.max(f64::EPSILON)),
+            .compared(
+                (production, o, *value),
+                (previous, po, *old),
+                drop,
+                tolerance,
+            ),
         );
     }
     for ((metric, segment), (o, value)) in &now {
@@ -712,12 +712,12 @@ fn regressions(
                 num(*old),
                 previous.version
             ))
-            .facts(vec![
-                observation_fact(&format!("{} live", production.version), o, Some(*value)),
-                observation_fact(&format!("{} live", previous.version), po, Some(*old)),
-            ])
-            .evidence(regression_json(o, *value, po, *old, drop, tolerance, previous))
-            .weight(drop / tolerance.max(f64::EPSILON)),
+            .compared(
+                (production, o, *value),
+                (previous, po, *old),
+                drop,
+                tolerance,
+            ),
         );
     }
     if !fine.is_empty() {
@@ -737,22 +737,29 @@ fn regressions(
     }
 }
 
-fn regression_json(
-    o: &LiveObservation,
-    value: f64,
-    po: &LiveObservation,
-    old: f64,
-    drop: f64,
-    tolerance: f64,
-    previous: &Version,
-) -> serde_json::Value {
-    json!({
-        "live": observation_json(o, Some(value)),
-        "previous": observation_json(po, Some(old)),
-        "previous_version": previous,
-        "drop": drop,
-        "tolerance": tolerance,
-    })
+impl Finding {
+    /// Adds what a live-against-live regression rests on: both observations as facts and
+    /// evidence, the drop, and a weight growing with the drop.
+    fn compared(
+        self,
+        (production, o, value): (&Version, &LiveObservation, f64),
+        (previous, po, old): (&Version, &LiveObservation, f64),
+        drop: f64,
+        tolerance: f64,
+    ) -> Finding {
+        self.facts(vec![
+            observation_fact(&format!("{} live", production.version), o, Some(value)),
+            observation_fact(&format!("{} live", previous.version), po, Some(old)),
+        ])
+        .evidence(json!({
+            "live": observation_json(o, Some(value)),
+            "previous": observation_json(po, Some(old)),
+            "previous_version": previous,
+            "drop": drop,
+            "tolerance": tolerance,
+        }))
+        .weight(drop / tolerance.max(f64::EPSILON))
+    }
 }
 
 fn observation_json(o: &LiveObservation, value: Option<f64>) -> serde_json::Value {
