@@ -457,12 +457,13 @@ struct DemoRelease {
 
 fn demo_decision(p: &crate::release::Promoted) -> DemoDecision {
     DemoDecision {
-        run: p.evaluated.candidate.run.to_string(),
+        run: p.evaluated.gated.candidate.run.to_string(),
         decision: p.recorded.hash,
         index: p.recorded.index,
         outcome: p.outcome.as_str(),
         failed_gates: p
             .evaluated
+            .gated
             .evaluation
             .gates
             .iter()

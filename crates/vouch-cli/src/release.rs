@@ -9,9 +9,9 @@ use comfy_table::{Cell, CellAlignment};
 use vouch_chain::SigningKey;
 use vouch_event::{DecisionOutcome, Digest, ModelName, ReviewVerdict, Timestamp};
 use vouch_ledger::{verify_bundle, Bundle, Check, Ledger, ReleaseError, Role, Trust};
-use vouch_policy::{Evaluation, Outcome, Policy, Verdict};
+use vouch_policy::{Outcome, Policy, Verdict};
 use vouch_replay::{gate_on, record, GateError, Gated};
-use vouch_views::{RunDoc, Views};
+use vouch_views::Views;
 
 use crate::asof::At;
 use crate::cli::{
@@ -190,9 +190,7 @@ pub struct Evaluated {
     pub text: String,
     pub policy: Policy,
     pub model: ModelName,
-    pub candidate: RunDoc,
-    pub baseline: Option<RunDoc>,
-    pub evaluation: Evaluation,
+    pub gated: Gated,
 }
 
 /// Evaluates `args` on `views` with the gates reading the time `now`.
@@ -209,11 +207,7 @@ fn evaluate_on(views: &Views, args: &GateArgs, now: Timestamp) -> CliResult<Eval
             policy.model()
         )));
     }
-    let Gated {
-        candidate,
-        baseline,
-        evaluation,
-    } = gate_on(views, &policy, &run, now).map_err(|e| match e {
+    let gated = gate_on(views, &policy, &run, now).map_err(|e| match e {
         GateError::Views(v) => v.into(),
         other => bad_input(other),
     })?;
@@ -221,9 +215,7 @@ fn evaluate_on(views: &Views, args: &GateArgs, now: Timestamp) -> CliResult<Eval
         text,
         policy,
         model,
-        candidate,
-        baseline,
-        evaluation,
+        gated,
     })
 }
 
@@ -232,8 +224,9 @@ pub fn print_evaluation(e: &Evaluated) {
         "model {}  policy {}  candidate {}  baseline {}",
         e.model,
         e.policy.version(),
-        e.candidate.run,
-        e.baseline
+        e.gated.candidate.run,
+        e.gated
+            .baseline
             .as_ref()
             .map_or("none (first release)".into(), |b| b.run.to_string())
     );
@@ -246,7 +239,7 @@ pub fn print_evaluation(e: &Evaluated) {
         "result",
         "reason",
     ]);
-    for g in &e.evaluation.gates {
+    for g in &e.gated.evaluation.gates {
         let value = |v: Option<f64>| {
             Cell::new(v.map_or("-".into(), number)).set_alignment(CellAlignment::Right)
         };
@@ -265,7 +258,7 @@ pub fn print_evaluation(e: &Evaluated) {
         ]);
     }
     print(&t);
-    for r in e.evaluation.reviews.iter().filter(|r| r.triggered) {
+    for r in e.gated.evaluation.reviews.iter().filter(|r| r.triggered) {
         println!("review required ({}): {}", r.rule, r.reason);
     }
 }
@@ -281,17 +274,17 @@ pub fn gate(ctx: &Context, args: &GateCommandArgs) -> CliResult<u8> {
         output::json(&serde_json::json!({
             "model": e.model,
             "policy": { "version": e.policy.version(), "digest": Digest::of(e.text.as_bytes()) },
-            "run": e.candidate.run,
-            "baseline": e.baseline.as_ref().map(|b| &b.run),
-            "gates": e.evaluation.gates,
-            "reviews": e.evaluation.reviews,
-            "outcome": e.evaluation.outcome.as_str(),
+            "run": e.gated.candidate.run,
+            "baseline": e.gated.baseline.as_ref().map(|b| &b.run),
+            "gates": e.gated.evaluation.gates,
+            "reviews": e.gated.evaluation.reviews,
+            "outcome": e.gated.evaluation.outcome.as_str(),
         }));
     } else {
         print_evaluation(&e);
-        println!("outcome: {}", e.evaluation.outcome.as_str());
+        println!("outcome: {}", e.gated.evaluation.outcome.as_str());
     }
-    Ok(outcome_code(e.evaluation.outcome))
+    Ok(outcome_code(e.gated.evaluation.outcome))
 }
 
 /// A promotion, recorded.
@@ -319,21 +312,16 @@ pub fn promote_on(
         )));
     }
     let e = evaluate_on(ledger.views(), args, now())?;
-    let gated = Gated {
-        candidate: e.candidate.clone(),
-        baseline: e.baseline.clone(),
-        evaluation: e.evaluation.clone(),
-    };
     let recorded = record(
         ledger,
         &e.policy,
         &e.text,
-        &gated,
+        &e.gated,
         key,
         &ctx.producer,
         now(),
     )?;
-    let outcome = DecisionOutcome::from(e.evaluation.outcome);
+    let outcome = DecisionOutcome::from(e.gated.evaluation.outcome);
     Ok(Promoted {
         evaluated: e,
         recorded,
@@ -355,10 +343,10 @@ pub fn promote(ctx: &Context, args: &PromoteArgs) -> CliResult<u8> {
             "index": recorded.index,
             "position": recorded.position,
             "model": e.model,
-            "run": e.candidate.run,
+            "run": e.gated.candidate.run,
             "outcome": outcome.as_str(),
-            "gates": e.evaluation.gates,
-            "reviews": e.evaluation.reviews,
+            "gates": e.gated.evaluation.gates,
+            "reviews": e.gated.evaluation.reviews,
         }));
     } else {
         print_evaluation(&e);
@@ -369,7 +357,7 @@ pub fn promote(ctx: &Context, args: &PromoteArgs) -> CliResult<u8> {
             outcome.as_str()
         );
     }
-    Ok(outcome_code(e.evaluation.outcome))
+    Ok(outcome_code(e.gated.evaluation.outcome))
 }
 
 pub fn review(ctx: &Context, command: ReviewCommand) -> CliResult<()> {
