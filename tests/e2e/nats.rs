@@ -1123,3 +1123,28 @@ fn status_without_catching_up_shows_how_far_the_views_are_behind() {
     assert_eq!(after["behind"], 0, "{after:#}");
     assert_eq!(after["view_position"], 2, "{after:#}");
 }
+
+/// VOUCH_NATS_TLS takes the usual spellings of a boolean and refuses anything else.
+#[test]
+fn vouch_nats_tls_takes_boolean_spellings_and_refuses_others() {
+    let server = NatsServer::start();
+    let ledger = TestLedger::nats(&server.url());
+    for off in ["0", "false", "no", "off"] {
+        let status = run(ledger.command().env("VOUCH_NATS_TLS", off).arg("status"));
+        assert_eq!(status.code, 0, "VOUCH_NATS_TLS={off}: {}", status.stderr);
+    }
+    let required =
+        run(ledger
+            .command()
+            .env("VOUCH_NATS_TLS", "1")
+            .args(["--nats-timeout", "2", "status"]));
+    assert!(
+        ![0, 70].contains(&required.code),
+        "TLS required of a plain server: {required:?}"
+    );
+    let bad = run(ledger
+        .command()
+        .env("VOUCH_NATS_TLS", "maybe")
+        .arg("status"));
+    fails_with(&bad, 64, &["--nats-tls", "maybe"]);
+}
