@@ -362,7 +362,7 @@ fn replay_one(
         );
         (evaluation, false)
     } else {
-        let (candidate, baseline) = refold(ledger, &decision)?;
+        let (candidate, baseline) = decision_state(ledger, &decision)?;
         let evaluation = evaluate(
             policy,
             &gate_evidence(&candidate),
@@ -435,14 +435,6 @@ fn check_evidence(decision: &DecisionRecorded, at: u64, digests: &[Digest]) -> O
 /// # Errors
 /// When the log fails or an evidence position is missing.
 pub fn decision_state(
-    ledger: &Ledger,
-    decision: &DecisionRecorded,
-) -> Result<(RunDoc, Option<RunDoc>), ReplayError> {
-    refold(ledger, decision)
-}
-
-/// The candidate and baseline folded from exactly the decision's evidence positions.
-fn refold(
     ledger: &Ledger,
     decision: &DecisionRecorded,
 ) -> Result<(RunDoc, Option<RunDoc>), ReplayError> {
