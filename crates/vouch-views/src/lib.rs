@@ -290,7 +290,11 @@ impl Views {
     /// # Errors
     /// When the store fails.
     pub fn event_candidates(&self, event_id: &str) -> Result<Vec<u64>, ViewsError> {
-        let hash = ids::id_hash(event_id);
+        self.id_candidates(ids::id_hash(event_id))
+    }
+
+    /// As [`Views::event_candidates`], for an id already hashed.
+    pub(crate) fn id_candidates(&self, hash: u64) -> Result<Vec<u64>, ViewsError> {
         let mut loaded = self.ids.lock().expect("not poisoned");
         if loaded.is_none() {
             let mut index = ids::IdIndex::default();

@@ -263,9 +263,10 @@ impl<'v> Batch<'v> {
     /// Whether `record` repeats an event id already applied (then it is counted and
     /// skipped); otherwise remembers its id.
     fn skip_duplicate(&mut self, record: &Record) -> Result<bool, ProjectError> {
+        let hash = crate::ids::id_hash(&record.event_id);
         let first = match self.seen.get(&record.event_id) {
             Some(&position) => Some(position),
-            None => self.first_position(&record.event_id)?,
+            None => self.first_position(&record.event_id, hash)?,
         };
         if let Some(first) = first {
             tracing::info!(
@@ -280,18 +281,17 @@ impl<'v> Batch<'v> {
         }
         self.seen
             .insert(record.event_id.clone(), record.position.get());
-        self.new_ids
-            .push((crate::ids::id_hash(&record.event_id), record.position.get()));
+        self.new_ids.push((hash, record.position.get()));
         Ok(false)
     }
 
     /// Where the views first saw `event_id`, confirming each index candidate against the
     /// id the log holds there.
-    fn first_position(&self, event_id: &str) -> Result<Option<u64>, ProjectError> {
+    fn first_position(&self, event_id: &str, hash: u64) -> Result<Option<u64>, ProjectError> {
         let Some(log) = self.track_ids else {
             return Ok(None);
         };
-        for candidate in self.views.event_candidates(event_id)? {
+        for candidate in self.views.id_candidates(hash)? {
             let records = log.read(Position::new(candidate), 1)?;
             if records
                 .first()
