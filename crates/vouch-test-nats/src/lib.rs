@@ -30,6 +30,9 @@ const SERVER_READY: Duration = Duration::from_secs(15);
 /// a restarted node to catch up.
 const CLUSTER_READY: Duration = Duration::from_secs(30);
 
+/// Free ports tried before giving up on starting a server.
+const PORT_ATTEMPTS: usize = 10;
+
 /// The pause between polls.
 const POLL: Duration = Duration::from_millis(20);
 
@@ -49,16 +52,26 @@ impl NatsServer {
     /// Starts a server with extra command-line arguments.
     pub fn start_with(extra: &[&str]) -> NatsServer {
         let store = tempfile::tempdir().expect("temp store dir");
-        let port = free_ports(1)[0];
-        let mut args: Vec<OsString> = ["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"]
-            .iter()
-            .map(OsString::from)
-            .collect();
-        args.push(store.path().into());
-        args.extend(extra.iter().map(OsString::from));
-        let mut process = Process::new("nats-server", args, port, None, store.path());
-        process.start();
-        NatsServer { process, store }
+        // A port found free can be taken by another test before the server binds it: then
+        // try another one, rather than wait for a port someone else holds.
+        for _ in 0..PORT_ATTEMPTS {
+            let port = free_ports(1)[0];
+            let mut args: Vec<OsString> =
+                ["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"]
+                    .iter()
+                    .map(OsString::from)
+                    .collect();
+            args.push(store.path().into());
+            args.extend(extra.iter().map(OsString::from));
+            let mut process = Process::new("nats-server", args, port, None, store.path());
+            process.spawn();
+            if process.wait_ready(Instant::now() + SERVER_READY, false) {
+                return NatsServer { process, store };
+            }
+        }
+        panic!(
+            "nats-server: {PORT_ATTEMPTS} free ports in a row were taken before it could bind them"
+        )
     }
 
     /// The client URL.
@@ -331,6 +344,44 @@ impl Process {
         self.wait_accepting(Instant::now() + SERVER_READY);
     }
 
+    /// Waits until this server says it listens on its port and is ready, and the port
+    /// accepts connections (a port that accepts could be another test's server). A server
+    /// that exits because the address is in use is started again until the deadline when
+    /// `wait_for_port` (a restart must keep its port), or reported as `false`.
+    fn wait_ready(&mut self, deadline: Instant, wait_for_port: bool) -> bool {
+        let listening = format!(
+            "Listening for client connections on 127.0.0.1:{}",
+            self.port
+        );
+        loop {
+            let output = self.this_run_output();
+            if output.contains(&listening)
+                && output.contains("Server is ready")
+                && accepts(self.addr())
+            {
+                return true;
+            }
+            if let Some(status) = self.exited() {
+                let output = self.this_run_output();
+                if output.contains("address already in use") {
+                    if !wait_for_port {
+                        return false;
+                    }
+                    if Instant::now() < deadline {
+                        sleep(Duration::from_millis(100));
+                        self.spawn();
+                        continue;
+                    }
+                }
+                self.fail(&format!("exited with {status}"));
+            }
+            if Instant::now() > deadline {
+                self.fail(&format!("did not accept connections on {}", self.addr()));
+            }
+            sleep(POLL);
+        }
+    }
+
     /// Spawns the server, its output appended to the log file.
     fn spawn(&mut self) {
         assert!(self.child.is_none(), "{} is already running", self.label);
@@ -375,28 +426,10 @@ impl Process {
         }
     }
 
-    /// Waits until the client port accepts a connection. A restart can find the port
-    /// briefly held (by a connection left from the previous run), so a server that exits
-    /// because the address is in use is started again until the deadline.
+    /// Waits until this server accepts connections on its port, starting it again while a
+    /// connection left from its previous run still holds the port.
     fn wait_accepting(&mut self, deadline: Instant) {
-        loop {
-            if accepts(self.addr()) {
-                return;
-            }
-            if let Some(status) = self.exited() {
-                let output = self.this_run_output();
-                if output.contains("address already in use") && Instant::now() < deadline {
-                    sleep(Duration::from_millis(100));
-                    self.spawn();
-                    continue;
-                }
-                self.fail(&format!("exited with {status}"));
-            }
-            if Instant::now() > deadline {
-                self.fail(&format!("did not accept connections on {}", self.addr()));
-            }
-            sleep(POLL);
-        }
+        self.wait_ready(deadline, true);
     }
 
     /// Waits until `/healthz` answers 200: routes up, the JetStream meta leader known and
