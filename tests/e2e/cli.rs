@@ -146,6 +146,15 @@ fn event_line(id: &str, kind: &str, run: &str, data: &str) -> String {
     )
 }
 
+/// The time `seconds` from now, in RFC 3339: ahead of the clock, within the allowed skew.
+fn seconds_from_now(seconds: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after the epoch");
+    let nanos = i64::try_from(now.as_nanos()).expect("fits") + seconds * 1_000_000_000;
+    vouch_event::Timestamp::from_unix_nanos(nanos).to_string()
+}
+
 /// A ledger with run `r1` (experiment `e2e`) started.
 fn ledger_with_run() -> TestLedger {
     let ledger = TestLedger::new();
@@ -647,6 +656,74 @@ fn log_dataset_counts_rows_and_records_freshness() {
     assert_eq!(datasets[1]["snapshot_at"], Value::Null);
     assert_eq!(datasets[4]["digest"], val["digest"]);
     assert_eq!(status(&ledger)["counts"]["datasets"], 5);
+}
+
+/// Regression: `log dataset` took times in the future (`log live` refused them), and data
+/// dated in the future passed every freshness gate with a negative age.
+#[test]
+fn log_dataset_refuses_times_in_the_future_beyond_the_clock_skew() {
+    let ledger = ledger_with_run();
+    ledger.file("val.csv", b"id,label\n1,0\n");
+    let log = |flag: &str, time: &str| {
+        ledger.vouch(&[
+            "log",
+            "dataset",
+            "--run",
+            "r1",
+            "--role",
+            "validation",
+            flag,
+            time,
+            "val.csv",
+        ])
+    };
+    for flag in ["--snapshot-at", "--labels-through"] {
+        let run = log(flag, "2199-01-01T00:00:00Z");
+        assert_eq!(run.code, 65, "{flag}: {}", run.stderr);
+        for needle in [
+            flag,
+            "2199-01-01T00:00:00Z is in the future",
+            "later than now (",
+            "clock skew of 5 minutes",
+        ] {
+            assert!(
+                run.stderr.contains(needle),
+                "{flag}: want {needle:?}: {}",
+                run.stderr
+            );
+        }
+    }
+    let s = status(&ledger);
+    assert_eq!(s["log_position"], 1, "only the run start is stored: {s}");
+    assert_eq!(s["counts"]["datasets"], 0, "{s}");
+
+    // A minute ahead is a clock difference, within the skew: accepted and stored as given.
+    let soon = seconds_from_now(60);
+    check(
+        &ledger,
+        &[
+            "log",
+            "dataset",
+            "--run",
+            "r1",
+            "--role",
+            "validation",
+            "--snapshot-at",
+            &soon,
+            "--labels-through",
+            &soon,
+            "val.csv",
+        ],
+        0,
+        "blake3:",
+    );
+    let doc = show(&ledger, "r1");
+    assert_eq!(doc["datasets"][0]["snapshot_at"], soon.as_str(), "{doc:#}");
+    assert_eq!(
+        doc["datasets"][0]["labels_through"],
+        soon.as_str(),
+        "{doc:#}"
+    );
 }
 
 #[test]
@@ -1364,6 +1441,76 @@ fn ingest_stores_good_lines_and_reports_bad_ones_by_line_number() {
     let before = ledger.dump();
     ledger.vouch(&["rebuild"]).ok();
     assert_eq!(ledger.dump(), before);
+}
+
+/// Regression: `vouch ingest` stored datasets and live observations dated in the future.
+/// Each such line is refused with its line number; the valid lines around it are stored.
+#[test]
+fn ingest_refuses_lines_dated_in_the_future_and_stores_the_rest() {
+    let ledger = TestLedger::new();
+    let digest = format!("blake3:{}", "ab".repeat(32));
+    let future = "2199-01-01T00:00:00Z";
+    let past = "2026-11-01T00:00:00Z";
+    let soon = seconds_from_now(60);
+    let dataset = |id: &str, snapshot_at: &str, labels_through: &str| {
+        event_line(
+            id,
+            "dataset_bound",
+            "r1",
+            &format!(
+                r#"{{"role":"validation","name":"v","digest":"{digest}","rows":3,"snapshot_at":"{snapshot_at}","labels_through":"{labels_through}"}}"#
+            ),
+        )
+    };
+    let live = |id: &str, window_end: &str| {
+        format!(
+            r#"{{"id":"{id}","kind":"live_metrics_observed","schema":1,"time":"2026-11-28T04:20:51Z","producer":"e2e","model":"m","data":{{"env":"production","artifact":"{digest}","metrics":{{"auc":0.8}},"window_start":"{past}","window_end":"{window_end}","labels_through":"{past}"}}}}"#
+        )
+    };
+    let lines = [
+        event_line("s1", "run_started", "r1", r#"{"experiment":"e2e"}"#),
+        dataset("d-future-snapshot", future, past),
+        dataset("d-soon", &soon, &soon),
+        live("l-future", future),
+        event_line("m1", "metrics_logged", "r1", r#"{"metrics":{"auc":0.8}}"#),
+        dataset("d-future-labels", past, future),
+        live("l-past", past),
+    ];
+    let path = ledger.file("future.jsonl", (lines.join("\n") + "\n").as_bytes());
+    let run = ledger.vouch(&["ingest", path.to_str().unwrap()]);
+    assert_eq!(run.code, 65, "stderr: {}", run.stderr);
+    let reported = reported_bad_lines(&run.stderr);
+    assert_eq!(
+        reported.keys().copied().collect::<Vec<_>>(),
+        [2, 4, 6],
+        "{}",
+        run.stderr
+    );
+    for (line, field) in [
+        (2, "data.snapshot_at"),
+        (4, "data.window_end"),
+        (6, "data.labels_through"),
+    ] {
+        let reason = &reported[&line];
+        assert!(
+            reason.starts_with(&format!(
+                "{field} {future} is in the future: later than now ("
+            )),
+            "line {line}: {reason}"
+        );
+    }
+    assert!(
+        run.stdout.contains("4 events read: 4 appended"),
+        "{}",
+        run.stdout
+    );
+    let s = status(&ledger);
+    assert_eq!(s["log_position"], 4, "{s}");
+    assert_eq!(s["counts"]["quarantined"], 0, "{s}");
+    let doc = show(&ledger, "r1");
+    let datasets = doc["datasets"].as_array().expect("datasets");
+    assert_eq!(datasets.len(), 1, "{doc:#}");
+    assert_eq!(datasets[0]["snapshot_at"], soon.as_str(), "{doc:#}");
 }
 
 #[test]

@@ -12,6 +12,7 @@
 #![deny(missing_docs)]
 
 mod digest;
+mod future;
 mod ids;
 mod model;
 mod storage;
@@ -28,7 +29,7 @@ pub use model::{
     Subject, MAX_POLICY_BYTES,
 };
 pub use storage::{decode, encode, event_digest, DecodeError, BINARY_FORMAT_V1};
-pub use time::{Timestamp, TimestampError};
+pub use time::{FutureTimeError, Timestamp, TimestampError, MAX_CLOCK_SKEW};
 pub use wire::{from_json, to_json, to_json_value, WireError};
 
 /// The largest encoded event Vouch accepts, in bytes (1 MiB), in either form.

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::time::Duration;
 
 /// A point in time, nanoseconds since 1970-01-01T00:00:00Z.
 ///
@@ -21,6 +22,57 @@ pub struct TimestampError {
 
 const NANOS_PER_SEC: i64 = 1_000_000_000;
 
+/// How far a time from outside (a producer's clock, a flag) may lie ahead of the clock
+/// that judges it: 5 minutes.
+///
+/// Clocks on different machines disagree by seconds, sometimes minutes; a time further
+/// ahead than this is no clock's reading but a mistake (a wrong year, a time zone applied
+/// twice), and data dated in the future would look fresh forever. Every comparison of an
+/// outside time with now goes through [`Timestamp::check_not_future`], so this is the one
+/// place the allowance is decided.
+pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
+
+/// [`MAX_CLOCK_SKEW`] in nanoseconds (five minutes fit an i128 many times over).
+const MAX_CLOCK_SKEW_NANOS: i128 = MAX_CLOCK_SKEW.as_nanos() as i128;
+
+/// A time later than now by more than [`MAX_CLOCK_SKEW`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{field} {time} is in the future: later than now ({now}) by more than the allowed clock skew of {} minutes",
+    MAX_CLOCK_SKEW.as_secs() / 60
+)]
+pub struct FutureTimeError {
+    field: String,
+    time: Timestamp,
+    now: Timestamp,
+}
+
+impl FutureTimeError {
+    /// What the time was given as: a field (`data.snapshot_at`) or a flag (`--as-of`).
+    pub fn field(&self) -> &str {
+        &self.field
+    }
+
+    /// The time refused.
+    pub fn time(&self) -> Timestamp {
+        self.time
+    }
+
+    /// The time it was judged against.
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    /// The same refusal with the time named differently: the flag a field was given by.
+    #[must_use]
+    pub fn named(self, field: impl Into<String>) -> Self {
+        FutureTimeError {
+            field: field.into(),
+            ..self
+        }
+    }
+}
+
 impl Timestamp {
     /// The epoch itself.
     pub const EPOCH: Timestamp = Timestamp(0);
@@ -38,6 +90,28 @@ impl Timestamp {
     /// Whole seconds since the epoch (rounded towards negative infinity).
     pub const fn unix_seconds(self) -> i64 {
         self.0.div_euclid(NANOS_PER_SEC)
+    }
+
+    /// Whether this time is later than `now` by more than [`MAX_CLOCK_SKEW`]: a time
+    /// no clock could have read yet. Exact for every pair of timestamps (no overflow).
+    pub fn is_beyond_skew(self, now: Timestamp) -> bool {
+        i128::from(self.0) > i128::from(now.0) + MAX_CLOCK_SKEW_NANOS
+    }
+
+    /// Refuses a time from outside that lies in the future beyond the allowed clock skew.
+    /// `field` names where the time came from, for the message.
+    ///
+    /// # Errors
+    /// [`FutureTimeError`] when [`Timestamp::is_beyond_skew`] holds.
+    pub fn check_not_future(self, field: &str, now: Timestamp) -> Result<(), FutureTimeError> {
+        if self.is_beyond_skew(now) {
+            return Err(FutureTimeError {
+                field: field.to_owned(),
+                time: self,
+                now,
+            });
+        }
+        Ok(())
     }
 
     /// Parses RFC 3339: `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`.
@@ -238,6 +312,38 @@ mod tests {
         check("2026-11-28T04:20:51.1234567890Z", Err("1 to 9 digits"));
         check("20x6-11-28T04:20:51Z", Err("digits"));
         check("9999-11-28T04:20:51Z", Err("out of range"));
+    }
+
+    #[test]
+    fn the_future_starts_beyond_the_clock_skew() {
+        let now = Timestamp::parse_rfc3339("2026-11-28T04:20:51Z").unwrap();
+        let at = |text: &str| Timestamp::parse_rfc3339(text).unwrap();
+        let skew = i64::try_from(MAX_CLOCK_SKEW.as_nanos()).unwrap();
+        let ahead = |nanos: i64| Timestamp::from_unix_nanos(now.unix_nanos() + nanos);
+        assert!(!at("1970-01-01T00:00:00Z").is_beyond_skew(now));
+        assert!(!now.is_beyond_skew(now));
+        assert!(!ahead(60 * NANOS_PER_SEC).is_beyond_skew(now));
+        assert!(!ahead(skew).is_beyond_skew(now));
+        assert!(ahead(skew + 1).is_beyond_skew(now));
+        assert!(at("2199-01-01T00:00:00Z").is_beyond_skew(now));
+        // The extremes compare without overflow.
+        let (min, max) = (
+            Timestamp::from_unix_nanos(i64::MIN),
+            Timestamp::from_unix_nanos(i64::MAX),
+        );
+        assert!(max.is_beyond_skew(min));
+        assert!(!min.is_beyond_skew(max));
+        assert!(!max.is_beyond_skew(max));
+
+        let e = at("2199-01-01T00:00:00Z")
+            .check_not_future("--snapshot-at", now)
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "--snapshot-at 2199-01-01T00:00:00Z is in the future: later than now \
+             (2026-11-28T04:20:51Z) by more than the allowed clock skew of 5 minutes"
+        );
+        assert_eq!(ahead(skew).check_not_future("x", now), Ok(()));
     }
 
     #[test]

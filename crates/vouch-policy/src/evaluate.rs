@@ -274,6 +274,15 @@ struct Context<'a> {
     missing: BaselineMissing,
 }
 
+/// What a dataset freshness check measures.
+#[derive(Debug, Clone, Copy)]
+enum Measure {
+    /// How long before now the snapshot was taken (`max_snapshot_age_days`).
+    SnapshotAge,
+    /// How long before now the labels end (`max_label_lag_days`).
+    LabelLag,
+}
+
 /// One finding inside a gate result.
 struct Check {
     verdict: Verdict,
@@ -550,10 +559,7 @@ impl Context<'_> {
             if let Some(limit) = max_snapshot_age_days {
                 checks.push(match d.snapshot_at {
                     None => Check::new(Verdict::Fail, format!("{who} dataset has no snapshot_at")),
-                    Some(at) => self.age_check(at, limit, |age, verdict| match verdict {
-                        Verdict::Pass => format!("{who} snapshot is {age} days old <= {limit}"),
-                        _ => format!("{who} snapshot is {age} days old (limit {limit})"),
-                    }),
+                    Some(at) => self.age_check(&who, Measure::SnapshotAge, at, limit),
                 });
             }
             if let Some(limit) = max_label_lag_days {
@@ -562,10 +568,7 @@ impl Context<'_> {
                         Verdict::Fail,
                         format!("{who} dataset has no labels_through"),
                     ),
-                    Some(at) => self.age_check(at, limit, |age, verdict| match verdict {
-                        Verdict::Pass => format!("{who} labels lag {age} days <= {limit}"),
-                        _ => format!("{who} labels lag {age} days (limit {limit})"),
-                    }),
+                    Some(at) => self.age_check(&who, Measure::LabelLag, at, limit),
                 });
             }
         }
@@ -573,20 +576,42 @@ impl Context<'_> {
     }
 
     /// Whether `at` is at most `limit_days` before now. Ages are compared in whole
-    /// nanoseconds, so a snapshot exactly `limit_days` old passes.
-    fn age_check(
-        &self,
-        at: Timestamp,
-        limit_days: u32,
-        fact: impl Fn(String, Verdict) -> String,
-    ) -> Check {
-        let age = i128::from(self.now.unix_nanos()) - i128::from(at.unix_nanos());
-        let verdict = if age <= i128::from(limit_days) * NANOS_PER_DAY {
-            Verdict::Pass
-        } else {
-            Verdict::Fail
+    /// nanoseconds (as i128, so no pair of timestamps overflows), and a snapshot exactly
+    /// `limit_days` old passes.
+    ///
+    /// A time after now fails when it is beyond the allowed clock skew
+    /// ([`vouch_event::MAX_CLOCK_SKEW`]): data dated in the future would otherwise look
+    /// fresh forever. Within the skew it is a clock difference and counts as age 0.
+    fn age_check(&self, who: &str, measure: Measure, at: Timestamp, limit_days: u32) -> Check {
+        let field = match measure {
+            Measure::SnapshotAge => "snapshot",
+            Measure::LabelLag => "labels_through",
         };
-        Check::new(verdict, fact(days_text(age), verdict))
+        if at.is_beyond_skew(self.now) {
+            return Check::new(
+                Verdict::Fail,
+                format!(
+                    "{who} {field} {at} is dated after the evaluation time {}: data from the future is refused",
+                    self.now
+                ),
+            );
+        }
+        let age = (i128::from(self.now.unix_nanos()) - i128::from(at.unix_nanos())).max(0);
+        let pass = age <= i128::from(limit_days) * NANOS_PER_DAY;
+        let age = days_text(age);
+        let fact = match (measure, pass) {
+            (Measure::SnapshotAge, true) => {
+                format!("{who} snapshot is {age} days old <= {limit_days}")
+            }
+            (Measure::SnapshotAge, false) => {
+                format!("{who} snapshot is {age} days old (limit {limit_days})")
+            }
+            (Measure::LabelLag, true) => format!("{who} labels lag {age} days <= {limit_days}"),
+            (Measure::LabelLag, false) => {
+                format!("{who} labels lag {age} days (limit {limit_days})")
+            }
+        };
+        Check::new(if pass { Verdict::Pass } else { Verdict::Fail }, fact)
     }
 
     fn review(&self, rule: &ReviewRule) -> ReviewResult {

@@ -300,11 +300,16 @@ fn dataset(name: &str, snapshot: Option<&str>, labels: Option<&str>) -> DatasetE
 
 #[track_caller]
 fn check_datasets(body: &str, datasets: Vec<DatasetEvidence>, at: &str, expect: &str) {
+    check_datasets_at(body, datasets, t(at), expect);
+}
+
+#[track_caller]
+fn check_datasets_at(body: &str, datasets: Vec<DatasetEvidence>, at: Timestamp, expect: &str) {
     let policy = Policy::parse(&format!("model = \"m\"\nversion = \"1\"\n{}", gate(body))).unwrap();
     let mut candidate = Evidence::new(vouch_event::RunId::new("cand").unwrap());
     candidate.datasets = datasets;
     assert_eq!(
-        render(&evaluate(&policy, &candidate, None, t(at))),
+        render(&evaluate(&policy, &candidate, None, at)),
         expect.trim()
     );
 }
@@ -323,8 +328,30 @@ fn dataset_gates() {
     check_datasets(fresh, vec![v()], "2026-10-31T00:00:00Z", "pass g -: validation snapshot is 30 days old <= 30; validation labels lag 14 days <= 14\n=> promoted");
     check_datasets(fresh, vec![v()], "2026-10-31T00:00:01Z", "fail g -: validation snapshot is 30.01 days old (limit 30); validation labels lag 14.01 days (limit 14): why\n=> rejected");
     check_datasets(fresh, vec![v()], "2026-10-31T12:00:00Z", "fail g -: validation snapshot is 30.5 days old (limit 30); validation labels lag 14.5 days (limit 14): why\n=> rejected");
-    // A snapshot from after `now` is not stale.
-    check_datasets(fresh, vec![v()], "2026-09-29T12:00:00Z", "pass g -: validation snapshot is -1.5 days old <= 30; validation labels lag -17.5 days <= 14\n=> promoted");
+    // Data dated after `now` beyond the clock skew fails, naming the time (a regression:
+    // it passed as "-1.5 days old"); the label time is checked on its own.
+    check_datasets(fresh, vec![v()], "2026-09-29T12:00:00Z", "fail g -: validation snapshot 2026-10-01T00:00:00Z is dated after the evaluation time 2026-09-29T12:00:00Z: data from the future is refused; validation labels_through 2026-10-17T00:00:00Z is dated after the evaluation time 2026-09-29T12:00:00Z: data from the future is refused: why\n=> rejected");
+    check_datasets(fresh, vec![v()], "2026-10-16T12:00:00Z", "fail g -: validation labels_through 2026-10-17T00:00:00Z is dated after the evaluation time 2026-10-16T12:00:00Z: data from the future is refused: why\n=> rejected");
+    let far = dataset(
+        "v1",
+        Some("2199-01-01T00:00:00Z"),
+        Some("2026-10-17T00:00:00Z"),
+    );
+    check_datasets(fresh, vec![far], "2026-10-31T00:00:00Z", "fail g -: validation snapshot 2199-01-01T00:00:00Z is dated after the evaluation time 2026-10-31T00:00:00Z: data from the future is refused: why\n=> rejected");
+    // Within the allowed clock skew (5 minutes) it is a clock difference: age 0. A
+    // nanosecond beyond it is the future.
+    let ahead = dataset(
+        "v1",
+        Some("2026-10-31T00:05:00Z"),
+        Some("2026-10-31T00:04:59.999Z"),
+    );
+    check_datasets(fresh, vec![ahead], "2026-10-31T00:00:00Z", "pass g -: validation snapshot is 0 days old <= 30; validation labels lag 0 days <= 14\n=> promoted");
+    let beyond = dataset(
+        "v1",
+        Some("2026-10-31T00:05:00.000000001Z"),
+        Some("2026-10-31T00:00:00Z"),
+    );
+    check_datasets(fresh, vec![beyond], "2026-10-31T00:00:00Z", "fail g -: validation snapshot 2026-10-31T00:05:00.000000001Z is dated after the evaluation time 2026-10-31T00:00:00Z: data from the future is refused: why\n=> rejected");
     // Missing evidence fails.
     check_datasets(
         fresh,
@@ -358,6 +385,32 @@ fn dataset_gates() {
             Digest::of(b"v1")
         ),
     );
+}
+
+/// Ages between the extreme timestamps are computed without overflow: the oldest data
+/// against the latest time is stale, the latest against the oldest is the future.
+#[test]
+fn dataset_ages_at_the_extremes_do_not_overflow() {
+    let (min, max) = (
+        Timestamp::from_unix_nanos(i64::MIN),
+        Timestamp::from_unix_nanos(i64::MAX),
+    );
+    let at = |time: Timestamp| DatasetEvidence {
+        snapshot_at: Some(time),
+        labels_through: Some(time),
+        ..dataset("v1", None, None)
+    };
+    let limits = |days: u32| {
+        format!(
+            "dataset = \"validation\"\nmax_snapshot_age_days = {days}\nmax_label_lag_days = {days}"
+        )
+    };
+    // The whole range is 213,503.99 days (2^64 ns): over a limit just below, under the largest.
+    check_datasets_at(&limits(213_503), vec![at(min)], max, "fail g -: validation snapshot is 213503.99 days old (limit 213503); validation labels lag 213503.99 days (limit 213503): why\n=> rejected");
+    check_datasets_at(&limits(u32::MAX), vec![at(min)], max, "pass g -: validation snapshot is 213503.99 days old <= 4294967295; validation labels lag 213503.99 days <= 4294967295\n=> promoted");
+    check_datasets_at(&limits(u32::MAX), vec![at(max)], min, &format!("fail g -: validation snapshot {max} is dated after the evaluation time {min}: data from the future is refused; validation labels_through {max} is dated after the evaluation time {min}: data from the future is refused: why\n=> rejected"));
+    check_datasets_at(&limits(0), vec![at(max)], max, "pass g -: validation snapshot is 0 days old <= 0; validation labels lag 0 days <= 0\n=> promoted");
+    check_datasets_at(&limits(0), vec![at(min)], min, "pass g -: validation snapshot is 0 days old <= 0; validation labels lag 0 days <= 0\n=> promoted");
 }
 
 #[test]
