@@ -1899,6 +1899,65 @@ fn demo_loan_risk_is_idempotent_and_queryable() {
     assert_eq!(ledger.dump(), before);
 }
 
+/// Regression: the demo added its throwaway keys to the trust list of whatever ledger
+/// `--ledger` named. It now runs only in a ledger it created, and changes nothing in any
+/// other; in its own it runs again and again.
+#[test]
+fn demo_runs_only_in_a_ledger_it_created() {
+    let real = TestLedger::new();
+    let key = real.tmp.path().join("ops.key");
+    let generated = check(
+        &real,
+        &["keys", "generate", "--out", key.to_str().unwrap()],
+        0,
+        "ed25519:",
+    );
+    let public = generated
+        .stdout
+        .split_whitespace()
+        .find(|w| w.starts_with("ed25519:"))
+        .expect("a public key")
+        .to_owned();
+    check(&real, &["keys", "trust", &public, "--name", "ops"], 0, "");
+    let trust = real.path().join("trust.json");
+    let trusted = std::fs::read(&trust).expect("trust.json");
+    for demo in ["loan-risk", "fraud"] {
+        let run = check(&real, &["demo", demo], 64, "the demo did not create");
+        assert!(
+            run.stderr.contains("nothing was changed") && run.stderr.contains("--ledger"),
+            "{}",
+            run.stderr
+        );
+    }
+    assert_eq!(
+        std::fs::read(&trust).expect("trust.json"),
+        trusted,
+        "the trust list is unchanged"
+    );
+    assert!(!real.path().join("demo-files").exists());
+    let s = status(&real);
+    assert_eq!(s["log_position"], 0, "{s}");
+    assert_eq!(s["counts"]["runs"], 0, "{s}");
+
+    // A bare `vouch init`, never trusted anything: refused too, no trust list appears.
+    let bare = TestLedger::new();
+    check(&bare, &["demo", "fraud"], 64, "the demo did not create");
+    assert!(!bare.path().join("trust.json").exists());
+    assert_eq!(status(&bare)["log_position"], 0);
+
+    // In a new directory the demo makes its ledger, and runs there again (either demo).
+    let own = TestLedger::uninitialised();
+    check(&own, &["demo", "fraud"], 0, "");
+    let after_first = status(&own)["log_position"].clone();
+    check(&own, &["demo", "fraud"], 0, "");
+    assert_eq!(
+        status(&own)["log_position"],
+        after_first,
+        "the second run writes nothing"
+    );
+    check(&own, &["demo", "loan-risk"], 0, "95 events published");
+}
+
 // ---------------------------------------------------------------------------------------
 // More edges
 // ---------------------------------------------------------------------------------------

@@ -521,7 +521,7 @@ fn diagnose_over_nats_matches_the_embedded_ledger() {
     let server = NatsServer::start();
     let embedded = TestLedger::uninitialised();
     demo(&embedded);
-    let nats = TestLedger::nats(&server.url());
+    let nats = TestLedger::nats_uninitialised(&server.url());
     demo(&nats);
     let here = diagnose(&nats, &[]);
     check_demo_diagnosis(&here);

@@ -162,7 +162,7 @@ fn check_as_of(ledger: &TestLedger) {
 
 #[test]
 fn replay_and_time_travel_on_the_embedded_ledger() {
-    let ledger = TestLedger::new();
+    let ledger = TestLedger::uninitialised();
     demo(&ledger);
     check_replay(&ledger);
     check_as_of(&ledger);
@@ -171,7 +171,7 @@ fn replay_and_time_travel_on_the_embedded_ledger() {
 #[test]
 fn replay_and_time_travel_over_nats() {
     let server = NatsServer::start();
-    let ledger = TestLedger::nats(&server.url());
+    let ledger = TestLedger::nats_uninitialised(&server.url());
     demo(&ledger);
     check_replay(&ledger);
     check_as_of(&ledger);
@@ -179,13 +179,16 @@ fn replay_and_time_travel_over_nats() {
 
 #[test]
 fn bad_history_input_gets_a_clear_error() {
-    let ledger = TestLedger::new();
+    // No decisions yet.
+    let empty = TestLedger::new();
+    let file = empty.file("p.toml", policy().as_bytes());
+    empty
+        .vouch(&["replay", "--policy", file.to_str().unwrap()])
+        .fails(65, "loan-risk has no decisions");
+    // The demo runs only in a ledger it creates.
+    let ledger = TestLedger::uninitialised();
     let file = ledger.file("p.toml", policy().as_bytes());
     let p = file.to_str().unwrap();
-    // No decisions yet.
-    ledger
-        .vouch(&["replay", "--policy", p])
-        .fails(65, "loan-risk has no decisions");
     demo(&ledger);
     ledger
         .vouch(&["replay", "--policy", p, "--since", "yesterday"])

@@ -261,7 +261,7 @@ fn two_directories_over_one_stream_see_the_same_runs() {
 #[test]
 fn the_loan_risk_demo_over_nats_reads_the_same_from_a_second_directory() {
     let server = NatsServer::start();
-    let first = TestLedger::nats(&server.url());
+    let first = TestLedger::nats_uninitialised(&server.url());
     let out = first.vouch(&["demo", "loan-risk"]).ok().to_owned();
     assert!(out.contains("95 events published"), "{out}");
     let status = json(&first, &["status"]);
@@ -947,7 +947,7 @@ fn the_missing_stream_advice_provisions_the_stream() {
 fn migrate_copies_an_embedded_ledger_faithfully_and_refuses_a_foreign_stream() {
     let server = NatsServer::start();
     let url = server.url();
-    let embedded = TestLedger::new();
+    let embedded = TestLedger::uninitialised();
     embedded.vouch(&["demo", "loan-risk"]).ok();
     let records = json(&embedded, &["status"])["log_position"]
         .as_u64()

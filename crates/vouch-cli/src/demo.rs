@@ -24,7 +24,7 @@ use crate::cli::GateArgs;
 
 use crate::cli::DemoCommand;
 use crate::context::{file_uri, Context};
-use crate::exit::{CliResult, Fail, Failure};
+use crate::exit::{CliError, CliResult, Fail, Failure};
 use crate::output::{self, number, print, table};
 
 struct Candidate {
@@ -137,9 +137,7 @@ fn at(minutes: i64) -> Timestamp {
 
 fn loan_risk(ctx: &Context) -> CliResult<()> {
     let dir = &ctx.global.ledger;
-    if !dir.join("ledger.json").exists() {
-        Ledger::init(dir, ctx.options())?;
-    }
+    demo_ledger(ctx, "loan-risk")?;
     let files = dir.join("demo-files");
     std::fs::create_dir_all(&files).fail(Failure::Io)?;
     let dataset = write_validation_set(&files)?;
@@ -420,7 +418,53 @@ fn demo_key(path: &Path) -> CliResult<SigningKey> {
     Ok(key)
 }
 
-/// The demo's signing key and reviewer key (kept in `demo-files/`), trusted in the ledger.
+/// The file that marks a ledger as made by `vouch demo`, beside `ledger.json`.
+const DEMO_MARKER: &str = "demo.json";
+
+/// What [`DEMO_MARKER`] holds: which demo created the ledger.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct DemoMarker {
+    created_by: String,
+}
+
+/// Makes sure the demo runs in a ledger of its own: creates one and marks it as the
+/// demo's, or finds one a demo created before (either demo may run in it again).
+///
+/// The demo trusts its throwaway signing and reviewer keys (their private halves lie in
+/// `demo-files/`), so it refuses any other ledger before changing anything: run in a real
+/// ledger, it would make those keys trusted there.
+fn demo_ledger(ctx: &Context, demo: &str) -> CliResult<()> {
+    let dir = &ctx.global.ledger;
+    let marker = dir.join(DEMO_MARKER);
+    if !dir.join("ledger.json").exists()
+        && Ledger::init(dir, ctx.options())? == vouch_ledger::Initialised::Created
+    {
+        let text = serde_json::to_string_pretty(&DemoMarker {
+            created_by: format!("vouch demo {demo}"),
+        })
+        .expect("serializable");
+        let tmp = dir.join(format!("{DEMO_MARKER}.tmp"));
+        std::fs::write(&tmp, text + "\n").fail(Failure::Io)?;
+        std::fs::rename(&tmp, &marker).fail(Failure::Io)?;
+        return Ok(());
+    }
+    let made_by_a_demo = std::fs::read(&marker)
+        .ok()
+        .is_some_and(|bytes| serde_json::from_slice::<DemoMarker>(&bytes).is_ok());
+    if made_by_a_demo {
+        return Ok(());
+    }
+    Err(CliError::new(
+        Failure::Usage,
+        anyhow::anyhow!(
+            "{} is a ledger the demo did not create (it has no {DEMO_MARKER}): the demo trusts its own throwaway signing and reviewer keys, so it runs only in a ledger of its own; nothing was changed. Run it with `--ledger` naming a new directory, e.g. `vouch demo {demo} --ledger ./vouch-demo`",
+            dir.display()
+        ),
+    ))
+}
+
+/// The demo's signing key and reviewer key (kept in `demo-files/`), trusted in the ledger,
+/// which [`demo_ledger`] made sure is the demo's own.
 fn demo_keys(
     ledger: &Ledger,
     files: &Path,
@@ -799,9 +843,7 @@ struct FraudRelease {
 fn fraud(ctx: &Context) -> CliResult<()> {
     let json = ctx.global.json;
     let dir = &ctx.global.ledger;
-    if !dir.join("ledger.json").exists() {
-        Ledger::init(dir, ctx.options())?;
-    }
+    demo_ledger(ctx, "fraud")?;
     let files = dir.join("demo-files");
     std::fs::create_dir_all(&files).fail(Failure::Io)?;
     let run = RunId::new("fraud-gbm-7").expect("valid");

@@ -5,7 +5,7 @@
 //! | 0    | success |
 //! | 1    | a gate failed; an audit or verification failed |
 //! | 2    | a decision needs human review |
-//! | 64   | usage: unknown command or flag, missing argument |
+//! | 64   | usage: unknown command or flag, missing argument, `demo` in a ledger it did not create |
 //! | 65   | bad input data: invalid value, malformed event, unknown run, bad ingest lines, a time in the future |
 //! | 66   | input not found: no such file, no ledger at the path |
 //! | 69   | unavailable: the ledger was busy past the lock timeout, or the NATS server did not answer |
