@@ -145,6 +145,7 @@ pub fn log_failure(error: &vouch_log::LogError) -> Failure {
         L::Unavailable(_) => Failure::Unavailable,
         L::Storage(_) => Failure::Io,
         L::TooLarge { .. } => Failure::BadInput,
+        L::PermissionDenied(_) => Failure::NoPermission,
         _ => Failure::Internal,
     }
 }

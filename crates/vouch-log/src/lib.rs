@@ -170,6 +170,11 @@ pub enum LogError {
     /// The backend could not be reached in time.
     #[error("log unavailable: {0}")]
     Unavailable(String),
+    /// The backend refused the operation to these credentials (on NATS: a publish to a
+    /// subject the user may not publish to, such as a pipeline's on the decision chain).
+    /// Retrying will not help; other credentials might.
+    #[error("permission denied: {0}")]
+    PermissionDenied(String),
 }
 
 /// The log contract. Implementations are safe to share between threads; appends from
