@@ -19,6 +19,14 @@
 //! reconnects) and blocks on it. Consequently a `NatsLog` must not be used, nor dropped, from
 //! inside an async task: call it from ordinary threads or `spawn_blocking`.
 //!
+//! Permissions. A server may forbid a user to publish on some subjects (deploy/nats/auth.conf:
+//! pipelines may not publish on the decision chain). It drops such a publish and reports it
+//! only as an asynchronous `-ERR 'Permissions Violation for Publish to "<subject>"'` on the
+//! connection; the publish's ack never comes. The client's event callback forwards those
+//! subjects to every append waiting for an ack, which then fails at once with
+//! [`LogError::PermissionDenied`] instead of waiting out the timeout as if the server were
+//! down.
+//!
 //! Architecture invariant: only this crate (among the log backends) imports `async_nats`.
 #![deny(missing_docs)]
 
@@ -26,7 +34,7 @@ mod check;
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -40,6 +48,7 @@ use async_nats::jetstream::{
     ErrorCode,
 };
 use futures_util::StreamExt;
+use tokio::sync::broadcast;
 use vouch_log::{Appended, ConditionalAppend, Log, LogError, LogKey, NewRecord, Position, Record};
 
 /// Publishes whose acks may be outstanding at once in one `append_batch`. Pipelining hides
@@ -52,6 +61,10 @@ const FETCH_CHUNK: usize = 1024;
 
 /// Records per `read` while `find` scans the stream.
 const SCAN_CHUNK: usize = 4096;
+
+/// Refused publishes buffered for each waiting append. A waiter needs only the first one
+/// for its subjects; one that falls further behind waits for its ack (or the timeout).
+const DENIALS_BUFFER: usize = 64;
 
 /// The duplicate window of a stream this crate creates. Retries within it are deduplicated
 /// by the server; older retries are caught by the views' event-id index (see [`NatsLog`]).
@@ -179,7 +192,8 @@ pub enum NatsError {
         reason: String,
     },
     /// The server refused to create the stream (its subjects belong to another stream, an
-    /// account limit): a configuration problem, not an outage.
+    /// account limit, a user without the right to create streams): a configuration
+    /// problem, not an outage.
     #[error("the server refused to create JetStream stream `{stream}`: {reason}")]
     Refused {
         /// The stream.
@@ -230,6 +244,8 @@ pub struct NatsLog {
     /// `<prefix>.`, stripped from subjects to recover keys.
     subject_prefix: String,
     timeout: Duration,
+    /// Subjects the server refused this connection's publishes to, as they are reported.
+    denials: Denials,
     /// The read consumer of the last forward read and the position it continues at: a
     /// follower reading on from where it stopped reuses it instead of creating one per read.
     reader: std::sync::Mutex<Option<Reader>>,
@@ -308,14 +324,16 @@ impl NatsLog {
             .enable_all()
             .build()
             .map_err(NatsError::Runtime)?;
+        let denials = Denials::new();
         let (client, js, stream) = runtime.block_on(async {
-            let client = connect_client(options).await?;
+            let mut denied = denials.subscribe();
+            let client = connect_client(options, denials.clone()).await?;
             let js = jetstream::ContextBuilder::new()
                 .timeout(options.timeout)
                 .max_ack_inflight(ACK_WINDOW * 16)
                 .backpressure_on_inflight(true)
                 .build(client.clone());
-            let stream = ensure_stream(&js, options).await?;
+            let stream = ensure_stream(&js, options, &mut denied).await?;
             Ok::<_, NatsError>((client, js, stream))
         })?;
         Ok(NatsLog {
@@ -325,6 +343,7 @@ impl NatsLog {
             stream_name: options.stream.clone(),
             subject_prefix: format!("{}.", options.prefix),
             timeout: options.timeout,
+            denials,
             reader: std::sync::Mutex::new(None),
             runtime,
         })
@@ -602,12 +621,22 @@ impl NatsLog {
     }
 }
 
-async fn connect_client(options: &NatsOptions) -> Result<async_nats::Client, NatsError> {
+async fn connect_client(
+    options: &NatsOptions,
+    denials: Denials,
+) -> Result<async_nats::Client, NatsError> {
     let mut connect = async_nats::ConnectOptions::new()
         .name("vouch")
         .connection_timeout(options.timeout)
         .request_timeout(Some(options.timeout))
-        .require_tls(options.tls_required);
+        .require_tls(options.tls_required)
+        .event_callback(move |event| {
+            if let Some(subject) = refused_publish(&event) {
+                tracing::debug!(%subject, "the server refused a publish");
+                denials.report(subject);
+            }
+            std::future::ready(())
+        });
     if let Some(path) = &options.credentials_file {
         // Read it here: async-nats rewraps a read error, and "no such file" must stay one.
         let text = std::fs::read_to_string(path).map_err(|source| NatsError::Credentials {
@@ -721,6 +750,7 @@ fn stream_config(options: &NatsOptions) -> stream::Config {
 async fn ensure_stream(
     js: &jetstream::Context,
     options: &NatsOptions,
+    denied: &mut broadcast::Receiver<String>,
 ) -> Result<stream::Stream, NatsError> {
     let provision = |reason: String| NatsError::Provision {
         stream: options.stream.clone(),
@@ -735,7 +765,21 @@ async fn ensure_stream(
             })
         }
         Err(e) if is_stream_not_found(&e) => {
-            match js.create_stream(stream_config(options)).await {
+            // A user without the right to create streams (deploy/nats/auth.conf gives it
+            // to the admin only) gets no answer, only a violation on the connection: say
+            // so now rather than time out as if the server were down.
+            let created = unless_denied(js.create_stream(stream_config(options)), denied, |s| {
+                s.starts_with("$JS.API.STREAM.CREATE.")
+            })
+            .await
+            .map_err(|subject| NatsError::Refused {
+                stream: options.stream.clone(),
+                reason: format!(
+                    "permission denied: these credentials may not publish to `{subject}`; \
+                     create the stream as the admin user"
+                ),
+            })?;
+            match created {
                 Ok(stream) => {
                     tracing::info!(stream = %options.stream, "created JetStream stream");
                     stream
@@ -856,9 +900,100 @@ fn publish_failed(error: &jetstream::context::PublishError, event_id: &str) -> L
     classify(error, format!("append of `{event_id}` failed: {error}"))
 }
 
-async fn await_ack(future: PublishAckFuture, event_id: &str) -> Result<Appended, LogError> {
-    let ack = future.await.map_err(|e| publish_failed(&e, event_id))?;
-    appended(ack, event_id)
+/// A refused publish: the server dropped it, so nothing was stored under `subject`.
+fn publish_denied(subject: &str, event_id: &str) -> LogError {
+    LogError::PermissionDenied(format!(
+        "append of `{event_id}` refused: the server denies these credentials publishing to \
+         `{subject}`, so it was not stored (see deploy/README.md, \"Who may write what\")"
+    ))
+}
+
+/// Subjects of the publishes the server refused on one connection, fanned out to every
+/// append waiting for an ack. Why a broadcast: the server names only the subject, not the
+/// message, and a refusal for a subject concerns every publish to it (permissions belong
+/// to the connection's user), so every waiter with a publish to that subject may stop.
+#[derive(Clone)]
+struct Denials(broadcast::Sender<String>);
+
+impl Denials {
+    fn new() -> Self {
+        Denials(broadcast::channel(DENIALS_BUFFER).0)
+    }
+
+    /// Listens for refusals from now on: take it before publishing, or one may be missed.
+    fn subscribe(&self) -> broadcast::Receiver<String> {
+        self.0.subscribe()
+    }
+
+    fn report(&self, subject: String) {
+        // No receiver means nobody is waiting for an ack: nothing to tell.
+        let _ = self.0.send(subject);
+    }
+}
+
+/// The subject of a refused publish, from the server's
+/// `-ERR 'Permissions Violation for Publish to "<subject>"'`; `None` for any other event.
+fn refused_publish(event: &async_nats::Event) -> Option<String> {
+    const PREFIX: &str = "permissions violation for publish to ";
+    let async_nats::Event::ServerError(async_nats::ServerError::Other(text)) = event else {
+        return None;
+    };
+    let head = text.get(..PREFIX.len())?;
+    if !head.eq_ignore_ascii_case(PREFIX) {
+        return None;
+    }
+    let rest = text[PREFIX.len()..].trim();
+    let subject = rest
+        .strip_prefix('"')
+        .and_then(|r| r.strip_suffix('"'))
+        .unwrap_or(rest);
+    Some(subject.to_owned())
+}
+
+/// Runs `future` unless the server first refuses a publish to a subject `ours` accepts;
+/// then `Err` with that subject. An outcome that is ready wins over a refusal (`biased`):
+/// if the ack came, the record is stored whatever else was refused.
+async fn unless_denied<T>(
+    future: impl Future<Output = T>,
+    denied: &mut broadcast::Receiver<String>,
+    ours: impl Fn(&str) -> bool,
+) -> Result<T, String> {
+    let mut future = std::pin::pin!(future);
+    loop {
+        tokio::select! {
+            biased;
+            output = &mut future => return Ok(output),
+            refusal = denied.recv() => match refusal {
+                Ok(subject) if ours(&subject) => return Err(subject),
+                // Another caller's refusal, or refusals missed: the ack or its timeout decides.
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => return Ok(future.await),
+            },
+        }
+    }
+}
+
+/// Awaits one ack of a batch whose publishes went to `subjects` (with event ids `ids`); a
+/// refused publish to any of them fails the batch, naming the first record sent there.
+async fn await_ack(
+    future: PublishAckFuture,
+    event_id: &str,
+    subjects: &[String],
+    ids: &[String],
+    denied: &mut broadcast::Receiver<String>,
+) -> Result<Appended, LogError> {
+    let ours = |s: &str| subjects.iter().any(|x| x == s);
+    match unless_denied(future.into_future(), denied, ours).await {
+        Ok(ack) => appended(ack.map_err(|e| publish_failed(&e, event_id))?, event_id),
+        Err(subject) => {
+            let id = subjects
+                .iter()
+                .position(|x| *x == subject)
+                .and_then(|i| ids.get(i))
+                .map_or(event_id, String::as_str);
+            Err(publish_denied(&subject, id))
+        }
+    }
 }
 
 impl Log for NatsLog {
@@ -880,6 +1015,7 @@ impl Log for NatsLog {
         let ids: Vec<String> = records.iter().map(|r| r.event_id.clone()).collect();
         let subjects: Vec<String> = records.iter().map(|r| self.subject(&r.key)).collect();
         let mut results: Vec<Option<Appended>> = vec![None; records.len()];
+        let mut denied = self.denials.subscribe();
         self.runtime.block_on(async {
             let mut in_flight: VecDeque<(usize, PublishAckFuture)> = VecDeque::new();
             for (i, record) in records.into_iter().enumerate() {
@@ -897,11 +1033,12 @@ impl Log for NatsLog {
                 in_flight.push_back((i, future));
                 if in_flight.len() >= ACK_WINDOW {
                     let (j, future) = in_flight.pop_front().expect("window is not empty");
-                    results[j] = Some(await_ack(future, &ids[j]).await?);
+                    results[j] =
+                        Some(await_ack(future, &ids[j], &subjects, &ids, &mut denied).await?);
                 }
             }
             while let Some((j, future)) = in_flight.pop_front() {
-                results[j] = Some(await_ack(future, &ids[j]).await?);
+                results[j] = Some(await_ack(future, &ids[j], &subjects, &ids, &mut denied).await?);
             }
             Ok::<_, LogError>(())
         })?;
@@ -938,15 +1075,21 @@ impl Log for NatsLog {
             .message_id(&record.event_id)
             .expected_last_subject_sequence(expected.map_or(0, Position::get))
             .payload(record.bytes.into());
+        let mut denied = self.denials.subscribe();
+        // Ok(Err(subject)): the server refused the publish (see `unless_denied`).
         let outcome = self.runtime.block_on(async {
-            let future = self.js.send_publish(subject, publish).await?;
-            future.await
+            let future = self.js.send_publish(subject.clone(), publish).await?;
+            match unless_denied(future.into_future(), &mut denied, |s| s == subject).await {
+                Ok(ack) => ack.map(Ok),
+                Err(refused) => Ok(Err(refused)),
+            }
         });
         match outcome {
-            Ok(ack) => Ok(ConditionalAppend::Appended(appended(
+            Ok(Ok(ack)) => Ok(ConditionalAppend::Appended(appended(
                 ack,
                 &record.event_id,
             )?)),
+            Ok(Err(refused)) => Err(publish_denied(&refused, &record.event_id)),
             Err(e) if is_wrong_last_sequence(&e) => {
                 // The server checks the condition before the event id, so a retry of a
                 // record that did land fails the condition: look for it among the key's
