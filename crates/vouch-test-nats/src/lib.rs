@@ -51,16 +51,43 @@ impl NatsServer {
 
     /// Starts a server with extra command-line arguments.
     pub fn start_with(extra: &[&str]) -> NatsServer {
+        Self::start_inner(None, extra)
+    }
+
+    /// Starts a server that also reads `config`: nats-server configuration text, such as
+    /// the authorization of `deploy/nats/auth.conf` with test passwords, so a test runs the
+    /// permissions that are shipped. It is written to `server.conf` in the store directory.
+    /// JetStream, the loopback address, the port and the store come from the command line
+    /// and win over the same settings in `config`.
+    ///
+    /// # Panics
+    /// If the server does not start, for instance because `config` does not parse (the
+    /// panic shows the server's output, which names the line).
+    pub fn start_with_config(config: &str) -> NatsServer {
+        Self::start_inner(Some(config), &[])
+    }
+
+    fn start_inner(config: Option<&str>, extra: &[&str]) -> NatsServer {
         let store = tempfile::tempdir().expect("temp store dir");
+        let config_path = config.map(|text| {
+            let path = store.path().join("server.conf");
+            std::fs::write(&path, text).expect("write server config");
+            path
+        });
         // A port found free can be taken by another test before the server binds it: then
         // try another one, rather than wait for a port someone else holds.
         for _ in 0..PORT_ATTEMPTS {
             let port = free_ports(1)[0];
-            let mut args: Vec<OsString> =
+            let mut args: Vec<OsString> = Vec::new();
+            if let Some(path) = &config_path {
+                args.push("-c".into());
+                args.push(path.into());
+            }
+            args.extend(
                 ["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"]
                     .iter()
-                    .map(OsString::from)
-                    .collect();
+                    .map(OsString::from),
+            );
             args.push(store.path().into());
             args.extend(extra.iter().map(OsString::from));
             let mut process = Process::new("nats-server", args, port, None, store.path());
