@@ -14,8 +14,8 @@ mod keys;
 
 use ed25519_dalek::{Signature, Signer as _, VerifyingKey};
 use vouch_event::{
-    DecisionOutcome, DecisionRecorded, Digest, GateVerdict, ModelName, PublicKeyBytes,
-    ReviewRecorded, ReviewVerdict, SignatureBytes,
+    DecisionOutcome, DecisionRecorded, DeploymentSigned, Digest, GateVerdict, ModelName,
+    PublicKeyBytes, ReviewRecorded, ReviewVerdict, SignatureBytes,
 };
 
 pub use keys::{key_id, parse_public_key, public_key_text, KeyError, SigningKey};
@@ -26,6 +26,8 @@ use crate::bytes::Canonical;
 pub const DECISION_MAGIC: &[u8; 8] = b"VOUCHDR1";
 /// Magic and layout version at the start of a review record's canonical bytes.
 pub const REVIEW_MAGIC: &[u8; 8] = b"VOUCHRV1";
+/// Magic and layout version at the start of a signed deployment's canonical bytes.
+pub const DEPLOYMENT_MAGIC: &[u8; 8] = b"VOUCHDP1";
 /// Magic and layout version at the start of an evidence digest's input.
 pub const EVIDENCE_MAGIC: &[u8; 8] = b"VOUCHEV1";
 
@@ -149,6 +151,39 @@ pub fn sign_review(model: &ModelName, r: &mut ReviewRecorded, key: &SigningKey) 
 /// When the key or the signature is invalid.
 pub fn verify_review(model: &ModelName, r: &ReviewRecorded) -> Result<(), SignatureError> {
     verify_body(&r.signer, &review_body(model, r), &r.signature)
+}
+
+/// The canonical bytes of a deployment of `model`: everything but the signature.
+pub fn deployment_body(model: &ModelName, d: &DeploymentSigned) -> Vec<u8> {
+    let mut out = Canonical::new(DEPLOYMENT_MAGIC);
+    out.str(model.as_str());
+    out.str(&d.env);
+    out.digest(&d.artifact);
+    out.opt_digest(d.decision.as_ref());
+    out.u8(u8::from(d.forced));
+    out.opt_str(d.reason.as_deref());
+    out.i64(d.deployed_at.unix_nanos());
+    out.bytes(&d.signer.0);
+    out.finish()
+}
+
+/// A deployment's hash: BLAKE3 over its canonical bytes followed by its signature.
+pub fn deployment_hash(model: &ModelName, d: &DeploymentSigned) -> Digest {
+    hash_with_signature(&deployment_body(model, d), &d.signature)
+}
+
+/// Sets `d.signer` to `key` and signs the deployment.
+pub fn sign_deployment(model: &ModelName, d: &mut DeploymentSigned, key: &SigningKey) {
+    d.signer = key.public();
+    d.signature = SignatureBytes(key.inner().sign(&deployment_body(model, d)).to_bytes());
+}
+
+/// Checks the deployment's signature against the key it names.
+///
+/// # Errors
+/// When the key or the signature is invalid.
+pub fn verify_deployment(model: &ModelName, d: &DeploymentSigned) -> Result<(), SignatureError> {
+    verify_body(&d.signer, &deployment_body(model, d), &d.signature)
 }
 
 /// The evidence digest: BLAKE3 over [`EVIDENCE_MAGIC`] and, for each event read in

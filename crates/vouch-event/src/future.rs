@@ -39,7 +39,8 @@ impl Event {
             | Body::PolicyPublished(_)
             | Body::DecisionRecorded(_)
             | Body::ReviewRecorded(_)
-            | Body::DeploymentRecorded(_) => Ok(()),
+            | Body::DeploymentRecorded(_)
+            | Body::DeploymentSigned(_) => Ok(()),
         }
     }
 }

@@ -23,10 +23,10 @@ pub use digest::{Digest, DigestError};
 pub use ids::{EventId, IdError, ModelName, Name, Producer, RunId, Segment};
 pub use model::{
     hex, parse_hex, ArtifactLogged, Body, DatasetBound, DatasetRole, DecisionOutcome,
-    DecisionRecorded, DeploymentRecorded, Environment, Event, GateRecord, GateVerdict, GitInfo,
-    Kind, LiveMetricsObserved, MetricsLogged, ParamsLogged, PolicyPublished, PublicKeyBytes,
-    ReviewLink, ReviewRecorded, ReviewVerdict, RunFinished, RunStarted, RunStatus, SignatureBytes,
-    Subject, MAX_POLICY_BYTES,
+    DecisionRecorded, DeploymentRecorded, DeploymentSigned, Environment, Event, GateRecord,
+    GateVerdict, GitInfo, Kind, LiveMetricsObserved, MetricsLogged, ParamsLogged, PolicyPublished,
+    PublicKeyBytes, ReviewLink, ReviewRecorded, ReviewVerdict, RunFinished, RunStarted, RunStatus,
+    SignatureBytes, Subject, MAX_POLICY_BYTES,
 };
 pub use storage::{decode, encode, event_digest, DecodeError, BINARY_FORMAT_V1};
 pub use time::{FutureTimeError, Timestamp, TimestampError, MAX_CLOCK_SKEW};

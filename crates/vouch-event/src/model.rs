@@ -56,6 +56,8 @@ pub enum Body {
     DeploymentRecorded(DeploymentRecorded),
     /// Metrics observed on live traffic for a deployed model.
     LiveMetricsObserved(LiveMetricsObserved),
+    /// An artifact deployed to an environment, signed by a deployer or release key.
+    DeploymentSigned(Box<DeploymentSigned>),
 }
 
 /// Every event kind, including those reserved for later versions.
@@ -84,11 +86,13 @@ pub enum Kind {
     DeploymentRecorded,
     /// [`LiveMetricsObserved`]: concerns a model; published by monitoring, like evidence.
     LiveMetricsObserved,
+    /// [`DeploymentSigned`]: written by Vouch, not accepted as JSON.
+    DeploymentSigned,
 }
 
 impl Kind {
     /// Every kind, in wire-name order of introduction.
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 12] = [
         Kind::RunStarted,
         Kind::ParamsLogged,
         Kind::MetricsLogged,
@@ -100,6 +104,7 @@ impl Kind {
         Kind::ReviewRecorded,
         Kind::DeploymentRecorded,
         Kind::LiveMetricsObserved,
+        Kind::DeploymentSigned,
     ];
 
     /// The wire name (`metrics_logged`).
@@ -116,6 +121,7 @@ impl Kind {
             Kind::ReviewRecorded => "review_recorded",
             Kind::DeploymentRecorded => "deployment_recorded",
             Kind::LiveMetricsObserved => "live_metrics_observed",
+            Kind::DeploymentSigned => "deployment_signed",
         }
     }
 
@@ -129,6 +135,7 @@ impl Kind {
                 | Kind::DecisionRecorded
                 | Kind::ReviewRecorded
                 | Kind::DeploymentRecorded
+                | Kind::DeploymentSigned
         )
     }
 
@@ -374,6 +381,7 @@ impl Body {
             Body::ReviewRecorded(_) => Kind::ReviewRecorded,
             Body::DeploymentRecorded(_) => Kind::DeploymentRecorded,
             Body::LiveMetricsObserved(_) => Kind::LiveMetricsObserved,
+            Body::DeploymentSigned(_) => Kind::DeploymentSigned,
         }
     }
 }
@@ -595,7 +603,9 @@ pub struct ReviewRecorded {
     pub signature: SignatureBytes,
 }
 
-/// `deployment_recorded`: an artifact deployed to an environment.
+/// `deployment_recorded`: an artifact deployed to an environment, unsigned. Written by
+/// versions before deployments were signed; the rule book refuses it now (anyone with
+/// write access could have written one), so it stays only so that old logs decode.
 #[derive(Debug, Clone, PartialEq, Serialize, bincode::Encode, bincode::Decode)]
 pub struct DeploymentRecorded {
     /// The environment (`production`, `staging-eu`).
@@ -608,6 +618,29 @@ pub struct DeploymentRecorded {
     pub forced: bool,
     /// Why it was forced.
     pub reason: Option<String>,
+}
+
+/// `deployment_signed`: an artifact deployed to an environment, signed by a key trusted to
+/// deploy. Its canonical bytes are defined in `schemas/decision-record.md` (crate
+/// `vouch-chain`).
+#[derive(Debug, Clone, PartialEq, Serialize, bincode::Encode, bincode::Decode)]
+pub struct DeploymentSigned {
+    /// The environment (`production`, `staging-eu`).
+    pub env: String,
+    /// The artifact deployed.
+    pub artifact: Digest,
+    /// Hash of the decision that promoted it; none for a forced deployment without one.
+    pub decision: Option<Digest>,
+    /// Deployed without a valid promotion, on purpose.
+    pub forced: bool,
+    /// Why it was forced.
+    pub reason: Option<String>,
+    /// When (inside the signed bytes).
+    pub deployed_at: Timestamp,
+    /// The deployer's public key.
+    pub signer: PublicKeyBytes,
+    /// Ed25519 signature over the canonical bytes.
+    pub signature: SignatureBytes,
 }
 
 /// `live_metrics_observed`: metric values measured on a deployed model's live traffic in
@@ -790,6 +823,15 @@ impl Event {
                 text("data.env", &b.env, 64)?;
                 if b.forced && b.reason.as_deref().is_none_or(str::is_empty) {
                     return Err("a forced deployment needs a reason".into());
+                }
+            }
+            Body::DeploymentSigned(b) => {
+                text("data.env", &b.env, 64)?;
+                if b.forced && b.reason.as_deref().is_none_or(str::is_empty) {
+                    return Err("a forced deployment needs a reason".into());
+                }
+                if let Some(reason) = &b.reason {
+                    text("data.reason", reason, 4096)?;
                 }
             }
             Body::LiveMetricsObserved(b) => {

@@ -160,7 +160,8 @@ fn decode_body(kind: Kind, data: &[u8]) -> Result<Body, String> {
         Kind::PolicyPublished
         | Kind::DecisionRecorded
         | Kind::ReviewRecorded
-        | Kind::DeploymentRecorded => unreachable!("reserved kinds are rejected before"),
+        | Kind::DeploymentRecorded
+        | Kind::DeploymentSigned => unreachable!("reserved kinds are rejected before"),
     })
 }
 
@@ -178,6 +179,7 @@ pub fn to_json_value(event: &Event) -> serde_json::Value {
         Body::ReviewRecorded(b) => serde_json::to_value(b),
         Body::DeploymentRecorded(b) => serde_json::to_value(b),
         Body::LiveMetricsObserved(b) => serde_json::to_value(b),
+        Body::DeploymentSigned(b) => serde_json::to_value(b),
     }
     .expect("payloads serialize: string keys, finite numbers");
     let (run, model) = match &event.subject {

@@ -805,7 +805,8 @@ mod gen {
             Kind::PolicyPublished
             | Kind::DecisionRecorded
             | Kind::ReviewRecorded
-            | Kind::DeploymentRecorded => {
+            | Kind::DeploymentRecorded
+            | Kind::DeploymentSigned => {
                 unreachable!("reserved kind {kind} has no payload yet")
             }
         }

@@ -23,6 +23,6 @@ pub use evaluate::{
     evaluate, DatasetEvidence, Evaluation, Evidence, GateResult, Outcome, ReviewResult, Verdict,
 };
 pub use policy::{
-    BaselineMissing, Bounds, Gate, GateCheck, GateKind, Policy, ReviewRule, ReviewWhen,
+    Approval, BaselineMissing, Bounds, Gate, GateCheck, GateKind, Policy, ReviewRule, ReviewWhen,
     SegmentSelection, Tolerance,
 };

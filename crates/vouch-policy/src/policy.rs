@@ -17,6 +17,10 @@
 //! min = 0.84                      #   segments:  metric, segments, compare? + tolerance, min?, max?
 //! reason = "why this gate exists" #   artifacts: require_artifacts
 //!                                 #   dataset:   dataset, max_snapshot_age_days?, max_label_lag_days?
+//! [approval]                      # who may resolve a decision that needs review
+//! reviewers = 2                   # distinct reviewer keys that must approve (1 to 16; 1)
+//!                                 # (a reviewer's key never may be the decision's signer)
+//!
 //! [[review]]
 //! name = "first-release"          # when: first_release | always
 //! when = "first_release"          #       metric (metric, segment?, min and/or max)
@@ -46,6 +50,22 @@ pub struct Policy {
     baseline_missing: BaselineMissing,
     gates: Vec<Gate>,
     reviews: Vec<ReviewRule>,
+    approval: Approval,
+}
+
+/// What resolving a decision that needs review takes (`[approval]`): the rule book reads
+/// it from the policy a decision cites.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Approval {
+    /// Distinct reviewer keys whose approval promotes the candidate. A reviewer's key is
+    /// never the key that signed the decision: the rule book enforces that always.
+    pub reviewers: u32,
+}
+
+impl Default for Approval {
+    fn default() -> Self {
+        Approval { reviewers: 1 }
+    }
 }
 
 impl Policy {
@@ -83,6 +103,11 @@ impl Policy {
     /// The review rules, in policy order.
     pub fn reviews(&self) -> &[ReviewRule] {
         &self.reviews
+    }
+
+    /// What resolving a decision that needs review takes.
+    pub fn approval(&self) -> Approval {
+        self.approval
     }
 
     /// What a baseline comparison says when there is nothing to compare with.
@@ -334,6 +359,7 @@ struct RawPolicy {
     version: S<String>,
     description: Option<String>,
     baseline: Option<RawBaseline>,
+    approval: Option<RawApproval>,
     #[serde(default)]
     gate: Vec<S<RawGate>>,
     #[serde(default)]
@@ -344,6 +370,12 @@ struct RawPolicy {
 #[serde(deny_unknown_fields)]
 struct RawBaseline {
     missing: Option<BaselineMissing>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApproval {
+    reviewers: Option<S<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -463,6 +495,20 @@ impl Validator<'_> {
             .baseline
             .and_then(|b| b.missing)
             .unwrap_or(BaselineMissing::Review);
+        let mut approval = Approval::default();
+        if let Some(raw) = raw.approval {
+            if let Some(n) = raw.reviewers {
+                approval.reviewers = u32::try_from(*n.get_ref())
+                    .ok()
+                    .filter(|n| (1..=16).contains(n))
+                    .ok_or_else(|| {
+                        self.err(
+                            n.span(),
+                            "approval.reviewers must be 1 to 16 distinct reviewers",
+                        )
+                    })?;
+            }
+        }
 
         // Gates and review rules share one namespace: a decision names either.
         let mut seen = HashMap::new();
@@ -490,6 +536,7 @@ impl Validator<'_> {
             baseline_missing,
             gates,
             reviews,
+            approval,
         })
     }
 

@@ -335,6 +335,7 @@ impl RunDoc {
             | Body::DecisionRecorded(_)
             | Body::ReviewRecorded(_)
             | Body::DeploymentRecorded(_)
+            | Body::DeploymentSigned(_)
             | Body::LiveMetricsObserved(_) => {
                 // `Event::check` ties these kinds to a model subject.
                 return Err(format!(

@@ -211,14 +211,14 @@ fn refuses_bad_toml_and_bad_types() {
 
 #[test]
 fn refuses_unknown_keys_everywhere() {
-    check("model = \"m\"\nversion = \"1\"\nowner = \"x\"\n", "line 3, column 1: unknown field `owner`, expected one of `model`, `version`, `description`, `baseline`, `gate`, `review`");
+    check("model = \"m\"\nversion = \"1\"\nowner = \"x\"\n", "line 3, column 1: unknown field `owner`, expected one of `model`, `version`, `description`, `baseline`, `approval`, `gate`, `review`");
     check(
         &format!("{HEAD}[baseline]\nmising = \"pass\"\n"),
         "line 4, column 1: unknown field `mising`, expected `missing`",
     );
     check_gate("metric = \"auc\"\nmin = 1\nminimum = 2", "line 8, column 1: unknown field `minimum`, expected one of `name`, `reason`, `metric`, `segment`, `segments`, `min`, `max`, `compare`, `max_drop`, `max_drop_pct`, `max_rise`, `max_rise_pct`, `require_artifacts`, `dataset`, `max_snapshot_age_days`, `max_label_lag_days`");
     check_review("when = \"always\"\nseverity = 1", "line 7, column 1: unknown field `severity`, expected one of `name`, `reason`, `when`, `metric`, `segment`, `min`, `max`, `above`");
-    check(&format!("{HEAD}[[gates]]\nname = \"g\"\n"), "line 3, column 3: unknown field `gates`, expected one of `model`, `version`, `description`, `baseline`, `gate`, `review`");
+    check(&format!("{HEAD}[[gates]]\nname = \"g\"\n"), "line 3, column 3: unknown field `gates`, expected one of `model`, `version`, `description`, `baseline`, `approval`, `gate`, `review`");
 }
 
 #[test]
@@ -473,4 +473,22 @@ fn the_checked_in_policies_parse() {
             panic!("{file}: {e}");
         }
     }
+}
+
+#[test]
+fn approval_names_how_many_distinct_reviewers_promote() {
+    let review = "[[review]]\nname = \"r\"\nwhen = \"always\"\nreason = \"x\"\n";
+    let policy =
+        vouch_policy::Policy::parse(&format!("{HEAD}[approval]\nreviewers = 2\n{review}")).unwrap();
+    assert_eq!(policy.approval().reviewers, 2);
+    let default = vouch_policy::Policy::parse(&format!("{HEAD}{review}")).unwrap();
+    assert_eq!(default.approval().reviewers, 1);
+    let refused =
+        vouch_policy::Policy::parse(&format!("{HEAD}[approval]\nreviewers = 0\n{review}"))
+            .unwrap_err()
+            .to_string();
+    assert!(
+        refused.contains("approval.reviewers must be 1 to 16"),
+        "{refused}"
+    );
 }
