@@ -105,27 +105,6 @@ impl Walk {
         self.decisions.get(hash)
     }
 
-    /// Takes a decision the caller accepts without judging it (context in a bundle that
-    /// the bundle's own chain cannot vouch for, such as a reviewed decision before the
-    /// audited one): it can then be cited, and is checked by hash when it is.
-    pub fn remember(&mut self, model: ModelName, position: u64, d: &DecisionRecorded) {
-        let hash = vouch_chain::decision_hash(&model, d);
-        self.decisions.insert(
-            hash,
-            Known {
-                model,
-                index: d.index,
-                position,
-                outcome: d.outcome,
-                artifacts: d.artifacts.clone(),
-                signer: d.signer,
-                resolved: false,
-                reviews: Vec::new(),
-                record: (d.outcome == DecisionOutcome::NeedsReview).then(|| d.clone()),
-            },
-        );
-    }
-
     /// Judges the record at `position` under `key` with log event id `event_id`, and
     /// moves the state on when it is accepted. `digest_of` gives the digest of the log's
     /// record at a position (the evidence a decision cites), `None` where there is none.
