@@ -209,9 +209,12 @@ pub enum Command {
     ///
     /// Prints the decision id. Exit code as for `gate`.
     Promote(PromoteArgs),
-    /// Approve or reject a decision that needs review; an approval promotes.
+    /// Approve or reject a decision that needs review (signed with the reviewer's key), or
+    /// enact the reviews that decide it (signed with a release key).
     #[command(subcommand)]
     Review(ReviewCommand),
+    /// Decisions that need review: pending ones and resolved ones.
+    Reviews(ReviewsArgs),
     /// Record that an artifact was deployed to an environment.
     Deploy(DeployArgs),
     /// Walk a deployed artifact back to the decision, policy, reviews and evidence, checking
@@ -291,18 +294,34 @@ pub enum KeysCommand {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Trust a public key to sign decisions (signer) or reviews (reviewer).
+    /// Trust a public key to sign decisions (signer), reviews (reviewer) or deployments
+    /// (deployer). A reviewer key may hold no other role. The views are judged again.
     Trust {
         /// The public key, `ed25519:<hex>`, or a private key file to take it from.
         public: String,
-        /// Who holds the key.
+        /// Who holds the key: the name shown for everything it signs.
         #[arg(long)]
         name: String,
         /// What the key may sign.
         #[arg(long, value_enum, default_value = "signer")]
         role: KeyRole,
+        /// Refuse records the key signed before this time (RFC 3339 or a date).
+        #[arg(long, value_name = "TIME")]
+        valid_from: Option<String>,
     },
-    /// List trusted keys.
+    /// Revoke a key: records it signed from `--from` on are refused, earlier ones stay
+    /// valid, and the trust list keeps the entry with the reason.
+    Revoke {
+        /// The public key, `ed25519:<hex>`.
+        public: String,
+        /// From when (RFC 3339 or a date; default now).
+        #[arg(long, value_name = "TIME")]
+        from: Option<String>,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+    /// List trusted keys, revoked ones included.
     List,
 }
 
@@ -310,6 +329,7 @@ pub enum KeysCommand {
 pub enum KeyRole {
     Signer,
     Reviewer,
+    Deployer,
 }
 
 #[derive(Debug, Subcommand)]
@@ -348,23 +368,45 @@ pub struct ReviewArgs {
     /// The decision: its id (hash, or 8+ leading hex characters) or chain index.
     #[arg(long)]
     pub decision: String,
-    /// The reviewer's name.
-    #[arg(long)]
-    pub reviewer: String,
-    /// The reviewer's private key file (trusted as a reviewer key).
+    /// The reviewer's private key file (trusted as a reviewer key). The review is signed
+    /// in the name the trust list gives this key.
     #[arg(long)]
     pub key: PathBuf,
     /// Why.
     #[arg(long)]
     pub reason: String,
+    /// A release key (trusted as a signer) to enact the reviews at once when they decide
+    /// the decision; without it, `vouch review enact` does that later.
+    #[arg(long, value_name = "FILE")]
+    pub release_key: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct EnactArgs {
+    /// The decision that needed review.
+    #[arg(long)]
+    pub decision: String,
+    /// The release key (trusted as a signer) that signs the enacting decision.
+    #[arg(long)]
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ReviewsArgs {
+    /// Only decisions still waiting.
+    #[arg(long)]
+    pub pending: bool,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum ReviewCommand {
-    /// Approve: the candidate is promoted by a new chained decision citing the review.
+    /// Approve: once its policy's reviewers approved, a release key promotes the candidate.
     Approve(ReviewArgs),
-    /// Reject: the candidate is rejected by a new chained decision citing the review.
+    /// Reject: a release key then records the rejection.
     Reject(ReviewArgs),
+    /// Enact the reviews of a decision: append the decision that promotes (enough
+    /// approvals) or rejects (any rejection) its candidate, signed with a release key.
+    Enact(EnactArgs),
 }
 
 #[derive(Debug, Args)]
@@ -382,6 +424,9 @@ pub struct DeployArgs {
     /// The artifact's digest.
     #[arg(long)]
     pub digest: Option<String>,
+    /// The deployer's private key file (trusted as a deployer or signer).
+    #[arg(long)]
+    pub key: PathBuf,
     /// Deploy even though no decision promoted the artifact (recorded as forced).
     #[arg(long, requires = "reason")]
     pub force: bool,
@@ -407,6 +452,15 @@ pub struct AuditArgs {
 pub struct VerifyBundleArgs {
     /// The bundle file.
     pub file: PathBuf,
+    /// The auditor's trust list (a `trust.json`): the keys the bundle must be signed by.
+    #[arg(long, value_name = "FILE")]
+    pub trust: Option<PathBuf>,
+    /// A trusted key, `ed25519:<hex>`, with `--role` (repeatable, in order).
+    #[arg(long = "key", value_name = "ed25519:HEX")]
+    pub keys: Vec<String>,
+    /// The role of each `--key`, in order: signer, reviewer or deployer.
+    #[arg(long = "role", value_enum)]
+    pub roles: Vec<KeyRole>,
 }
 
 #[derive(Debug, Args)]

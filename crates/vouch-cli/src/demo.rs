@@ -24,7 +24,7 @@ use crate::cli::GateArgs;
 
 use crate::cli::DemoCommand;
 use crate::context::{file_uri, Context};
-use crate::exit::{CliError, CliResult, Fail, Failure};
+use crate::exit::{CliResult, Fail, Failure};
 use crate::output::{self, number, print, table};
 
 struct Candidate {
@@ -137,7 +137,9 @@ fn at(minutes: i64) -> Timestamp {
 
 fn loan_risk(ctx: &Context) -> CliResult<()> {
     let dir = &ctx.global.ledger;
-    demo_ledger(ctx, "loan-risk")?;
+    if !dir.join("ledger.json").exists() {
+        Ledger::init(dir, ctx.options())?;
+    }
     let files = dir.join("demo-files");
     std::fs::create_dir_all(&files).fail(Failure::Io)?;
     let dataset = write_validation_set(&files)?;
@@ -418,64 +420,28 @@ fn demo_key(path: &Path) -> CliResult<SigningKey> {
     Ok(key)
 }
 
-/// The file that marks a ledger as made by `vouch demo`, beside `ledger.json`.
-const DEMO_MARKER: &str = "demo.json";
-
-/// What [`DEMO_MARKER`] holds: which demo created the ledger.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct DemoMarker {
-    created_by: String,
-}
-
-/// Makes sure the demo runs in a ledger of its own: creates one and marks it as the
-/// demo's, or finds one a demo created before (either demo may run in it again).
-///
-/// The demo trusts its throwaway signing and reviewer keys (their private halves lie in
-/// `demo-files/`), so it refuses any other ledger before changing anything: run in a real
-/// ledger, it would make those keys trusted there.
-fn demo_ledger(ctx: &Context, demo: &str) -> CliResult<()> {
-    let dir = &ctx.global.ledger;
-    let marker = dir.join(DEMO_MARKER);
-    if !dir.join("ledger.json").exists()
-        && Ledger::init(dir, ctx.options())? == vouch_ledger::Initialised::Created
-    {
-        let text = serde_json::to_string_pretty(&DemoMarker {
-            created_by: format!("vouch demo {demo}"),
-        })
-        .expect("serializable");
-        let tmp = dir.join(format!("{DEMO_MARKER}.tmp"));
-        std::fs::write(&tmp, text + "\n").fail(Failure::Io)?;
-        std::fs::rename(&tmp, &marker).fail(Failure::Io)?;
-        return Ok(());
-    }
-    let made_by_a_demo = std::fs::read(&marker)
-        .ok()
-        .is_some_and(|bytes| serde_json::from_slice::<DemoMarker>(&bytes).is_ok());
-    if made_by_a_demo {
-        return Ok(());
-    }
-    Err(CliError::new(
-        Failure::Usage,
-        anyhow::anyhow!(
-            "{} is a ledger the demo did not create (it has no {DEMO_MARKER}): the demo trusts its own throwaway signing and reviewer keys, so it runs only in a ledger of its own; nothing was changed. Run it with `--ledger` naming a new directory, e.g. `vouch demo {demo} --ledger ./vouch-demo`",
-            dir.display()
-        ),
-    ))
-}
-
-/// The demo's signing key and reviewer key (kept in `demo-files/`), trusted in the ledger,
-/// which [`demo_ledger`] made sure is the demo's own.
+/// The demo's signing key and reviewer key (kept in `demo-files/`), trusted in the ledger.
 fn demo_keys(
-    ledger: &Ledger,
+    ledger: &mut Ledger,
     files: &Path,
     reviewer_name: &str,
 ) -> CliResult<(SigningKey, SigningKey, Trust)> {
     let signer = demo_key(&files.join("release-signer.key"))?;
     let reviewer = demo_key(&files.join("risk-reviewer.key"))?;
-    let mut trust = Trust::load(ledger.dir())?;
-    trust.add(&signer.public(), "demo release bot", Role::Signer);
-    trust.add(&reviewer.public(), reviewer_name, Role::Reviewer);
-    trust.save(ledger.dir())?;
+    let mut trust = ledger.trust().clone();
+    let mut changed = false;
+    for (key, name, role) in [
+        (&signer, "demo release bot", Role::Signer),
+        (&signer, "demo release bot", Role::Deployer),
+        (&reviewer, reviewer_name, Role::Reviewer),
+    ] {
+        changed |= trust
+            .add(&key.public(), name, role, None)
+            .map_err(|e| crate::exit::bad_input(e.to_string()))?;
+    }
+    if changed {
+        ledger.set_trust(trust.clone())?;
+    }
     Ok((signer, reviewer, trust))
 }
 
@@ -552,12 +518,17 @@ fn release_flow(ctx: &Context, ledger: &mut Ledger, files: &Path) -> CliResult<D
         // The production model: a first release, so the policy asks for a human review.
         let prod = crate::release::promote_on(ctx, ledger, &gate("loan-risk-prod"), &signer)?;
         release.decisions.push(demo_decision(&prod));
-        let (_, approved) = ledger.record_review(
+        ledger.record_review(
             &prod.recorded.hash.hex(),
             ReviewVerdict::Approve,
-            "Dana Okafor (model risk)",
             "first release of the loan-risk model: validation and segment results reviewed",
             &reviewer,
+            &ctx.producer,
+            crate::context::now(),
+        )?;
+        let (_, approved) = ledger.enact_review(
+            &prod.recorded.hash.hex(),
+            &signer,
             &ctx.producer,
             crate::context::now(),
         )?;
@@ -579,6 +550,7 @@ fn release_flow(ctx: &Context, ledger: &mut Ledger, files: &Path) -> CliResult<D
             "production",
             prod_artifact,
             None,
+            &signer,
             &ctx.producer,
             crate::context::now(),
         )?;
@@ -601,6 +573,7 @@ fn release_flow(ctx: &Context, ledger: &mut Ledger, files: &Path) -> CliResult<D
             "production",
             digest,
             None,
+            &signer,
             &ctx.producer,
             crate::context::now(),
         )?;
@@ -617,7 +590,9 @@ fn release_flow(ctx: &Context, ledger: &mut Ledger, files: &Path) -> CliResult<D
             serde_json::to_string_pretty(&bundle).expect("serializable") + "\n",
         )
         .fail(Failure::Io)?;
-        release.bundle_ok = vouch_ledger::verify_bundle(&bundle).iter().all(|c| c.ok);
+        release.bundle_ok = vouch_ledger::verify_bundle(&bundle, &trust)
+            .iter()
+            .all(|c| c.ok);
         release.bundle = Some(path);
     }
     let verified = ledger.verify(&trust, &mut |_, _| {})?;
@@ -843,7 +818,9 @@ struct FraudRelease {
 fn fraud(ctx: &Context) -> CliResult<()> {
     let json = ctx.global.json;
     let dir = &ctx.global.ledger;
-    demo_ledger(ctx, "fraud")?;
+    if !dir.join("ledger.json").exists() {
+        Ledger::init(dir, ctx.options())?;
+    }
     let files = dir.join("demo-files");
     std::fs::create_dir_all(&files).fail(Failure::Io)?;
     let run = RunId::new("fraud-gbm-7").expect("valid");
@@ -929,7 +906,7 @@ fn fraud(ctx: &Context) -> CliResult<()> {
         .filter(|r| matches!(r, vouch_log::Appended::New(_)))
         .count();
     let model = ModelName::new("fraud-detector").expect("valid");
-    let (signer, reviewer, trust) = demo_keys(&ledger, &files, "Priya Raman (risk team)")?;
+    let (signer, reviewer, trust) = demo_keys(&mut ledger, &files, "Priya Raman (risk team)")?;
     let policy_path = files.join("fraud-policy.toml");
     std::fs::write(&policy_path, FRAUD_POLICY).fail(Failure::Io)?;
     let digest = Digest::of(&model_bytes);
@@ -969,12 +946,17 @@ fn fraud(ctx: &Context) -> CliResult<()> {
                 promoted.outcome.as_str()
             );
         }
-        let (review, approved) = ledger.record_review(
+        let (review, _) = ledger.record_review(
             &promoted.recorded.hash.hex(),
             ReviewVerdict::Approve,
-            "Priya Raman (risk team)",
             "backtested on last month's chargebacks; merchant-velocity features approved",
             &reviewer,
+            &ctx.producer,
+            crate::context::now(),
+        )?;
+        let (_, approved) = ledger.enact_review(
+            &promoted.recorded.hash.hex(),
+            &signer,
             &ctx.producer,
             crate::context::now(),
         )?;
@@ -984,6 +966,7 @@ fn fraud(ctx: &Context) -> CliResult<()> {
             "production",
             digest,
             None,
+            &signer,
             &ctx.producer,
             crate::context::now(),
         )?;

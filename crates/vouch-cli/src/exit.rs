@@ -5,8 +5,8 @@
 //! | 0    | success |
 //! | 1    | a gate failed; an audit or verification failed |
 //! | 2    | a decision needs human review |
-//! | 64   | usage: unknown command or flag, missing argument, `demo` in a ledger it did not create |
-//! | 65   | bad input data: invalid value, malformed event, unknown run, bad ingest lines, a time in the future |
+//! | 64   | usage: unknown command or flag, missing argument |
+//! | 65   | bad input data: invalid value, malformed event, unknown run, bad ingest lines |
 //! | 66   | input not found: no such file, no ledger at the path |
 //! | 69   | unavailable: the ledger was busy past the lock timeout, or the NATS server did not answer |
 //! | 70   | internal error: a bug or a damaged store |
@@ -111,6 +111,8 @@ impl From<vouch_ledger::OpenError> for CliError {
             E::Nats(n) => nats_failure(n),
             E::EmbeddedNotNats(_) | E::NothingToFollow(_) => Failure::Usage,
             E::Project(vouch_views::ProjectError::Log(l)) => log_failure(l),
+            E::Trust(vouch_ledger::TrustError::Io { .. }) => Failure::Io,
+            E::Trust(_) => Failure::BadInput,
             _ => Failure::Internal,
         };
         CliError {
@@ -145,7 +147,6 @@ pub fn log_failure(error: &vouch_log::LogError) -> Failure {
         L::Unavailable(_) => Failure::Unavailable,
         L::Storage(_) => Failure::Io,
         L::TooLarge { .. } => Failure::BadInput,
-        L::PermissionDenied(_) => Failure::NoPermission,
         _ => Failure::Internal,
     }
 }

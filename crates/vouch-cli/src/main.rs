@@ -95,6 +95,7 @@ fn run(cli: Cli) -> CliResult<u8> {
         Command::Keys(command) => release::keys(&ctx, command),
         Command::Policy(command) => release::policy(&ctx, command),
         Command::Review(command) => release::review(&ctx, command),
+        Command::Reviews(args) => release::reviews(&ctx, &args),
         Command::Deploy(args) => release::deploy(&ctx, &args),
         Command::Registry(args) => release::registry(&ctx, &args),
         Command::Decisions(args) => release::decisions(&ctx, &args),

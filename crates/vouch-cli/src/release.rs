@@ -15,7 +15,7 @@ use vouch_views::Views;
 
 use crate::asof::At;
 use crate::cli::{
-    AuditArgs, DecisionsArgs, DeployArgs, GateArgs, GateCommandArgs, KeyRole, KeysCommand,
+    AuditArgs, DecisionsArgs, DeployArgs, ReviewsArgs, GateArgs, GateCommandArgs, KeyRole, KeysCommand,
     PolicyCommand, PromoteArgs, RegistryArgs, ReviewCommand, VerifyBundleArgs,
 };
 use crate::context::{now, parse_run, Context};
@@ -25,7 +25,10 @@ use crate::output::{self, number, print, table, Progress};
 impl From<ReleaseError> for CliError {
     fn from(e: ReleaseError) -> Self {
         let failure = match &e {
-            ReleaseError::Refused(_) => Failure::BadInput,
+            ReleaseError::Refused(_)
+            | ReleaseError::Violation(_)
+            | ReleaseError::Rejected { .. } => Failure::BadInput,
+            ReleaseError::Log(l) => crate::exit::log_failure(l),
             _ => Failure::Internal,
         };
         CliError::new(failure, e.into())
@@ -109,21 +112,31 @@ pub fn keys(ctx: &Context, command: KeysCommand) -> CliResult<()> {
             }
             Ok(())
         }
-        KeysCommand::Trust { public, name, role } => {
+        KeysCommand::Trust {
+            public,
+            name,
+            role,
+            valid_from,
+        } => {
             let key = match vouch_chain::parse_public_key(&public) {
                 Ok(key) => key,
                 // A private key file: take its public half (its own checks say what is wrong).
                 Err(_) if Path::new(&public).is_file() => load_key(Path::new(&public))?.public(),
                 Err(e) => return Err(bad_input(e.to_string())),
             };
-            let role = match role {
-                KeyRole::Signer => Role::Signer,
-                KeyRole::Reviewer => Role::Reviewer,
-            };
-            let ledger = ctx.open()?;
-            let mut trust = Trust::load(ledger.dir())?;
-            let added = trust.add(&key, &name, role);
-            trust.save(ledger.dir())?;
+            let role = key_role(role);
+            let valid_from = valid_from
+                .as_deref()
+                .map(|t| parse_any_time(t, "--valid-from"))
+                .transpose()?;
+            let mut ledger = ctx.open()?;
+            let mut trust = ledger.trust().clone();
+            let added = trust
+                .add(&key, &name, role, valid_from)
+                .map_err(|e| bad_input(e.to_string()))?;
+            if added {
+                ledger.set_trust(trust)?;
+            }
             let key_id = vouch_chain::key_id(&key);
             if ctx.global.json {
                 output::json(
@@ -136,26 +149,78 @@ pub fn keys(ctx: &Context, command: KeysCommand) -> CliResult<()> {
             }
             Ok(())
         }
+        KeysCommand::Revoke {
+            public,
+            from,
+            reason,
+        } => {
+            let key = vouch_chain::parse_public_key(&public).map_err(|e| bad_input(e.to_string()))?;
+            if reason.trim().is_empty() {
+                return Err(bad_input("--reason must say why the key is revoked"));
+            }
+            let now = now();
+            let from = match from.as_deref() {
+                Some(t) => parse_any_time(t, "--from")?,
+                None => now,
+            };
+            let mut ledger = ctx.open()?;
+            let mut trust = ledger.trust().clone();
+            let revoked = trust
+                .revoke(&key, from, &reason, now)
+                .map_err(|e| bad_input(e.to_string()))?;
+            ledger.set_trust(trust)?;
+            let key_id = vouch_chain::key_id(&key);
+            if ctx.global.json {
+                output::json(&serde_json::json!({ "key_id": key_id, "from": from, "roles_revoked": revoked, "reason": reason }));
+            } else {
+                println!("revoked key {key_id} from {from} ({revoked} role(s)): records it signed from then on are refused");
+            }
+            Ok(())
+        }
         KeysCommand::List => {
             let ledger = ctx.open()?;
-            let trust = Trust::load(ledger.dir())?;
+            let trust = ledger.trust();
             if ctx.global.json {
                 output::json(&trust.keys());
                 return Ok(());
             }
-            let mut t = table(["key id", "name", "role", "public key"]);
+            let mut t = table(["key id", "name", "role", "valid", "public key"]);
             for k in trust.keys() {
+                let valid = match (&k.valid_from, &k.revoked) {
+                    (_, Some(r)) => format!("revoked from {} ({})", r.from, r.reason),
+                    (Some(from), None) => format!("from {from}"),
+                    (None, None) => "yes".into(),
+                };
                 t.add_row([
-                    k.key_id.as_str(),
-                    k.name.as_str(),
-                    k.role.as_str(),
-                    k.key.as_str(),
+                    k.key_id.clone(),
+                    k.name.clone(),
+                    k.role.as_str().to_owned(),
+                    valid,
+                    k.key.clone(),
                 ]);
             }
             print(&t);
             Ok(())
         }
     }
+}
+
+fn key_role(role: KeyRole) -> Role {
+    match role {
+        KeyRole::Signer => Role::Signer,
+        KeyRole::Reviewer => Role::Reviewer,
+        KeyRole::Deployer => Role::Deployer,
+    }
+}
+
+/// A time flag that may lie in the future (a key's validity, a revocation).
+fn parse_any_time(text: &str, flag: &str) -> CliResult<Timestamp> {
+    let text = if text.len() == 10 {
+        format!("{text}T00:00:00Z")
+    } else {
+        text.to_owned()
+    };
+    Timestamp::parse_rfc3339(&text).map_err(|e| bad_input(format!("{flag}: {e}")))
 }
 
 pub fn policy(ctx: &Context, command: PolicyCommand) -> CliResult<()> {
@@ -301,26 +366,19 @@ pub fn promote_on(
     args: &GateArgs,
     key: &SigningKey,
 ) -> CliResult<Promoted> {
-    // A decision signed by a key nobody trusts would only fail verification later: refuse
-    // it now, with the command that fixes it.
-    let trust = Trust::load(ledger.dir())?;
-    if trust.find(&key.public(), Role::Signer).is_none() {
-        return Err(bad_input(format!(
-            "key {} is not trusted to sign decisions: run `vouch keys trust {} --name NAME --role signer` first",
-            vouch_chain::key_id(&key.public()),
-            vouch_chain::public_key_text(&key.public())
-        )));
-    }
     let e = evaluate_on(ledger.views(), args, now())?;
-    let recorded = record(
+    let (gated, recorded) = record(
         ledger,
         &e.policy,
         &e.text,
-        &e.gated,
+        &e.gated.candidate.run,
         key,
         &ctx.producer,
         now(),
     )?;
+    // What was signed is the evaluation made inside the transaction (on a conflict with
+    // another promoter, against the new production version).
+    let e = Evaluated { gated, ..e };
     let outcome = DecisionOutcome::from(e.gated.evaluation.outcome);
     Ok(Promoted {
         evaluated: e,
@@ -364,37 +422,119 @@ pub fn review(ctx: &Context, command: ReviewCommand) -> CliResult<()> {
     let (args, verdict) = match &command {
         ReviewCommand::Approve(a) => (a, ReviewVerdict::Approve),
         ReviewCommand::Reject(a) => (a, ReviewVerdict::Reject),
+        ReviewCommand::Enact(a) => return enact(ctx, &a.decision, &a.key),
     };
     if args.reason.trim().is_empty() {
         return Err(bad_input("--reason must say why"));
     }
     let key = load_key(&args.key)?;
+    let release_key = args.release_key.as_deref().map(load_key).transpose()?;
     let mut ledger = ctx.open_caught_up()?;
-    let (review, recorded) = ledger.record_review(
-        &args.decision,
-        verdict,
-        &args.reviewer,
-        &args.reason,
-        &key,
-        &ctx.producer,
-        now(),
-    )?;
-    let outcome = match verdict {
-        ReviewVerdict::Approve => "promoted",
-        ReviewVerdict::Reject => "rejected",
+    let (review, position) =
+        ledger.record_review(&args.decision, verdict, &args.reason, &key, &ctx.producer, now())?;
+    let target = ledger.find_decision(&args.decision)?;
+    let state = ledger.review_state(&target)?;
+    let decided = state.rejected || state.approvals >= state.required;
+    let enacted = match (&release_key, decided) {
+        (Some(release), true) => Some(ledger.enact_review(
+            &target.hash.hex(),
+            release,
+            &ctx.producer,
+            now(),
+        )?),
+        _ => None,
     };
     if ctx.global.json {
-        output::json(
-            &serde_json::json!({ "review": review, "decision": recorded.hash, "index": recorded.index, "outcome": outcome }),
-        );
+        output::json(&serde_json::json!({
+            "review": review, "position": position, "decision": target.hash,
+            "approvals": state.approvals, "required": state.required, "rejected": state.rejected,
+            "enacted": enacted.as_ref().map(|(outcome, r)| serde_json::json!({
+                "decision": r.hash, "index": r.index, "outcome": outcome.as_str(),
+            })),
+        }));
     } else {
         println!("review {} recorded", review.hex());
+        match &enacted {
+            Some((outcome, r)) => println!(
+                "decision {} (chain index {}): {}",
+                r.hash.hex(),
+                r.index,
+                outcome.as_str()
+            ),
+            None if decided => println!(
+                "the reviews decide decision {}: a release key enacts it with `vouch review enact --decision {} --key RELEASE.key`",
+                target.index,
+                &target.hash.hex()[..12]
+            ),
+            None => println!(
+                "decision {} has {} of {} approvals; waiting for more reviewers",
+                target.index, state.approvals, state.required
+            ),
+        }
+    }
+    Ok(())
+}
+
+fn enact(ctx: &Context, decision: &str, key: &Path) -> CliResult<()> {
+    let key = load_key(key)?;
+    let mut ledger = ctx.open_caught_up()?;
+    let (outcome, recorded) = ledger.enact_review(decision, &key, &ctx.producer, now())?;
+    if ctx.global.json {
+        output::json(&serde_json::json!({ "decision": recorded.hash, "index": recorded.index, "outcome": outcome.as_str() }));
+    } else {
         println!(
-            "decision {} (chain index {}): {outcome}",
+            "decision {} (chain index {}): {}",
             recorded.hash.hex(),
-            recorded.index
+            recorded.index,
+            outcome.as_str()
         );
     }
+    Ok(())
+}
+
+pub fn reviews(ctx: &Context, args: &ReviewsArgs) -> CliResult<()> {
+    let ledger = ctx.open_caught_up()?;
+    let mut all = ledger.reviews()?;
+    if args.pending {
+        all.retain(|(_, s)| s.resolved_by.is_none());
+    }
+    if ctx.global.json {
+        output::json(
+            &all.iter()
+                .map(|(d, s)| serde_json::json!({ "decision": d, "state": s }))
+                .collect::<Vec<_>>(),
+        );
+        return Ok(());
+    }
+    let mut t = table(["#", "decision", "model", "run", "approvals", "state", "reviewers"]);
+    for (d, s) in &all {
+        let state = match (s.resolved_by, s.rejected, s.approvals >= s.required) {
+            (Some(by), _, _) => format!("resolved by decision {by}"),
+            (None, true, _) | (None, false, true) => "decided: awaiting enactment".into(),
+            (None, false, false) => "pending".into(),
+        };
+        let reviewers: Vec<String> = d
+            .reviews
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} ({:?})",
+                    ledger.trust().name_of(&r.signer_key).unwrap_or(&r.reviewer),
+                    r.verdict
+                )
+            })
+            .collect();
+        t.add_row([
+            d.index.to_string(),
+            d.hash.hex()[..12].to_owned(),
+            d.model.to_string(),
+            d.run.to_string(),
+            format!("{}/{}", s.approvals, s.required),
+            state,
+            reviewers.join(", "),
+        ]);
+    }
+    print(&t);
     Ok(())
 }
 
@@ -424,9 +564,17 @@ pub fn deploy(ctx: &Context, args: &DeployArgs) -> CliResult<()> {
         (true, _) => return Err(bad_input("--force needs --reason TEXT")),
         (false, _) => None,
     };
+    let key = load_key(&args.key)?;
     let mut ledger = ctx.open_caught_up()?;
-    let (position, decision) =
-        ledger.record_deployment(&model, &args.env, digest, forced, &ctx.producer, now())?;
+    let (position, decision) = ledger.record_deployment(
+        &model,
+        &args.env,
+        digest,
+        forced,
+        &key,
+        &ctx.producer,
+        now(),
+    )?;
     if ctx.global.json {
         output::json(&serde_json::json!({
             "model": model, "env": args.env, "artifact": digest, "position": position,
@@ -464,7 +612,7 @@ pub fn print_checks(checks: &[Check]) {
 pub fn audit(ctx: &Context, args: &AuditArgs) -> CliResult<u8> {
     let digest = artifact_digest(args.path.as_deref(), args.digest.as_deref())?;
     let ledger = ctx.open_caught_up()?;
-    let trust = Trust::load(ledger.dir())?;
+    let trust = ledger.trust().clone();
     let report = ledger.audit(&digest, &trust)?;
     if let (Some(path), Some(decision)) = (&args.bundle, &report.decision) {
         let bundle = ledger.bundle(&digest, decision.index, &trust)?;
@@ -610,7 +758,7 @@ pub fn audit(ctx: &Context, args: &AuditArgs) -> CliResult<u8> {
 
 pub fn verify(ctx: &Context) -> CliResult<u8> {
     let ledger = ctx.open_caught_up()?;
-    let trust = Trust::load(ledger.dir())?;
+    let trust = ledger.trust().clone();
     let progress = Progress::new("verifying");
     let start = std::time::Instant::now();
     let report = ledger.verify(&trust, &mut |at, end| progress.update(at, end))?;
@@ -634,12 +782,22 @@ pub fn verify(ctx: &Context) -> CliResult<u8> {
             Ok(0)
         }
         Some(f) => {
+            for r in report.refused.iter().skip(1) {
+                eprintln!(
+                    "refused: log position {}{}: {}{}",
+                    r.position,
+                    r.index.map_or(String::new(), |i| format!(" (decision {i})")),
+                    r.reason,
+                    r.rule.map_or(String::new(), |rule| format!(" [rule {rule}]"))
+                );
+            }
             eprintln!(
-                "error: verification failed at log position {}{}: {}",
+                "error: verification failed at log position {}{}: {}{}",
                 f.position,
                 f.index
                     .map_or(String::new(), |i| format!(" (decision {i})")),
-                f.reason
+                f.reason,
+                f.rule.map_or(String::new(), |rule| format!(" [rule {rule}]"))
             );
             Ok(1)
         }
@@ -654,7 +812,19 @@ pub fn verify_bundle_command(ctx: &Context, args: &VerifyBundleArgs) -> CliResul
             args.file.display()
         ))
     })?;
-    let checks = verify_bundle(&bundle);
+    let trust = auditor_trust(args)?;
+    if trust.keys().is_empty() {
+        let signers: Vec<String> = bundle
+            .signers()
+            .iter()
+            .map(|(key, name)| format!("{} ({name})", vouch_chain::public_key_text(key)))
+            .collect();
+        return Err(bad_input(format!(
+            "verify-bundle needs the auditor's trust: --trust FILE, or --key ed25519:HEX --role ROLE for each key you trust (a bundle's own keys are only names). The bundle is signed by: {}",
+            if signers.is_empty() { "nobody".into() } else { signers.join(", ") }
+        )));
+    }
+    let checks = verify_bundle(&bundle, &trust);
     let ok = !checks.is_empty() && checks.iter().all(|c| c.ok);
     if ctx.global.json {
         output::json(&serde_json::json!({ "ok": ok, "checks": checks }));
@@ -681,6 +851,34 @@ pub fn verify_bundle_command(ctx: &Context, args: &VerifyBundleArgs) -> CliResul
     Ok(if ok { 0 } else { 1 })
 }
 
+/// The trust an auditor gives `verify-bundle`: a trust file and/or keys with roles.
+fn auditor_trust(args: &VerifyBundleArgs) -> CliResult<Trust> {
+    let mut trust = match &args.trust {
+        Some(path) => {
+            let text = read_text(path, "trust list")?;
+            serde_json::from_str::<Trust>(&text)
+                .map_err(|e| bad_input(format!("{} is not a trust list: {e}", path.display())))?
+        }
+        None => Trust::default(),
+    };
+    if args.keys.len() != args.roles.len() {
+        return Err(bad_input(format!(
+            "give one --role for each --key ({} keys, {} roles)",
+            args.keys.len(),
+            args.roles.len()
+        )));
+    }
+    for (text, role) in args.keys.iter().zip(&args.roles) {
+        let key = vouch_chain::parse_public_key(text).map_err(|e| bad_input(e.to_string()))?;
+        let name = format!("key {}", vouch_chain::key_id(&key));
+        let name = trust.name_of(&key).map_or(name, str::to_owned);
+        trust
+            .add(&key, &name, key_role(*role), None)
+            .map_err(|e| bad_input(e.to_string()))?;
+    }
+    Ok(trust)
+}
+
 /// One promoted version in the registry, with who approved it and on what evidence.
 #[derive(serde::Serialize)]
 struct VersionRow {
@@ -701,7 +899,7 @@ struct VersionRow {
 pub fn registry(ctx: &Context, args: &RegistryArgs) -> CliResult<()> {
     let at = At::open(ctx, args.as_of.as_deref())?;
     let views = at.views();
-    let trust = Trust::load(at.ledger.dir())?;
+    let trust = at.ledger.trust().clone();
     let mut models = views.models()?;
     if let Some(m) = &args.model {
         let m = parse_model(m)?;
@@ -826,15 +1024,16 @@ fn approver(views: &Views, trust: &Trust, d: &vouch_views::DecisionEntry) -> Cli
                 .rev()
                 .find(|r| r.verdict == ReviewVerdict::Approve)
             {
-                return Ok(format!("{}, by review", review.reviewer));
+                let name = trust
+                    .name_of(&review.signer_key)
+                    .map_or_else(|| format!("key {}", review.signer), str::to_owned);
+                return Ok(format!("{name}, by review"));
             }
         }
     }
     Ok(trust
-        .keys()
-        .iter()
-        .find(|k| k.key_id == d.signer)
-        .map_or_else(|| format!("key {}", d.signer), |k| k.name.clone()))
+        .name_of(&d.signer_key)
+        .map_or_else(|| format!("key {}", d.signer), str::to_owned))
 }
 
 pub fn decisions(ctx: &Context, args: &DecisionsArgs) -> CliResult<()> {

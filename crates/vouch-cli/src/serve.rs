@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use vouch_ledger::{FollowOptions, Trust};
+use vouch_ledger::FollowOptions;
 
 use crate::cli::{MigrateArgs, ServeArgs};
 use crate::context::{nats_options, Context};
@@ -60,7 +60,7 @@ pub fn migrate(ctx: &Context, args: &MigrateArgs) -> CliResult<u8> {
     // `--nats` names the stream this ledger follows; the source here must be embedded.
     options.nats_url = None;
     let ledger = vouch_ledger::Ledger::open(&ctx.global.ledger, &options)?;
-    let trust = Trust::load(ledger.dir())?;
+    let trust = ledger.trust().clone();
     let progress = Progress::new("migrating");
     let mut phase = String::new();
     let report = ledger

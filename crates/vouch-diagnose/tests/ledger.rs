@@ -13,7 +13,7 @@ use vouch_event::{
 };
 use vouch_ledger::{Ledger, OpenOptions};
 use vouch_policy::Policy;
-use vouch_replay::{gate_on, record};
+use vouch_replay::{record};
 
 const POLICY: &str = r#"
 model = "scoring"
@@ -142,13 +142,14 @@ fn release(ledger: &mut Ledger, run: &str, auc: [f64; 3], at: i64) {
     ];
     ledger.append(&events).unwrap();
     let policy = Policy::parse(POLICY).unwrap();
-    let gated = gate_on(ledger.views(), &policy, &RunId::new(run).unwrap(), day(at)).unwrap();
+    let key = SigningKey::from_seed([7; 32]);
+    trust_key(ledger, &key);
     record(
         ledger,
         &policy,
         POLICY,
-        &gated,
-        &SigningKey::from_seed([7; 32]),
+        &RunId::new(run).unwrap(),
+        &key,
         &producer(),
         day(at),
     )
@@ -214,6 +215,7 @@ fn scenario(dir: &std::path::Path) -> Ledger {
             "production",
             artifact("b"),
             None,
+            &SigningKey::from_seed([7; 32]),
             &producer(),
             day(40),
         )
@@ -354,4 +356,18 @@ fn an_environment_known_only_from_live_traffic_is_diagnosed() {
     assert!(d.findings[0]
         .title
         .starts_with("nothing is recorded as deployed to canary"));
+}
+
+/// Trusts `key` to sign decisions and deployments in `ledger`.
+fn trust_key(ledger: &mut Ledger, key: &SigningKey) {
+    let mut trust = ledger.trust().clone();
+    let a = trust
+        .add(&key.public(), "test release bot", vouch_ledger::Role::Signer, None)
+        .unwrap();
+    let b = trust
+        .add(&key.public(), "test release bot", vouch_ledger::Role::Deployer, None)
+        .unwrap();
+    if a || b {
+        ledger.set_trust(trust).unwrap();
+    }
 }

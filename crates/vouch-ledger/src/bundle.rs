@@ -1,23 +1,32 @@
 //! Audit bundles: everything needed to check one promotion offline, with no ledger at
-//! hand. A bundle is JSON: the records' exact log bytes (hex) with their positions and
-//! keys, and the public keys the producer trusted.
+//! hand. A bundle is JSON: the records' exact log bytes (hex) with their positions, keys
+//! and event ids, and the names the producer gave the keys that signed them.
 //!
-//! It holds the decision that promoted the artifact and every decision after it up to the
-//! head (so the chain from it to the head can be checked), the decision's evidence events,
-//! its policy event, the review it enacts (with the decision reviewed), and the artifact's
-//! deployments.
+//! It holds the decision that promoted the artifact, the decision before it (its
+//! previous link) and every decision after it up to the head, the decision's evidence
+//! events and policy, the decision it resolves with that decision's reviews (for a
+//! promotion a review enacted), and the artifact's deployments. A bundle is checked
+//! against the auditor's trust, never the keys written inside it, and every record in it
+//! must be covered by a check: an extra record fails the bundle.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use vouch_event::{hex, Body, DecisionOutcome, Digest, Event, Subject};
+use vouch_event::{hex, Body, DecisionOutcome, Digest, Event, Kind, ModelName, PublicKeyBytes};
+use vouch_rules::{
+    judge_decision, judge_deployment, judge_link, judge_review, DecisionCase, DecisionFacts,
+    ReviewFacts, Tip, Trust,
+};
 
 use crate::release::{chain_key, Check, ReleaseError};
-use crate::trust::{Role, Trust, TrustedKey};
+use crate::trust::TrustedKey;
 use crate::Ledger;
 
 /// The bundle format written by this version.
-pub const BUNDLE_FORMAT: &str = "vouch-audit-bundle-v1";
+pub const BUNDLE_FORMAT: &str = "vouch-audit-bundle-v2";
+
+/// The largest bundle `verify-bundle` reads.
+pub const MAX_BUNDLE_BYTES: u64 = 256 * 1024 * 1024;
 
 /// One log record, byte for byte.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,8 +54,37 @@ pub struct Bundle {
     pub decision: u64,
     /// The records, ascending by position.
     pub records: Vec<BundleRecord>,
-    /// The keys trusted when the bundle was made.
+    /// The names the producer's trust list gave the keys (names only: a bundle is
+    /// verified against the auditor's trust, never these).
     pub keys: Vec<TrustedKey>,
+}
+
+impl Bundle {
+    /// Every key that signed a release record in the bundle, with the name the bundle
+    /// gives it: what an auditor without trust is shown.
+    pub fn signers(&self) -> Vec<(PublicKeyBytes, String)> {
+        let mut out: Vec<(PublicKeyBytes, String)> = Vec::new();
+        for r in &self.records {
+            let Some(event) = unhex(&r.bytes).and_then(|b| vouch_event::decode(&b).ok()) else {
+                continue;
+            };
+            let signer = match &event.body {
+                Body::DecisionRecorded(d) => d.signer,
+                Body::ReviewRecorded(rv) => rv.signer,
+                Body::DeploymentSigned(d) => d.signer,
+                _ => continue,
+            };
+            if !out.iter().any(|(k, _)| *k == signer) {
+                let name = self
+                    .keys
+                    .iter()
+                    .find(|k| k.public() == Some(signer))
+                    .map_or_else(|| "unnamed".to_owned(), |k| k.name.clone());
+                out.push((signer, name));
+            }
+        }
+        out
+    }
 }
 
 impl Ledger {
@@ -61,20 +99,30 @@ impl Ledger {
         trust: &Trust,
     ) -> Result<Bundle, ReleaseError> {
         let mut positions = Vec::new();
+        if let Some(prev) = index.checked_sub(1) {
+            if let Some(entry) = self.views().decision(prev)? {
+                positions.push(entry.position);
+            }
+        }
         let mut next = index;
         while let Some(entry) = self.views().decision(next)? {
             positions.push(entry.position);
-            let record = self.decision_record(&entry)?;
             if next == index {
+                let record = self.decision_record(&entry)?;
                 positions.extend(&record.evidence);
                 positions.push(record.policy_position);
-            }
-            // A decision enacting a review is signed by the reviewer: the review record
-            // (and the decision it reviewed) show that key may sign it.
-            if let Some(link) = &record.review {
-                positions.push(link.review_position);
-                if let Some(reviewed) = self.views().decision_by_hash(&link.decision)? {
-                    positions.push(reviewed.position);
+                // The decision it resolves, and that decision's reviews up to it.
+                if let Some(link) = &record.review {
+                    if let Some(reviewed) = self.views().decision_by_hash(&link.decision)? {
+                        positions.push(reviewed.position);
+                        positions.extend(
+                            reviewed
+                                .reviews
+                                .iter()
+                                .map(|r| r.position)
+                                .filter(|&p| p < entry.position),
+                        );
+                    }
                 }
             }
             next += 1;
@@ -102,7 +150,12 @@ impl Ledger {
             artifact: artifact.to_string(),
             decision: index,
             records,
-            keys: trust.keys().to_vec(),
+            keys: trust
+                .keys()
+                .iter()
+                .filter(|k| k.revoked.is_none())
+                .cloned()
+                .collect(),
         })
     }
 }
@@ -116,11 +169,14 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// Checks a bundle on its own: every decision from the audited one to the head is signed
-/// by a key the bundle trusts and links to the one before; the audited decision promoted
-/// the artifact, its evidence digest matches the included bytes, its policy text matches
-/// its digest, and the review it enacts is signed by a trusted reviewer.
-pub fn verify_bundle(bundle: &Bundle) -> Vec<Check> {
+/// Checks a bundle against the auditor's `trust` with the rule book: the audited decision
+/// is valid (signature and role of its signer under `trust`, its link to the previous
+/// decision, its evidence digest over the included bytes, its policy, and for a promotion
+/// a review enacted, the reviews that decide it); every decision after it up to the head
+/// is a valid link signed by a trusted key; the artifact's deployments are valid and one
+/// cites the audited decision; every record's event id and key match its bytes; and no
+/// record is left unchecked.
+pub fn verify_bundle(bundle: &Bundle, trust: &Trust) -> Vec<Check> {
     let mut checks = Vec::new();
     let mut check = |what: &str, ok: bool, detail: String| {
         checks.push(Check {
@@ -140,7 +196,6 @@ pub fn verify_bundle(bundle: &Bundle) -> Vec<Check> {
         );
         return checks;
     }
-    let trust = Trust::from_keys(bundle.keys.clone());
     let Ok(artifact) = Digest::parse(&bundle.artifact) else {
         check(
             "artifact",
@@ -149,6 +204,8 @@ pub fn verify_bundle(bundle: &Bundle) -> Vec<Check> {
         );
         return checks;
     };
+    // Every record decoded, with its digest; its event id and key must be the ones its
+    // bytes imply (they are outside the bytes a digest or signature covers).
     let mut events: BTreeMap<u64, (Event, Digest, String)> = BTreeMap::new();
     for r in &bundle.records {
         let Some(bytes) = unhex(&r.bytes) else {
@@ -159,13 +216,8 @@ pub fn verify_bundle(bundle: &Bundle) -> Vec<Check> {
             );
             return checks;
         };
-        match vouch_event::decode(&bytes) {
-            Ok(event) => {
-                events.insert(
-                    r.position,
-                    (event, vouch_event::event_digest(&bytes), r.key.clone()),
-                );
-            }
+        let event = match vouch_event::decode(&bytes) {
+            Ok(event) => event,
             Err(e) => {
                 check(
                     "record",
@@ -174,88 +226,44 @@ pub fn verify_bundle(bundle: &Bundle) -> Vec<Check> {
                 );
                 return checks;
             }
-        }
-    }
-    // The chain from the audited decision to the head. Earlier decisions in the bundle
-    // (one a review resolved) are context, not links of this walk.
-    let chain: Vec<(u64, &Event)> = events
-        .iter()
-        .filter(|(_, (_, _, key))| *key == chain_key().as_str())
-        .filter(|(_, (e, _, _))| !matches!(&e.body, Body::DecisionRecorded(d) if d.index < bundle.decision))
-        .map(|(p, (e, _, _))| (*p, e))
-        .collect();
-    let mut prev: Option<(u64, Digest)> = None;
-    let mut audited = None;
-    let mut reviews: BTreeMap<Digest, (Digest, vouch_event::PublicKeyBytes, bool)> =
-        BTreeMap::new();
-    for (_, (event, _, _)) in events.iter() {
-        if let (Subject::Model(model), Body::ReviewRecorded(r)) = (&event.subject, &event.body) {
-            let ok = vouch_chain::verify_review(model, r).is_ok()
-                && trust.find(&r.signer, Role::Reviewer).is_some();
-            reviews.insert(
-                vouch_chain::review_hash(model, r),
-                (r.decision, r.signer, ok),
-            );
-        }
-    }
-    for (position, event) in &chain {
-        let (Subject::Model(model), Body::DecisionRecorded(d)) = (&event.subject, &event.body)
-        else {
+        };
+        let key = crate::log_key(&event);
+        let on_chain = r.key == chain_key().as_str() && event.kind() == Kind::DecisionRecorded;
+        if event.id.as_str() != r.event_id || (r.key != key.as_str() && !on_chain) {
             check(
-                "chain",
+                "record",
                 false,
-                format!("record at position {position} on the chain is not a decision"),
+                format!(
+                    "record at position {}: its event id `{}` and key `{}` are not the event's own (`{}` under `{key}`)",
+                    r.position, r.event_id, r.key, event.id
+                ),
             );
             return checks;
-        };
-        let hash = vouch_chain::decision_hash(model, d);
-        if let Some((index, prev_hash)) = prev {
-            let linked = d.index == index + 1 && d.prev == Some(prev_hash);
+        }
+        if events
+            .insert(
+                r.position,
+                (event, vouch_event::event_digest(&bytes), r.key.clone()),
+            )
+            .is_some()
+        {
             check(
-                "chain link",
-                linked,
-                format!(
-                    "decision {} at position {position} follows decision {index}",
-                    d.index
-                ),
-            );
-        } else if d.index != bundle.decision {
-            check(
-                "chain",
+                "record",
                 false,
-                format!(
-                    "the bundle's chain starts at decision {}, not {}",
-                    d.index, bundle.decision
-                ),
+                format!("position {} appears twice", r.position),
             );
+            return checks;
         }
-        let signature = vouch_chain::verify_decision(model, d);
-        let trusted = trust.find(&d.signer, Role::Signer).is_some()
-            || d.review.as_ref().is_some_and(|l| {
-                reviews.get(&l.review).is_some_and(|(dec, signer, ok)| {
-                    *ok && *dec == l.decision && *signer == d.signer
-                })
-            });
-        check(
-            "decision signature",
-            signature.is_ok() && trusted,
-            format!(
-                "decision {} signed by key {}{}",
-                d.index,
-                vouch_chain::key_id(&d.signer),
-                match (&signature, trusted) {
-                    (Err(e), _) => format!(": {e}"),
-                    (Ok(()), false) => ", which the bundle does not trust".into(),
-                    (Ok(()), true) => String::new(),
-                }
-            ),
-        );
-        if d.index == bundle.decision {
-            audited = Some((model.clone(), (**d).clone(), hash));
-        }
-        prev = Some((d.index, hash));
     }
-    let Some((model, d, hash)) = audited else {
+    let decision_at = |index: u64| {
+        events.iter().find_map(|(p, (e, _, key))| match &e.body {
+            Body::DecisionRecorded(d) if d.index == index && key == chain_key().as_str() => {
+                Some((*p, e))
+            }
+            _ => None,
+        })
+    };
+    let Some((audited_position, audited)) = decision_at(bundle.decision) else {
         check(
             "decision",
             false,
@@ -263,11 +271,157 @@ pub fn verify_bundle(bundle: &Bundle) -> Vec<Check> {
         );
         return checks;
     };
+    let Body::DecisionRecorded(d) = &audited.body else {
+        unreachable!("found as a decision")
+    };
+    let Ok(model) = vouch_rules::model_of(audited) else {
+        check("decision", false, "the decision concerns no model".into());
+        return checks;
+    };
+    let mut used: Vec<u64> = vec![audited_position];
+    let mut verifier = vouch_chain::Verifier::default();
+    // The head it links to: the previous decision, bound by the audited decision's hash
+    // link (its own validity is the chain's before it, which the bundle does not carry).
+    let head = match d.index.checked_sub(1) {
+        None => None,
+        Some(prev) => match decision_at(prev) {
+            Some((p, e)) => {
+                used.push(p);
+                let Body::DecisionRecorded(pd) = &e.body else {
+                    unreachable!()
+                };
+                let pm = vouch_rules::model_of(e).ok();
+                pm.map(|pm| Tip {
+                    index: pd.index,
+                    hash: vouch_chain::decision_hash(pm, pd),
+                    decided_at: pd.decided_at,
+                })
+            }
+            None => {
+                check(
+                    "decision",
+                    false,
+                    format!("the previous decision {prev} is not in the bundle"),
+                );
+                return checks;
+            }
+        },
+    };
+    // The decision it resolves, and that decision's reviews judged in order.
+    let mut reviews: Vec<ReviewFacts> = Vec::new();
+    let mut target: Option<(u64, &ModelName, &vouch_event::DecisionRecorded, Digest)> = None;
+    if let Some(link) = &d.review {
+        target = events.iter().find_map(|(p, (e, _, key))| match &e.body {
+            Body::DecisionRecorded(t) if key == chain_key().as_str() && t.index < d.index => {
+                let tm = vouch_rules::model_of(e).ok()?;
+                let h = vouch_chain::decision_hash(tm, t);
+                (h == link.decision).then_some((*p, tm, &**t, h))
+            }
+            _ => None,
+        });
+        if let Some((tp, tm, t, th)) = target {
+            used.push(tp);
+            for (p, (e, _, key)) in &events {
+                let Body::ReviewRecorded(r) = &e.body else {
+                    continue;
+                };
+                if r.decision != th || *p > audited_position {
+                    continue;
+                }
+                used.push(*p);
+                let facts = DecisionFacts {
+                    model: tm,
+                    hash: th,
+                    index: t.index,
+                    outcome: t.outcome,
+                    artifacts: &t.artifacts,
+                    signer: t.signer,
+                    resolved: false,
+                    reviews: &reviews,
+                };
+                let verdict = judge_review(e, key, Some(facts), trust, &mut verifier);
+                let name = trust.name_of(&r.signer).unwrap_or("an untrusted key");
+                check(
+                    "review",
+                    verdict.is_ok(),
+                    match &verdict {
+                        Ok(_) => format!(
+                            "{:?} of decision {} by {name} (key {}): {}",
+                            r.verdict,
+                            t.index,
+                            vouch_chain::key_id(&r.signer),
+                            r.reason
+                        ),
+                        Err(v) => format!("review at position {p}: {v}"),
+                    },
+                );
+                if let Ok(hash) = verdict {
+                    reviews.push(ReviewFacts {
+                        hash,
+                        position: *p,
+                        verdict: r.verdict,
+                        signer: r.signer,
+                    });
+                }
+            }
+        }
+    }
+    let evidence: Vec<Option<Digest>> = d
+        .evidence
+        .iter()
+        .map(|p| events.get(p).map(|(_, digest, _)| *digest))
+        .collect();
+    used.extend(d.evidence.iter().filter(|p| events.contains_key(p)));
+    if events.contains_key(&d.policy_position) {
+        used.push(d.policy_position);
+    }
+    let resolves = target.map(|(_, tm, t, th)| {
+        (
+            DecisionFacts {
+                model: tm,
+                hash: th,
+                index: t.index,
+                outcome: t.outcome,
+                artifacts: &t.artifacts,
+                signer: t.signer,
+                resolved: false,
+                reviews: &reviews,
+            },
+            t,
+        )
+    });
+    let case = DecisionCase {
+        event: audited,
+        key: vouch_rules::CHAIN_KEY,
+        position: audited_position,
+        head,
+        evidence: &evidence,
+        policy: events.get(&d.policy_position).map(|(e, _, _)| e),
+        resolves,
+    };
+    let verdict = judge_decision(&case, trust, &mut verifier);
+    let signer = trust.name_of(&d.signer).unwrap_or("an untrusted key");
+    check(
+        "decision",
+        verdict.is_ok(),
+        match &verdict {
+            Ok(hash) => format!(
+                "decision {} ({hash}) signed by {signer} (key {}): valid under the rule book, {} events of evidence match",
+                d.index,
+                vouch_chain::key_id(&d.signer),
+                d.evidence.len()
+            ),
+            Err(v) => v.to_string(),
+        },
+    );
+    let Ok(hash) = verdict else {
+        return checks;
+    };
     check(
         "promotion",
         d.outcome == DecisionOutcome::Promoted && d.artifacts.contains(&artifact),
         format!(
-            "decision {} ({hash}) {} model {model} with artifacts {}",
+            "decision {} {} model {model} with artifacts {}",
             d.index,
             d.outcome.as_str(),
             d.artifacts
@@ -277,75 +431,114 @@ pub fn verify_bundle(bundle: &Bundle) -> Vec<Check> {
                 .join(", ")
         ),
     );
-    let missing: Vec<u64> = d
-        .evidence
-        .iter()
-        .copied()
-        .filter(|p| !events.contains_key(p))
-        .collect();
-    if missing.is_empty() {
-        let recomputed =
-            vouch_chain::evidence_digest(d.evidence.iter().map(|p| (*p, &events[p].1)));
-        check(
-            "evidence digest",
-            recomputed == d.evidence_digest,
-            format!("{} events hash to {recomputed}", d.evidence.len()),
-        );
-    } else {
-        check(
-            "evidence digest",
-            false,
-            format!("evidence at positions {missing:?} is missing from the bundle"),
-        );
-    }
-    match events.get(&d.policy_position) {
-        Some((
-            Event {
-                body: Body::PolicyPublished(p),
-                ..
-            },
-            _,
-            _,
-        )) => {
-            check(
-                "policy",
-                p.digest == d.policy && Digest::of(p.text.as_bytes()) == d.policy,
-                format!("policy version {} ({})", p.version, d.policy),
-            );
-        }
-        _ => check(
-            "policy",
-            false,
-            format!("policy record at position {} is missing", d.policy_position),
-        ),
-    }
-    if let Some(link) = &d.review {
-        let ok = reviews
-            .get(&link.review)
-            .is_some_and(|(dec, _, ok)| *ok && *dec == link.decision);
-        check(
-            "review",
-            ok,
-            format!("review {} of decision {}", link.review, link.decision),
-        );
-    }
-    for (position, (event, _, _)) in &events {
-        if let Body::DeploymentRecorded(dep) = &event.body {
-            if dep.artifact == artifact {
+    // The decisions after it, up to the head the bundle was made at: each a valid link.
+    let mut tip = Tip {
+        index: d.index,
+        hash,
+        decided_at: d.decided_at,
+    };
+    let mut promoting: BTreeMap<Digest, (&ModelName, DecisionOutcome, Vec<Digest>, u64)> =
+        BTreeMap::new();
+    promoting.insert(hash, (model, d.outcome, d.artifacts.clone(), d.index));
+    let mut next = d.index + 1;
+    while let Some((p, e)) = decision_at(next) {
+        used.push(p);
+        match judge_link(e, vouch_rules::CHAIN_KEY, Some(tip), trust, &mut verifier) {
+            Ok((h, nd)) => {
                 check(
-                    "deployment",
-                    dep.decision == Some(hash) && !dep.forced,
+                    "chain link",
+                    true,
                     format!(
-                        "{} to {} at position {position}",
-                        if dep.forced {
-                            "forced deployment"
-                        } else {
-                            "deployment"
-                        },
-                        dep.env
+                        "decision {} at position {p} follows decision {} (signed by {})",
+                        nd.index,
+                        tip.index,
+                        trust.name_of(&nd.signer).unwrap_or("?")
                     ),
                 );
+                if let Ok(nm) = vouch_rules::model_of(e) {
+                    promoting.insert(h, (nm, nd.outcome, nd.artifacts.clone(), nd.index));
+                }
+                tip = Tip {
+                    index: nd.index,
+                    hash: h,
+                    decided_at: nd.decided_at,
+                };
             }
+            Err(v) => {
+                check("chain link", false, format!("position {p}: {v}"));
+                break;
+            }
+        }
+        next += 1;
+    }
+    let mut deployed = false;
+    for (p, (e, _, key)) in &events {
+        if !matches!(e.kind(), Kind::DeploymentSigned | Kind::DeploymentRecorded) {
+            continue;
+        }
+        used.push(*p);
+        let cited = match &e.body {
+            Body::DeploymentSigned(dep) => dep.decision,
+            _ => None,
+        };
+        let facts = cited.and_then(|c| {
+            promoting.get(&c).map(|(m, outcome, artifacts, index)| DecisionFacts {
+                model: m,
+                hash: c,
+                index: *index,
+                outcome: *outcome,
+                artifacts,
+                signer: d.signer,
+                resolved: false,
+                reviews: &[],
+            })
+        });
+        let verdict = judge_deployment(e, key, facts, trust, &mut verifier);
+        let detail = match (&e.body, &verdict) {
+            (Body::DeploymentSigned(dep), Ok(_)) => {
+                if dep.artifact == artifact && !dep.forced && dep.decision == Some(hash) {
+                    deployed = true;
+                }
+                format!(
+                    "{} of {} to {} at {} by {}",
+                    if dep.forced {
+                        "forced deployment"
+                    } else {
+                        "deployment"
+                    },
+                    dep.artifact,
+                    dep.env,
+                    dep.deployed_at,
+                    trust.name_of(&dep.signer).unwrap_or("?")
+                )
+            }
+            (_, Err(v)) => format!("deployment at position {p}: {v}"),
+            _ => unreachable!("only signed deployments are accepted"),
+        };
+        check("deployment", verdict.is_ok(), detail);
+    }
+    if !deployed {
+        check(
+            "deployment",
+            false,
+            format!(
+                "the bundle holds no valid deployment of {artifact} citing decision {}",
+                d.index
+            ),
+        );
+    }
+    used.sort_unstable();
+    used.dedup();
+    for (p, (e, _, _)) in &events {
+        if used.binary_search(p).is_err() {
+            check(
+                "record",
+                false,
+                format!(
+                    "the {} record at position {p} is not part of this audit: nothing in it is checked",
+                    e.kind()
+                ),
+            );
         }
     }
     checks

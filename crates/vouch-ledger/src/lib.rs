@@ -33,15 +33,15 @@ use vouch_log_embedded::EmbeddedLog;
 use vouch_log_nats::NatsLog;
 use vouch_views::{CatchUpReport, Counts, ProjectError, Views, ViewsError};
 
-pub use bundle::{verify_bundle, Bundle, BundleRecord, BUNDLE_FORMAT};
+pub use bundle::{verify_bundle, Bundle, BundleRecord, BUNDLE_FORMAT, MAX_BUNDLE_BYTES};
 pub use follow::{follow, FollowOptions, FollowReport};
 pub use lock::DirLock;
 pub use migrate::{MigrateError, MigrateReport};
 pub use release::{
     chain_key, verify_log, AuditReport, Check, DecisionDraft, Failure, Recorded, ReleaseError,
-    VerifyReport,
+    ReviewState, VerifyReport,
 };
-pub use trust::{Role, Trust, TrustError, TrustedKey};
+pub use trust::{Revocation, Role, Trust, TrustChangeError, TrustError, TrustFile, TrustedKey};
 pub use vouch_log_nats::{NatsError, NatsOptions, DUPLICATE_WINDOW};
 
 const MARKER: &str = "ledger.json";
@@ -134,6 +134,9 @@ pub enum OpenError {
     /// Bringing the views up to date failed.
     #[error(transparent)]
     Project(#[from] ProjectError),
+    /// The trust list could not be read.
+    #[error(transparent)]
+    Trust(#[from] TrustError),
 }
 
 /// Why an append failed. Nothing was acknowledged; retrying with the same event ids is
@@ -258,6 +261,8 @@ pub struct Ledger {
     dir: PathBuf,
     log: Backend,
     views: Views,
+    /// The trust list the views' release records are judged under (`trust.json`).
+    trust: Trust,
     _lock: DirLock,
 }
 
@@ -538,14 +543,19 @@ impl Ledger {
             })?)),
         };
         let views = retry_store_lock(dir, deadline, || Ok(Views::open(&dir.join("views"))?))?;
+        let trust = <Trust as TrustFile>::load(dir)?;
         let mut ledger = Ledger {
             dir: dir.to_owned(),
             log,
             views,
+            trust,
             _lock: lock,
         };
         if !ledger.views.is_current_format()? {
             tracing::info!("views were written by another layout; rebuilding");
+            ledger.rebuild(&mut |_, _| {})?;
+        } else if !ledger.views.judged_under(&ledger.trust)? {
+            tracing::info!("the trust list changed since the views were projected; rebuilding");
             ledger.rebuild(&mut |_, _| {})?;
         }
         Ok(ledger)
@@ -564,6 +574,23 @@ impl Ledger {
     /// The log backend, shareable with [`Ledger::open_with`].
     pub fn backend(&self) -> &Backend {
         &self.log
+    }
+
+    /// The trust list the views judge release records under.
+    pub fn trust(&self) -> &Trust {
+        &self.trust
+    }
+
+    /// Replaces the trust list: saves `trust.json` and judges every release record again
+    /// under it (the rule book's verdicts depend on trust, so the views are rebuilt).
+    ///
+    /// # Errors
+    /// When the file cannot be written or the rebuild fails.
+    pub fn set_trust(&mut self, trust: Trust) -> Result<(), OpenError> {
+        trust.save(&self.dir)?;
+        self.trust = trust;
+        self.rebuild(&mut |_, _| {})?;
+        Ok(())
     }
 
     /// The views. Call [`Ledger::catch_up`] first to see every appended event.
@@ -647,7 +674,7 @@ impl Ledger {
         &mut self,
         progress: &mut dyn FnMut(Position, Position),
     ) -> Result<CatchUpReport, ProjectError> {
-        match vouch_views::catch_up(self.log.log(), &self.views, progress) {
+        match vouch_views::catch_up(self.log.log(), &self.views, &self.trust, progress) {
             Err(ProjectError::AheadOfLog { views, log }) => {
                 tracing::warn!(%views, %log, "views are ahead of the log; rebuilding them");
                 self.rebuild(progress)
@@ -676,7 +703,7 @@ impl Ledger {
             });
         }
         let views = Views::temporary()?;
-        vouch_views::catch_up_to(self.log.log(), &views, end, progress)?;
+        vouch_views::catch_up_to(self.log.log(), &views, &self.trust, end, progress)?;
         Ok(views)
     }
 
@@ -721,7 +748,7 @@ impl Ledger {
         end: Position,
         progress: &mut dyn FnMut(Position, Position),
     ) -> Result<CatchUpReport, ProjectError> {
-        match vouch_views::catch_up_to(self.log.log(), &self.views, end, progress) {
+        match vouch_views::catch_up_to(self.log.log(), &self.views, &self.trust, end, progress) {
             Err(ProjectError::AheadOfLog { views, log })
                 if log == self.log().last_position()? =>
             {
@@ -740,7 +767,7 @@ impl Ledger {
         &mut self,
         progress: &mut dyn FnMut(Position, Position),
     ) -> Result<CatchUpReport, ProjectError> {
-        let report = vouch_views::rebuild(self.log.log(), &mut self.views, progress)?;
+        let report = vouch_views::rebuild(self.log.log(), &mut self.views, &self.trust, progress)?;
         self.views.flush()?;
         Ok(report)
     }

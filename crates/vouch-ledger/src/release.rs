@@ -2,14 +2,13 @@
 //! reviews, deployments; and checking them: `verify` (the whole chain) and `audit` (one
 //! artifact, back to its evidence).
 
-use std::collections::HashMap;
-
 use vouch_chain::SigningKey;
 use vouch_event::{
-    Body, DecisionOutcome, DecisionRecorded, DeploymentRecorded, Digest, Event, EventId,
-    GateRecord, ModelName, PolicyPublished, Producer, PublicKeyBytes, ReviewLink, ReviewRecorded,
+    Body, DecisionOutcome, DecisionRecorded, DeploymentSigned, Digest, Event, EventId, GateRecord,
+    Kind, ModelName, PolicyPublished, Producer, PublicKeyBytes, ReviewLink, ReviewRecorded,
     ReviewVerdict, RunId, SignatureBytes, Subject, Timestamp,
 };
+use vouch_rules::{DecisionCase, DecisionFacts, Judged, ReviewFacts, Tip, Walk};
 use vouch_log::{ConditionalAppend, Log, LogError, LogKey, NewRecord, Position, Record};
 use vouch_views::{DecisionEntry, DeploymentEntry, ProjectError, ViewsError};
 
@@ -40,6 +39,19 @@ pub enum ReleaseError {
         /// Where.
         position: u64,
         /// What is wrong.
+        reason: String,
+    },
+    /// The rule book refuses the record (or the key that would sign it).
+    #[error("refused by the rule book: {0}")]
+    Violation(vouch_rules::Violation),
+    /// The record was appended but the projector refused it (a concurrent change).
+    #[error("the release record {hash} at position {position} was appended but refused: {reason}")]
+    Rejected {
+        /// Where.
+        position: u64,
+        /// Its hash.
+        hash: Digest,
+        /// The projector's quarantine reason.
         reason: String,
     },
     /// Other writers kept extending the chain.
@@ -94,13 +106,15 @@ pub struct Recorded {
     pub position: u64,
 }
 
-/// The first record that does not verify, and why.
+/// A record that does not verify, and why.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Failure {
     /// Log position of the record.
     pub position: u64,
     /// Its chain index, for a decision.
     pub index: Option<u64>,
+    /// The rule it broke; none for a damaged or gapped log.
+    pub rule: Option<vouch_rules::Rule>,
     /// What is wrong.
     pub reason: String,
 }
@@ -114,10 +128,14 @@ pub struct VerifyReport {
     pub decisions: u64,
     /// Reviews checked.
     pub reviews: u64,
+    /// Deployments checked.
+    pub deployments: u64,
     /// Signatures checked.
     pub signatures: u64,
     /// The first failure; none when everything verified.
     pub failure: Option<Failure>,
+    /// Every release record the rule book refused, in log order.
+    pub refused: Vec<Failure>,
 }
 
 /// One check `audit` made.
@@ -157,69 +175,6 @@ impl AuditReport {
     pub fn ok(&self) -> bool {
         self.decision.is_some() && self.checks.iter().all(|c| c.ok)
     }
-}
-
-/// What `verify` carries from record to record.
-#[derive(Default)]
-struct ChainWalk {
-    /// Every record's digest so far, by position - 1.
-    digests: Vec<Digest>,
-    /// The last decision: index and hash.
-    head: Option<(u64, Digest)>,
-    /// Reviews seen: review hash → (decision reviewed, signer).
-    reviews: HashMap<Digest, (Digest, PublicKeyBytes)>,
-    /// Signatures of the current batch, checked together.
-    jobs: Vec<SignatureJob>,
-}
-
-/// A signature to check: the canonical bytes it covers, and where the record is.
-struct SignatureJob {
-    position: u64,
-    index: Option<u64>,
-    model: ModelName,
-    body: Vec<u8>,
-    signer: PublicKeyBytes,
-    signature: SignatureBytes,
-}
-
-/// Checks signatures on every core; returns the failure with the lowest position.
-fn check_signatures(jobs: &[SignatureJob]) -> Option<Failure> {
-    let check = |verifier: &mut vouch_chain::Verifier, job: &SignatureJob| {
-        verifier
-            .verify(&job.signer, &job.body, &job.signature)
-            .err()
-            .map(|e| Failure {
-                position: job.position,
-                index: job.index,
-                reason: match job.index {
-                    Some(_) => e.to_string(),
-                    None => format!("review of a {} decision: {e}", job.model),
-                },
-            })
-    };
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8);
-    if jobs.len() < 64 || threads == 1 {
-        let mut verifier = vouch_chain::Verifier::default();
-        return jobs.iter().find_map(|job| check(&mut verifier, job));
-    }
-    let chunk = jobs.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = jobs
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    let mut verifier = vouch_chain::Verifier::default();
-                    part.iter().find_map(|job| check(&mut verifier, job))
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .filter_map(|w| w.join().expect("signature checks do not panic"))
-            .min_by_key(|f| f.position)
-    })
 }
 
 fn corrupt(position: u64, reason: impl Into<String>) -> ReleaseError {
@@ -341,68 +296,60 @@ impl Ledger {
         Ok((positions, digest))
     }
 
-    /// The chain head as the log has it: position, index and hash of the last decision.
-    fn log_chain_head(&self) -> Result<Option<(Position, u64, Digest)>, ReleaseError> {
-        let Some(position) = self.log().last_for_key(&chain_key())? else {
-            return Ok(None);
-        };
-        let record = self.read_positions(&[position.get()])?.remove(0);
-        let event = decode(&record)?;
-        let model = model_of(&event, position.get())?;
-        match &event.body {
-            Body::DecisionRecorded(d) => Ok(Some((
-                position,
-                d.index,
-                vouch_chain::decision_hash(model, d),
-            ))),
-            _ => Err(corrupt(
-                position.get(),
-                "the chain holds a record that is not a decision",
-            )),
-        }
-    }
-
-    /// Signs `draft` as the next link of the chain and appends it, conditional on the
-    /// chain head it read: a concurrent writer makes it re-read and re-sign, so the chain
-    /// never forks.
+    /// Records the next decision of the one chain as one transaction: brings the views up
+    /// to the log, has `draft` evaluate on them (so the evidence digested is exactly the
+    /// evidence evaluated, and the baseline is the production version at this chain
+    /// position), signs the next link after the last decision the rule book accepted, and
+    /// appends it conditionally on the last record under the chain key. When another
+    /// writer got there first, it starts again from the top: caught up, evaluated again,
+    /// signed again. It reports success only once the projector has accepted the record.
     ///
     /// # Errors
-    /// When the log fails, or the chain keeps moving for 1,000 attempts.
+    /// When `key` may not sign decisions, `draft` refuses, the rule book refuses the
+    /// record, the log fails, or the chain keeps moving for 1,000 attempts.
     pub fn record_decision(
         &mut self,
-        draft: DecisionDraft,
         key: &SigningKey,
         producer: &Producer,
         time: Timestamp,
+        draft: &mut dyn FnMut(&Ledger) -> Result<DecisionDraft, ReleaseError>,
     ) -> Result<Recorded, ReleaseError> {
         const ATTEMPTS: u32 = 1000;
+        self.trust
+            .authorize(&key.public(), Role::Signer, time)
+            .map_err(ReleaseError::Violation)?;
         for _ in 0..ATTEMPTS {
-            let head = self.log_chain_head()?;
-            let (expected, index, prev) = match head {
-                None => (None, 0, None),
-                Some((position, index, hash)) => (Some(position), index + 1, Some(hash)),
-            };
+            self.catch_up(&mut |_, _| {})?;
+            // The conditional append names the last record under the chain key, whatever
+            // it is (junk included); the link names the last decision the rule book took.
+            let tail = self.log().last_for_key(&chain_key())?;
+            if tail.is_some_and(|t| t > self.views().position().unwrap_or_default()) {
+                continue;
+            }
+            let draft = draft(self)?;
+            let head = self.views().chain_head()?;
             let mut d = DecisionRecorded {
-                index,
-                prev,
-                run: draft.run.clone(),
-                baseline: draft.baseline.clone(),
-                artifacts: draft.artifacts.clone(),
+                index: head.map_or(0, |h| h.index + 1),
+                prev: head.map(|h| h.hash),
+                run: draft.run,
+                baseline: draft.baseline,
+                artifacts: draft.artifacts,
                 policy: draft.policy,
-                policy_version: draft.policy_version.clone(),
+                policy_version: draft.policy_version,
                 policy_position: draft.policy_position,
                 evaluated_at: draft.evaluated_at,
-                evidence: draft.evidence.clone(),
+                evidence: draft.evidence,
                 evidence_digest: draft.evidence_digest,
-                gates: draft.gates.clone(),
+                gates: draft.gates,
                 outcome: draft.outcome,
-                review: draft.review.clone(),
-                decided_at: draft.decided_at,
+                review: draft.review,
+                decided_at: time,
                 signer: PublicKeyBytes([0; 32]),
                 signature: SignatureBytes([0; 64]),
             };
             vouch_chain::sign_decision(&draft.model, &mut d, key);
             let hash = vouch_chain::decision_hash(&draft.model, &d);
+            let index = d.index;
             let event = Event {
                 id: EventId::new(format!("decision:{}", hash.hex())).expect("valid id"),
                 time,
@@ -413,21 +360,38 @@ impl Ledger {
             event.check().map_err(ReleaseError::Refused)?;
             match self
                 .log()
-                .append_if(release_record(&event, chain_key()), expected)?
+                .append_if(release_record(&event, chain_key()), tail)?
             {
                 ConditionalAppend::Appended(appended) => {
-                    self.flush()?;
-                    self.catch_up(&mut |_, _| {})?;
+                    let position = appended.position().get();
+                    self.accepted(position, &hash)?;
                     return Ok(Recorded {
                         index,
                         hash,
-                        position: appended.position().get(),
+                        position,
                     });
                 }
                 ConditionalAppend::Conflict { .. } => continue,
             }
         }
         Err(ReleaseError::ChainBusy(ATTEMPTS))
+    }
+
+    /// Flushes, projects, and checks that the projector accepted the release record just
+    /// appended at `position`: a writer never reports success for a record the rule book
+    /// refuses.
+    fn accepted(&mut self, position: u64, hash: &Digest) -> Result<(), ReleaseError> {
+        self.flush()?;
+        self.catch_up(&mut |_, _| {})?;
+        let quarantined = self.views().quarantine(Position::new(position), 1)?;
+        match quarantined.into_iter().find(|q| q.position == position) {
+            Some(q) => Err(ReleaseError::Rejected {
+                position,
+                hash: *hash,
+                reason: q.reason,
+            }),
+            None => Ok(()),
+        }
     }
 
     /// Finds a decision by hash, hash prefix (at least 8 hex characters) or chain index.
@@ -472,166 +436,276 @@ impl Ledger {
         }
     }
 
-    /// Records a signed review of a needs-review decision and, in the same step, the
-    /// chained decision that enacts it (promoted on approval, rejected otherwise), signed
-    /// with the reviewer's key. Returns the review's hash and the new decision.
+    /// Records a signed review of a decision waiting for review. The reviewer's name is
+    /// the name the trust list gives the key. The review does not resolve the decision by
+    /// itself: a release identity enacts it ([`Ledger::enact_review`]) once the reviews
+    /// decide it. Returns the review's hash and position.
     ///
     /// # Errors
-    /// When the decision is unknown or not waiting for review, the key is not trusted as a
-    /// reviewer, or the log fails.
-    #[allow(clippy::too_many_arguments)]
+    /// When the key may not review, the decision is unknown, not waiting, already
+    /// resolved or already reviewed by this key, the rule book refuses the review, or the
+    /// log fails.
     pub fn record_review(
         &mut self,
         decision: &str,
         verdict: ReviewVerdict,
-        reviewer: &str,
         reason: &str,
         key: &SigningKey,
         producer: &Producer,
         time: Timestamp,
-    ) -> Result<(Digest, Recorded), ReleaseError> {
-        let trust = Trust::load(self.dir()).map_err(|e| ReleaseError::Refused(e.to_string()))?;
-        if trust.find(&key.public(), Role::Reviewer).is_none() {
-            return Err(ReleaseError::Refused(format!(
-                "key {} is not trusted as a reviewer key: run `vouch keys trust {} --name NAME --role reviewer` first",
-                vouch_chain::key_id(&key.public()),
-                vouch_chain::public_key_text(&key.public())
-            )));
-        }
+    ) -> Result<(Digest, u64), ReleaseError> {
+        let reviewer = self
+            .trust
+            .authorize(&key.public(), Role::Reviewer, time)
+            .map_err(ReleaseError::Violation)?
+            .name
+            .clone();
         let target = self.find_decision(decision)?;
-        if target.outcome != DecisionOutcome::NeedsReview {
-            return Err(ReleaseError::Refused(format!(
-                "decision {} ({}) was {}; only a decision waiting for review can be reviewed",
-                target.index,
-                target.hash,
-                target.outcome.as_str()
-            )));
-        }
-        let resolved = self
-            .views()
-            .models()?
-            .into_iter()
-            .filter(|m| m.model == target.model)
-            .flat_map(|m| m.decisions)
-            .filter_map(|i| self.views().decision(i).ok().flatten())
-            .any(|d| d.resolves == Some(target.hash));
-        if resolved {
-            return Err(ReleaseError::Refused(format!(
-                "decision {} was already reviewed",
-                target.index
-            )));
-        }
+        pending(&target)?;
         let mut review = ReviewRecorded {
             decision: target.hash,
             verdict,
-            reviewer: reviewer.to_owned(),
+            reviewer,
             reason: reason.to_owned(),
             reviewed_at: time,
             signer: PublicKeyBytes([0; 32]),
             signature: SignatureBytes([0; 64]),
         };
         vouch_chain::sign_review(&target.model, &mut review, key);
-        let review_hash = vouch_chain::review_hash(&target.model, &review);
+        let hash = vouch_chain::review_hash(&target.model, &review);
         let event = Event {
-            id: EventId::new(format!("review:{}", review_hash.hex())).expect("valid id"),
+            id: EventId::new(format!("review:{}", hash.hex())).expect("valid id"),
             time,
             producer: producer.clone(),
             subject: Subject::Model(target.model.clone()),
             body: Body::ReviewRecorded(Box::new(review)),
         };
         event.check().map_err(ReleaseError::Refused)?;
-        let key_name = LogKey::new(format!("model.{}", target.model)).expect("valid key");
+        let key_name = LogKey::new(vouch_rules::model_key(&target.model)).expect("valid key");
         let appended = self.log().append(release_record(&event, key_name))?;
-        self.flush()?;
-        self.catch_up(&mut |_, _| {})?;
-        let original = self.decision_record(&target)?;
-        let draft = DecisionDraft {
-            model: target.model.clone(),
-            run: original.run,
-            baseline: original.baseline,
-            artifacts: original.artifacts,
-            policy: original.policy,
-            policy_version: original.policy_version,
-            policy_position: original.policy_position,
-            evaluated_at: original.evaluated_at,
-            evidence: original.evidence,
-            evidence_digest: original.evidence_digest,
-            gates: original.gates,
-            outcome: match verdict {
-                ReviewVerdict::Approve => DecisionOutcome::Promoted,
-                ReviewVerdict::Reject => DecisionOutcome::Rejected,
-            },
-            review: Some(ReviewLink {
-                decision: target.hash,
-                review: review_hash,
-                review_position: appended.position().get(),
-            }),
-            decided_at: time,
-        };
-        let recorded = self.record_decision(draft, key, producer, time)?;
-        Ok((review_hash, recorded))
+        let position = appended.position().get();
+        self.accepted(position, &hash)?;
+        Ok((hash, position))
     }
 
-    /// Records that `artifact` of `model` was deployed to `env`. Refuses an artifact no
-    /// decision promoted for that model, unless `forced` with a reason (recorded as a
-    /// forced deployment, which audit shows).
+    /// Where the reviews of a decision waiting for review stand.
+    ///
+    /// # Errors
+    /// When the decision is unknown or the log fails.
+    pub fn review_state(&self, decision: &DecisionEntry) -> Result<ReviewState, ReleaseError> {
+        let record = self.decision_record(decision)?;
+        let required = self
+            .read_positions(&[record.policy_position])
+            .ok()
+            .and_then(|mut r| decode(&r.remove(0)).ok())
+            .and_then(|e| match e.body {
+                Body::PolicyPublished(p) => vouch_policy::Policy::parse(&p.text).ok(),
+                _ => None,
+            })
+            .map_or(1, |p| p.approval().reviewers);
+        let mut approvers: Vec<&str> = decision
+            .reviews
+            .iter()
+            .filter(|r| r.verdict == ReviewVerdict::Approve)
+            .map(|r| r.signer.as_str())
+            .collect();
+        approvers.sort_unstable();
+        approvers.dedup();
+        let rejected = decision
+            .reviews
+            .iter()
+            .any(|r| r.verdict == ReviewVerdict::Reject);
+        Ok(ReviewState {
+            required,
+            approvals: approvers.len() as u32,
+            rejected,
+            resolved_by: decision.resolved_by,
+        })
+    }
+
+    /// Enacts the reviews of a decision waiting for review: appends the chain record that
+    /// promotes its candidate (enough distinct approvals) or rejects it (any rejection),
+    /// signed with a release key. It copies the reviewed decision's run, artifacts,
+    /// policy, evidence and gates, as the rule book requires.
+    ///
+    /// # Errors
+    /// When the key may not sign decisions, the decision is not waiting, already resolved
+    /// or its reviews do not decide it yet, the rule book refuses the record, or the log
+    /// fails.
+    pub fn enact_review(
+        &mut self,
+        decision: &str,
+        key: &SigningKey,
+        producer: &Producer,
+        time: Timestamp,
+    ) -> Result<(DecisionOutcome, Recorded), ReleaseError> {
+        let wanted = self.find_decision(decision)?.hash;
+        let mut outcome = DecisionOutcome::NeedsReview;
+        let recorded = self.record_decision(key, producer, time, &mut |ledger| {
+            // Read afresh on every attempt: another machine may have resolved it meanwhile.
+            let target = ledger
+                .views()
+                .decision_by_hash(&wanted)?
+                .ok_or_else(|| ReleaseError::Refused(format!("no decision {wanted}")))?;
+            pending(&target)?;
+            let state = ledger.review_state(&target)?;
+            outcome = if state.rejected {
+                DecisionOutcome::Rejected
+            } else if state.approvals >= state.required {
+                DecisionOutcome::Promoted
+            } else {
+                return Err(ReleaseError::Refused(format!(
+                    "decision {} has {} of the {} approvals its policy requires; nothing enacted",
+                    target.index, state.approvals, state.required
+                )));
+            };
+            let last = target
+                .reviews
+                .last()
+                .expect("a decided review state has a review");
+            let original = ledger.decision_record(&target)?;
+            Ok(DecisionDraft {
+                model: target.model.clone(),
+                run: original.run,
+                baseline: original.baseline,
+                artifacts: original.artifacts,
+                policy: original.policy,
+                policy_version: original.policy_version,
+                policy_position: original.policy_position,
+                evaluated_at: original.evaluated_at,
+                evidence: original.evidence,
+                evidence_digest: original.evidence_digest,
+                gates: original.gates,
+                outcome,
+                review: Some(ReviewLink {
+                    decision: target.hash,
+                    review: last.hash,
+                    review_position: last.position,
+                }),
+                decided_at: time,
+            })
+        })?;
+        Ok((outcome, recorded))
+    }
+
+    /// Every decision that needed review, oldest first: pending ones and resolved ones.
+    ///
+    /// # Errors
+    /// When the views fail.
+    pub fn reviews(&self) -> Result<Vec<(DecisionEntry, ReviewState)>, ReleaseError> {
+        let mut out = Vec::new();
+        let mut from = 0;
+        loop {
+            let page = self.views().decisions(from, 1024)?;
+            let Some(last) = page.last() else { break };
+            from = last.index + 1;
+            for d in page {
+                if d.outcome == DecisionOutcome::NeedsReview {
+                    let state = self.review_state(&d)?;
+                    out.push((d, state));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records that `artifact` of `model` was deployed to `env`, signed with `key` (a
+    /// deployer or release key). Refuses an artifact no accepted decision promoted for
+    /// that model, unless `forced` with a reason (recorded as a forced deployment, which
+    /// audit shows); one that awaits review is named as such.
     ///
     /// # Errors
     /// When refused, or the log fails.
+    #[allow(clippy::too_many_arguments)]
     pub fn record_deployment(
         &mut self,
         model: &ModelName,
         env: &str,
         artifact: Digest,
         forced: Option<&str>,
+        key: &SigningKey,
         producer: &Producer,
         time: Timestamp,
     ) -> Result<(u64, Option<DecisionEntry>), ReleaseError> {
+        if let Err(as_deployer) = self.trust.authorize(&key.public(), Role::Deployer, time) {
+            self.trust
+                .authorize(&key.public(), Role::Signer, time)
+                .map_err(|_| ReleaseError::Violation(as_deployer))?;
+        }
         let mut promoting = None;
         for index in self.views().promotions(&artifact)?.into_iter().rev() {
             if let Some(d) = self.views().decision(index)? {
-                if d.model == *model {
+                if d.model == *model && d.outcome == DecisionOutcome::Promoted {
                     promoting = Some(d);
                     break;
                 }
             }
         }
         if promoting.is_none() && forced.is_none() {
+            if let Some(waiting) = self.awaiting_review(model, &artifact)? {
+                return Err(ReleaseError::Refused(format!(
+                    "artifact {artifact} awaits review: decision {} (chain index {}) needs a reviewer's approval; a reviewer runs `vouch review approve --decision {} --key REVIEWER.key --reason TEXT`, then a release key enacts it",
+                    waiting.hash.hex(),
+                    waiting.index,
+                    &waiting.hash.hex()[..12]
+                )));
+            }
             return Err(ReleaseError::Refused(format!(
                 "artifact {artifact} was never promoted for model {model}; deploy it anyway with --force --reason TEXT (recorded as a forced deployment)"
             )));
         }
+        let mut deployment = DeploymentSigned {
+            env: env.to_owned(),
+            artifact,
+            decision: promoting.as_ref().map(|d| d.hash),
+            forced: forced.is_some(),
+            reason: forced.map(str::to_owned),
+            deployed_at: time,
+            signer: PublicKeyBytes([0; 32]),
+            signature: SignatureBytes([0; 64]),
+        };
+        vouch_chain::sign_deployment(model, &mut deployment, key);
+        let hash = vouch_chain::deployment_hash(model, &deployment);
         let event = Event {
-            id: EventId::new(format!(
-                "deployment:{model}:{env}:{}:{}",
-                artifact.hex(),
-                time.unix_nanos()
-            ))
-            .map_err(|e| ReleaseError::Refused(e.to_string()))?,
+            id: EventId::new(format!("deployment:{}", hash.hex())).expect("valid id"),
             time,
             producer: producer.clone(),
             subject: Subject::Model(model.clone()),
-            body: Body::DeploymentRecorded(DeploymentRecorded {
-                env: env.to_owned(),
-                artifact,
-                decision: promoting.as_ref().map(|d| d.hash),
-                forced: forced.is_some(),
-                reason: forced.map(str::to_owned),
-            }),
+            body: Body::DeploymentSigned(Box::new(deployment)),
         };
         event.check().map_err(ReleaseError::Refused)?;
-        let key = LogKey::new(format!("model.{model}")).expect("valid key");
-        let appended = self.log().append(release_record(&event, key))?;
-        self.flush()?;
-        self.catch_up(&mut |_, _| {})?;
-        Ok((appended.position().get(), promoting))
+        let log_key = LogKey::new(vouch_rules::model_key(model)).expect("valid key");
+        let appended = self.log().append(release_record(&event, log_key))?;
+        let position = appended.position().get();
+        self.accepted(position, &hash)?;
+        Ok((position, promoting))
     }
 
-    /// Checks the whole log: no gaps in positions; every decision links to the one before
-    /// it (index and hash), is signed by a trusted signer (or, for a record enacting a
-    /// review, by the trusted reviewer who signed it), and its evidence digest matches the
-    /// log bytes; every review is signed by a trusted reviewer. Stops at the first record
-    /// that fails and names it.
+    /// A decision about `model` concerning `artifact` that waits for review, if any.
+    fn awaiting_review(
+        &self,
+        model: &ModelName,
+        artifact: &Digest,
+    ) -> Result<Option<DecisionEntry>, ReleaseError> {
+        let Some(doc) = self.views().model(model)? else {
+            return Ok(None);
+        };
+        for index in doc.decisions.iter().rev() {
+            if let Some(d) = self.views().decision(*index)? {
+                if d.outcome == DecisionOutcome::NeedsReview
+                    && d.resolved_by.is_none()
+                    && d.artifacts.contains(artifact)
+                {
+                    return Ok(Some(d));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Checks the whole log with the rule book: no gaps in positions, and every release
+    /// record (decision, review, deployment) valid under `trust`. Names every record the
+    /// rule book refuses; the first is the failure.
     ///
     /// # Errors
     /// When the log cannot be read at all.
@@ -644,6 +718,38 @@ impl Ledger {
     }
 }
 
+/// Refuses a decision that is not waiting for review, or already resolved.
+fn pending(target: &DecisionEntry) -> Result<(), ReleaseError> {
+    if target.outcome != DecisionOutcome::NeedsReview {
+        return Err(ReleaseError::Refused(format!(
+            "decision {} ({}) was {}; only a decision waiting for review can be reviewed",
+            target.index,
+            target.hash,
+            target.outcome.as_str()
+        )));
+    }
+    if let Some(by) = target.resolved_by {
+        return Err(ReleaseError::Refused(format!(
+            "decision {} was already resolved by decision {by}",
+            target.index
+        )));
+    }
+    Ok(())
+}
+
+/// Where the reviews of a decision that needed review stand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct ReviewState {
+    /// Distinct approvals its policy requires.
+    pub required: u32,
+    /// Distinct approvals so far.
+    pub approvals: u32,
+    /// Whether a reviewer rejected it.
+    pub rejected: bool,
+    /// The decision that resolved it, if any.
+    pub resolved_by: Option<u64>,
+}
+
 /// [`Ledger::verify`] on any log: `vouch migrate` checks the stream it wrote with it.
 ///
 /// # Errors
@@ -653,206 +759,113 @@ pub fn verify_log(
     trust: &Trust,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<VerifyReport, ReleaseError> {
-    {
-        let mut report = VerifyReport::default();
-        let end = log.last_position()?.get();
-        let mut walk = ChainWalk {
-            digests: Vec::with_capacity(end as usize),
-            ..Default::default()
-        };
-        let mut next = 1u64;
-        while next <= end {
-            let records = match log.read(Position::new(next), 8192) {
-                Ok(records) => records,
-                // A record that cannot be read (a gap in a stream's sequence, damaged
-                // storage) is a finding, named like any other.
-                Err(vouch_log::LogError::Corrupt { position, reason }) => {
-                    report.failure = Some(Failure {
-                        position: position.get(),
-                        index: None,
-                        reason,
-                    });
-                    return Ok(report);
-                }
-                Err(e) => return Err(e.into()),
-            };
-            if records.is_empty() {
+    let mut report = VerifyReport::default();
+    let end = log.last_position()?.get();
+    let mut digests: Vec<Digest> = Vec::with_capacity(usize::try_from(end).unwrap_or(0));
+    let mut walk = Walk::new();
+    let mut seen_ids: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut next = 1u64;
+    while next <= end {
+        let records = match log.read(Position::new(next), 8192) {
+            Ok(records) => records,
+            // A record that cannot be read (a gap in a stream's sequence, damaged
+            // storage) is a finding, named like any other.
+            Err(vouch_log::LogError::Corrupt { position, reason }) => {
                 report.failure = Some(Failure {
-                    position: next,
+                    position: position.get(),
                     index: None,
-                    reason: format!("the log ends at {} but reports {end} records", next - 1),
+                    rule: None,
+                    reason,
                 });
                 return Ok(report);
             }
-            walk.jobs.clear();
-            let mut failure = None;
-            for record in records {
-                let position = record.position.get();
-                if position != next {
-                    failure = Some(Failure {
-                        position: next,
-                        index: None,
-                        reason: format!("gap in the log: position {next} is missing (next record is at {position})"),
-                    });
-                    break;
-                }
-                next += 1;
-                report.records += 1;
-                walk.digests.push(vouch_event::event_digest(&record.bytes));
-                if let Err(f) = verify_record(&record, trust, &mut walk, &mut report) {
-                    failure = Some(f);
-                    break;
-                }
-            }
-            // Signatures of this batch, on every core. A bad signature before the first
-            // structural failure is the first failure.
-            report.signatures += walk.jobs.len() as u64;
-            if let Some(bad) = check_signatures(&walk.jobs) {
-                if failure.as_ref().is_none_or(|f| bad.position < f.position) {
-                    failure = Some(bad);
-                }
-            }
-            if failure.is_some() {
-                report.failure = failure;
+            Err(e) => return Err(e.into()),
+        };
+        if records.is_empty() {
+            report.failure = Some(Failure {
+                position: next,
+                index: None,
+                rule: None,
+                reason: format!("the log ends at {} but reports {end} records", next - 1),
+            });
+            return Ok(report);
+        }
+        for record in records {
+            let position = record.position.get();
+            if position != next {
+                report.failure = Some(Failure {
+                    position: next,
+                    index: None,
+                    rule: None,
+                    reason: format!(
+                        "gap in the log: position {next} is missing (next record is at {position})"
+                    ),
+                });
                 return Ok(report);
             }
-            progress(next - 1, end);
-        }
-        Ok(report)
-    }
-}
-
-fn verify_record(
-    record: &Record,
-    trust: &Trust,
-    walk: &mut ChainWalk,
-    report: &mut VerifyReport,
-) -> Result<(), Failure> {
-    let ChainWalk {
-        digests,
-        head,
-        reviews,
-        jobs,
-    } = walk;
-    let position = record.position.get();
-    let fail = |index: Option<u64>, reason: String| Failure {
-        position,
-        index,
-        reason,
-    };
-    let on_chain = record.key == chain_key();
-    // Evidence is only hashed: release records live on the chain key and model keys.
-    if !on_chain && !record.key.as_str().starts_with("model.") {
-        return Ok(());
-    }
-    let event = match vouch_event::decode(&record.bytes) {
-        Ok(event) => event,
-        // Evidence that does not decode is the projector's quarantine's business; a
-        // damaged chain record is a verification failure.
-        Err(e) if on_chain => {
-            return Err(fail(None, format!("decision record does not decode: {e}")))
-        }
-        Err(_) => return Ok(()),
-    };
-    match (&event.subject, &event.body) {
-        (Subject::Model(model), Body::DecisionRecorded(d)) => {
-            report.decisions += 1;
-            let index = Some(d.index);
-            if !on_chain {
-                return Err(fail(
-                    index,
-                    "decision record is not on the chain key".into(),
-                ));
+            next += 1;
+            report.records += 1;
+            digests.push(vouch_event::event_digest(&record.bytes));
+            let release = record.key == chain_key() || record.key.as_str().starts_with("model.");
+            // A windowed log can hold a late retry twice: the first record with an id is
+            // the one that counts, as for the projector.
+            if release && !record.event_id.is_empty() && !seen_ids.insert(record.event_id.clone())
+            {
+                continue;
             }
-            let expected = head.map_or(0, |(i, _)| i + 1);
-            if d.index != expected {
-                return Err(fail(index, format!("chain index {} where {expected} was expected: a record is missing or out of order", d.index)));
-            }
-            if d.prev != head.map(|(_, h)| h) {
-                return Err(fail(
-                    index,
-                    format!(
-                        "previous hash {} does not match the preceding decision's hash {}",
-                        d.prev.map_or("none".into(), |p| p.to_string()),
-                        head.map_or("none".into(), |(_, h)| h.to_string())
-                    ),
-                ));
-            }
-            let body = vouch_chain::decision_body(model, d);
-            let hash = vouch_chain::record_hash(&body, &d.signature);
-            let trusted_signer = trust.find(&d.signer, Role::Signer).is_some();
-            let enacts_trusted_review = d.review.as_ref().is_some_and(|link| {
-                reviews.get(&link.review).is_some_and(|(decision, signer)| {
-                    *decision == link.decision && *signer == d.signer
-                })
-            });
-            if !trusted_signer && !enacts_trusted_review {
-                return Err(fail(
-                    index,
-                    format!(
-                        "signed by key {}, which is not trusted to sign decisions",
-                        vouch_chain::key_id(&d.signer)
-                    ),
-                ));
-            }
-            if d.evidence.iter().any(|&p| p == 0 || p >= position) {
-                return Err(fail(
-                    index,
-                    "evidence names a position at or after the decision itself".into(),
-                ));
-            }
-            let recomputed = vouch_chain::evidence_digest(
-                d.evidence.iter().map(|&p| (p, &digests[(p - 1) as usize])),
-            );
-            if recomputed != d.evidence_digest {
-                return Err(fail(
-                    index,
-                    format!(
-                        "evidence digest {} does not match the log's bytes ({recomputed})",
-                        d.evidence_digest
-                    ),
-                ));
-            }
-            *head = Some((d.index, hash));
-            jobs.push(SignatureJob {
+            let digest_of = |p: u64| {
+                usize::try_from(p)
+                    .ok()
+                    .and_then(|p| p.checked_sub(1))
+                    .and_then(|i| digests.get(i).copied())
+                    .filter(|_| p < position)
+            };
+            match walk.judge(
                 position,
-                index,
-                model: model.clone(),
-                body,
-                signer: d.signer,
-                signature: d.signature,
-            });
-        }
-        (Subject::Model(model), Body::ReviewRecorded(r)) => {
-            report.reviews += 1;
-            vouch_chain::verify_review(model, r).map_err(|e| fail(None, format!("review: {e}")))?;
-            report.signatures += 1;
-            if trust.find(&r.signer, Role::Reviewer).is_none() {
-                return Err(fail(
-                    None,
-                    format!(
-                        "review signed by key {}, which is not trusted as a reviewer",
-                        vouch_chain::key_id(&r.signer)
-                    ),
-                ));
+                record.key.as_str(),
+                &record.event_id,
+                &record.bytes,
+                trust,
+                &digest_of,
+            ) {
+                Judged::NotRelease => {}
+                Judged::Accepted { kind, index, .. } => {
+                    report.signatures += 1;
+                    match kind {
+                        Kind::DecisionRecorded => report.decisions += 1,
+                        Kind::ReviewRecorded => report.reviews += 1,
+                        _ => report.deployments += 1,
+                    }
+                    let _ = index;
+                }
+                Judged::Refused(v) => {
+                    let index = vouch_event::decode(&record.bytes).ok().and_then(|e| match e.body {
+                        Body::DecisionRecorded(d) => Some(d.index),
+                        _ => None,
+                    });
+                    let failure = Failure {
+                        position,
+                        index,
+                        rule: Some(v.rule),
+                        reason: v.detail,
+                    };
+                    if report.failure.is_none() {
+                        report.failure = Some(failure.clone());
+                    }
+                    report.refused.push(failure);
+                }
             }
-            reviews.insert(vouch_chain::review_hash(model, r), (r.decision, r.signer));
         }
-        _ if on_chain => {
-            return Err(fail(
-                None,
-                format!("a {} record on the chain key", event.kind()),
-            ))
-        }
-        _ => {}
+        progress(next - 1, end);
     }
-    Ok(())
+    Ok(report)
 }
 
 impl Ledger {
     /// Everything about one artifact: its deployments, the decision that promoted it, the
-    /// policy, reviews, the run and its evidence, with each signature, chain link and
-    /// evidence digest checked against the log bytes.
+    /// policy, reviews, the run and its evidence. The promoting decision, the reviews it
+    /// enacts and each deployment are judged again by the rule book against the log's
+    /// bytes; the decision after it must link to it.
     ///
     /// # Errors
     /// When the views or the log fail outright (a failed check is reported, not an error).
@@ -867,32 +880,25 @@ impl Ledger {
             run: None,
             checks: Vec::new(),
         };
-        let mut check = |what: &str, ok: bool, detail: String| {
-            report.checks.push(Check {
-                what: what.to_owned(),
-                ok,
-                detail,
-            });
-        };
         let promotions = self.views().promotions(artifact)?;
         let Some(&index) = promotions.last() else {
-            check(
+            report.check(
                 "promoted",
                 false,
-                format!("no decision promoted {artifact}"),
+                format!("no accepted decision promoted {artifact}"),
             );
-            for d in &report.deployments {
+            for d in report.deployments.clone() {
                 if d.forced {
-                    report.checks.push(Check {
-                        what: "deployment".into(),
-                        ok: false,
-                        detail: format!(
+                    report.check(
+                        "deployment",
+                        false,
+                        format!(
                             "forced deployment to {} at {}: {}",
                             d.env,
                             d.time,
                             d.reason.as_deref().unwrap_or("")
                         ),
-                    });
+                    );
                 }
             }
             return Ok(report);
@@ -903,145 +909,135 @@ impl Ledger {
             .ok_or_else(|| corrupt(0, format!("decision {index} missing from the views")))?;
         let record = self.read_positions(&[entry.position])?.remove(0);
         let event = decode(&record)?;
-        let model = model_of(&event, entry.position)?.clone();
-        let Body::DecisionRecorded(d) = event.body else {
+        model_of(&event, entry.position)?;
+        let Body::DecisionRecorded(d) = &event.body else {
             return Err(corrupt(entry.position, "expected a decision"));
         };
-        let d = *d;
-        let hash = vouch_chain::decision_hash(&model, &d);
-        check(
-            "decision record",
-            hash == entry.hash,
-            format!(
-                "decision {} at position {} hashes to {hash}",
-                d.index, entry.position
-            ),
-        );
-        let signature = vouch_chain::verify_decision(&model, &d);
-        check(
-            "decision signature",
-            signature.is_ok(),
-            match &signature {
-                Ok(()) => format!(
-                    "valid Ed25519 signature by key {}",
-                    vouch_chain::key_id(&d.signer)
-                ),
-                Err(e) => e.to_string(),
-            },
-        );
-        let signer = trust.find(&d.signer, Role::Signer).map(|k| k.name.clone());
-        let reviewer_signed = d.review.is_some() && trust.find(&d.signer, Role::Reviewer).is_some();
-        check(
-            "signer trusted",
-            signer.is_some() || reviewer_signed,
-            match &signer {
-                Some(name) => format!("key {} belongs to {name}", vouch_chain::key_id(&d.signer)),
-                None if reviewer_signed => format!(
-                    "key {} is a trusted reviewer enacting a review",
-                    vouch_chain::key_id(&d.signer)
-                ),
-                None => format!("key {} is not trusted", vouch_chain::key_id(&d.signer)),
-            },
-        );
-        if d.index > 0 {
-            let linked = match self.views().decision(d.index - 1)? {
-                Some(prev) => {
-                    let prev_record = self.decision_record(&prev)?;
-                    let prev_hash = vouch_chain::decision_hash(&prev.model, &prev_record);
-                    Some(prev_hash) == d.prev
-                }
-                None => false,
-            };
-            check(
-                "link to previous decision",
-                linked,
-                format!(
-                    "decision {} names {} as previous",
+        let d = (**d).clone();
+        // The chain before it, as the views hold it: the head it had to link to.
+        let head = match d.index.checked_sub(1) {
+            Some(prev) => self.views().decision(prev)?.map(|p| Tip {
+                index: p.index,
+                hash: p.hash,
+                decided_at: p.decided_at,
+            }),
+            None => None,
+        };
+        let evidence = self.digests_at(&d.evidence)?;
+        let policy_event = self
+            .read_positions(&[d.policy_position])
+            .ok()
+            .and_then(|mut r| decode(&r.remove(0)).ok());
+        let reviewed = match &d.review {
+            Some(link) => self.views().decision_by_hash(&link.decision)?,
+            None => None,
+        };
+        let reviewed_record = match &reviewed {
+            Some(r) => Some(self.decision_record(r)?),
+            None => None,
+        };
+        // The reviews as they stood when this decision was appended.
+        let review_facts: Vec<ReviewFacts> = reviewed
+            .iter()
+            .flat_map(|r| &r.reviews)
+            .filter(|r| r.position < entry.position)
+            .map(|r| ReviewFacts {
+                hash: r.hash,
+                position: r.position,
+                verdict: r.verdict,
+                signer: r.signer_key,
+            })
+            .collect();
+        let resolves = match (&reviewed, &reviewed_record) {
+            (Some(r), Some(rec)) => Some((
+                DecisionFacts {
+                    model: &r.model,
+                    hash: r.hash,
+                    index: r.index,
+                    outcome: r.outcome,
+                    artifacts: &r.artifacts,
+                    signer: r.signer_key,
+                    resolved: false,
+                    reviews: &review_facts,
+                },
+                rec,
+            )),
+            _ => None,
+        };
+        let case = DecisionCase {
+            event: &event,
+            key: record.key.as_str(),
+            position: entry.position,
+            head,
+            evidence: &evidence,
+            policy: policy_event.as_ref(),
+            resolves,
+        };
+        let mut verifier = vouch_chain::Verifier::default();
+        let verdict = vouch_rules::judge_decision(&case, trust, &mut verifier);
+        let signer = trust
+            .name_of(&d.signer)
+            .map_or_else(|| "an untrusted key".to_owned(), str::to_owned);
+        report.check(
+            "decision",
+            verdict.is_ok(),
+            match &verdict {
+                Ok(hash) => format!(
+                    "decision {} ({hash}) at position {}: valid under the rule book, signed by {signer} (key {}), {} events of evidence match the log",
                     d.index,
-                    d.prev.map_or("none".into(), |p| p.to_string())
+                    entry.position,
+                    vouch_chain::key_id(&d.signer),
+                    d.evidence.len()
                 ),
-            );
-        }
+                Err(v) => v.to_string(),
+            },
+        );
+        let hash = verdict.as_ref().map_or(entry.hash, |h| *h);
         if let Some(next) = self.views().decision(d.index + 1)? {
             let next_record = self.decision_record(&next)?;
-            check(
+            report.check(
                 "link from next decision",
                 next_record.prev == Some(hash),
                 format!("decision {} names this one as previous", next.index),
             );
         }
-        let records = self.read_positions(&d.evidence)?;
-        let digests: Vec<Digest> = records
-            .iter()
-            .map(|r| vouch_event::event_digest(&r.bytes))
-            .collect();
-        let recomputed =
-            vouch_chain::evidence_digest(d.evidence.iter().copied().zip(digests.iter()));
-        check(
-            "evidence digest",
-            recomputed == d.evidence_digest,
-            format!("{} events, digest {recomputed}", d.evidence.len()),
-        );
-        match self
-            .read_positions(&[d.policy_position])
-            .ok()
-            .and_then(|mut r| decode(&r.remove(0)).ok())
+        if let Some(Event {
+            body: Body::PolicyPublished(p),
+            ..
+        }) = &policy_event
         {
-            Some(Event {
-                body: Body::PolicyPublished(p),
-                ..
-            }) => {
-                check(
-                    "policy",
-                    p.digest == d.policy && Digest::of(p.text.as_bytes()) == d.policy,
-                    format!("policy version {} ({})", p.version, p.digest),
-                );
-                report.policy_text = Some(p.text);
-            }
-            _ => check(
-                "policy",
-                false,
-                format!("no policy record at position {}", d.policy_position),
-            ),
+            report.policy_text = Some(p.text.clone());
         }
-        if let Some(link) = &d.review {
-            let reviewed = self.views().decision_by_hash(&link.decision)?;
-            match &reviewed {
-                Some(r) => {
-                    for review in r.reviews.iter().filter(|rv| rv.hash == link.review) {
-                        let record = self.read_positions(&[review.position])?.remove(0);
-                        let ok = match decode(&record)?.body {
-                            Body::ReviewRecorded(rv) => {
-                                vouch_chain::verify_review(&model, &rv).is_ok()
-                                    && trust.find(&rv.signer, Role::Reviewer).is_some()
-                            }
-                            _ => false,
-                        };
-                        check(
-                            "review",
-                            ok,
-                            format!(
-                                "{:?} by {} ({}): {}",
-                                review.verdict, review.reviewer, review.signer, review.reason
-                            ),
-                        );
-                    }
-                }
-                None => check(
+        if let (Some(reviewed), Some(_)) = (&reviewed, &d.review) {
+            for review in reviewed.reviews.iter().filter(|r| r.position < entry.position) {
+                let name = trust
+                    .name_of(&review.signer_key)
+                    .unwrap_or("an untrusted key");
+                report.check(
                     "review",
-                    false,
-                    format!("reviewed decision {} not found", link.decision),
-                ),
+                    trust
+                        .authorize(&review.signer_key, Role::Reviewer, review.reviewed_at)
+                        .is_ok(),
+                    format!(
+                        "{:?} by {name} (key {}) at {}: {}",
+                        review.verdict, review.signer, review.reviewed_at, review.reason
+                    ),
+                );
             }
-            report.reviewed = reviewed;
         }
-        for deployment in &report.deployments {
-            let ok = deployment.decision.is_some() && !deployment.forced;
-            check(
+        report.reviewed = reviewed;
+        let mut deployed = false;
+        for deployment in report.deployments.clone() {
+            let ok = !deployment.forced && deployment.decision == Some(hash);
+            deployed |= ok;
+            let who = trust
+                .name_of(&deployment.signer_key)
+                .unwrap_or("an untrusted key");
+            report.check(
                 "deployment",
-                ok || deployment.decision == Some(hash),
+                ok || deployment.decision.is_some(),
                 format!(
-                    "{} to {} at {}{}",
+                    "{} to {} at {} by {who}{}",
                     if deployment.forced {
                         "forced deployment"
                     } else {
@@ -1057,9 +1053,44 @@ impl Ledger {
                 ),
             );
         }
+        if !deployed {
+            report.check(
+                "deployment",
+                false,
+                format!("no signed deployment of {artifact} cites decision {}", d.index),
+            );
+        }
         report.run = self.views().run(&d.run)?;
         report.decision = Some(entry);
         report.record = Some(d);
         Ok(report)
+    }
+
+    /// The digests of the log's records at `positions`, `None` where the log has none.
+    fn digests_at(&self, positions: &[u64]) -> Result<Vec<Option<Digest>>, ReleaseError> {
+        let mut out = Vec::with_capacity(positions.len());
+        for &p in positions {
+            let found = if p == 0 {
+                None
+            } else {
+                self.log()
+                    .read(Position::new(p), 1)?
+                    .into_iter()
+                    .find(|r| r.position.get() == p)
+                    .map(|r| vouch_event::event_digest(&r.bytes))
+            };
+            out.push(found);
+        }
+        Ok(out)
+    }
+}
+
+impl AuditReport {
+    fn check(&mut self, what: &str, ok: bool, detail: String) {
+        self.checks.push(Check {
+            what: what.to_owned(),
+            ok,
+            detail,
+        });
     }
 }

@@ -132,12 +132,11 @@ fn main() {
         ledger.catch_up(&mut |_, _| {}).unwrap();
         for r in r..end {
             let run = RunId::new(format!("run-{r:06}")).unwrap();
-            let gated = gate_on(ledger.views(), &policy, &run, time(r)).unwrap();
             record(
                 &mut ledger,
                 &policy,
                 POLICY,
-                &gated,
+                &run,
                 &key,
                 &producer,
                 time(r),

@@ -70,45 +70,58 @@ pub fn gate_on(
     })
 }
 
-/// Records `gated` as the next signed decision: publishes the policy text (once), digests
-/// the exact log bytes of every candidate and baseline event plus the policy, and appends
-/// the decision conditionally on the chain head. The caller checks that `key` is trusted.
+/// Evaluates `policy` on `run` and records the signed decision, as one transaction:
+/// publishes the policy text (once), then, caught up with the log, evaluates the gates
+/// against the production version at this chain position, digests the exact log bytes of
+/// every candidate and baseline event plus the policy (the events just evaluated), and
+/// appends the decision conditionally on the chain. When another writer extended the
+/// chain meanwhile, it evaluates again from the top. Returns the evaluation that was
+/// signed.
 ///
 /// # Errors
-/// When the log or views fail, or the chain keeps moving.
+/// When the run is unknown, the key may not sign, the log or views fail, or the chain
+/// keeps moving.
 #[allow(clippy::too_many_arguments)]
 pub fn record(
     ledger: &mut Ledger,
     policy: &Policy,
     text: &str,
-    gated: &Gated,
+    run: &RunId,
     key: &SigningKey,
     producer: &Producer,
     time: Timestamp,
-) -> Result<Recorded, ReleaseError> {
+) -> Result<(Gated, Recorded), ReleaseError> {
     let model = policy.model().clone();
     let (policy_position, policy_digest) =
         ledger.publish_policy(&model, policy.version(), text, time, producer)?;
-    let baseline_run: Option<&RunId> = gated.baseline.as_ref().map(|b| &b.run);
-    let mut runs = vec![&gated.candidate.run];
-    runs.extend(baseline_run);
-    let (positions, evidence_digest) = ledger.evidence(&runs, &[policy_position])?;
-    let evaluated_at = ledger.log().last_position()?.get();
-    let draft = DecisionDraft {
-        model,
-        run: gated.candidate.run.clone(),
-        baseline: baseline_run.cloned(),
-        artifacts: gated.candidate.artifacts.iter().map(|a| a.digest).collect(),
-        policy: policy_digest,
-        policy_version: policy.version().to_owned(),
-        policy_position,
-        evaluated_at,
-        evidence: positions,
-        evidence_digest,
-        gates: gated.evaluation.records(),
-        outcome: DecisionOutcome::from(gated.evaluation.outcome),
-        review: None,
-        decided_at: time,
-    };
-    ledger.record_decision(draft, key, producer, time)
+    let mut signed: Option<Gated> = None;
+    let recorded = ledger.record_decision(key, producer, time, &mut |ledger| {
+        let gated = gate_on(ledger.views(), policy, run, time).map_err(|e| match e {
+            GateError::Views(e) => ReleaseError::Views(e),
+            other => ReleaseError::Refused(other.to_string()),
+        })?;
+        let baseline_run: Option<&RunId> = gated.baseline.as_ref().map(|b| &b.run);
+        let mut runs = vec![&gated.candidate.run];
+        runs.extend(baseline_run);
+        let (positions, evidence_digest) = ledger.evidence(&runs, &[policy_position])?;
+        let draft = DecisionDraft {
+            model: model.clone(),
+            run: gated.candidate.run.clone(),
+            baseline: baseline_run.cloned(),
+            artifacts: gated.candidate.artifacts.iter().map(|a| a.digest).collect(),
+            policy: policy_digest,
+            policy_version: policy.version().to_owned(),
+            policy_position,
+            evaluated_at: ledger.views().position()?.get(),
+            evidence: positions,
+            evidence_digest,
+            gates: gated.evaluation.records(),
+            outcome: DecisionOutcome::from(gated.evaluation.outcome),
+            review: None,
+            decided_at: time,
+        };
+        signed = Some(gated);
+        Ok(draft)
+    })?;
+    Ok((signed.expect("the decision was drafted"), recorded))
 }

@@ -15,7 +15,7 @@ use vouch_ledger::{Ledger, OpenOptions};
 use vouch_log::{Log, LogKey, NewRecord, Position};
 use vouch_log_embedded::EmbeddedLog;
 use vouch_policy::Policy;
-use vouch_replay::{gate_on, record, replay, ReplayReport, Scope};
+use vouch_replay::{record, replay, ReplayReport, Scope};
 use vouch_test_nats::NatsServer;
 
 const POLICY: &str = r#"
@@ -117,13 +117,14 @@ fn decide(ledger: &mut Ledger, text: &str, run: &str, auc: f64, latency: f64, at
         ])
         .unwrap();
     let policy = Policy::parse(text).unwrap();
-    let gated = gate_on(ledger.views(), &policy, &RunId::new(run).unwrap(), time(at)).unwrap();
+    let key = SigningKey::from_seed([7; 32]);
+    trust_key(ledger, &key);
     record(
         ledger,
         &policy,
         text,
-        &gated,
-        &SigningKey::from_seed([7; 32]),
+        &RunId::new(run).unwrap(),
+        &key,
         &producer(),
         time(at),
     )
@@ -367,4 +368,18 @@ fn a_quarantined_record_of_a_run_makes_replay_fold_the_exact_evidence() {
     assert_eq!(report.summary.evidence_failures, 0);
     let same = run_replay(&ledger, POLICY);
     assert_eq!(same.summary.changed, 0);
+}
+
+/// Trusts `key` to sign decisions and deployments in `ledger`.
+fn trust_key(ledger: &mut Ledger, key: &SigningKey) {
+    let mut trust = ledger.trust().clone();
+    let a = trust
+        .add(&key.public(), "test release bot", vouch_ledger::Role::Signer, None)
+        .unwrap();
+    let b = trust
+        .add(&key.public(), "test release bot", vouch_ledger::Role::Deployer, None)
+        .unwrap();
+    if a || b {
+        ledger.set_trust(trust).unwrap();
+    }
 }

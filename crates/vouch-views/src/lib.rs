@@ -49,7 +49,7 @@ use vouch_event::{Digest, ModelName, RunId};
 use vouch_log::Position;
 
 /// The layout version of the views. A store written with another version is rebuilt.
-pub const VIEW_FORMAT: u32 = 5;
+pub const VIEW_FORMAT: u32 = 6;
 const VALUE_FORMAT: u8 = 1;
 
 const CURRENT: &[u8] = b"current";
@@ -57,6 +57,8 @@ const POSITION: &[u8] = b"mposition";
 const COUNTS: &[u8] = b"mcounts";
 const FORMAT: &[u8] = b"mformat";
 const CHAIN_HEAD: &[u8] = b"mchain";
+/// The fingerprint of the trust list release records were judged under.
+const TRUST: &[u8] = b"mtrust";
 
 /// The views store failed.
 #[derive(Debug, thiserror::Error)]
@@ -273,6 +275,19 @@ impl Views {
     /// When sled fails.
     pub fn is_current_format(&self) -> Result<bool, ViewsError> {
         Ok(self.tree.get(FORMAT)?.as_deref() == Some(&VIEW_FORMAT.to_be_bytes()[..]))
+    }
+
+    /// Whether the release records in these views were judged under `trust`: views
+    /// projected under another trust list (a key trusted or revoked since) are rebuilt,
+    /// since the rule book's verdicts depend on it. Empty views fit any trust.
+    ///
+    /// # Errors
+    /// When sled fails.
+    pub fn judged_under(&self, trust: &vouch_rules::Trust) -> Result<bool, ViewsError> {
+        if self.position()?.get() == 0 {
+            return Ok(true);
+        }
+        Ok(self.tree.get(TRUST)?.as_deref() == Some(trust.fingerprint().as_bytes().as_slice()))
     }
 
     pub(crate) fn from_parts(db: sled::Db, tree: sled::Tree) -> Self {

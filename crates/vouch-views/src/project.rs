@@ -11,7 +11,7 @@ use crate::{
     experiment_key, history_prefix, live_key, metric_index_key, model_key, policy_key,
     positions_key, promotion_key, quarantine_key, run_key, ArtifactRef, ChainHead, Counts,
     DecisionEntry, DeploymentEntry, LiveObservation, MetricKey, MetricPoint, ModelDoc, PolicyEntry,
-    QuarantineEntry, ReviewEntry, RunDoc, Views, ViewsError, CHAIN_HEAD, COUNTS, CURRENT, FORMAT,
+    QuarantineEntry, ReviewEntry, RunDoc, Views, ViewsError, CHAIN_HEAD, COUNTS, CURRENT, FORMAT, TRUST,
     POSITION, VIEW_FORMAT,
 };
 
@@ -63,10 +63,11 @@ pub struct CatchUpReport {
 pub fn catch_up(
     log: &dyn Log,
     views: &Views,
+    trust: &vouch_rules::Trust,
     progress: &mut dyn FnMut(Position, Position),
 ) -> Result<CatchUpReport, ProjectError> {
     let end = log.last_position()?;
-    catch_up_to(log, views, end, progress)
+    catch_up_to(log, views, trust, end, progress)
 }
 
 /// As [`catch_up`], but stops at `end` (or earlier, where the log ends): a follower
@@ -77,6 +78,7 @@ pub fn catch_up(
 pub fn catch_up_to(
     log: &dyn Log,
     views: &Views,
+    trust: &vouch_rules::Trust,
     end: Position,
     progress: &mut dyn FnMut(Position, Position),
 ) -> Result<CatchUpReport, ProjectError> {
@@ -98,7 +100,7 @@ pub fn catch_up_to(
         let records = log.read(report.to.next(), wanted)?;
         let Some(last) = records.last() else { break };
         let last = last.position;
-        let mut batch = Batch::new(views, (!log.ids_unique()).then_some(log))?;
+        let mut batch = Batch::new(views, log, trust)?;
         for record in records {
             batch.apply(record)?;
         }
@@ -120,6 +122,7 @@ pub fn catch_up_to(
 pub fn rebuild(
     log: &dyn Log,
     views: &mut Views,
+    trust: &vouch_rules::Trust,
     progress: &mut dyn FnMut(Position, Position),
 ) -> Result<CatchUpReport, ProjectError> {
     let old_name = views.tree.name();
@@ -141,7 +144,7 @@ pub fn rebuild(
         .insert(FORMAT, &VIEW_FORMAT.to_be_bytes())
         .map_err(ViewsError::from)?;
     let staging = Views::from_parts(views.db.clone(), fresh);
-    let report = catch_up(log, &staging, progress)?;
+    let report = catch_up(log, &staging, trust, progress)?;
     staging
         .db
         .insert(CURRENT, new_name.as_bytes())
@@ -159,9 +162,9 @@ pub fn rebuild(
 fn check_key(event: &Event, key: &str) -> Result<(), String> {
     let fits = match &event.subject {
         Subject::Run(run) => key.strip_prefix("run.") == Some(run.as_str()),
-        // Live observations come from producers, never from the chain's writer: one on
-        // `chain` would pose as its head.
-        Subject::Model(_) if key == "chain" => !matches!(event.body, Body::LiveMetricsObserved(_)),
+        // Only decisions sit on the chain; anything else there is quarantined (the rule
+        // book would refuse it too).
+        Subject::Model(_) if key == "chain" => matches!(event.body, Body::DecisionRecorded(_)),
         Subject::Model(model) => key.strip_prefix("model.") == Some(model.as_str()),
     };
     if fits {
@@ -200,6 +203,12 @@ struct Batch<'v> {
     /// The log, when the event-id index is kept: only for a log that can hold an id
     /// twice; it confirms an index hit against the id stored there.
     track_ids: Option<&'v dyn Log>,
+    /// The log, for the records release records cite (evidence, policies, decisions).
+    log: &'v dyn Log,
+    /// The trust the rule book judges release records under.
+    trust: &'v vouch_rules::Trust,
+    /// Signature checks, each signer's key decompressed once.
+    verifier: vouch_chain::Verifier,
     /// Ids first seen in this batch: (hash, position).
     new_ids: Vec<(u64, u64)>,
     writes: sled::Batch,
@@ -209,7 +218,12 @@ struct Batch<'v> {
 }
 
 impl<'v> Batch<'v> {
-    fn new(views: &'v Views, track_ids: Option<&'v dyn Log>) -> Result<Self, ViewsError> {
+    fn new(
+        views: &'v Views,
+        log: &'v dyn Log,
+        trust: &'v vouch_rules::Trust,
+    ) -> Result<Self, ViewsError> {
+        let track_ids = (!log.ids_unique()).then_some(log);
         Ok(Batch {
             views,
             counts: views.counts()?,
@@ -223,6 +237,9 @@ impl<'v> Batch<'v> {
             head: None,
             seen: HashMap::new(),
             track_ids,
+            log,
+            trust,
+            verifier: vouch_chain::Verifier::default(),
             new_ids: Vec::new(),
             writes: sled::Batch::default(),
             applied: 0,
@@ -338,7 +355,7 @@ impl<'v> Batch<'v> {
             self.quarantine(&record, reason);
             return Ok(());
         }
-        match self.apply_event(&event, record.position.get())? {
+        match self.apply_event(&event, record.key.as_str(), record.position.get())? {
             Ok(()) => {
                 self.counts.applied += 1;
                 self.applied += 1;
@@ -352,11 +369,12 @@ impl<'v> Batch<'v> {
     fn apply_event(
         &mut self,
         event: &Event,
+        key: &str,
         position: u64,
-    ) -> Result<Result<(), String>, ViewsError> {
+    ) -> Result<Result<(), String>, ProjectError> {
         let run = match &event.subject {
             Subject::Run(run) => run,
-            Subject::Model(model) => return self.apply_release(event, model, position),
+            Subject::Model(model) => return self.apply_release(event, model, key, position),
         };
         self.load_doc(run, position)?;
         match self.positions.get_mut(run) {
@@ -418,6 +436,45 @@ impl<'v> Batch<'v> {
         Ok(Ok(()))
     }
 
+    /// The digests of the log's records at `positions`, `None` where the log has none.
+    fn digests_at(&self, positions: &[u64]) -> Result<Vec<Option<Digest>>, ProjectError> {
+        let mut out = Vec::with_capacity(positions.len());
+        let mut i = 0;
+        while i < positions.len() {
+            let mut j = i + 1;
+            while j < positions.len() && positions[j] == positions[j - 1] + 1 {
+                j += 1;
+            }
+            let records = if positions[i] == 0 {
+                Vec::new()
+            } else {
+                self.log.read(Position::new(positions[i]), j - i)?
+            };
+            for &p in &positions[i..j] {
+                out.push(
+                    records
+                        .iter()
+                        .find(|r| r.position.get() == p)
+                        .map(|r| vouch_event::event_digest(&r.bytes)),
+                );
+            }
+            i = j;
+        }
+        Ok(out)
+    }
+
+    /// The decoded event at `position`, if the log has one there that decodes.
+    fn event_at(&self, position: u64) -> Result<Option<Event>, ProjectError> {
+        if position == 0 {
+            return Ok(None);
+        }
+        let records = self.log.read(Position::new(position), 1)?;
+        Ok(records
+            .first()
+            .filter(|r| r.position.get() == position)
+            .and_then(|r| vouch_event::decode(&r.bytes).ok()))
+    }
+
     fn model_doc(&mut self, model: &ModelName) -> Result<&mut ModelDoc, ViewsError> {
         if !self.models.contains_key(model) {
             let doc = self
@@ -456,15 +513,16 @@ impl<'v> Batch<'v> {
         Ok(index.and_then(|i| self.decisions.get_mut(&i)))
     }
 
-    /// Applies a policy, decision, review, deployment or live observation. Decisions must
-    /// link to the chain head and carry a valid signature (trust in the signer is `vouch
-    /// verify`'s question).
+    /// Applies a policy, decision, review, deployment or live observation. Decisions,
+    /// reviews and deployments are judged by the rule book (`vouch-rules`) under the
+    /// trust the views are projected with; what it refuses is quarantined with the rule.
     fn apply_release(
         &mut self,
         event: &Event,
         model: &ModelName,
+        key: &str,
         position: u64,
-    ) -> Result<Result<(), String>, ViewsError> {
+    ) -> Result<Result<(), String>, ProjectError> {
         match &event.body {
             Body::PolicyPublished(b) => {
                 // The same text published twice is one policy: the first event is kept.
@@ -482,50 +540,60 @@ impl<'v> Batch<'v> {
                 }
             }
             Body::DecisionRecorded(d) => {
-                if let Err(e) = vouch_chain::verify_decision(model, d) {
-                    return Ok(Err(format!("decision {}: {e}", d.index)));
-                }
-                let head = self.chain_head()?;
-                let expected = head.map_or(0, |h| h.index + 1);
-                if d.index != expected {
-                    return Ok(Err(format!(
-                        "decision index {} breaks the chain: the next index is {expected}",
-                        d.index
-                    )));
-                }
-                if d.prev != head.map(|h| h.hash) {
-                    return Ok(Err(format!(
-                        "decision {} names previous record {} but the chain head is {}",
-                        d.index,
-                        d.prev.map_or("none".into(), |p| p.to_string()),
-                        head.map_or("none".into(), |h| h.hash.to_string())
-                    )));
-                }
-                let resolves = match &d.review {
+                let head = self.chain_head()?.map(|h| vouch_rules::Tip {
+                    index: h.index,
+                    hash: h.hash,
+                    decided_at: h.decided_at,
+                });
+                let evidence = self.digests_at(&d.evidence)?;
+                let policy = self.event_at(d.policy_position)?;
+                // The decision a resolution names, with its full record from the log.
+                let target = match &d.review {
+                    Some(link) => match self.decision_by_hash(&link.decision)? {
+                        Some(entry) => Some(entry.clone()),
+                        None => None,
+                    },
                     None => None,
-                    Some(link) => {
-                        let Some(target) = self.decision_by_hash(&link.decision)? else {
-                            return Ok(Err(format!(
-                                "decision {} resolves unknown decision {}",
-                                d.index, link.decision
-                            )));
-                        };
-                        if target.outcome != DecisionOutcome::NeedsReview {
-                            return Ok(Err(format!(
-                                "decision {} resolves decision {}, which was not waiting for review",
-                                d.index, target.index
-                            )));
-                        }
-                        if !target.reviews.iter().any(|r| r.hash == link.review) {
-                            return Ok(Err(format!(
-                                "decision {} cites review {}, which is not recorded for decision {}",
-                                d.index, link.review, target.index
-                            )));
-                        }
-                        Some(link.decision)
-                    }
                 };
-                let hash = vouch_chain::decision_hash(model, d);
+                let target_record = match &target {
+                    Some(entry) => match self.event_at(entry.position)? {
+                        Some(Event {
+                            body: Body::DecisionRecorded(r),
+                            ..
+                        }) => Some(*r),
+                        _ => None,
+                    },
+                    None => None,
+                };
+                let reviews: Vec<vouch_rules::ReviewFacts> = target
+                    .iter()
+                    .flat_map(|t| &t.reviews)
+                    .map(review_facts)
+                    .collect();
+                let resolves = match (&target, &target_record) {
+                    (Some(t), Some(r)) => Some((decision_facts(t, &reviews), r)),
+                    _ => None,
+                };
+                let case = vouch_rules::DecisionCase {
+                    event,
+                    key,
+                    position,
+                    head,
+                    evidence: &evidence,
+                    policy: policy.as_ref(),
+                    resolves,
+                };
+                let hash = match vouch_rules::judge_decision(&case, self.trust, &mut self.verifier)
+                {
+                    Ok(hash) => hash,
+                    Err(v) => return Ok(Err(v.to_string())),
+                };
+                let resolves = d.review.as_ref().map(|link| link.decision);
+                if let Some(link) = &d.review {
+                    if let Some(t) = self.decision_by_hash(&link.decision)? {
+                        t.resolved_by = Some(d.index);
+                    }
+                }
                 let entry = DecisionEntry {
                     index: d.index,
                     hash,
@@ -539,7 +607,9 @@ impl<'v> Batch<'v> {
                     policy_version: d.policy_version.clone(),
                     decided_at: d.decided_at,
                     signer: vouch_chain::key_id(&d.signer),
+                    signer_key: d.signer,
                     resolves,
+                    resolved_by: None,
                     reviews: Vec::new(),
                 };
                 self.decisions.insert(d.index, entry);
@@ -548,6 +618,7 @@ impl<'v> Batch<'v> {
                     index: d.index,
                     hash,
                     position,
+                    decided_at: d.decided_at,
                 }));
                 self.counts.decisions += 1;
                 let doc = self.model_doc(model)?;
@@ -561,26 +632,26 @@ impl<'v> Batch<'v> {
                 }
             }
             Body::ReviewRecorded(r) => {
-                if let Err(e) = vouch_chain::verify_review(model, r) {
-                    return Ok(Err(format!("review: {e}")));
-                }
-                let hash = vouch_chain::review_hash(model, r);
-                let Some(target) = self.decision_by_hash(&r.decision)? else {
-                    return Ok(Err(format!("review of unknown decision {}", r.decision)));
+                let target = self.decision_by_hash(&r.decision)?.map(|t| t.clone());
+                let reviews: Vec<vouch_rules::ReviewFacts> = target
+                    .iter()
+                    .flat_map(|t| &t.reviews)
+                    .map(review_facts)
+                    .collect();
+                let facts = target.as_ref().map(|t| decision_facts(t, &reviews));
+                let hash = match vouch_rules::judge_review(
+                    event,
+                    key,
+                    facts,
+                    self.trust,
+                    &mut self.verifier,
+                ) {
+                    Ok(hash) => hash,
+                    Err(v) => return Ok(Err(v.to_string())),
                 };
-                if target.model != *model {
-                    return Ok(Err(format!(
-                        "review names model {model} but decision {} is about {}",
-                        target.index, target.model
-                    )));
-                }
-                if target.outcome != DecisionOutcome::NeedsReview {
-                    return Ok(Err(format!(
-                        "decision {} is not waiting for review (it was {})",
-                        target.index,
-                        target.outcome.as_str()
-                    )));
-                }
+                let target = self
+                    .decision_by_hash(&r.decision)?
+                    .expect("the rule book accepted a review of a known decision");
                 target.reviews.push(ReviewEntry {
                     hash,
                     position,
@@ -589,15 +660,33 @@ impl<'v> Batch<'v> {
                     reason: r.reason.clone(),
                     reviewed_at: r.reviewed_at,
                     signer: vouch_chain::key_id(&r.signer),
+                    signer_key: r.signer,
                 });
                 self.counts.reviews += 1;
             }
-            Body::DeploymentRecorded(b) => {
-                if let Some(decision) = &b.decision {
-                    if self.decision_by_hash(decision)?.is_none() {
-                        return Ok(Err(format!("deployment cites unknown decision {decision}")));
-                    }
-                }
+            Body::DeploymentRecorded(_) | Body::DeploymentSigned(_) => {
+                let cited = match &event.body {
+                    Body::DeploymentSigned(b) => b.decision,
+                    _ => None,
+                };
+                let promoting = match cited {
+                    Some(hash) => self.decision_by_hash(&hash)?.map(|t| t.clone()),
+                    None => None,
+                };
+                let facts = promoting.as_ref().map(|t| decision_facts(t, &[]));
+                let hash = match vouch_rules::judge_deployment(
+                    event,
+                    key,
+                    facts,
+                    self.trust,
+                    &mut self.verifier,
+                ) {
+                    Ok(hash) => hash,
+                    Err(v) => return Ok(Err(v.to_string())),
+                };
+                let Body::DeploymentSigned(b) = &event.body else {
+                    unreachable!("the rule book refuses unsigned deployments")
+                };
                 let entry = DeploymentEntry {
                     model: model.clone(),
                     env: b.env.clone(),
@@ -605,9 +694,12 @@ impl<'v> Batch<'v> {
                     decision: b.decision,
                     forced: b.forced,
                     reason: b.reason.clone(),
-                    time: event.time,
+                    time: b.deployed_at,
                     producer: event.producer.to_string(),
                     position,
+                    hash,
+                    signer: vouch_chain::key_id(&b.signer),
+                    signer_key: b.signer,
                 };
                 self.writes
                     .insert(deployment_key(&b.artifact, position), encode_value(&entry));
@@ -716,9 +808,36 @@ impl<'v> Batch<'v> {
             );
         }
         self.writes.insert(COUNTS, encode_value(&self.counts));
+        self.writes
+            .insert(TRUST, self.trust.fingerprint().as_bytes().as_slice());
         self.writes.insert(POSITION, &position.get().to_be_bytes());
         self.views.tree.apply_batch(self.writes)?;
         self.views.remember_ids(&self.new_ids);
         Ok(())
+    }
+}
+
+fn review_facts(r: &ReviewEntry) -> vouch_rules::ReviewFacts {
+    vouch_rules::ReviewFacts {
+        hash: r.hash,
+        position: r.position,
+        verdict: r.verdict,
+        signer: r.signer_key,
+    }
+}
+
+fn decision_facts<'a>(
+    d: &'a DecisionEntry,
+    reviews: &'a [vouch_rules::ReviewFacts],
+) -> vouch_rules::DecisionFacts<'a> {
+    vouch_rules::DecisionFacts {
+        model: &d.model,
+        hash: d.hash,
+        index: d.index,
+        outcome: d.outcome,
+        artifacts: &d.artifacts,
+        signer: d.signer_key,
+        resolved: d.resolved_by.is_some(),
+        reviews,
     }
 }

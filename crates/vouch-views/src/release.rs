@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 use vouch_event::{
-    DecisionOutcome, Digest, ModelName, Name, ReviewVerdict, RunId, Segment, Timestamp,
+    DecisionOutcome, Digest, ModelName, Name, PublicKeyBytes, ReviewVerdict, RunId, Segment,
+    Timestamp,
 };
 
 /// A policy recorded in the ledger.
@@ -41,6 +42,8 @@ pub struct ReviewEntry {
     pub reviewed_at: Timestamp,
     /// The signing key's id.
     pub signer: String,
+    /// The signing key.
+    pub signer_key: PublicKeyBytes,
 }
 
 /// One link of the decision chain, as applied.
@@ -70,8 +73,12 @@ pub struct DecisionEntry {
     pub decided_at: Timestamp,
     /// The signing key's id.
     pub signer: String,
+    /// The signing key.
+    pub signer_key: PublicKeyBytes,
     /// The needs-review decision this record resolves, if any.
     pub resolves: Option<Digest>,
+    /// For a decision that needed review: the chain index of the decision that resolved it.
+    pub resolved_by: Option<u64>,
     /// Reviews of this decision, in log order.
     pub reviews: Vec<ReviewEntry>,
 }
@@ -91,12 +98,18 @@ pub struct DeploymentEntry {
     pub forced: bool,
     /// Why it was forced.
     pub reason: Option<String>,
-    /// When.
+    /// When (the signed time).
     pub time: Timestamp,
-    /// Who.
+    /// Who published it (the envelope's producer, unsigned).
     pub producer: String,
     /// Log position.
     pub position: u64,
+    /// The record's hash.
+    pub hash: Digest,
+    /// The signing key's id.
+    pub signer: String,
+    /// The signing key.
+    pub signer_key: PublicKeyBytes,
 }
 
 /// Metrics observed on a deployed model's live traffic in one window
@@ -168,4 +181,6 @@ pub struct ChainHead {
     pub hash: Digest,
     /// Its log position.
     pub position: u64,
+    /// When it was decided.
+    pub decided_at: Timestamp,
 }

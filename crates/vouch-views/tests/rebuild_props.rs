@@ -13,6 +13,7 @@ use vouch_event::{
 };
 use vouch_log::{Log, LogKey, NewRecord, Position};
 use vouch_log_embedded::EmbeddedLog;
+use vouch_rules::Trust;
 use vouch_views::{catch_up, rebuild, Views};
 
 /// One record to append: an event, or bytes the projector must quarantine.
@@ -167,7 +168,7 @@ fn check(items: Vec<Item>, cuts: Vec<usize>) {
     let mut positions = Vec::new();
     for cut in cuts {
         log.append_batch(records[from..cut].to_vec()).unwrap();
-        catch_up(&log, &views, &mut |_, _| {}).unwrap();
+        catch_up(&log, &views, &Trust::default(), &mut |_, _| {}).unwrap();
         positions.push(views.position().unwrap());
         from = cut;
     }
@@ -187,7 +188,7 @@ fn check(items: Vec<Item>, cuts: Vec<usize>) {
         Position::new(records.len() as u64)
     );
 
-    rebuild(&log, &mut views, &mut |_, _| {}).unwrap();
+    rebuild(&log, &mut views, &Trust::default(), &mut |_, _| {}).unwrap();
     assert_eq!(
         views.dump().unwrap(),
         incremental,
@@ -195,7 +196,7 @@ fn check(items: Vec<Item>, cuts: Vec<usize>) {
     );
 
     let fresh = Views::open(&dir.path().join("fresh")).unwrap();
-    catch_up(&log, &fresh, &mut |_, _| {}).unwrap();
+    catch_up(&log, &fresh, &Trust::default(), &mut |_, _| {}).unwrap();
     assert_eq!(
         fresh.dump().unwrap(),
         incremental,
@@ -243,7 +244,7 @@ fn events_before_run_started_are_kept() {
     let views = Views::open(&dir.path().join("views")).unwrap();
     let run = RunId::new("run-0").unwrap();
     log.append(record(0, &items[0])).unwrap();
-    catch_up(&log, &views, &mut |_, _| {}).unwrap();
+    catch_up(&log, &views, &Trust::default(), &mut |_, _| {}).unwrap();
     let doc = views
         .run(&run)
         .unwrap()
@@ -252,7 +253,7 @@ fn events_before_run_started_are_kept() {
     assert_eq!(doc.metrics.len(), 2);
     log.append_batch(vec![record(1, &items[1]), record(2, &items[2])])
         .unwrap();
-    catch_up(&log, &views, &mut |_, _| {}).unwrap();
+    catch_up(&log, &views, &Trust::default(), &mut |_, _| {}).unwrap();
     let doc = views.run(&run).unwrap().unwrap();
     assert_eq!(doc.status(), "running");
     assert_eq!(doc.experiment(), Some("exp-0"));
@@ -281,7 +282,7 @@ fn bad_records_are_quarantined_with_reasons_and_projection_goes_on() {
             .collect(),
     )
     .unwrap();
-    let report = catch_up(&log, &views, &mut |_, _| {}).unwrap();
+    let report = catch_up(&log, &views, &Trust::default(), &mut |_, _| {}).unwrap();
     assert_eq!((report.applied, report.quarantined), (1, 5));
     let reasons: Vec<String> = views
         .quarantine(Position::ZERO, 10)
@@ -352,7 +353,7 @@ fn a_second_run_started_or_finished_is_quarantined_not_applied() {
             .collect(),
     )
     .unwrap();
-    catch_up(&log, &views, &mut |_, _| {}).unwrap();
+    catch_up(&log, &views, &Trust::default(), &mut |_, _| {}).unwrap();
     let doc = views.run(&RunId::new("run-0").unwrap()).unwrap().unwrap();
     assert_eq!((doc.experiment(), doc.status()), (Some("exp-0"), "ok"));
     let reasons: Vec<String> = views
@@ -461,7 +462,7 @@ fn a_late_retry_on_a_windowed_log_is_counted_once_and_never_applied_twice() {
         .map(|(n, i)| record(n, i))
         .collect();
     log.append_batch(records[..4].to_vec()).unwrap();
-    catch_up(&log, &views, &mut |_, _| {}).unwrap();
+    catch_up(&log, &views, &Trust::default(), &mut |_, _| {}).unwrap();
     // Retries of records 1 and 2 arrive after the window, interleaved with new ones, one of
     // them twice in the same batch.
     log.append_batch(vec![
@@ -472,14 +473,14 @@ fn a_late_retry_on_a_windowed_log_is_counted_once_and_never_applied_twice() {
         records[5].clone(),
     ])
     .unwrap();
-    let report = catch_up(&log, &views, &mut |_, _| {}).unwrap();
+    let report = catch_up(&log, &views, &Trust::default(), &mut |_, _| {}).unwrap();
     assert_eq!((report.applied, report.duplicates), (2, 3));
     let counts = views.counts().unwrap();
     assert_eq!((counts.applied, counts.duplicates), (6, 3));
     let run = views.run(&RunId::new("run-0").unwrap()).unwrap().unwrap();
     assert_eq!(run.events, 6, "each event applied once");
     let incremental = views.dump().unwrap();
-    rebuild(&log, &mut views, &mut |_, _| {}).unwrap();
+    rebuild(&log, &mut views, &Trust::default(), &mut |_, _| {}).unwrap();
     assert_eq!(views.dump().unwrap(), incremental, "a rebuild agrees");
 }
 
@@ -501,7 +502,7 @@ fn live_observations_are_kept_per_model_and_misplaced_ones_quarantined() {
     records[2].key = LogKey::new("model.other").unwrap();
     records.push(record(3, &live));
     log.append_batch(records).unwrap();
-    let report = catch_up(&log, &views, &mut |_, _| {}).unwrap();
+    let report = catch_up(&log, &views, &Trust::default(), &mut |_, _| {}).unwrap();
     assert_eq!((report.applied, report.quarantined), (2, 2));
     let model = ModelName::new("model-run-1").unwrap();
     let kept = views.live_observations(&model).unwrap();
