@@ -15,8 +15,8 @@ use vouch_views::Views;
 
 use crate::asof::At;
 use crate::cli::{
-    AuditArgs, DecisionsArgs, DeployArgs, ReviewsArgs, GateArgs, GateCommandArgs, KeyRole, KeysCommand,
-    PolicyCommand, PromoteArgs, RegistryArgs, ReviewCommand, VerifyBundleArgs,
+    AuditArgs, DecisionsArgs, DeployArgs, GateArgs, GateCommandArgs, KeyRole, KeysCommand,
+    PolicyCommand, PromoteArgs, RegistryArgs, ReviewCommand, ReviewsArgs, VerifyBundleArgs,
 };
 use crate::context::{now, parse_run, Context};
 use crate::exit::{bad_input, CliError, CliResult, Fail, Failure};
@@ -154,7 +154,8 @@ pub fn keys(ctx: &Context, command: KeysCommand) -> CliResult<()> {
             from,
             reason,
         } => {
-            let key = vouch_chain::parse_public_key(&public).map_err(|e| bad_input(e.to_string()))?;
+            let key =
+                vouch_chain::parse_public_key(&public).map_err(|e| bad_input(e.to_string()))?;
             if reason.trim().is_empty() {
                 return Err(bad_input("--reason must say why the key is revoked"));
             }
@@ -171,7 +172,9 @@ pub fn keys(ctx: &Context, command: KeysCommand) -> CliResult<()> {
             ledger.set_trust(trust)?;
             let key_id = vouch_chain::key_id(&key);
             if ctx.global.json {
-                output::json(&serde_json::json!({ "key_id": key_id, "from": from, "roles_revoked": revoked, "reason": reason }));
+                output::json(
+                    &serde_json::json!({ "key_id": key_id, "from": from, "roles_revoked": revoked, "reason": reason }),
+                );
             } else {
                 println!("revoked key {key_id} from {from} ({revoked} role(s)): records it signed from then on are refused");
             }
@@ -430,18 +433,21 @@ pub fn review(ctx: &Context, command: ReviewCommand) -> CliResult<()> {
     let key = load_key(&args.key)?;
     let release_key = args.release_key.as_deref().map(load_key).transpose()?;
     let mut ledger = ctx.open_caught_up()?;
-    let (review, position) =
-        ledger.record_review(&args.decision, verdict, &args.reason, &key, &ctx.producer, now())?;
+    let (review, position) = ledger.record_review(
+        &args.decision,
+        verdict,
+        &args.reason,
+        &key,
+        &ctx.producer,
+        now(),
+    )?;
     let target = ledger.find_decision(&args.decision)?;
     let state = ledger.review_state(&target)?;
     let decided = state.rejected || state.approvals >= state.required;
     let enacted = match (&release_key, decided) {
-        (Some(release), true) => Some(ledger.enact_review(
-            &target.hash.hex(),
-            release,
-            &ctx.producer,
-            now(),
-        )?),
+        (Some(release), true) => {
+            Some(ledger.enact_review(&target.hash.hex(), release, &ctx.producer, now())?)
+        }
         _ => None,
     };
     if ctx.global.json {
@@ -480,7 +486,9 @@ fn enact(ctx: &Context, decision: &str, key: &Path) -> CliResult<()> {
     let mut ledger = ctx.open_caught_up()?;
     let (outcome, recorded) = ledger.enact_review(decision, &key, &ctx.producer, now())?;
     if ctx.global.json {
-        output::json(&serde_json::json!({ "decision": recorded.hash, "index": recorded.index, "outcome": outcome.as_str() }));
+        output::json(
+            &serde_json::json!({ "decision": recorded.hash, "index": recorded.index, "outcome": outcome.as_str() }),
+        );
     } else {
         println!(
             "decision {} (chain index {}): {}",
@@ -506,7 +514,15 @@ pub fn reviews(ctx: &Context, args: &ReviewsArgs) -> CliResult<()> {
         );
         return Ok(());
     }
-    let mut t = table(["#", "decision", "model", "run", "approvals", "state", "reviewers"]);
+    let mut t = table([
+        "#",
+        "decision",
+        "model",
+        "run",
+        "approvals",
+        "state",
+        "reviewers",
+    ]);
     for (d, s) in &all {
         let state = match (s.resolved_by, s.rejected, s.approvals >= s.required) {
             (Some(by), _, _) => format!("resolved by decision {by}"),
@@ -786,9 +802,11 @@ pub fn verify(ctx: &Context) -> CliResult<u8> {
                 eprintln!(
                     "refused: log position {}{}: {}{}",
                     r.position,
-                    r.index.map_or(String::new(), |i| format!(" (decision {i})")),
+                    r.index
+                        .map_or(String::new(), |i| format!(" (decision {i})")),
                     r.reason,
-                    r.rule.map_or(String::new(), |rule| format!(" [rule {rule}]"))
+                    r.rule
+                        .map_or(String::new(), |rule| format!(" [rule {rule}]"))
                 );
             }
             eprintln!(
@@ -797,7 +815,8 @@ pub fn verify(ctx: &Context) -> CliResult<u8> {
                 f.index
                     .map_or(String::new(), |i| format!(" (decision {i})")),
                 f.reason,
-                f.rule.map_or(String::new(), |rule| format!(" [rule {rule}]"))
+                f.rule
+                    .map_or(String::new(), |rule| format!(" [rule {rule}]"))
             );
             Ok(1)
         }

@@ -13,7 +13,7 @@ use vouch_event::{
 };
 use vouch_ledger::{Ledger, OpenOptions};
 use vouch_policy::Policy;
-use vouch_replay::{record};
+use vouch_replay::record;
 
 const POLICY: &str = r#"
 model = "scoring"
@@ -362,10 +362,20 @@ fn an_environment_known_only_from_live_traffic_is_diagnosed() {
 fn trust_key(ledger: &mut Ledger, key: &SigningKey) {
     let mut trust = ledger.trust().clone();
     let a = trust
-        .add(&key.public(), "test release bot", vouch_ledger::Role::Signer, None)
+        .add(
+            &key.public(),
+            "test release bot",
+            vouch_ledger::Role::Signer,
+            None,
+        )
         .unwrap();
     let b = trust
-        .add(&key.public(), "test release bot", vouch_ledger::Role::Deployer, None)
+        .add(
+            &key.public(),
+            "test release bot",
+            vouch_ledger::Role::Deployer,
+            None,
+        )
         .unwrap();
     if a || b {
         ledger.set_trust(trust).unwrap();

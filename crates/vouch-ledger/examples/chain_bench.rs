@@ -79,8 +79,10 @@ fn main() {
     // Decisions: signed links of one chain, each citing ten events of a run.
     let key = SigningKey::from_seed([42; 32]);
     let mut trust = Trust::default();
-    trust.add(&key.public(), "bench", Role::Signer);
-    trust.save(&path).unwrap();
+    trust
+        .add(&key.public(), "bench", Role::Signer, None)
+        .unwrap();
+    ledger.set_trust(trust).unwrap();
     let model = ModelName::new("bench-model").unwrap();
     let policy_text = "model = \"bench-model\"\nversion = \"v1\"\n";
     let (policy_position, policy) = ledger
@@ -194,7 +196,7 @@ fn main() {
         start.elapsed().as_secs_f64()
     );
 
-    let trust = Trust::load(&path).unwrap();
+    let trust = ledger.trust().clone();
     let start = Instant::now();
     let report = ledger.verify(&trust, &mut |_, _| {}).unwrap();
     let seconds = start.elapsed().as_secs_f64();

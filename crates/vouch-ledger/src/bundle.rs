@@ -482,16 +482,18 @@ pub fn verify_bundle(bundle: &Bundle, trust: &Trust) -> Vec<Check> {
             _ => None,
         };
         let facts = cited.and_then(|c| {
-            promoting.get(&c).map(|(m, outcome, artifacts, index)| DecisionFacts {
-                model: m,
-                hash: c,
-                index: *index,
-                outcome: *outcome,
-                artifacts,
-                signer: d.signer,
-                resolved: false,
-                reviews: &[],
-            })
+            promoting
+                .get(&c)
+                .map(|(m, outcome, artifacts, index)| DecisionFacts {
+                    model: m,
+                    hash: c,
+                    index: *index,
+                    outcome: *outcome,
+                    artifacts,
+                    signer: d.signer,
+                    resolved: false,
+                    reviews: &[],
+                })
         });
         let verdict = judge_deployment(e, key, facts, trust, &mut verifier);
         let detail = match (&e.body, &verdict) {

@@ -8,8 +8,8 @@ use vouch_event::{
     Kind, ModelName, PolicyPublished, Producer, PublicKeyBytes, ReviewLink, ReviewRecorded,
     ReviewVerdict, RunId, SignatureBytes, Subject, Timestamp,
 };
-use vouch_rules::{DecisionCase, DecisionFacts, Judged, ReviewFacts, Tip, Walk};
 use vouch_log::{ConditionalAppend, Log, LogError, LogKey, NewRecord, Position, Record};
+use vouch_rules::{DecisionCase, DecisionFacts, Judged, ReviewFacts, Tip, Walk};
 use vouch_views::{DecisionEntry, DeploymentEntry, ProjectError, ViewsError};
 
 use crate::trust::{Role, Trust};
@@ -196,15 +196,24 @@ fn model_of(event: &Event, position: u64) -> Result<&ModelName, ReleaseError> {
     }
 }
 
-fn release_record(event: &Event, key: LogKey) -> NewRecord {
-    NewRecord {
-        event_id: event.id.to_string(),
-        key,
-        bytes: vouch_event::encode(event),
-    }
-}
-
 impl Ledger {
+    /// The log record for a release record Vouch is about to append, once the rule book
+    /// has judged it as the projector will on the views caught up to now: a writer never
+    /// appends what the projector would refuse. (A record another writer appends first
+    /// can still change the verdict; [`Ledger::accepted`] reports that after the append.)
+    fn judged_record(&mut self, event: &Event, key: LogKey) -> Result<NewRecord, ReleaseError> {
+        event.check().map_err(ReleaseError::Refused)?;
+        self.catch_up(&mut |_, _| {})?;
+        self.views()
+            .judge_next(self.log(), self.trust(), key.as_str(), event)?
+            .map_err(ReleaseError::Violation)?;
+        Ok(NewRecord {
+            event_id: event.id.to_string(),
+            key,
+            bytes: vouch_event::encode(event),
+        })
+    }
+
     /// Reads the records at `positions` (ascending), reading each run of consecutive
     /// positions once.
     ///
@@ -357,11 +366,8 @@ impl Ledger {
                 subject: Subject::Model(draft.model.clone()),
                 body: Body::DecisionRecorded(Box::new(d)),
             };
-            event.check().map_err(ReleaseError::Refused)?;
-            match self
-                .log()
-                .append_if(release_record(&event, chain_key()), tail)?
-            {
+            let record = self.judged_record(&event, chain_key())?;
+            match self.log().append_if(record, tail)? {
                 ConditionalAppend::Appended(appended) => {
                     let position = appended.position().get();
                     self.accepted(position, &hash)?;
@@ -480,9 +486,9 @@ impl Ledger {
             subject: Subject::Model(target.model.clone()),
             body: Body::ReviewRecorded(Box::new(review)),
         };
-        event.check().map_err(ReleaseError::Refused)?;
         let key_name = LogKey::new(vouch_rules::model_key(&target.model)).expect("valid key");
-        let appended = self.log().append(release_record(&event, key_name))?;
+        let record = self.judged_record(&event, key_name)?;
+        let appended = self.log().append(record)?;
         let position = appended.position().get();
         self.accepted(position, &hash)?;
         Ok((hash, position))
@@ -673,9 +679,9 @@ impl Ledger {
             subject: Subject::Model(model.clone()),
             body: Body::DeploymentSigned(Box::new(deployment)),
         };
-        event.check().map_err(ReleaseError::Refused)?;
         let log_key = LogKey::new(vouch_rules::model_key(model)).expect("valid key");
-        let appended = self.log().append(release_record(&event, log_key))?;
+        let record = self.judged_record(&event, log_key)?;
+        let appended = self.log().append(record)?;
         let position = appended.position().get();
         self.accepted(position, &hash)?;
         Ok((position, promoting))
@@ -809,8 +815,7 @@ pub fn verify_log(
             let release = record.key == chain_key() || record.key.as_str().starts_with("model.");
             // A windowed log can hold a late retry twice: the first record with an id is
             // the one that counts, as for the projector.
-            if release && !record.event_id.is_empty() && !seen_ids.insert(record.event_id.clone())
-            {
+            if release && !record.event_id.is_empty() && !seen_ids.insert(record.event_id.clone()) {
                 continue;
             }
             let digest_of = |p: u64| {
@@ -839,10 +844,13 @@ pub fn verify_log(
                     let _ = index;
                 }
                 Judged::Refused(v) => {
-                    let index = vouch_event::decode(&record.bytes).ok().and_then(|e| match e.body {
-                        Body::DecisionRecorded(d) => Some(d.index),
-                        _ => None,
-                    });
+                    let index =
+                        vouch_event::decode(&record.bytes)
+                            .ok()
+                            .and_then(|e| match e.body {
+                                Body::DecisionRecorded(d) => Some(d.index),
+                                _ => None,
+                            });
                     let failure = Failure {
                         position,
                         index,
@@ -1009,7 +1017,11 @@ impl Ledger {
             report.policy_text = Some(p.text.clone());
         }
         if let (Some(reviewed), Some(_)) = (&reviewed, &d.review) {
-            for review in reviewed.reviews.iter().filter(|r| r.position < entry.position) {
+            for review in reviewed
+                .reviews
+                .iter()
+                .filter(|r| r.position < entry.position)
+            {
                 let name = trust
                     .name_of(&review.signer_key)
                     .unwrap_or("an untrusted key");
@@ -1057,7 +1069,10 @@ impl Ledger {
             report.check(
                 "deployment",
                 false,
-                format!("no signed deployment of {artifact} cites decision {}", d.index),
+                format!(
+                    "no signed deployment of {artifact} cites decision {}",
+                    d.index
+                ),
             );
         }
         report.run = self.views().run(&d.run)?;

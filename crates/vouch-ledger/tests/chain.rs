@@ -1,20 +1,26 @@
 //! The decision chain on the embedded ledger: concurrent writers build one linear chain;
 //! `verify` passes on an honest log and names the first record of a tampered one; audit
-//! and audit bundles check a promotion back to its evidence.
+//! and audit bundles check a promotion back to its evidence against the auditor's trust;
+//! reviews are signed by reviewers and enacted by a release key; records a writer forges
+//! or replays onto the chain are refused without stopping the next honest decision.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use vouch_chain::SigningKey;
 use vouch_event::{
-    ArtifactLogged, Body, DecisionOutcome, Digest, Event, EventId, GateRecord, GateVerdict,
-    MetricsLogged, ModelName, Name, Producer, RunId, RunStarted, Subject, Timestamp,
+    ArtifactLogged, Body, DecisionOutcome, DecisionRecorded, Digest, Event, EventId, GateRecord,
+    GateVerdict, MetricsLogged, ModelName, Name, Producer, PublicKeyBytes, ReviewVerdict, RunId,
+    RunStarted, SignatureBytes, Subject, Timestamp,
 };
-use vouch_ledger::{verify_bundle, DecisionDraft, Ledger, Role, Trust};
+use vouch_ledger::{
+    chain_key, verify_bundle, DecisionDraft, Ledger, ReleaseError, Role, Trust, TrustFile,
+};
 use vouch_log::{Log, NewRecord, Position};
 use vouch_log_embedded::EmbeddedLog;
+use vouch_rules::Rule;
 
-const POLICY: &str = "model = \"loan-risk\"\nversion = \"v1\"\n";
+const POLICY: &str = "model = \"loan-risk\"\nversion = \"v1\"\n\n[[gate]]\nname = \"auc-floor\"\nmetric = \"auc\"\nmin = 0.5\nreason = \"a coin flip does better\"\n";
 
 fn producer() -> Producer {
     Producer::new("chain-test").unwrap()
@@ -26,6 +32,18 @@ fn time(seconds: i64) -> Timestamp {
 
 fn signer() -> SigningKey {
     SigningKey::from_seed([1; 32])
+}
+
+fn reviewer() -> SigningKey {
+    SigningKey::from_seed([2; 32])
+}
+
+fn deployer() -> SigningKey {
+    SigningKey::from_seed([3; 32])
+}
+
+fn model() -> ModelName {
+    ModelName::new("loan-risk").unwrap()
 }
 
 fn run_events(run: &str, auc: f64) -> Vec<Event> {
@@ -77,26 +95,50 @@ fn setup(dir: &Path, runs: usize) -> Ledger {
             .unwrap();
     }
     let mut trust = Trust::default();
-    trust.add(&signer().public(), "release-bot", Role::Signer);
-    trust.save(dir).unwrap();
+    trust
+        .add(&signer().public(), "release-bot", Role::Signer, None)
+        .unwrap();
+    trust
+        .add(
+            &reviewer().public(),
+            "Chief Risk Officer",
+            Role::Reviewer,
+            None,
+        )
+        .unwrap();
+    trust
+        .add(&deployer().public(), "deploy-bot", Role::Deployer, None)
+        .unwrap();
+    ledger.set_trust(trust).unwrap();
     ledger
 }
 
-fn promote(
-    ledger: &mut Ledger,
-    run: &str,
-    outcome: DecisionOutcome,
-    key: &SigningKey,
-    at: i64,
-) -> vouch_ledger::Recorded {
-    let model = ModelName::new("loan-risk").unwrap();
+/// One gate whose verdict makes `outcome` follow, as the rule book requires.
+fn gates_for(outcome: DecisionOutcome) -> Vec<GateRecord> {
+    let verdict = match outcome {
+        DecisionOutcome::Promoted => GateVerdict::Pass,
+        DecisionOutcome::Rejected => GateVerdict::Fail,
+        DecisionOutcome::NeedsReview => GateVerdict::Review,
+    };
+    vec![GateRecord {
+        gate: "auc-floor".into(),
+        metric: Some("auc".into()),
+        candidate: Some(0.8),
+        baseline: None,
+        threshold: ">= 0.5".into(),
+        verdict,
+        reason: "good enough".into(),
+    }]
+}
+
+fn draft(ledger: &mut Ledger, run: &str, outcome: DecisionOutcome, at: i64) -> DecisionDraft {
     let run = RunId::new(run).unwrap();
     let (policy_position, policy) = ledger
-        .publish_policy(&model, "v1", POLICY, time(at), &producer())
+        .publish_policy(&model(), "v1", POLICY, time(at), &producer())
         .unwrap();
     let (evidence, evidence_digest) = ledger.evidence(&[&run], &[policy_position]).unwrap();
-    let draft = DecisionDraft {
-        model,
+    DecisionDraft {
+        model: model(),
         run: run.clone(),
         baseline: None,
         artifacts: vec![Digest::of(run.as_str().as_bytes())],
@@ -106,22 +148,88 @@ fn promote(
         evaluated_at: ledger.log().last_position().unwrap().get(),
         evidence,
         evidence_digest,
-        gates: vec![GateRecord {
-            gate: "auc-floor".into(),
-            metric: Some("auc".into()),
-            candidate: Some(0.8),
-            baseline: None,
-            threshold: ">= 0.5".into(),
-            verdict: GateVerdict::Pass,
-            reason: "good enough".into(),
-        }],
+        gates: gates_for(outcome),
         outcome,
         review: None,
         decided_at: time(at),
+    }
+}
+
+fn try_promote(
+    ledger: &mut Ledger,
+    run: &str,
+    outcome: DecisionOutcome,
+    key: &SigningKey,
+    at: i64,
+) -> Result<vouch_ledger::Recorded, ReleaseError> {
+    let draft = draft(ledger, run, outcome, at);
+    ledger.record_decision(key, &producer(), time(at), &mut |_| Ok(draft.clone()))
+}
+
+fn promote(
+    ledger: &mut Ledger,
+    run: &str,
+    outcome: DecisionOutcome,
+    key: &SigningKey,
+    at: i64,
+) -> vouch_ledger::Recorded {
+    try_promote(ledger, run, outcome, key, at).unwrap()
+}
+
+/// What an insider with write access to the chain subject can do: sign the next link
+/// with any key they hold and append it raw, past every check of `record_decision`.
+fn forge_next_decision(ledger: &mut Ledger, run: &str, key: &SigningKey, at: i64) -> Digest {
+    let draft = draft(ledger, run, DecisionOutcome::Promoted, at);
+    ledger.catch_up(&mut |_, _| {}).unwrap();
+    let head = ledger.views().chain_head().unwrap();
+    let mut d = DecisionRecorded {
+        index: head.as_ref().map_or(0, |h| h.index + 1),
+        prev: head.as_ref().map(|h| h.hash),
+        run: draft.run,
+        baseline: None,
+        artifacts: draft.artifacts,
+        policy: draft.policy,
+        policy_version: draft.policy_version,
+        policy_position: draft.policy_position,
+        evaluated_at: draft.evaluated_at,
+        evidence: draft.evidence,
+        evidence_digest: draft.evidence_digest,
+        gates: draft.gates,
+        outcome: draft.outcome,
+        review: None,
+        decided_at: time(at),
+        signer: PublicKeyBytes([0; 32]),
+        signature: SignatureBytes([0; 64]),
     };
+    vouch_chain::sign_decision(&model(), &mut d, key);
+    let hash = vouch_chain::decision_hash(&model(), &d);
+    let event = Event {
+        id: EventId::new(format!("decision:{}", hash.hex())).unwrap(),
+        time: time(at),
+        producer: producer(),
+        subject: Subject::Model(model()),
+        body: Body::DecisionRecorded(Box::new(d)),
+    };
+    append_raw(
+        ledger,
+        chain_key(),
+        event.id.as_str(),
+        vouch_event::encode(&event),
+    );
+    hash
+}
+
+fn append_raw(ledger: &mut Ledger, key: vouch_log::LogKey, id: &str, bytes: Vec<u8>) {
     ledger
-        .record_decision(draft, key, &producer(), time(at))
-        .unwrap()
+        .log()
+        .append(NewRecord {
+            event_id: id.to_owned(),
+            key,
+            bytes,
+        })
+        .unwrap();
+    ledger.flush().unwrap();
+    ledger.catch_up(&mut |_, _| {}).unwrap();
 }
 
 #[test]
@@ -141,7 +249,7 @@ fn concurrent_promoters_in_threads_build_one_linear_chain() {
                         &format!("run-{t}"),
                         DecisionOutcome::Rejected,
                         &signer(),
-                        t * 100 + i,
+                        i * 10 + t,
                     );
                 }
             })
@@ -238,20 +346,15 @@ fn verify_names_the_first_tampered_record() {
     assert_eq!(honest_report.failure, None);
     assert_eq!((honest_report.decisions, honest_report.signatures), (3, 3));
 
-    let case =
-        |name: &str, tamper: &dyn Fn(&mut Vec<NewRecord>), index: Option<u64>, needle: &str| {
-            let report = verify_tampered(&honest, &tmp.path().join(name), |r| tamper(r));
-            let failure = report
-                .failure
-                .unwrap_or_else(|| panic!("{name}: tampering went unnoticed"));
-            assert_eq!(failure.index, index, "{name}: {failure:?}");
-            assert!(
-                failure.reason.contains(needle),
-                "{name}: {}",
-                failure.reason
-            );
-        };
-    // One byte of a decision: its signature no longer verifies.
+    let case = |name: &str, tamper: &dyn Fn(&mut Vec<NewRecord>), index: Option<u64>, rule| {
+        let report = verify_tampered(&honest, &tmp.path().join(name), |r| tamper(r));
+        let failure = report
+            .failure
+            .unwrap_or_else(|| panic!("{name}: tampering went unnoticed"));
+        assert_eq!(failure.index, index, "{name}: {failure:?}");
+        assert_eq!(failure.rule, rule, "{name}: {failure:?}");
+    };
+    // One byte of a decision: its content no longer matches its id.
     case(
         "decision-byte",
         &|r| {
@@ -259,7 +362,22 @@ fn verify_names_the_first_tampered_record() {
             flip_in(&mut r[at].bytes, b"good enough");
         },
         Some(1),
-        "signature",
+        Some(Rule::Envelope),
+    );
+    // The same, with the id recomputed over the changed content: the signature fails.
+    case(
+        "decision-byte-new-id",
+        &|r| {
+            let at = position_of(r, "decision:", 1);
+            flip_in(&mut r[at].bytes, b"good enough");
+            let mut event = vouch_event::decode(&r[at].bytes).unwrap();
+            let id = vouch_rules::expected_event_id(&model(), &event.body).unwrap();
+            event.id = EventId::new(id.clone()).unwrap();
+            r[at].bytes = vouch_event::encode(&event);
+            r[at].event_id = id;
+        },
+        Some(1),
+        Some(Rule::Signature),
     );
     // One byte of an evidence event (run-1's auc): decision 1's evidence digest breaks.
     case(
@@ -270,7 +388,7 @@ fn verify_names_the_first_tampered_record() {
             r[at].bytes[len - 3] ^= 0x01;
         },
         Some(1),
-        "evidence digest",
+        Some(Rule::EvidenceDigest),
     );
     // A dropped decision: the next one's index and link no longer fit.
     case(
@@ -280,7 +398,7 @@ fn verify_names_the_first_tampered_record() {
             r.remove(at);
         },
         Some(2),
-        "chain index 2 where 1 was expected",
+        Some(Rule::ChainIndex),
     );
     // Two decisions swapped.
     case(
@@ -293,15 +411,15 @@ fn verify_names_the_first_tampered_record() {
             r.swap(a, b);
         },
         Some(2),
-        "chain index 2 where 1 was expected",
+        Some(Rule::ChainIndex),
     );
 }
 
 #[test]
-fn a_decision_signed_by_an_untrusted_key_fails_verification() {
+fn a_decision_signed_by_an_untrusted_key_is_refused_and_does_not_block_the_chain() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("ledger");
-    let mut ledger = setup(&dir, 2);
+    let mut ledger = setup(&dir, 3);
     promote(
         &mut ledger,
         "run-0",
@@ -309,21 +427,248 @@ fn a_decision_signed_by_an_untrusted_key_fails_verification() {
         &signer(),
         0,
     );
+    // The writer's own checks refuse a stranger's key and a reviewer's key up front.
     let stranger = SigningKey::from_seed([66; 32]);
-    promote(
+    for (key, rule) in [
+        (&stranger, Rule::UntrustedKey),
+        (&reviewer(), Rule::WrongRole),
+    ] {
+        match try_promote(&mut ledger, "run-1", DecisionOutcome::Promoted, key, 1) {
+            Err(ReleaseError::Violation(v)) => assert_eq!(v.rule, rule, "{v:?}"),
+            other => panic!("expected a violation, got {other:?}"),
+        }
+    }
+    // An insider appends them anyway, with junk and a replay of decision 0 between.
+    let forged = forge_next_decision(&mut ledger, "run-1", &stranger, 1);
+    forge_next_decision(&mut ledger, "run-1", &reviewer(), 1);
+    append_raw(&mut ledger, chain_key(), "junk", b"not a record".to_vec());
+    let first = ledger.views().decision(0).unwrap().unwrap();
+    let replay = ledger.read_positions(&[first.position]).unwrap().remove(0);
+    append_raw(&mut ledger, chain_key(), "decision:replayed", replay.bytes);
+
+    // None of it reaches the views: no production, nothing for the forged hash.
+    assert!(ledger.views().decision_by_hash(&forged).unwrap().is_none());
+    assert_eq!(ledger.views().chain_head().unwrap().unwrap().index, 0);
+    let doc = ledger.views().model(&model()).unwrap().unwrap();
+    assert_eq!(doc.versions, vec![0]);
+    assert!(ledger
+        .record_deployment(
+            &model(),
+            "production",
+            Digest::of(b"run-1"),
+            None,
+            &deployer(),
+            &producer(),
+            time(2)
+        )
+        .is_err());
+
+    // The next honest decision links to decision 0 and is accepted.
+    let next = promote(
+        &mut ledger,
+        "run-2",
+        DecisionOutcome::Promoted,
+        &signer(),
+        3,
+    );
+    assert_eq!(next.index, 1);
+    assert_eq!(ledger.views().decision(1).unwrap().unwrap().hash, next.hash);
+
+    // verify names every refused record, the first as the failure, and each rule.
+    let report = ledger.verify(ledger.trust(), &mut |_, _| {}).unwrap();
+    let rules: Vec<_> = report.refused.iter().map(|f| f.rule).collect();
+    assert_eq!(
+        rules,
+        vec![
+            Some(Rule::UntrustedKey),
+            Some(Rule::WrongRole),
+            Some(Rule::NotARecord),
+            Some(Rule::Envelope),
+        ],
+        "{:#?}",
+        report.refused
+    );
+    assert_eq!(report.failure.as_ref(), report.refused.first());
+    assert_eq!(report.decisions, 2);
+}
+
+#[test]
+fn reviews_are_signed_by_reviewers_and_enacted_by_a_release_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ledger");
+    let mut ledger = setup(&dir, 2);
+    let waiting = promote(
+        &mut ledger,
+        "run-0",
+        DecisionOutcome::NeedsReview,
+        &signer(),
+        0,
+    );
+    let id = waiting.hash.hex();
+    // Only a reviewer key reviews, in the name trust gives it; the decision's signer may not.
+    let by_signer = ledger.record_review(
+        &id,
+        ReviewVerdict::Approve,
+        "fine",
+        &signer(),
+        &producer(),
+        time(1),
+    );
+    assert!(
+        matches!(&by_signer, Err(ReleaseError::Violation(v)) if v.rule == Rule::WrongRole),
+        "{by_signer:?}"
+    );
+    // Deployment waits for the review.
+    let artifact = Digest::of(b"run-0");
+    let early = ledger.record_deployment(
+        &model(),
+        "production",
+        artifact,
+        None,
+        &deployer(),
+        &producer(),
+        time(1),
+    );
+    assert!(
+        matches!(&early, Err(ReleaseError::Refused(r)) if r.contains("awaits review")),
+        "{early:?}"
+    );
+    ledger
+        .record_review(
+            &id,
+            ReviewVerdict::Approve,
+            "segments hold",
+            &reviewer(),
+            &producer(),
+            time(2),
+        )
+        .unwrap();
+    // A reviewer reviews once.
+    assert!(ledger
+        .record_review(
+            &id,
+            ReviewVerdict::Approve,
+            "again",
+            &reviewer(),
+            &producer(),
+            time(3),
+        )
+        .is_err());
+    let entry = ledger.find_decision(&id).unwrap();
+    assert_eq!(entry.reviews.len(), 1);
+    assert_eq!(entry.reviews[0].reviewer, "Chief Risk Officer");
+    // A reviewer's key cannot enact.
+    assert!(ledger
+        .enact_review(&id, &reviewer(), &producer(), time(4))
+        .is_err());
+    let (outcome, enacted) = ledger
+        .enact_review(&id, &signer(), &producer(), time(4))
+        .unwrap();
+    assert_eq!(outcome, DecisionOutcome::Promoted);
+    assert_eq!(enacted.index, 1);
+    let doc = ledger.views().model(&model()).unwrap().unwrap();
+    assert_eq!(doc.versions, vec![1]);
+    assert_eq!(
+        ledger.views().decision(0).unwrap().unwrap().resolved_by,
+        Some(1)
+    );
+    // Enacted twice: refused.
+    assert!(ledger
+        .enact_review(&id, &signer(), &producer(), time(5))
+        .is_err());
+    ledger
+        .record_deployment(
+            &model(),
+            "production",
+            artifact,
+            None,
+            &deployer(),
+            &producer(),
+            time(6),
+        )
+        .unwrap();
+    let report = ledger.audit(&artifact, ledger.trust()).unwrap();
+    assert!(report.ok(), "{:#?}", report.checks);
+    let bundle = ledger.bundle(&artifact, 1, ledger.trust()).unwrap();
+    let checks = verify_bundle(&bundle, ledger.trust());
+    assert!(checks.iter().all(|c| c.ok), "{checks:#?}");
+    let verified = ledger.verify(ledger.trust(), &mut |_, _| {}).unwrap();
+    assert_eq!(verified.failure, None);
+    assert_eq!(
+        (verified.decisions, verified.reviews, verified.deployments),
+        (2, 1, 1)
+    );
+
+    // A rejection enacts a rejection, never a promotion.
+    let second = promote(
         &mut ledger,
         "run-1",
-        DecisionOutcome::Promoted,
-        &stranger,
-        1,
+        DecisionOutcome::NeedsReview,
+        &signer(),
+        7,
     );
-    let failure = ledger
-        .verify(&Trust::load(&dir).unwrap(), &mut |_, _| {})
-        .unwrap()
-        .failure
+    ledger
+        .record_review(
+            &second.hash.hex(),
+            ReviewVerdict::Reject,
+            "latency",
+            &reviewer(),
+            &producer(),
+            time(8),
+        )
         .unwrap();
-    assert_eq!(failure.index, Some(1));
-    assert!(failure.reason.contains("not trusted"), "{}", failure.reason);
+    let (outcome, _) = ledger
+        .enact_review(&second.hash.hex(), &signer(), &producer(), time(9))
+        .unwrap();
+    assert_eq!(outcome, DecisionOutcome::Rejected);
+    assert!(ledger
+        .views()
+        .promotions(&Digest::of(b"run-1"))
+        .unwrap()
+        .is_empty());
+}
+
+#[test]
+fn revoking_a_key_judges_the_views_again_and_keeps_earlier_records() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ledger");
+    let mut ledger = setup(&dir, 3);
+    for (i, run) in ["run-0", "run-1", "run-2"].iter().enumerate() {
+        promote(
+            &mut ledger,
+            run,
+            DecisionOutcome::Promoted,
+            &signer(),
+            10 * i as i64,
+        );
+    }
+    // The key leaked at time 15: decision 2 (time 20) is no longer trusted, 0 and 1 are.
+    let mut trust = ledger.trust().clone();
+    trust
+        .revoke(&signer().public(), time(15), "leaked", time(30))
+        .unwrap();
+    ledger.set_trust(trust).unwrap();
+    assert_eq!(ledger.views().chain_head().unwrap().unwrap().index, 1);
+    assert!(ledger
+        .views()
+        .promotions(&Digest::of(b"run-2"))
+        .unwrap()
+        .is_empty());
+    let report = ledger.verify(ledger.trust(), &mut |_, _| {}).unwrap();
+    let failure = report.failure.unwrap();
+    assert_eq!(
+        (failure.index, failure.rule),
+        (Some(2), Some(Rule::KeyRevoked))
+    );
+    assert_eq!(report.decisions, 2);
+    // Reopening judges under the saved trust: the same views.
+    drop(ledger);
+    let ledger = Ledger::open(&dir, &Default::default()).unwrap();
+    assert_eq!(ledger.views().chain_head().unwrap().unwrap().index, 1);
+    assert!(ledger
+        .trust()
+        .authorize(&signer().public(), Role::Signer, time(31))
+        .is_err());
 }
 
 #[test]
@@ -348,7 +693,15 @@ fn audit_and_bundles_check_a_promotion_offline() {
     let model = ModelName::new("loan-risk").unwrap();
     let artifact = Digest::of(b"run-0");
     ledger
-        .record_deployment(&model, "production", artifact, None, &producer(), time(5))
+        .record_deployment(
+            &model,
+            "production",
+            artifact,
+            None,
+            &deployer(),
+            &producer(),
+            time(5),
+        )
         .unwrap();
     let trust = Trust::load(&dir).unwrap();
 
@@ -364,7 +717,15 @@ fn audit_and_bundles_check_a_promotion_offline() {
     // An artifact nobody promoted: refused for deployment unless forced, and audit fails.
     let rogue = Digest::of(b"run-1");
     assert!(ledger
-        .record_deployment(&model, "production", rogue, None, &producer(), time(6))
+        .record_deployment(
+            &model,
+            "production",
+            rogue,
+            None,
+            &deployer(),
+            &producer(),
+            time(6)
+        )
         .is_err());
     ledger
         .record_deployment(
@@ -372,6 +733,7 @@ fn audit_and_bundles_check_a_promotion_offline() {
             "production",
             rogue,
             Some("hotfix at 3am"),
+            &deployer(),
             &producer(),
             time(7),
         )
@@ -384,7 +746,7 @@ fn audit_and_bundles_check_a_promotion_offline() {
         .any(|c| c.detail.contains("hotfix at 3am")));
 
     let bundle = ledger.bundle(&artifact, 0, &trust).unwrap();
-    let checks = verify_bundle(&bundle);
+    let checks = verify_bundle(&bundle, &trust);
     assert!(checks.iter().all(|c| c.ok), "{checks:#?}");
     assert!(checks.iter().any(|c| c.what == "chain link"));
 
@@ -399,19 +761,51 @@ fn audit_and_bundles_check_a_promotion_offline() {
     evidence.bytes = evidence
         .bytes
         .replacen("9a9999999999e93f", "9b9999999999e93f", 1);
-    assert!(verify_bundle(&tampered)
+    assert!(verify_bundle(&tampered, &trust)
         .iter()
-        .any(|c| c.what == "evidence digest" && !c.ok));
-    let mut untrusted = bundle.clone();
-    untrusted.keys.clear();
-    assert!(verify_bundle(&untrusted)
-        .iter()
-        .any(|c| c.what == "decision signature" && !c.ok));
+        .any(|c| c.what == "decision" && !c.ok && c.detail.contains("evidence_digest")));
+    // The names inside a bundle carry no trust: an auditor who trusts none of its keys
+    // sees it fail, and emptying them changes nothing for one who does.
+    let mut unnamed = bundle.clone();
+    unnamed.keys.clear();
+    assert!(verify_bundle(&unnamed, &trust).iter().all(|c| c.ok));
+    let stranger_only = {
+        let mut t = Trust::default();
+        t.add(
+            &SigningKey::from_seed([66; 32]).public(),
+            "release-bot",
+            Role::Signer,
+            None,
+        )
+        .unwrap();
+        t
+    };
+    assert!(verify_bundle(&bundle, &stranger_only).iter().any(|c| !c.ok));
+    // Removing the deployment record fails the bundle.
+    let mut undeployed = bundle.clone();
+    undeployed
+        .records
+        .retain(|r| !r.event_id.starts_with("deployment:"));
+    assert!(verify_bundle(&undeployed, &trust).iter().any(|c| !c.ok));
+    // Flipping one byte of any record fails the bundle.
+    for i in 0..bundle.records.len() {
+        let mut flipped = bundle.clone();
+        let hex = &mut flipped.records[i].bytes;
+        let at = hex.len() / 2;
+        let c = if &hex[at..=at] == "0" { "1" } else { "0" };
+        hex.replace_range(at..=at, c);
+        assert!(
+            verify_bundle(&flipped, &trust).iter().any(|c| !c.ok),
+            "a flipped byte in {} went unnoticed",
+            flipped.records[i].event_id
+        );
+    }
+    // Without the policy record (which the evidence also cites), the decision fails.
     let mut truncated = bundle;
     truncated
         .records
         .retain(|r| !r.event_id.starts_with("policy:"));
-    assert!(verify_bundle(&truncated)
+    assert!(verify_bundle(&truncated, &trust)
         .iter()
-        .any(|c| c.what == "policy" && !c.ok));
+        .any(|c| c.what == "decision" && !c.ok));
 }

@@ -132,16 +132,7 @@ fn main() {
         ledger.catch_up(&mut |_, _| {}).unwrap();
         for r in r..end {
             let run = RunId::new(format!("run-{r:06}")).unwrap();
-            record(
-                &mut ledger,
-                &policy,
-                POLICY,
-                &run,
-                &key,
-                &producer,
-                time(r),
-            )
-            .unwrap();
+            record(&mut ledger, &policy, POLICY, &run, &key, &producer, time(r)).unwrap();
         }
         r = end;
         eprint!("\rsetup: {r}/{runs} runs decided");

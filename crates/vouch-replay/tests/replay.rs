@@ -374,10 +374,20 @@ fn a_quarantined_record_of_a_run_makes_replay_fold_the_exact_evidence() {
 fn trust_key(ledger: &mut Ledger, key: &SigningKey) {
     let mut trust = ledger.trust().clone();
     let a = trust
-        .add(&key.public(), "test release bot", vouch_ledger::Role::Signer, None)
+        .add(
+            &key.public(),
+            "test release bot",
+            vouch_ledger::Role::Signer,
+            None,
+        )
         .unwrap();
     let b = trust
-        .add(&key.public(), "test release bot", vouch_ledger::Role::Deployer, None)
+        .add(
+            &key.public(),
+            "test release bot",
+            vouch_ledger::Role::Deployer,
+            None,
+        )
         .unwrap();
     if a || b {
         ledger.set_trust(trust).unwrap();

@@ -28,6 +28,7 @@
 #![deny(missing_docs)]
 
 mod ids;
+mod judge;
 mod model;
 mod project;
 mod query;

@@ -6,13 +6,14 @@ use std::collections::{BTreeMap, HashMap};
 use vouch_event::{Body, DecisionOutcome, Digest, Event, ModelName, RunId, Subject};
 use vouch_log::{Log, LogError, Position, Record};
 
+use crate::judge::{judge_release, ChainState};
 use crate::{
     artifact_key, decision_hash_key, decision_key, decode_value, deployment_key, encode_value,
     experiment_key, history_prefix, live_key, metric_index_key, model_key, policy_key,
     positions_key, promotion_key, quarantine_key, run_key, ArtifactRef, ChainHead, Counts,
     DecisionEntry, DeploymentEntry, LiveObservation, MetricKey, MetricPoint, ModelDoc, PolicyEntry,
-    QuarantineEntry, ReviewEntry, RunDoc, Views, ViewsError, CHAIN_HEAD, COUNTS, CURRENT, FORMAT, TRUST,
-    POSITION, VIEW_FORMAT,
+    QuarantineEntry, ReviewEntry, RunDoc, Views, ViewsError, CHAIN_HEAD, COUNTS, CURRENT, FORMAT,
+    POSITION, TRUST, VIEW_FORMAT,
 };
 
 /// Records read and applied per atomic write.
@@ -436,45 +437,6 @@ impl<'v> Batch<'v> {
         Ok(Ok(()))
     }
 
-    /// The digests of the log's records at `positions`, `None` where the log has none.
-    fn digests_at(&self, positions: &[u64]) -> Result<Vec<Option<Digest>>, ProjectError> {
-        let mut out = Vec::with_capacity(positions.len());
-        let mut i = 0;
-        while i < positions.len() {
-            let mut j = i + 1;
-            while j < positions.len() && positions[j] == positions[j - 1] + 1 {
-                j += 1;
-            }
-            let records = if positions[i] == 0 {
-                Vec::new()
-            } else {
-                self.log.read(Position::new(positions[i]), j - i)?
-            };
-            for &p in &positions[i..j] {
-                out.push(
-                    records
-                        .iter()
-                        .find(|r| r.position.get() == p)
-                        .map(|r| vouch_event::event_digest(&r.bytes)),
-                );
-            }
-            i = j;
-        }
-        Ok(out)
-    }
-
-    /// The decoded event at `position`, if the log has one there that decodes.
-    fn event_at(&self, position: u64) -> Result<Option<Event>, ProjectError> {
-        if position == 0 {
-            return Ok(None);
-        }
-        let records = self.log.read(Position::new(position), 1)?;
-        Ok(records
-            .first()
-            .filter(|r| r.position.get() == position)
-            .and_then(|r| vouch_event::decode(&r.bytes).ok()))
-    }
-
     fn model_doc(&mut self, model: &ModelName) -> Result<&mut ModelDoc, ViewsError> {
         if !self.models.contains_key(model) {
             let doc = self
@@ -539,55 +501,59 @@ impl<'v> Batch<'v> {
                     self.counts.policies += 1;
                 }
             }
-            Body::DecisionRecorded(d) => {
-                let head = self.chain_head()?.map(|h| vouch_rules::Tip {
-                    index: h.index,
-                    hash: h.hash,
-                    decided_at: h.decided_at,
-                });
-                let evidence = self.digests_at(&d.evidence)?;
-                let policy = self.event_at(d.policy_position)?;
-                // The decision a resolution names, with its full record from the log.
-                let target = match &d.review {
-                    Some(link) => match self.decision_by_hash(&link.decision)? {
-                        Some(entry) => Some(entry.clone()),
-                        None => None,
-                    },
-                    None => None,
-                };
-                let target_record = match &target {
-                    Some(entry) => match self.event_at(entry.position)? {
-                        Some(Event {
-                            body: Body::DecisionRecorded(r),
-                            ..
-                        }) => Some(*r),
-                        _ => None,
-                    },
-                    None => None,
-                };
-                let reviews: Vec<vouch_rules::ReviewFacts> = target
-                    .iter()
-                    .flat_map(|t| &t.reviews)
-                    .map(review_facts)
-                    .collect();
-                let resolves = match (&target, &target_record) {
-                    (Some(t), Some(r)) => Some((decision_facts(t, &reviews), r)),
-                    _ => None,
-                };
-                let case = vouch_rules::DecisionCase {
-                    event,
-                    key,
-                    position,
-                    head,
-                    evidence: &evidence,
-                    policy: policy.as_ref(),
-                    resolves,
-                };
-                let hash = match vouch_rules::judge_decision(&case, self.trust, &mut self.verifier)
-                {
-                    Ok(hash) => hash,
+            Body::DecisionRecorded(_)
+            | Body::ReviewRecorded(_)
+            | Body::DeploymentRecorded(_)
+            | Body::DeploymentSigned(_) => {
+                let mut verifier = std::mem::take(&mut self.verifier);
+                let (log, trust) = (self.log, self.trust);
+                let verdict = judge_release(self, log, event, key, position, trust, &mut verifier);
+                self.verifier = verifier;
+                match verdict? {
+                    Ok(hash) => self.accept_release(event, model, position, hash)?,
                     Err(v) => return Ok(Err(v.to_string())),
+                }
+            }
+            Body::LiveMetricsObserved(b) => {
+                let entry = LiveObservation {
+                    model: model.clone(),
+                    env: b.env.clone(),
+                    artifact: b.artifact,
+                    metrics: b.metrics.clone(),
+                    segment: b.segment.clone(),
+                    window_start: b.window_start,
+                    window_end: b.window_end,
+                    labels_through: b.labels_through,
+                    count: b.count,
+                    time: event.time,
+                    producer: event.producer.to_string(),
+                    event_id: event.id.to_string(),
+                    position,
                 };
+                self.writes
+                    .insert(live_key(model, position), encode_value(&entry));
+                self.counts.live_observations += 1;
+            }
+            _ => {
+                return Ok(Err(format!(
+                    "kind {} concerns a run, not model {model}",
+                    event.kind()
+                )));
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    /// Writes what an accepted decision, review or deployment changes in the views.
+    fn accept_release(
+        &mut self,
+        event: &Event,
+        model: &ModelName,
+        position: u64,
+        hash: Digest,
+    ) -> Result<(), ViewsError> {
+        match &event.body {
+            Body::DecisionRecorded(d) => {
                 let resolves = d.review.as_ref().map(|link| link.decision);
                 if let Some(link) = &d.review {
                     if let Some(t) = self.decision_by_hash(&link.decision)? {
@@ -632,23 +598,6 @@ impl<'v> Batch<'v> {
                 }
             }
             Body::ReviewRecorded(r) => {
-                let target = self.decision_by_hash(&r.decision)?.map(|t| t.clone());
-                let reviews: Vec<vouch_rules::ReviewFacts> = target
-                    .iter()
-                    .flat_map(|t| &t.reviews)
-                    .map(review_facts)
-                    .collect();
-                let facts = target.as_ref().map(|t| decision_facts(t, &reviews));
-                let hash = match vouch_rules::judge_review(
-                    event,
-                    key,
-                    facts,
-                    self.trust,
-                    &mut self.verifier,
-                ) {
-                    Ok(hash) => hash,
-                    Err(v) => return Ok(Err(v.to_string())),
-                };
                 let target = self
                     .decision_by_hash(&r.decision)?
                     .expect("the rule book accepted a review of a known decision");
@@ -664,29 +613,7 @@ impl<'v> Batch<'v> {
                 });
                 self.counts.reviews += 1;
             }
-            Body::DeploymentRecorded(_) | Body::DeploymentSigned(_) => {
-                let cited = match &event.body {
-                    Body::DeploymentSigned(b) => b.decision,
-                    _ => None,
-                };
-                let promoting = match cited {
-                    Some(hash) => self.decision_by_hash(&hash)?.map(|t| t.clone()),
-                    None => None,
-                };
-                let facts = promoting.as_ref().map(|t| decision_facts(t, &[]));
-                let hash = match vouch_rules::judge_deployment(
-                    event,
-                    key,
-                    facts,
-                    self.trust,
-                    &mut self.verifier,
-                ) {
-                    Ok(hash) => hash,
-                    Err(v) => return Ok(Err(v.to_string())),
-                };
-                let Body::DeploymentSigned(b) = &event.body else {
-                    unreachable!("the rule book refuses unsigned deployments")
-                };
+            Body::DeploymentSigned(b) => {
                 let entry = DeploymentEntry {
                     model: model.clone(),
                     env: b.env.clone(),
@@ -706,34 +633,11 @@ impl<'v> Batch<'v> {
                 self.model_doc(model)?.deployments.push(entry);
                 self.counts.deployments += 1;
             }
-            Body::LiveMetricsObserved(b) => {
-                let entry = LiveObservation {
-                    model: model.clone(),
-                    env: b.env.clone(),
-                    artifact: b.artifact,
-                    metrics: b.metrics.clone(),
-                    segment: b.segment.clone(),
-                    window_start: b.window_start,
-                    window_end: b.window_end,
-                    labels_through: b.labels_through,
-                    count: b.count,
-                    time: event.time,
-                    producer: event.producer.to_string(),
-                    event_id: event.id.to_string(),
-                    position,
-                };
-                self.writes
-                    .insert(live_key(model, position), encode_value(&entry));
-                self.counts.live_observations += 1;
-            }
             _ => {
-                return Ok(Err(format!(
-                    "kind {} concerns a run, not model {model}",
-                    event.kind()
-                )));
+                unreachable!("the rule book accepts only decisions, reviews and signed deployments")
             }
         }
-        Ok(Ok(()))
+        Ok(())
     }
 
     fn commit(mut self, position: Position) -> Result<(), ViewsError> {
@@ -817,27 +721,16 @@ impl<'v> Batch<'v> {
     }
 }
 
-fn review_facts(r: &ReviewEntry) -> vouch_rules::ReviewFacts {
-    vouch_rules::ReviewFacts {
-        hash: r.hash,
-        position: r.position,
-        verdict: r.verdict,
-        signer: r.signer_key,
+impl ChainState for Batch<'_> {
+    fn head(&mut self) -> Result<Option<vouch_rules::Tip>, ProjectError> {
+        Ok(self.chain_head()?.map(|h| vouch_rules::Tip {
+            index: h.index,
+            hash: h.hash,
+            decided_at: h.decided_at,
+        }))
     }
-}
 
-fn decision_facts<'a>(
-    d: &'a DecisionEntry,
-    reviews: &'a [vouch_rules::ReviewFacts],
-) -> vouch_rules::DecisionFacts<'a> {
-    vouch_rules::DecisionFacts {
-        model: &d.model,
-        hash: d.hash,
-        index: d.index,
-        outcome: d.outcome,
-        artifacts: &d.artifacts,
-        signer: d.signer_key,
-        resolved: d.resolved_by.is_some(),
-        reviews,
+    fn decision(&mut self, hash: &Digest) -> Result<Option<DecisionEntry>, ProjectError> {
+        Ok(self.decision_by_hash(hash)?.map(|d| d.clone()))
     }
 }

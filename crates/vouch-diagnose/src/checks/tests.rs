@@ -136,6 +136,9 @@ fn deployment(a: u8, at: i64, forced: bool) -> DeploymentEntry {
         time: day(at),
         producer: "deployer".into(),
         position: 500 + u64::from(a),
+        hash: Digest::of(&[200 + a]),
+        signer: "deployer".into(),
+        signer_key: vouch_event::PublicKeyBytes([7; 32]),
     }
 }
 
