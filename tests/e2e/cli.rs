@@ -1873,7 +1873,25 @@ fn demo_loan_risk_is_idempotent_and_queryable() {
     let bundle = ledger
         .path()
         .join("demo-files/loan-risk-b.audit-bundle.json");
-    check(&ledger, &["verify-bundle", bundle.to_str().unwrap()], 0, "");
+    // A bundle is checked against the auditor's trust, never the keys written inside it.
+    let trust = ledger.path().join("trust.json");
+    check(
+        &ledger,
+        &["verify-bundle", bundle.to_str().unwrap()],
+        65,
+        "needs the auditor's trust",
+    );
+    check(
+        &ledger,
+        &[
+            "verify-bundle",
+            bundle.to_str().unwrap(),
+            "--trust",
+            trust.to_str().unwrap(),
+        ],
+        0,
+        "bundle verifies",
+    );
 
     let both = ["--where", "auc>0.85", "--where", "latency_p95_ms<=200"];
     let list = json(&ledger, &[&["--json", "runs", "list"][..], &both].concat());

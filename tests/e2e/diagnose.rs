@@ -11,7 +11,7 @@ use vouch_event::Timestamp;
 use vouch_log::{Log, LogKey, NewRecord};
 use vouch_test_nats::NatsServer;
 
-use crate::support::TestLedger;
+use crate::support::{trust_like, TestLedger};
 
 const DAY: i64 = 86_400_000_000_000;
 
@@ -166,6 +166,22 @@ fn the_demo_diagnoses_the_region_that_regressed_while_the_average_held() {
 fn a_wrong_artifact_in_production_is_a_critical_artifact_finding() {
     let ledger = TestLedger::uninitialised();
     demo(&ledger);
+    // Deployments are signed: an operator's key, trusted to deploy.
+    let ops = ledger.tmp.path().join("ops.key");
+    ledger
+        .vouch(&["keys", "generate", "--out", ops.to_str().unwrap()])
+        .ok();
+    ledger
+        .vouch(&[
+            "keys",
+            "trust",
+            ops.to_str().unwrap(),
+            "--name",
+            "ops",
+            "--role",
+            "deployer",
+        ])
+        .ok();
     // Run C was rejected for latency; someone deploys it anyway.
     let c = ledger.path().join("demo-files/loan-risk-c.model");
     ledger
@@ -177,6 +193,8 @@ fn a_wrong_artifact_in_production_is_a_critical_artifact_finding() {
             "production",
             "--artifact",
             c.to_str().unwrap(),
+            "--key",
+            ops.to_str().unwrap(),
             "--force",
             "--reason",
             "hotfix: lower false declines",
@@ -221,6 +239,8 @@ fn a_wrong_artifact_in_production_is_a_critical_artifact_finding() {
             "production",
             "--artifact",
             prod.to_str().unwrap(),
+            "--key",
+            ops.to_str().unwrap(),
         ])
         .ok();
     let d = diagnose(&ledger, &[]);
@@ -530,7 +550,10 @@ fn diagnose_over_nats_matches_the_embedded_ledger() {
     assert_eq!(here["verdict"], there["verdict"]);
     assert_eq!(here["findings"][0]["title"], there["findings"][0]["title"]);
 
+    // Another directory over the stream judges the release records under its own trust:
+    // it trusts the demo's keys too.
     let follower = TestLedger::nats(&server.url());
+    trust_like(&nats, &follower);
     let followed = diagnose(&follower, &[]);
     assert_eq!(outline(&followed), outline(&here));
     assert_eq!(followed["findings"][0], here["findings"][0]);

@@ -22,7 +22,7 @@ use vouch_event::{Body, Subject};
 use vouch_log::{Log, Position};
 use vouch_test_nats::NatsServer;
 
-use crate::support::{Run, TestLedger};
+use crate::support::{trust_like, Run, TestLedger};
 
 // ---------------------------------------------------------------------------------------
 // Helpers
@@ -97,26 +97,6 @@ fn decisions(ledger: &TestLedger) -> Vec<Value> {
         .as_array()
         .expect("decisions --json is a list")
         .clone()
-}
-
-/// Trusts in `to` every key `from` trusts, under the same name and role: trust is per
-/// directory, and the registry names approvers by their trusted names.
-#[track_caller]
-fn trust_like(from: &TestLedger, to: &TestLedger) {
-    let keys = json(from, &["keys", "list"]);
-    let keys = keys.as_array().expect("keys list --json is a list");
-    assert!(
-        !keys.is_empty(),
-        "{from:?} trusts no key",
-        from = from.path()
-    );
-    for key in keys {
-        let role = key["role"].as_str().expect("role");
-        let name = key["name"].as_str().expect("name");
-        let public = key["key"].as_str().expect("key");
-        to.vouch(&["keys", "trust", public, "--name", name, "--role", role])
-            .ok();
-    }
 }
 
 /// One JetStream API request over the NATS text protocol: CONNECT, subscribe to a reply
@@ -273,7 +253,7 @@ fn the_loan_risk_demo_over_nats_reads_the_same_from_a_second_directory() {
 
     let second = TestLedger::nats(&server.url());
     // Before it trusts the demo's keys, the second directory cannot vouch for the chain.
-    fails_with(&second.vouch(&["verify"]), 1, &["not trusted"]);
+    fails_with(&second.vouch(&["verify"]), 1, &["not in the trust list"]);
     trust_like(&first, &second);
 
     assert_eq!(json(&second, &["registry"]), json(&first, &["registry"]));

@@ -12,6 +12,12 @@ use std::process::Stdio;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
+use vouch_event::{
+    Body, DecisionOutcome, DecisionRecorded, Digest, Event, EventId, ModelName, Producer,
+    ReviewLink, Subject, Timestamp,
+};
+use vouch_log::{LogKey, NewRecord, Position};
+use vouch_test_nats::NatsServer;
 
 use crate::support::{Run, TestLedger};
 
@@ -253,11 +259,90 @@ impl Drop for Env {
 
 impl Env {
     fn new() -> Env {
+        Env::with(TestLedger::new())
+    }
+
+    /// An environment around `ledger` (a NATS one, say).
+    fn with(ledger: TestLedger) -> Env {
         Env {
-            ledger: TestLedger::new(),
+            ledger,
             transcript: RefCell::new(String::new()),
             secrets: RefCell::new(Vec::new()),
         }
+    }
+
+    /// A copy of this (embedded) ledger as it stands, in a directory of its own: someone
+    /// else's ledger with the same log, whose trust list they choose. Records appended
+    /// there have the positions they would have here.
+    fn fork(&self) -> Env {
+        fn copy(from: &Path, to: &Path) {
+            std::fs::create_dir_all(to).expect("create dir");
+            for entry in std::fs::read_dir(from).expect("read dir") {
+                let entry = entry.expect("dir entry");
+                let target = to.join(entry.file_name());
+                if entry.file_type().expect("file type").is_dir() {
+                    copy(&entry.path(), &target);
+                } else {
+                    std::fs::copy(entry.path(), &target).expect("copy file");
+                }
+            }
+        }
+        let fork = Env::with(TestLedger::uninitialised());
+        copy(&self.ledger.path(), &fork.ledger.path());
+        fork
+    }
+
+    /// The (embedded) ledger opened in this process, while no `vouch` process runs: what
+    /// someone with write access to the log does, none of the CLI's checks in the way.
+    fn open(&self) -> vouch_ledger::Ledger {
+        vouch_ledger::Ledger::open(&self.ledger.path(), &Default::default()).expect("open ledger")
+    }
+
+    /// The log's records after position `after`, byte for byte.
+    fn raw_records(&self, after: u64) -> Vec<NewRecord> {
+        let ledger = self.open();
+        let records = ledger
+            .log()
+            .read(Position::new(after + 1), 100_000)
+            .expect("read the log");
+        records
+            .into_iter()
+            .map(|r| NewRecord {
+                event_id: r.event_id,
+                key: r.key,
+                bytes: r.bytes,
+            })
+            .collect()
+    }
+
+    /// The event at log position `position`.
+    fn event_at(&self, position: u64) -> Event {
+        let ledger = self.open();
+        let record = ledger
+            .log()
+            .read(Position::new(position), 1)
+            .expect("read the log")
+            .into_iter()
+            .next()
+            .expect("a record there");
+        vouch_event::decode(&record.bytes).expect("decodes")
+    }
+
+    /// Appends records straight to the log; returns the last position.
+    fn append_raw(&self, records: Vec<NewRecord>) -> u64 {
+        let ledger = self.open();
+        let appended = ledger.log().append_batch(records).expect("append");
+        ledger.flush().expect("flush");
+        appended.last().expect("appended").position().get()
+    }
+
+    /// Appends a release event under log key `key` straight to the log.
+    fn append_event(&self, key: &str, event: &Event) -> u64 {
+        self.append_raw(vec![NewRecord {
+            event_id: event.id.to_string(),
+            key: LogKey::new(key).expect("log key"),
+            bytes: vouch_event::encode(event),
+        }])
     }
 
     fn record(&self, args: &[&str], run: &Run) {
@@ -365,6 +450,63 @@ impl Env {
         let key = self.key("release-bot");
         self.trust(&key, "release-bot", "signer");
         key
+    }
+
+    /// A key trusted to review (and nothing else: a reviewer key holds no other role),
+    /// written to `<file>.key`.
+    #[track_caller]
+    fn reviewer(&self, file: &str, name: &str) -> Key {
+        let key = self.key(file);
+        self.trust(&key, name, "reviewer");
+        key
+    }
+
+    /// The ledger's trust list: what an auditor who trusts this ledger's keys gives
+    /// `verify-bundle --trust`.
+    fn trust_file(&self) -> PathBuf {
+        self.ledger.path().join("trust.json")
+    }
+
+    /// `review VERB --decision ID --key KEY --reason WHY [--release-key RELEASE]`.
+    fn review(
+        &self,
+        verb: &str,
+        decision: &str,
+        key: &Key,
+        reason: &str,
+        release: Option<&Key>,
+    ) -> Run {
+        let mut args = vec![
+            "review",
+            verb,
+            "--decision",
+            decision,
+            "--key",
+            key.arg(),
+            "--reason",
+            reason,
+        ];
+        if let Some(release) = release {
+            args.extend(["--release-key", release.arg()]);
+        }
+        self.vouch(&args)
+    }
+
+    /// `deploy --model MODEL --env ENV --artifact FILE --key KEY EXTRA…`.
+    fn deploy(&self, model: &str, env: &str, artifact: &Path, key: &Key, extra: &[&str]) -> Run {
+        let mut args = vec![
+            "deploy",
+            "--model",
+            model,
+            "--env",
+            env,
+            "--artifact",
+            s(artifact),
+            "--key",
+            key.arg(),
+        ];
+        args.extend_from_slice(extra);
+        self.vouch(&args)
     }
 
     /// Writes a policy file.
@@ -917,20 +1059,16 @@ fn promote_refuses_a_key_not_trusted_to_sign() {
     ]);
     let after = env.log_position();
     let verify = env.vouch(&["verify"]);
-    let deploy = env.vouch(&[
-        "deploy",
-        "--model",
-        "credit",
-        "--env",
-        "production",
-        "--artifact",
-        s(&runs[1].artifact),
-    ]);
+    let deploy = env.deploy("credit", "production", &runs[1].artifact, &trusted, &[]);
     assert!(
-        run.code == 65 && run.stderr.contains("not trusted") && after == before && verify.code == 0,
+        run.code == 65
+            && run.stderr.contains("not in the trust list")
+            && after == before
+            && verify.code == 0
+            && deploy.code == 65,
         "promote with key {} (not in trust.json): exit {} (expected 65 naming the untrusted \
          key); log position {before} -> {after}; then `verify` exits {}: {}; and `deploy` of \
-         the candidate exits {}: {}",
+         the candidate exits {} (expected 65): {}",
         stranger.id,
         run.code,
         verify.code,
@@ -1518,51 +1656,51 @@ fn eight_concurrent_promote_processes_extend_one_chain() {
 fn review_approve_reject_and_refusals() {
     let env = Env::new();
     let signer = env.signer();
-    let reviewer = env.key("dana");
-    env.trust(&reviewer, "Dana Whitfield", "reviewer");
+    let reviewer = env.reviewer("dana", "Dana Whitfield");
     let runs = env.publish(&[("first", GOOD), ("second", GOOD), ("third", GOOD)]);
     let sign_off = env.policy("sign-off.toml", CREDIT_SIGN_OFF);
 
     let waiting = env.promote("first", "credit", &sign_off, &signer, 2);
     assert_eq!(env.decision(&waiting)["outcome"], "needs_review");
     assert_eq!(env.registry("credit")["production"], Value::Null);
-    // Not deployable while it waits.
-    env.check(
-        &[
-            "deploy",
-            "--model",
-            "credit",
-            "--env",
-            "production",
-            "--artifact",
-            s(&runs[0].artifact),
-        ],
-        65,
-        "never promoted",
+    // `reviews --pending` lists it, with the approvals its policy needs.
+    let pending = env.json(&["reviews", "--pending"], 0);
+    let pending = pending.as_array().expect("reviews --json is a list");
+    assert_eq!(pending.len(), 1, "{pending:#?}");
+    assert_eq!(
+        pending[0]["decision"]["hash"],
+        format!("blake3:{waiting}").as_str()
     );
+    assert_eq!(pending[0]["state"]["approvals"], 0);
+    assert_eq!(pending[0]["state"]["required"], 1);
+    assert_eq!(pending[0]["state"]["rejected"], false);
+    env.check(&["reviews", "--pending"], 0, "pending");
+    // Not deployable while it waits.
+    env.deploy("credit", "production", &runs[0].artifact, &signer, &[])
+        .fails(65, "awaits review");
 
-    // A key trusted only to sign decisions cannot review.
     let short = &waiting[..12];
+    // Reviews are signed by the reviewer's key and enacted at once with the release key.
     let review = |verb: &str, decision: &str, key: &Key, reason: &str| {
-        env.vouch(&[
-            "review",
-            verb,
-            "--decision",
-            decision,
-            "--reviewer",
-            "Dana Whitfield",
-            "--key",
-            key.arg(),
-            "--reason",
-            reason,
-        ])
+        env.review(verb, decision, key, reason, Some(&signer))
     };
-    review("approve", short, &signer, "looks fine").fails(65, "not trusted as a reviewer");
+    let before = env.log_position();
+    // A key trusted only to sign decisions cannot review (and cannot review its own
+    // decision: separation of duties).
+    review("approve", short, &signer, "looks fine").fails(65, "not as reviewer");
     // An untrusted key neither.
     let stranger = env.key("stranger");
-    review("approve", short, &stranger, "looks fine").fails(65, "not trusted as a reviewer");
+    review("approve", short, &stranger, "looks fine").fails(65, "not in the trust list");
     // A reason is required.
     review("approve", short, &reviewer, "  ").fails(65, "--reason");
+    // A release key that may not sign decisions (the reviewer's own, a stranger's) is
+    // refused before the review is recorded.
+    for release in [&reviewer, &stranger] {
+        env.review("approve", short, &reviewer, "fine", Some(release))
+            .fails(65, "--release-key");
+    }
+    assert_eq!(env.log_position(), before, "refused reviews record nothing");
+    env.check(&["verify"], 0, "the chain verifies");
 
     let approved = review(
         "approve",
@@ -1584,11 +1722,14 @@ fn review_approve_reject_and_refusals() {
     assert_eq!(d["index"], 1);
     assert_eq!(d["run"], "first");
     assert_eq!(d["resolves"], format!("blake3:{waiting}").as_str());
-    assert_eq!(d["signer"], reviewer.id.as_str());
+    // The enacting decision is signed by the release key; the review by the reviewer's.
+    assert_eq!(d["signer"], signer.id.as_str());
     let original = env.decision(&waiting);
     let reviews = original["reviews"].as_array().expect("reviews");
     assert_eq!(reviews.len(), 1, "{original:#}");
     assert_eq!(reviews[0]["reviewer"], "Dana Whitfield");
+    assert_eq!(reviews[0]["signer"], reviewer.id.as_str());
+    assert_eq!(reviews[0]["verdict"], "approve");
     assert_eq!(reviews[0]["reason"], "fairness board minutes 2026-11-27");
     let registry = env.registry("credit");
     assert_eq!(registry["production"], 1, "{registry:#}");
@@ -1596,13 +1737,20 @@ fn review_approve_reject_and_refusals() {
         registry["versions"][0]["hash"],
         format!("blake3:{enacted}").as_str()
     );
+    assert_eq!(
+        registry["versions"][0]["approved_by"],
+        "Dana Whitfield, by review"
+    );
+    assert_eq!(env.json(&["reviews", "--pending"], 0), json!([]));
+    let all = env.json(&["reviews"], 0);
+    assert_eq!(all[0]["state"]["resolved_by"], 1, "{all:#}");
     // The approved run is now the baseline.
     let next = env.json(&gate_args("second", "credit", &sign_off), 2);
     assert_eq!(next["baseline"], "first");
 
-    // Approving again, by prefix or by full id or chain index.
+    // Reviewing a resolved decision again, by prefix or by full id or chain index.
     for id in [short, waiting.as_str(), "0"] {
-        review("approve", id, &reviewer, "again").fails(65, "already reviewed");
+        review("approve", id, &reviewer, "again").fails(65, "already resolved");
     }
     // A promoted decision is not waiting for review.
     review("approve", &enacted[..12], &reviewer, "why not")
@@ -1625,18 +1773,19 @@ fn review_approve_reject_and_refusals() {
                 "reject",
                 "--decision",
                 &third,
-                "--reviewer",
-                "Dana Whitfield",
                 "--key",
                 reviewer.arg(),
                 "--reason",
                 "duplicate of second",
+                "--release-key",
+                signer.arg(),
             ],
             0,
         )
     };
-    assert_eq!(doc["outcome"], "rejected");
-    assert_eq!(doc["index"], 5);
+    assert_eq!(doc["rejected"], true, "{doc:#}");
+    assert_eq!(doc["enacted"]["outcome"], "rejected", "{doc:#}");
+    assert_eq!(doc["enacted"]["index"], 5, "{doc:#}");
     let decisions = env.decisions();
     let outcomes: Vec<&str> = decisions
         .iter()
@@ -1654,22 +1803,17 @@ fn review_approve_reject_and_refusals() {
         ]
     );
     assert_eq!(env.registry("credit")["production"], 1);
-    review("approve", &second[..12], &reviewer, "changed my mind").fails(65, "already reviewed");
+    review("approve", &second[..12], &reviewer, "changed my mind").fails(65, "already resolved");
+    // Neither rejected candidate can be deployed.
+    env.deploy("credit", "production", &runs[1].artifact, &signer, &[])
+        .fails(65, "never promoted");
 
-    // The reviewer-signed decisions verify, and the approved artifact audits clean.
+    // The decisions verify, and the approved artifact, once deployed, audits clean.
     env.check(&["verify"], 0, "the chain verifies");
-    env.check(
-        &[
-            "deploy",
-            "--model",
-            "credit",
-            "--env",
-            "production",
-            "--artifact",
-            s(&runs[0].artifact),
-        ],
-        0,
-        "promoted by decision",
+    let deployed = env.deploy("credit", "production", &runs[0].artifact, &signer, &[]);
+    assert!(
+        deployed.code == 0 && deployed.stdout.contains("promoted by decision"),
+        "{deployed:?}"
     );
     let audit = env.json(&["audit", s(&runs[0].artifact)], 0);
     assert_eq!(audit["ok"], true, "{audit:#}");
@@ -1688,6 +1832,116 @@ fn review_approve_reject_and_refusals() {
         "{}",
         text.stdout
     );
+}
+
+/// `[approval] reviewers = 2`: two distinct reviewer keys must approve; one key reviews a
+/// decision once; without `--release-key` the reviews wait for `review enact`; and any
+/// rejection decides a rejection, whatever the approvals.
+#[test]
+fn two_reviewers_review_once_each_and_a_release_key_enacts() {
+    let env = Env::new();
+    let signer = env.signer();
+    let dana = env.reviewer("dana", "Dana Whitfield");
+    let eve = env.reviewer("eve", "Eve Moreau");
+    let runs = env.publish(&[("first", GOOD), ("second", GOOD)]);
+    let policy = env.policy(
+        "two.toml",
+        &CREDIT_SIGN_OFF.replace("[[review]]", "[approval]\nreviewers = 2\n\n[[review]]"),
+    );
+    env.check(&["policy", "check", s(&policy)], 0, "1 review rules");
+
+    let first = env.promote("first", "credit", &policy, &signer, 2);
+    let one = env.review("approve", &first, &dana, "numbers hold", Some(&signer));
+    assert_eq!(one.code, 0, "{one:?}");
+    assert!(
+        one.stdout.contains("1 of 2 approvals"),
+        "one approval of two enacts nothing: {}",
+        one.stdout
+    );
+    // The same reviewer again: refused, nothing recorded.
+    let before = env.log_position();
+    env.review("approve", &first, &dana, "really", Some(&signer))
+        .fails(65, "already reviewed");
+    assert_eq!(env.log_position(), before);
+    env.check(&["reviews", "--pending"], 0, "1/2");
+    // Enacting too early is refused.
+    env.check(
+        &[
+            "review",
+            "enact",
+            "--decision",
+            &first,
+            "--key",
+            signer.arg(),
+        ],
+        65,
+        "1 of the 2 approvals",
+    );
+    env.deploy("credit", "production", &runs[0].artifact, &signer, &[])
+        .fails(65, "awaits review");
+    // A second, distinct reviewer; no release key, so the reviews wait to be enacted.
+    let two = env.review("approve", &first[..12], &eve, "segments hold", None);
+    assert_eq!(two.code, 0, "{two:?}");
+    assert!(two.stdout.contains("review enact"), "{}", two.stdout);
+    assert_eq!(env.registry("credit")["production"], Value::Null);
+    env.check(&["reviews", "--pending"], 0, "awaiting enactment");
+    // A reviewer key cannot enact.
+    env.check(
+        &["review", "enact", "--decision", &first, "--key", eve.arg()],
+        65,
+        "not as signer",
+    );
+    let enacted = env.check(
+        &[
+            "review",
+            "enact",
+            "--decision",
+            &first,
+            "--key",
+            signer.arg(),
+        ],
+        0,
+        "promoted",
+    );
+    let enacted = decision_id(&enacted.stdout);
+    assert_eq!(env.registry("credit")["production"], 1);
+    assert_eq!(env.decision(&enacted)["signer"], signer.id.as_str());
+    // Enacted once only.
+    env.check(
+        &[
+            "review",
+            "enact",
+            "--decision",
+            &first,
+            "--key",
+            signer.arg(),
+        ],
+        65,
+        "already resolved",
+    );
+
+    // A rejection decides, even with an approval beside it.
+    let second = env.promote("second", "credit", &policy, &signer, 2);
+    env.review("approve", &second, &eve, "fine by me", None)
+        .ok();
+    env.review("reject", &second, &dana, "label leak in the holdout", None)
+        .ok();
+    let doc = env.json(
+        &[
+            "review",
+            "enact",
+            "--decision",
+            &second,
+            "--key",
+            signer.arg(),
+        ],
+        0,
+    );
+    assert_eq!(doc["outcome"], "rejected", "{doc:#}");
+    assert_eq!(env.registry("credit")["production"], 1);
+    env.deploy("credit", "production", &runs[1].artifact, &signer, &[])
+        .fails(65, "never promoted");
+    env.check(&["verify"], 0, "the chain verifies");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1711,6 +1965,8 @@ fn deploy_requires_a_promotion_or_a_forced_reason() {
             "production",
             "--artifact",
             s(artifact),
+            "--key",
+            key.arg(),
         ];
         args.extend_from_slice(extra);
         env.check(&args, code, needle)
@@ -1726,6 +1982,8 @@ fn deploy_requires_a_promotion_or_a_forced_reason() {
             "staging-eu",
             "--digest",
             &runs[0].digest,
+            "--key",
+            key.arg(),
         ],
         0,
     );
@@ -1747,6 +2005,8 @@ fn deploy_requires_a_promotion_or_a_forced_reason() {
             "production",
             "--digest",
             &runs[0].digest,
+            "--key",
+            key.arg(),
         ],
         65,
         "never promoted for model loan-risk",
@@ -1795,6 +2055,8 @@ fn deploy_requires_a_promotion_or_a_forced_reason() {
             "prod uction",
             "--digest",
             &runs[0].digest,
+            "--key",
+            key.arg(),
         ],
         65,
         "--env",
@@ -1808,14 +2070,38 @@ fn deploy_requires_a_promotion_or_a_forced_reason() {
             "production",
             "--digest",
             "md5:abc",
+            "--key",
+            key.arg(),
         ],
         65,
         "--digest",
     );
     env.check(
-        &["deploy", "--model", "credit", "--env", "production"],
+        &[
+            "deploy",
+            "--model",
+            "credit",
+            "--env",
+            "production",
+            "--key",
+            key.arg(),
+        ],
         64,
         "",
+    );
+    // Deployments are signed: no key, no deployment.
+    env.check(
+        &[
+            "deploy",
+            "--model",
+            "credit",
+            "--env",
+            "production",
+            "--digest",
+            &runs[0].digest,
+        ],
+        64,
+        "--key",
     );
     env.check(
         &[
@@ -1826,6 +2112,8 @@ fn deploy_requires_a_promotion_or_a_forced_reason() {
             "production",
             "--artifact",
             s(&env.path("absent.bin")),
+            "--key",
+            key.arg(),
         ],
         66,
         "absent.bin",
@@ -1838,6 +2126,42 @@ fn deploy_requires_a_promotion_or_a_forced_reason() {
         .map(|d| d["env"].as_str().unwrap())
         .collect();
     assert_eq!(envs, ["production", "staging-eu", "production"]);
+
+    // Who may sign a deployment: a deployer key or a release (signer) key; a reviewer
+    // key or an untrusted one may not, and nothing is recorded for them.
+    let ops = env.key("ops");
+    env.trust(&ops, "ops on call", "deployer");
+    let dana = env.reviewer("dana", "Dana Whitfield");
+    let stranger = env.key("stranger");
+    let before = env.log_position();
+    env.deploy("credit", "canary", &runs[0].artifact, &dana, &[])
+        .fails(65, "not as deployer");
+    env.deploy("credit", "canary", &runs[0].artifact, &stranger, &[])
+        .fails(65, "not in the trust list");
+    assert_eq!(env.log_position(), before);
+    let by_ops = env.json(
+        &[
+            "deploy",
+            "--model",
+            "credit",
+            "--env",
+            "canary",
+            "--digest",
+            &runs[0].digest,
+            "--key",
+            ops.arg(),
+        ],
+        0,
+    );
+    assert_eq!(by_ops["decision"], format!("blake3:{promoted}").as_str());
+    let latest = env.registry("credit")["deployments"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(latest["env"], "canary", "{latest}");
+    assert_eq!(latest["signer"], ops.id.as_str(), "{latest}");
     env.check(&["verify"], 0, "the chain verifies");
 }
 
@@ -1856,18 +2180,17 @@ fn audit_bundle_verify_bundle_and_tampering() {
         .publish(&[("v2", Metrics { auc: 0.866, ..GOOD })])
         .remove(0);
     env.promote("v2", "credit", &credit, &key, 0);
-    env.check(
-        &[
-            "deploy",
-            "--model",
-            "credit",
-            "--env",
-            "production",
-            "--artifact",
-            s(&v1.artifact),
-        ],
-        0,
-        "promoted by decision",
+    // Promoted but not deployed yet: the audit says no signed deployment cites it.
+    let undeployed = env.json(&["audit", s(&v1.artifact)], 1);
+    assert_eq!(
+        failed_checks(&undeployed["report"]["checks"]),
+        ["deployment"],
+        "{undeployed:#}"
+    );
+    let deployed = env.deploy("credit", "production", &v1.artifact, &key, &[]);
+    assert!(
+        deployed.code == 0 && deployed.stdout.contains("promoted by decision"),
+        "{deployed:?}"
     );
 
     // The text report: deployment, decision, policy, run, dataset freshness, evidence, gates
@@ -1891,26 +2214,36 @@ fn audit_bundle_verify_bundle_and_tampering() {
     assert_eq!(doc["ok"], true, "{doc:#}");
     let checks = &doc["report"]["checks"];
     assert!(failed_checks(checks).is_empty(), "{checks:#}");
-    let whats: Vec<&str> = checks
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["what"].as_str().unwrap())
-        .collect();
-    for what in [
-        "decision record",
-        "decision signature",
-        "signer trusted",
-        "link from next decision",
-        "evidence digest",
-        "policy",
-        "deployment",
+    let check_of = |what: &str| -> Value {
+        checks
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["what"] == what)
+            .unwrap_or_else(|| panic!("audit lacks the {what:?} check: {checks:#}"))
+            .clone()
+    };
+    // One rule-book verdict on the decision (signature, signer's role, chain link,
+    // evidence digest over the log's bytes, policy), the link from the next decision, and
+    // the signed deployment that cites it.
+    let decision = check_of("decision");
+    let detail = decision["detail"].as_str().unwrap();
+    for needle in [
+        "valid under the rule book",
+        "release-bot",
+        "events of evidence match",
     ] {
-        assert!(
-            whats.contains(&what),
-            "audit lacks the {what:?} check: {whats:?}"
-        );
+        assert!(detail.contains(needle), "{needle:?} not in {detail}");
     }
+    check_of("link from next decision");
+    let deployment = check_of("deployment");
+    assert!(
+        deployment["detail"]
+            .as_str()
+            .unwrap()
+            .contains("release-bot"),
+        "{deployment}"
+    );
     assert_eq!(
         doc["report"]["decision"]["hash"],
         format!("blake3:{d0}").as_str()
@@ -1920,25 +2253,86 @@ fn audit_bundle_verify_bundle_and_tampering() {
     let by_digest = env.json(&["audit", "--digest", &v1.digest], 0);
     assert_eq!(by_digest["report"]["checks"], doc["report"]["checks"]);
 
-    // The bundle verifies on its own.
+    // The bundle verifies on its own, against the auditor's trust.
     let bundle_path = env.path("v1-bundle.json");
     env.check(
         &["audit", s(&v1.artifact), "--bundle", s(&bundle_path)],
         0,
         "audit bundle written",
     );
-    let verified = env.check(&["verify-bundle", s(&bundle_path)], 0, "bundle verifies");
+    let trust = env.trust_file();
+    let verify_bundle = |path: &Path| -> Vec<String> {
+        vec![
+            "verify-bundle".to_owned(),
+            s(path).to_owned(),
+            "--trust".to_owned(),
+            s(&trust).to_owned(),
+        ]
+    };
+    let args = verify_bundle(&bundle_path);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let verified = env.check(&args, 0, "bundle verifies");
     assert!(
         verified.stdout.contains(&d0[..16]) || verified.stdout.contains("decision 0"),
         "{}",
         verified.stdout
     );
-    let ok = env.json(&["verify-bundle", s(&bundle_path)], 0);
+    let ok = env.json(&args, 0);
     assert_eq!(ok["ok"], true);
     assert!(failed_checks(&ok["checks"]).is_empty());
+    // The keys may also be given one by one, with their roles.
+    env.check(
+        &[
+            "verify-bundle",
+            s(&bundle_path),
+            "--key",
+            &key.public,
+            "--role",
+            "signer",
+        ],
+        0,
+        "bundle verifies",
+    );
+    // Behaviour change: without the auditor's trust there is no verdict at all (the keys a
+    // bundle names are only names); the error says how to give trust and which keys signed.
+    let untrusted = env.check(
+        &["verify-bundle", s(&bundle_path)],
+        65,
+        "needs the auditor's trust",
+    );
+    assert!(
+        untrusted.stderr.contains("--trust") && untrusted.stderr.contains(&key.public),
+        "{}",
+        untrusted.stderr
+    );
+    assert_eq!(
+        env.json(&["verify-bundle", s(&bundle_path)], 65)["exit_code"],
+        65
+    );
+    // Trusting another key (or the right key in the wrong role) is no trust.
+    let other = env.key("other");
+    for (public, role) in [(&other.public, "signer"), (&key.public, "deployer")] {
+        env.check(
+            &[
+                "verify-bundle",
+                s(&bundle_path),
+                "--key",
+                public,
+                "--role",
+                role,
+            ],
+            1,
+            "the bundle does not verify",
+        );
+    }
+    env.check(
+        &["verify-bundle", s(&bundle_path), "--key", &key.public],
+        65,
+        "one --role for each --key",
+    );
     let bundle: Value =
         serde_json::from_str(&std::fs::read_to_string(&bundle_path).unwrap()).unwrap();
-    assert_eq!(bundle["format"], "vouch-audit-bundle-v1");
+    assert_eq!(bundle["format"], "vouch-audit-bundle-v2");
     assert_eq!(bundle["artifact"], v1.digest.as_str());
     assert_eq!(bundle["decision"], 0);
     // The bundle itself never carries a private key.
@@ -1953,7 +2347,9 @@ fn audit_bundle_verify_bundle_and_tampering() {
         0,
         "",
     );
-    env.check(&["verify-bundle", s(&bundle2)], 0, "bundle verifies");
+    let args2 = verify_bundle(&bundle2);
+    let args2: Vec<&str> = args2.iter().map(String::as_str).collect();
+    env.check(&args2, 0, "bundle verifies");
 
     // Tampering: each variant must fail, naming the failed check.
     let records = bundle["records"].as_array().unwrap().clone();
@@ -1965,6 +2361,10 @@ fn audit_bundle_verify_bundle_and_tampering() {
         .iter()
         .position(|r| r["key"].as_str().unwrap().starts_with("run."))
         .expect("an evidence record");
+    let deployment_at = records
+        .iter()
+        .position(|r| r["event_id"].as_str().unwrap().starts_with("deployment:"))
+        .expect("a deployment record");
     let flip = |hex: &str, at: usize| -> String {
         let mut chars: Vec<char> = hex.chars().collect();
         chars[at] = if chars[at] == '0' { '1' } else { '0' };
@@ -1976,7 +2376,7 @@ fn audit_bundle_verify_bundle_and_tampering() {
         let mut b = bundle.clone();
         let bytes = b["records"][chain_at]["bytes"].as_str().unwrap().to_owned();
         b["records"][chain_at]["bytes"] = Value::from(flip(&bytes, bytes.len() - 3));
-        variants.push(("decision signature flipped", b, &["decision signature"]));
+        variants.push(("decision signature flipped", b, &["decision"]));
     }
     {
         // One hex character inside an evidence record: it no longer decodes or no longer
@@ -1987,42 +2387,66 @@ fn audit_bundle_verify_bundle_and_tampering() {
             .unwrap()
             .to_owned();
         b["records"][evidence_at]["bytes"] = Value::from(flip(&bytes, bytes.len() / 2));
-        variants.push(("evidence byte flipped", b, &["record", "evidence digest"]));
+        variants.push(("evidence byte flipped", b, &["record", "decision"]));
     }
     {
         let mut b = bundle.clone();
         b["records"].as_array_mut().unwrap().remove(evidence_at);
-        variants.push(("evidence record dropped", b, &["evidence digest"]));
+        variants.push(("evidence record dropped", b, &["decision"]));
     }
     {
         let mut b = bundle.clone();
         b["records"].as_array_mut().unwrap().remove(chain_at);
-        variants.push(("decision dropped", b, &["decision", "chain"]));
+        variants.push(("decision dropped", b, &["decision"]));
     }
     {
         let mut b = bundle.clone();
-        b["keys"] = json!([]);
-        variants.push(("keys cleared", b, &["decision signature"]));
+        b["records"].as_array_mut().unwrap().remove(deployment_at);
+        variants.push(("deployment dropped", b, &["deployment"]));
     }
     {
         let mut b = bundle.clone();
         b["artifact"] = Value::from(v2.digest.clone());
-        variants.push(("another artifact", b, &["promotion"]));
+        variants.push(("another artifact", b, &["promotion", "deployment"]));
+    }
+    {
+        // A record the audit does not need is not slipped in unchecked.
+        let mut b = bundle.clone();
+        let extra = json!({
+            "position": 999_999,
+            "key": records[evidence_at]["key"],
+            "event_id": records[evidence_at]["event_id"],
+            "bytes": records[evidence_at]["bytes"],
+        });
+        b["records"].as_array_mut().unwrap().push(extra);
+        variants.push(("extra record", b, &["record"]));
     }
     for (name, tampered, expected) in variants {
         let path = env.file(
             &format!("tampered-{}.json", name.replace(' ', "-")),
             &serde_json::to_string_pretty(&tampered).unwrap(),
         );
-        let text = env.vouch(&["verify-bundle", s(&path)]);
+        let args = verify_bundle(&path);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let text = env.vouch(&args);
         text.fails(1, "the bundle does not verify");
-        let doc = env.json(&["verify-bundle", s(&path)], 1);
+        let doc = env.json(&args, 1);
         assert_eq!(doc["ok"], false, "{name}");
         let failed = failed_checks(&doc["checks"]);
         assert!(
             failed.iter().any(|f| expected.contains(&f.as_str())),
             "{name}: expected one of {expected:?} to fail, failed: {failed:?}"
         );
+    }
+    // Behaviour change: the names a bundle carries for its keys are not trust. Emptying
+    // them changes nothing for an auditor who trusts the right keys.
+    {
+        let mut b = bundle.clone();
+        b["keys"] = json!([]);
+        let path = env.file("keys-cleared.json", &b.to_string());
+        let args = verify_bundle(&path);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        env.check(&args, 0, "bundle verifies");
     }
 
     // Not a bundle.
@@ -2036,6 +2460,21 @@ fn audit_bundle_verify_bundle_and_tampering() {
         &["verify-bundle", s(&env.path("absent.json"))],
         66,
         "absent.json",
+    );
+    env.check(
+        &[
+            "verify-bundle",
+            s(&bundle_path),
+            "--trust",
+            s(&env.path("absent-trust.json")),
+        ],
+        66,
+        "absent-trust.json",
+    );
+    env.check(
+        &["verify-bundle", s(&bundle_path), "--trust", s(&garbage)],
+        65,
+        "not a trust list",
     );
 
     // Never promoted: audit fails, and writes no bundle.
@@ -2060,69 +2499,96 @@ fn audit_bundle_verify_bundle_and_tampering() {
     env.check(&["audit", s(&env.path("absent.bin"))], 66, "absent.bin");
 }
 
-/// An artifact promoted by a review approval gets a bundle that verifies like any other.
+/// An artifact promoted by a review approval gets a bundle that verifies like any other:
+/// the bundle carries the reviewed decision and its review, judged against the auditor's
+/// trust (the reviewer's key in the reviewer role).
 #[test]
 fn bundle_of_a_review_approved_promotion_verifies() {
     let env = Env::new();
     let signer = env.signer();
-    let reviewer = env.key("dana");
-    env.trust(&reviewer, "Dana Whitfield", "reviewer");
+    let reviewer = env.reviewer("dana", "Dana Whitfield");
     let runs = env.publish(&[("first", GOOD)]);
     let sign_off = env.policy("sign-off.toml", CREDIT_SIGN_OFF);
     let waiting = env.promote("first", "credit", &sign_off, &signer, 2);
-    env.check(
-        &[
-            "review",
-            "approve",
-            "--decision",
-            &waiting[..12],
-            "--reviewer",
-            "Dana Whitfield",
-            "--key",
-            reviewer.arg(),
-            "--reason",
-            "signed off",
-        ],
-        0,
-        "promoted",
+    let approved = env.review(
+        "approve",
+        &waiting[..12],
+        &reviewer,
+        "signed off",
+        Some(&signer),
     );
+    assert!(
+        approved.code == 0 && approved.stdout.contains("promoted"),
+        "{approved:?}"
+    );
+    env.deploy("credit", "production", &runs[0].artifact, &signer, &[])
+        .ok();
     let bundle = env.path("bundle.json");
     env.check(
         &["audit", s(&runs[0].artifact), "--bundle", s(&bundle)],
         0,
         "audit bundle written",
     );
-    let doc = env.json(&["verify-bundle", s(&bundle)], 0);
+    let trust = env.trust_file();
+    let doc = env.json(&["verify-bundle", s(&bundle), "--trust", s(&trust)], 0);
     assert_eq!(doc["ok"], true, "{doc:#}");
+    let review = doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["what"] == "review")
+        .unwrap_or_else(|| panic!("no review check: {doc:#}"));
+    assert!(
+        review["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Dana Whitfield"),
+        "{review}"
+    );
+    // The same keys given one by one: the reviewer's key must hold the reviewer role.
+    let by_keys = |reviewer_role: &str| {
+        env.vouch(&[
+            "verify-bundle",
+            s(&bundle),
+            "--key",
+            &signer.public,
+            "--role",
+            "signer",
+            "--key",
+            &reviewer.public,
+            "--role",
+            reviewer_role,
+        ])
+    };
+    let ok = by_keys("reviewer");
+    assert!(ok.code == 0, "{ok:?}");
+    by_keys("deployer").fails(1, "the bundle does not verify");
 }
 
 /// A bundle covers the chain from the audited decision to the head; a later decision that
-/// enacts a review (signed by the reviewer's key) must not make it fail.
+/// enacts a review (signed by the release key, the review by the reviewer's) must not make
+/// it fail.
 #[test]
 fn bundle_verifies_after_a_later_review_approved_decision() {
     let env = Env::new();
     let signer = env.signer();
-    let reviewer = env.key("dana");
-    env.trust(&reviewer, "Dana Whitfield", "reviewer");
+    let reviewer = env.reviewer("dana", "Dana Whitfield");
     let runs = env.publish(&[("v1", GOOD), ("v2", BORDERLINE)]);
     let credit = env.policy("credit.toml", CREDIT_POLICY);
     env.promote("v1", "credit", &credit, &signer, 0);
+    env.deploy("credit", "production", &runs[0].artifact, &signer, &[])
+        .ok();
     let waiting = env.promote("v2", "credit", &credit, &signer, 2);
-    env.check(
-        &[
-            "review",
-            "approve",
-            "--decision",
-            &waiting[..12],
-            "--reviewer",
-            "Dana Whitfield",
-            "--key",
-            reviewer.arg(),
-            "--reason",
-            "parity gap explained by the EU cohort",
-        ],
-        0,
-        "promoted",
+    let approved = env.review(
+        "approve",
+        &waiting[..12],
+        &reviewer,
+        "parity gap explained by the EU cohort",
+        Some(&signer),
+    );
+    assert!(
+        approved.code == 0 && approved.stdout.contains("promoted"),
+        "{approved:?}"
     );
     env.check(&["verify"], 0, "the chain verifies");
     env.check(&["audit", s(&runs[0].artifact)], 0, "");
@@ -2132,8 +2598,19 @@ fn bundle_verifies_after_a_later_review_approved_decision() {
         0,
         "audit bundle written",
     );
-    let doc = env.json(&["verify-bundle", s(&bundle)], 0);
+    let trust = env.trust_file();
+    let doc = env.json(&["verify-bundle", s(&bundle), "--trust", s(&trust)], 0);
     assert_eq!(doc["ok"], true, "{doc:#}");
+    let links = doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["what"] == "chain link")
+        .count();
+    assert_eq!(
+        links, 2,
+        "decisions 1 and 2 follow the audited one: {doc:#}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -2160,7 +2637,7 @@ fn verify_names_the_first_decision_that_fails() {
     // Trust nothing: the first decision is the first failure.
     let first = env.decisions()[0]["position"].as_u64().unwrap();
     std::fs::remove_file(env.ledger.path().join("trust.json")).unwrap();
-    let failed = env.check(&["verify"], 1, "not trusted");
+    let failed = env.check(&["verify"], 1, "not in the trust list");
     let place = format!("log position {first} (decision 0)");
     assert!(
         failed.stderr.contains(&place),
@@ -2172,13 +2649,40 @@ fn verify_names_the_first_decision_that_fails() {
     assert_eq!(doc["ok"], false);
     assert_eq!(doc["report"]["failure"]["position"], first);
     assert_eq!(doc["report"]["failure"]["index"], 0);
-    // The audit of the promoted artifact says the same.
+    // The audit of the promoted artifact says the same: judged under a trust list that
+    // trusts nothing, no accepted decision promoted it.
     let doc = env.json(&["audit", "--digest", &runs[0].digest], 1);
-    assert_eq!(failed_checks(&doc["report"]["checks"]), ["signer trusted"]);
+    assert_eq!(
+        failed_checks(&doc["report"]["checks"]),
+        ["promoted"],
+        "{doc:#}"
+    );
 
     // A key trusted only as a reviewer is not a signer.
     env.trust(&key, "release-bot", "reviewer");
-    env.check(&["verify"], 1, "(decision 0)");
+    let wrong_role = env.check(&["verify"], 1, "(decision 0)");
+    assert!(
+        wrong_role.stderr.contains("not as signer")
+            && wrong_role.stderr.contains("[rule wrong_role]"),
+        "{}",
+        wrong_role.stderr
+    );
+    // …and cannot also become one (a reviewer key holds no other role): the trust list
+    // is started again instead.
+    env.check(
+        &[
+            "keys",
+            "trust",
+            &key.public,
+            "--name",
+            "release-bot",
+            "--role",
+            "signer",
+        ],
+        65,
+        "a reviewer may hold no other role",
+    );
+    std::fs::remove_file(env.trust_file()).unwrap();
     env.trust(&key, "release-bot", "signer");
     env.check(&["verify"], 0, "the chain verifies");
     // A damaged trust file is bad input, not a verification verdict.
@@ -2194,11 +2698,28 @@ fn verify_names_the_first_decision_that_fails() {
 fn json_output_is_one_document_for_every_exit_code() {
     let env = Env::new();
     let key = env.signer();
+    let dana = env.reviewer("dana", "Dana Whitfield");
     let runs = env.publish(&[("good", GOOD), ("weak", WEAK), ("fair", BORDERLINE)]);
     let credit = env.policy("credit.toml", CREDIT_POLICY);
     let bundle = env.path("bundle.json");
     let bad_bundle = env.path("bad-bundle.json");
-    let (credit, bundle_arg, bad_arg) = (s(&credit), s(&bundle), s(&bad_bundle));
+    let trust = env.trust_file();
+    let (credit, bundle_arg, bad_arg, trust_arg) =
+        (s(&credit), s(&bundle), s(&bad_bundle), s(&trust));
+    fn review<'a>(reason: &'a str, reviewer: &'a Key, release: &'a Key) -> Vec<&'a str> {
+        vec![
+            "review",
+            "approve",
+            "--decision",
+            "2",
+            "--key",
+            reviewer.arg(),
+            "--reason",
+            reason,
+            "--release-key",
+            release.arg(),
+        ]
+    }
     let promote = |run: &'static str| {
         vec![
             "promote",
@@ -2227,26 +2748,72 @@ fn json_output_is_one_document_for_every_exit_code() {
         (promote("good"), 0),
         (promote("weak"), 1),
         (promote("fair"), 2),
+        (vec!["reviews", "--pending"], 0),
+        (review("signer cannot review", &key, &key), 65),
+        (review("fairness board agrees", &dana, &key), 0),
+        (vec!["reviews"], 0),
         (vec!["decisions"], 0),
         (vec!["registry"], 0),
+        (
+            vec![
+                "deploy",
+                "--model",
+                "credit",
+                "--env",
+                "production",
+                "--artifact",
+                s(&runs[0].artifact),
+                "--key",
+                key.arg(),
+            ],
+            0,
+        ),
+        (
+            vec![
+                "deploy",
+                "--model",
+                "credit",
+                "--env",
+                "production",
+                "--artifact",
+                s(&runs[1].artifact),
+                "--key",
+                key.arg(),
+            ],
+            65,
+        ),
         (
             vec!["audit", s(&runs[0].artifact), "--bundle", bundle_arg],
             0,
         ),
         (vec!["audit", s(&runs[1].artifact)], 1),
         (vec!["verify"], 0),
-        (vec!["verify-bundle", bundle_arg], 0),
-        (vec!["verify-bundle", bad_arg], 1),
+        (vec!["verify-bundle", bundle_arg, "--trust", trust_arg], 0),
+        (vec!["verify-bundle", bundle_arg], 65),
+        (vec!["verify-bundle", bad_arg, "--trust", trust_arg], 1),
         (promote("ghost"), 65),
         (gate("ghost"), 65),
         (vec!["verify"], 1),
     ];
     let untrusted_at = steps.len() - 1;
     for (i, (args, code)) in steps.iter().enumerate() {
-        if args[..] == ["verify-bundle", bad_arg] {
+        if args.len() > 1 && args[..2] == ["verify-bundle", bad_arg] {
+            // The bundle with the signature of its audited decision flipped.
             let text = std::fs::read_to_string(&bundle).unwrap();
             let mut b: Value = serde_json::from_str(&text).unwrap();
-            b["keys"] = json!([]);
+            let chain = b["records"]
+                .as_array_mut()
+                .unwrap()
+                .iter_mut()
+                .find(|r| r["key"] == "chain")
+                .unwrap();
+            let hex = chain["bytes"].as_str().unwrap();
+            let flipped = format!(
+                "{}{}",
+                &hex[..hex.len() - 1],
+                if hex.ends_with('0') { '1' } else { '0' }
+            );
+            chain["bytes"] = Value::from(flipped);
             std::fs::write(&bad_bundle, b.to_string()).unwrap();
         }
         if i == untrusted_at {

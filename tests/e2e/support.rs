@@ -189,6 +189,27 @@ impl TestLedger {
     }
 }
 
+/// Trusts in `to` every key `from` trusts, under the same name and role, through `vouch
+/// keys trust`: trust is per directory (the verifier's choice, never read from the log),
+/// and the registry names approvers by their trusted names.
+#[track_caller]
+pub fn trust_like(from: &TestLedger, to: &TestLedger) {
+    let keys = from.vouch(&["--json", "keys", "list"]).json();
+    let keys = keys.as_array().expect("keys list --json is a list");
+    assert!(
+        !keys.is_empty(),
+        "{from:?} trusts no key",
+        from = from.path()
+    );
+    for key in keys {
+        let role = key["role"].as_str().expect("role");
+        let name = key["name"].as_str().expect("name");
+        let public = key["key"].as_str().expect("key");
+        to.vouch(&["keys", "trust", public, "--name", name, "--role", role])
+            .ok();
+    }
+}
+
 /// Opens the views at `path` over the NATS stream at `url` in-process, catches up, and
 /// dumps them.
 pub fn dump_nats(path: &Path, url: &str) -> serde_json::Value {

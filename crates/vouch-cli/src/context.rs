@@ -60,16 +60,31 @@ impl Context {
     /// Builds and checks an event concerning `run`, timestamped now.
     pub fn event(&self, id: String, run: &RunId, body: Body) -> CliResult<Event> {
         let id = EventId::new(id).map_err(|e| bad_input(format!("--event-id: {e}")))?;
+        let now = now();
         let event = Event {
             id,
-            time: now(),
+            time: now,
             producer: self.producer.clone(),
             subject: Subject::Run(run.clone()),
             body,
         };
-        event.check().map_err(bad_input)?;
+        check_flags(&event, now)?;
         Ok(event)
     }
+}
+
+/// Checks an event built from command-line flags: its rules, and no time in the future
+/// (beyond the allowed clock skew). A refused time is named by its flag, which is the
+/// field's name (`data.snapshot_at` is `--snapshot-at`).
+pub fn check_flags(event: &Event, now: Timestamp) -> CliResult<()> {
+    event.check().map_err(bad_input)?;
+    event.check_times(now).map_err(|e| {
+        let flag = format!(
+            "--{}",
+            e.field().trim_start_matches("data.").replace('_', "-")
+        );
+        bad_input(e.named(flag))
+    })
 }
 
 /// NATS settings from the flags and the environment (secrets from the environment only).
@@ -105,7 +120,6 @@ pub fn nats_options(args: &NatsArgs, url: String) -> CliResult<NatsOptions> {
     Ok(nats)
 }
 
-/// The clock, read only here at the edge.
 /// Which end of a day a bare date (`2026-11-01`) stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DayEnd {
@@ -116,7 +130,8 @@ pub enum DayEnd {
 }
 
 /// Parses a time flag: RFC 3339, or a bare date read as the start or end of that UTC day.
-/// A time after now is refused: the ledger cannot know the future, so it is a mistake.
+/// A time after now (beyond the allowed clock skew, [`vouch_event::MAX_CLOCK_SKEW`]) is
+/// refused: the ledger cannot know the future, so it is a mistake.
 pub fn parse_time(text: &str, flag: &str, day: DayEnd) -> CliResult<Timestamp> {
     let date = text.len() == 10;
     let parsed = if date {
@@ -131,11 +146,7 @@ pub fn parse_time(text: &str, flag: &str, day: DayEnd) -> CliResult<Timestamp> {
     })?;
     let now = now();
     // A date is in the future when its day has not begun.
-    if time > now {
-        return Err(bad_input(format!(
-            "{flag}: {text} is in the future (now is {now})"
-        )));
-    }
+    time.check_not_future(flag, now).map_err(bad_input)?;
     Ok(match (date, day) {
         (true, DayEnd::End) => Timestamp::from_unix_nanos(
             (time.unix_nanos() + 86_400_000_000_000 - 1).min(now.unix_nanos()),
@@ -144,6 +155,7 @@ pub fn parse_time(text: &str, flag: &str, day: DayEnd) -> CliResult<Timestamp> {
     })
 }
 
+/// The clock, read only here at the edge.
 pub fn now() -> Timestamp {
     let since = SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -24,7 +24,7 @@ use crate::cli::GateArgs;
 
 use crate::cli::DemoCommand;
 use crate::context::{file_uri, Context};
-use crate::exit::{CliResult, Fail, Failure};
+use crate::exit::{CliError, CliResult, Fail, Failure};
 use crate::output::{self, number, print, table};
 
 struct Candidate {
@@ -137,9 +137,7 @@ fn at(minutes: i64) -> Timestamp {
 
 fn loan_risk(ctx: &Context) -> CliResult<()> {
     let dir = &ctx.global.ledger;
-    if !dir.join("ledger.json").exists() {
-        Ledger::init(dir, ctx.options())?;
-    }
+    demo_ledger(ctx, "loan-risk")?;
     let files = dir.join("demo-files");
     std::fs::create_dir_all(&files).fail(Failure::Io)?;
     let dataset = write_validation_set(&files)?;
@@ -420,14 +418,63 @@ fn demo_key(path: &Path) -> CliResult<SigningKey> {
     Ok(key)
 }
 
-/// The demo's signing key and reviewer key (kept in `demo-files/`), trusted in the ledger.
+/// The file that marks a ledger as made by `vouch demo`, beside `ledger.json`.
+const DEMO_MARKER: &str = "demo.json";
+
+/// What [`DEMO_MARKER`] holds: which demo created the ledger.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct DemoMarker {
+    created_by: String,
+}
+
+/// Makes sure the demo runs in a ledger of its own: creates one and marks it as the
+/// demo's, or finds one a demo created before (either demo may run in it again).
+///
+/// The demo trusts its throwaway signing and reviewer keys (their private halves lie in
+/// `demo-files/`), so it refuses any other ledger before changing anything: run in a real
+/// ledger, it would make those keys trusted there.
+fn demo_ledger(ctx: &Context, demo: &str) -> CliResult<()> {
+    let dir = &ctx.global.ledger;
+    let marker = dir.join(DEMO_MARKER);
+    if !dir.join("ledger.json").exists()
+        && Ledger::init(dir, ctx.options())? == vouch_ledger::Initialised::Created
+    {
+        let text = serde_json::to_string_pretty(&DemoMarker {
+            created_by: format!("vouch demo {demo}"),
+        })
+        .expect("serializable");
+        let tmp = dir.join(format!("{DEMO_MARKER}.tmp"));
+        std::fs::write(&tmp, text + "\n").fail(Failure::Io)?;
+        std::fs::rename(&tmp, &marker).fail(Failure::Io)?;
+        return Ok(());
+    }
+    let made_by_a_demo = std::fs::read(&marker)
+        .ok()
+        .is_some_and(|bytes| serde_json::from_slice::<DemoMarker>(&bytes).is_ok());
+    if made_by_a_demo {
+        return Ok(());
+    }
+    Err(CliError::new(
+        Failure::Usage,
+        anyhow::anyhow!(
+            "{} is a ledger the demo did not create (it has no {DEMO_MARKER}): the demo trusts its own throwaway signing and reviewer keys, so it runs only in a ledger of its own; nothing was changed. Run it with `--ledger` naming a new directory, e.g. `vouch demo {demo} --ledger ./vouch-demo`",
+            dir.display()
+        ),
+    ))
+}
+
+/// The demo's signing key and reviewer key (kept in `demo-files/`), trusted in the ledger,
+/// which [`demo_ledger`] made sure is the demo's own. Each demo's reviewer has a key file
+/// of their own: one key has one name in a trust list, and both demos may run in one
+/// ledger.
 fn demo_keys(
     ledger: &mut Ledger,
     files: &Path,
+    reviewer_file: &str,
     reviewer_name: &str,
 ) -> CliResult<(SigningKey, SigningKey, Trust)> {
     let signer = demo_key(&files.join("release-signer.key"))?;
-    let reviewer = demo_key(&files.join("risk-reviewer.key"))?;
+    let reviewer = demo_key(&files.join(reviewer_file))?;
     let mut trust = ledger.trust().clone();
     let mut changed = false;
     for (key, name, role) in [
@@ -488,7 +535,12 @@ fn demo_decision(p: &crate::release::Promoted) -> DemoDecision {
 fn release_flow(ctx: &Context, ledger: &mut Ledger, files: &Path) -> CliResult<DemoRelease> {
     let json = ctx.global.json;
     let model = ModelName::new("loan-risk").expect("valid");
-    let (signer, reviewer, trust) = demo_keys(ledger, files, "Dana Okafor (model risk)")?;
+    let (signer, reviewer, trust) = demo_keys(
+        ledger,
+        files,
+        "risk-reviewer.key",
+        "Dana Okafor (model risk)",
+    )?;
     let policy_path = files.join("loan-risk-policy.toml");
     std::fs::write(&policy_path, POLICY).fail(Failure::Io)?;
     let mut release = DemoRelease {
@@ -523,15 +575,10 @@ fn release_flow(ctx: &Context, ledger: &mut Ledger, files: &Path) -> CliResult<D
             ReviewVerdict::Approve,
             "first release of the loan-risk model: validation and segment results reviewed",
             &reviewer,
-            &ctx.producer,
             crate::context::now(),
         )?;
-        let (_, approved) = ledger.enact_review(
-            &prod.recorded.hash.hex(),
-            &signer,
-            &ctx.producer,
-            crate::context::now(),
-        )?;
+        let (_, approved) =
+            ledger.enact_review(&prod.recorded.hash.hex(), &signer, crate::context::now())?;
         release.decisions.push(DemoDecision {
             run: "loan-risk-prod".into(),
             decision: approved.hash,
@@ -551,7 +598,6 @@ fn release_flow(ctx: &Context, ledger: &mut Ledger, files: &Path) -> CliResult<D
             prod_artifact,
             None,
             &signer,
-            &ctx.producer,
             crate::context::now(),
         )?;
         if !json {
@@ -574,7 +620,6 @@ fn release_flow(ctx: &Context, ledger: &mut Ledger, files: &Path) -> CliResult<D
             digest,
             None,
             &signer,
-            &ctx.producer,
             crate::context::now(),
         )?;
     }
@@ -627,7 +672,7 @@ fn release_flow(ctx: &Context, ledger: &mut Ledger, files: &Path) -> CliResult<D
         println!(
             "\nTry:\n  vouch --ledger {dir} audit {}/loan-risk-b.model\
              \n  vouch --ledger {dir} registry\
-             \n  vouch --ledger {dir} verify-bundle {}/loan-risk-b.audit-bundle.json\
+             \n  vouch verify-bundle {}/loan-risk-b.audit-bundle.json --trust {dir}/trust.json\
              \n  vouch --ledger {dir} compare loan-risk-prod loan-risk-b loan-risk-c",
             files.display(),
             files.display()
@@ -818,9 +863,7 @@ struct FraudRelease {
 fn fraud(ctx: &Context) -> CliResult<()> {
     let json = ctx.global.json;
     let dir = &ctx.global.ledger;
-    if !dir.join("ledger.json").exists() {
-        Ledger::init(dir, ctx.options())?;
-    }
+    demo_ledger(ctx, "fraud")?;
     let files = dir.join("demo-files");
     std::fs::create_dir_all(&files).fail(Failure::Io)?;
     let run = RunId::new("fraud-gbm-7").expect("valid");
@@ -906,7 +949,12 @@ fn fraud(ctx: &Context) -> CliResult<()> {
         .filter(|r| matches!(r, vouch_log::Appended::New(_)))
         .count();
     let model = ModelName::new("fraud-detector").expect("valid");
-    let (signer, reviewer, trust) = demo_keys(&mut ledger, &files, "Priya Raman (risk team)")?;
+    let (signer, reviewer, trust) = demo_keys(
+        &mut ledger,
+        &files,
+        "fraud-reviewer.key",
+        "Priya Raman (risk team)",
+    )?;
     let policy_path = files.join("fraud-policy.toml");
     std::fs::write(&policy_path, FRAUD_POLICY).fail(Failure::Io)?;
     let digest = Digest::of(&model_bytes);
@@ -951,13 +999,11 @@ fn fraud(ctx: &Context) -> CliResult<()> {
             ReviewVerdict::Approve,
             "backtested on last month's chargebacks; merchant-velocity features approved",
             &reviewer,
-            &ctx.producer,
             crate::context::now(),
         )?;
         let (_, approved) = ledger.enact_review(
             &promoted.recorded.hash.hex(),
             &signer,
-            &ctx.producer,
             crate::context::now(),
         )?;
         release.promoted = Some(approved.hash);
@@ -967,7 +1013,6 @@ fn fraud(ctx: &Context) -> CliResult<()> {
             digest,
             None,
             &signer,
-            &ctx.producer,
             crate::context::now(),
         )?;
         if !json {

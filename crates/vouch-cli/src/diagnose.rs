@@ -9,7 +9,7 @@ use vouch_event::{Body, Digest, Event, EventId, LiveMetricsObserved, Segment, Su
 use vouch_log::Appended;
 
 use crate::cli::{DiagnoseArgs, LogLiveArgs};
-use crate::context::{now, parse_time, random_u64, Context, DayEnd};
+use crate::context::{check_flags, now, parse_time, random_u64, Context, DayEnd};
 use crate::exit::{bad_input, CliError, CliResult, Failure};
 use crate::output::{self, print, table};
 use crate::release::{check_env, parse_model};
@@ -59,9 +59,10 @@ pub fn log_live(ctx: &Context, args: &LogLiveArgs) -> CliResult<()> {
         Some(id) => id.clone(),
         None => format!("{model}:live:{:016x}", random_u64()),
     };
+    let now = now();
     let event = Event {
         id: EventId::new(id).map_err(|e| bad_input(format!("--event-id: {e}")))?,
-        time: now(),
+        time: now,
         producer: ctx.producer.clone(),
         subject: Subject::Model(model.clone()),
         body: Body::LiveMetricsObserved(LiveMetricsObserved {
@@ -75,7 +76,7 @@ pub fn log_live(ctx: &Context, args: &LogLiveArgs) -> CliResult<()> {
             count: args.count,
         }),
     };
-    event.check().map_err(bad_input)?;
+    check_flags(&event, now)?;
     let mut ledger = ctx.open_caught_up()?;
     if ledger
         .views()

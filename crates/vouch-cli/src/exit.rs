@@ -5,8 +5,8 @@
 //! | 0    | success |
 //! | 1    | a gate failed; an audit or verification failed |
 //! | 2    | a decision needs human review |
-//! | 64   | usage: unknown command or flag, missing argument |
-//! | 65   | bad input data: invalid value, malformed event, unknown run, bad ingest lines |
+//! | 64   | usage: unknown command or flag, missing argument, `demo` in a ledger it did not create |
+//! | 65   | bad input data: invalid value, malformed event, unknown run, bad ingest lines, a time in the future |
 //! | 66   | input not found: no such file, no ledger at the path |
 //! | 69   | unavailable: the ledger was busy past the lock timeout, or the NATS server did not answer |
 //! | 70   | internal error: a bug or a damaged store |
@@ -147,6 +147,7 @@ pub fn log_failure(error: &vouch_log::LogError) -> Failure {
         L::Unavailable(_) => Failure::Unavailable,
         L::Storage(_) => Failure::Io,
         L::TooLarge { .. } => Failure::BadInput,
+        L::PermissionDenied(_) => Failure::NoPermission,
         _ => Failure::Internal,
     }
 }

@@ -1,9 +1,10 @@
 //! `vouch ingest`: JSON lines in, events appended in batches.
 //!
 //! One thread reads and decodes lines while the main thread appends the previous batch,
-//! so decoding and storage overlap on two cores. Valid lines are stored, invalid lines are
-//! reported with their line number and reason and are not stored, and nothing is dropped
-//! without a word: the summary counts every line.
+//! so decoding and storage overlap on two cores. Valid lines are stored, invalid lines
+//! (data dated in the future included: `Event::check_times`) are reported with their line
+//! number and reason and are not stored, and nothing is dropped without a word: the
+//! summary counts every line.
 
 use std::io::{BufRead, BufReader, Read};
 use std::sync::mpsc;
@@ -12,7 +13,7 @@ use vouch_event::{Event, MAX_EVENT_BYTES};
 use vouch_log::Appended;
 
 use crate::cli::IngestArgs;
-use crate::context::Context;
+use crate::context::{now, Context};
 use crate::exit::{CliError, CliResult, Failure};
 use crate::output::{self, Progress};
 
@@ -175,12 +176,19 @@ fn read_events(
         if text.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        match vouch_event::from_json(text) {
+        // The clock is read per line: a pipe may feed lines for hours.
+        let checked = vouch_event::from_json(text)
+            .map_err(|e| e.to_string())
+            .and_then(|event| match event.check_times(now()) {
+                Ok(()) => Ok(event),
+                Err(e) => Err(e.to_string()),
+            });
+        match checked {
             Ok(event) => events.push(event),
-            Err(e) => {
+            Err(error) => {
                 let _ = bad.send(BadLine {
                     line: number,
-                    error: e.to_string(),
+                    error,
                 });
             }
         }

@@ -433,21 +433,21 @@ pub fn review(ctx: &Context, command: ReviewCommand) -> CliResult<()> {
     let key = load_key(&args.key)?;
     let release_key = args.release_key.as_deref().map(load_key).transpose()?;
     let mut ledger = ctx.open_caught_up()?;
-    let (review, position) = ledger.record_review(
-        &args.decision,
-        verdict,
-        &args.reason,
-        &key,
-        &ctx.producer,
-        now(),
-    )?;
+    // A release key that may not sign decisions is refused before the review is recorded,
+    // not after (which would record the review and still fail the command).
+    if let Some(release) = &release_key {
+        ledger
+            .trust()
+            .authorize(&release.public(), Role::Signer, now())
+            .map_err(|v| bad_input(format!("--release-key: refused by the rule book: {v}")))?;
+    }
+    let (review, position) =
+        ledger.record_review(&args.decision, verdict, &args.reason, &key, now())?;
     let target = ledger.find_decision(&args.decision)?;
     let state = ledger.review_state(&target)?;
     let decided = state.rejected || state.approvals >= state.required;
     let enacted = match (&release_key, decided) {
-        (Some(release), true) => {
-            Some(ledger.enact_review(&target.hash.hex(), release, &ctx.producer, now())?)
-        }
+        (Some(release), true) => Some(ledger.enact_review(&target.hash.hex(), release, now())?),
         _ => None,
     };
     if ctx.global.json {
@@ -484,7 +484,7 @@ pub fn review(ctx: &Context, command: ReviewCommand) -> CliResult<()> {
 fn enact(ctx: &Context, decision: &str, key: &Path) -> CliResult<()> {
     let key = load_key(key)?;
     let mut ledger = ctx.open_caught_up()?;
-    let (outcome, recorded) = ledger.enact_review(decision, &key, &ctx.producer, now())?;
+    let (outcome, recorded) = ledger.enact_review(decision, &key, now())?;
     if ctx.global.json {
         output::json(
             &serde_json::json!({ "decision": recorded.hash, "index": recorded.index, "outcome": outcome.as_str() }),
@@ -582,15 +582,8 @@ pub fn deploy(ctx: &Context, args: &DeployArgs) -> CliResult<()> {
     };
     let key = load_key(&args.key)?;
     let mut ledger = ctx.open_caught_up()?;
-    let (position, decision) = ledger.record_deployment(
-        &model,
-        &args.env,
-        digest,
-        forced,
-        &key,
-        &ctx.producer,
-        now(),
-    )?;
+    let (position, decision) =
+        ledger.record_deployment(&model, &args.env, digest, forced, &key, now())?;
     if ctx.global.json {
         output::json(&serde_json::json!({
             "model": model, "env": args.env, "artifact": digest, "position": position,
@@ -650,7 +643,7 @@ pub fn audit(ctx: &Context, args: &AuditArgs) -> CliResult<u8> {
                 d.model,
                 d.env,
                 d.time,
-                d.producer,
+                trust.name_of(&d.signer_key).unwrap_or("an untrusted key"),
                 if d.forced {
                     format!(" — FORCED: {}", d.reason.as_deref().unwrap_or(""))
                 } else {
@@ -831,7 +824,7 @@ pub fn verify_bundle_command(ctx: &Context, args: &VerifyBundleArgs) -> CliResul
             args.file.display()
         ))
     })?;
-    let trust = auditor_trust(args)?;
+    let trust = auditor_trust(args, &bundle)?;
     if trust.keys().is_empty() {
         let signers: Vec<String> = bundle
             .signers()
@@ -870,8 +863,11 @@ pub fn verify_bundle_command(ctx: &Context, args: &VerifyBundleArgs) -> CliResul
     Ok(if ok { 0 } else { 1 })
 }
 
-/// The trust an auditor gives `verify-bundle`: a trust file and/or keys with roles.
-fn auditor_trust(args: &VerifyBundleArgs) -> CliResult<Trust> {
+/// The trust an auditor gives `verify-bundle`: a trust file and/or keys with roles. A key
+/// given with `--key` is named as the trust file names it, else as the bundle names it (a
+/// review must carry the name its key is trusted under, and `--key` gives no name; the
+/// trust is in the key, the name is a label), else by its key id.
+fn auditor_trust(args: &VerifyBundleArgs, bundle: &Bundle) -> CliResult<Trust> {
     let mut trust = match &args.trust {
         Some(path) => {
             let text = read_text(path, "trust list")?;
@@ -889,8 +885,15 @@ fn auditor_trust(args: &VerifyBundleArgs) -> CliResult<Trust> {
     }
     for (text, role) in args.keys.iter().zip(&args.roles) {
         let key = vouch_chain::parse_public_key(text).map_err(|e| bad_input(e.to_string()))?;
-        let name = format!("key {}", vouch_chain::key_id(&key));
-        let name = trust.name_of(&key).map_or(name, str::to_owned);
+        let named = bundle
+            .signers()
+            .into_iter()
+            .find(|(signer, name)| *signer == key && name != "unnamed")
+            .map(|(_, name)| name);
+        let name = match trust.name_of(&key) {
+            Some(name) => name.to_owned(),
+            None => named.unwrap_or_else(|| format!("key {}", vouch_chain::key_id(&key))),
+        };
         trust
             .add(&key, &name, key_role(*role), None)
             .map_err(|e| bad_input(e.to_string()))?;

@@ -216,7 +216,6 @@ fn scenario(dir: &std::path::Path) -> Ledger {
             artifact("b"),
             None,
             &SigningKey::from_seed([7; 32]),
-            &producer(),
             day(40),
         )
         .unwrap();

@@ -287,6 +287,14 @@ pub fn verify_bundle(bundle: &Bundle, trust: &Trust) -> Vec<Check> {
         Some(prev) => match decision_at(prev) {
             Some((p, e)) => {
                 used.push(p);
+                if let Err(v) = vouch_rules::judge_envelope(e) {
+                    check(
+                        "decision",
+                        false,
+                        format!("the previous decision {prev}: {v}"),
+                    );
+                    return checks;
+                }
                 let Body::DecisionRecorded(pd) = &e.body else {
                     unreachable!()
                 };
@@ -321,6 +329,17 @@ pub fn verify_bundle(bundle: &Bundle, trust: &Trust) -> Vec<Check> {
         });
         if let Some((tp, tm, t, th)) = target {
             used.push(tp);
+            if let Some(v) = events
+                .get(&tp)
+                .and_then(|(e, _, _)| vouch_rules::judge_envelope(e).err())
+            {
+                check(
+                    "decision",
+                    false,
+                    format!("the reviewed decision {}: {v}", t.index),
+                );
+                return checks;
+            }
             for (p, (e, _, key)) in &events {
                 let Body::ReviewRecorded(r) = &e.body else {
                     continue;

@@ -202,8 +202,15 @@ impl Ledger {
     /// appends what the projector would refuse. (A record another writer appends first
     /// can still change the verdict; [`Ledger::accepted`] reports that after the append.)
     fn judged_record(&mut self, event: &Event, key: LogKey) -> Result<NewRecord, ReleaseError> {
-        event.check().map_err(ReleaseError::Refused)?;
         self.catch_up(&mut |_, _| {})?;
+        self.judged_here(event, key)
+    }
+
+    /// [`Ledger::judged_record`] on the views as they stand, without catching up: for
+    /// [`Ledger::record_decision`], which drafted and linked the record on exactly these
+    /// views and lets its conditional append catch a chain that moved since.
+    fn judged_here(&self, event: &Event, key: LogKey) -> Result<NewRecord, ReleaseError> {
+        event.check().map_err(ReleaseError::Refused)?;
         self.views()
             .judge_next(self.log(), self.trust(), key.as_str(), event)?
             .map_err(ReleaseError::Violation)?;
@@ -319,7 +326,6 @@ impl Ledger {
     pub fn record_decision(
         &mut self,
         key: &SigningKey,
-        producer: &Producer,
         time: Timestamp,
         draft: &mut dyn FnMut(&Ledger) -> Result<DecisionDraft, ReleaseError>,
     ) -> Result<Recorded, ReleaseError> {
@@ -362,11 +368,15 @@ impl Ledger {
             let event = Event {
                 id: EventId::new(format!("decision:{}", hash.hex())).expect("valid id"),
                 time,
-                producer: producer.clone(),
+                producer: release_producer(),
                 subject: Subject::Model(draft.model.clone()),
                 body: Body::DecisionRecorded(Box::new(d)),
             };
-            let record = self.judged_record(&event, chain_key())?;
+            // Judged on the views the draft and the link were made on. Catching up here
+            // could take in another writer's decision and refuse this one as a fork (its
+            // index is taken) instead of starting again; the conditional append below
+            // answers a chain that moved with a conflict, and the loop starts again.
+            let record = self.judged_here(&event, chain_key())?;
             match self.log().append_if(record, tail)? {
                 ConditionalAppend::Appended(appended) => {
                     let position = appended.position().get();
@@ -457,7 +467,6 @@ impl Ledger {
         verdict: ReviewVerdict,
         reason: &str,
         key: &SigningKey,
-        producer: &Producer,
         time: Timestamp,
     ) -> Result<(Digest, u64), ReleaseError> {
         let reviewer = self
@@ -482,7 +491,7 @@ impl Ledger {
         let event = Event {
             id: EventId::new(format!("review:{}", hash.hex())).expect("valid id"),
             time,
-            producer: producer.clone(),
+            producer: release_producer(),
             subject: Subject::Model(target.model.clone()),
             body: Body::ReviewRecorded(Box::new(review)),
         };
@@ -542,12 +551,11 @@ impl Ledger {
         &mut self,
         decision: &str,
         key: &SigningKey,
-        producer: &Producer,
         time: Timestamp,
     ) -> Result<(DecisionOutcome, Recorded), ReleaseError> {
         let wanted = self.find_decision(decision)?.hash;
         let mut outcome = DecisionOutcome::NeedsReview;
-        let recorded = self.record_decision(key, producer, time, &mut |ledger| {
+        let recorded = self.record_decision(key, time, &mut |ledger| {
             // Read afresh on every attempt: another machine may have resolved it meanwhile.
             let target = ledger
                 .views()
@@ -630,7 +638,6 @@ impl Ledger {
         artifact: Digest,
         forced: Option<&str>,
         key: &SigningKey,
-        producer: &Producer,
         time: Timestamp,
     ) -> Result<(u64, Option<DecisionEntry>), ReleaseError> {
         if let Err(as_deployer) = self.trust.authorize(&key.public(), Role::Deployer, time) {
@@ -675,7 +682,7 @@ impl Ledger {
         let event = Event {
             id: EventId::new(format!("deployment:{}", hash.hex())).expect("valid id"),
             time,
-            producer: producer.clone(),
+            producer: release_producer(),
             subject: Subject::Model(model.clone()),
             body: Body::DeploymentSigned(Box::new(deployment)),
         };
@@ -1108,4 +1115,9 @@ impl AuditReport {
             detail,
         });
     }
+}
+
+/// The envelope producer of the release records Vouch writes (the rule book's).
+fn release_producer() -> Producer {
+    Producer::new(vouch_rules::RELEASE_PRODUCER).expect("a valid producer")
 }

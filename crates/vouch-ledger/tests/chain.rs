@@ -163,7 +163,7 @@ fn try_promote(
     at: i64,
 ) -> Result<vouch_ledger::Recorded, ReleaseError> {
     let draft = draft(ledger, run, outcome, at);
-    ledger.record_decision(key, &producer(), time(at), &mut |_| Ok(draft.clone()))
+    ledger.record_decision(key, time(at), &mut |_| Ok(draft.clone()))
 }
 
 fn promote(
@@ -206,7 +206,7 @@ fn forge_next_decision(ledger: &mut Ledger, run: &str, key: &SigningKey, at: i64
     let event = Event {
         id: EventId::new(format!("decision:{}", hash.hex())).unwrap(),
         time: time(at),
-        producer: producer(),
+        producer: Producer::new(vouch_rules::RELEASE_PRODUCER).unwrap(),
         subject: Subject::Model(model()),
         body: Body::DecisionRecorded(Box::new(d)),
     };
@@ -458,7 +458,6 @@ fn a_decision_signed_by_an_untrusted_key_is_refused_and_does_not_block_the_chain
             Digest::of(b"run-1"),
             None,
             &deployer(),
-            &producer(),
             time(2)
         )
         .is_err());
@@ -506,29 +505,15 @@ fn reviews_are_signed_by_reviewers_and_enacted_by_a_release_key() {
     );
     let id = waiting.hash.hex();
     // Only a reviewer key reviews, in the name trust gives it; the decision's signer may not.
-    let by_signer = ledger.record_review(
-        &id,
-        ReviewVerdict::Approve,
-        "fine",
-        &signer(),
-        &producer(),
-        time(1),
-    );
+    let by_signer = ledger.record_review(&id, ReviewVerdict::Approve, "fine", &signer(), time(1));
     assert!(
         matches!(&by_signer, Err(ReleaseError::Violation(v)) if v.rule == Rule::WrongRole),
         "{by_signer:?}"
     );
     // Deployment waits for the review.
     let artifact = Digest::of(b"run-0");
-    let early = ledger.record_deployment(
-        &model(),
-        "production",
-        artifact,
-        None,
-        &deployer(),
-        &producer(),
-        time(1),
-    );
+    let early =
+        ledger.record_deployment(&model(), "production", artifact, None, &deployer(), time(1));
     assert!(
         matches!(&early, Err(ReleaseError::Refused(r)) if r.contains("awaits review")),
         "{early:?}"
@@ -539,31 +524,19 @@ fn reviews_are_signed_by_reviewers_and_enacted_by_a_release_key() {
             ReviewVerdict::Approve,
             "segments hold",
             &reviewer(),
-            &producer(),
             time(2),
         )
         .unwrap();
     // A reviewer reviews once.
     assert!(ledger
-        .record_review(
-            &id,
-            ReviewVerdict::Approve,
-            "again",
-            &reviewer(),
-            &producer(),
-            time(3),
-        )
+        .record_review(&id, ReviewVerdict::Approve, "again", &reviewer(), time(3),)
         .is_err());
     let entry = ledger.find_decision(&id).unwrap();
     assert_eq!(entry.reviews.len(), 1);
     assert_eq!(entry.reviews[0].reviewer, "Chief Risk Officer");
     // A reviewer's key cannot enact.
-    assert!(ledger
-        .enact_review(&id, &reviewer(), &producer(), time(4))
-        .is_err());
-    let (outcome, enacted) = ledger
-        .enact_review(&id, &signer(), &producer(), time(4))
-        .unwrap();
+    assert!(ledger.enact_review(&id, &reviewer(), time(4)).is_err());
+    let (outcome, enacted) = ledger.enact_review(&id, &signer(), time(4)).unwrap();
     assert_eq!(outcome, DecisionOutcome::Promoted);
     assert_eq!(enacted.index, 1);
     let doc = ledger.views().model(&model()).unwrap().unwrap();
@@ -573,19 +546,9 @@ fn reviews_are_signed_by_reviewers_and_enacted_by_a_release_key() {
         Some(1)
     );
     // Enacted twice: refused.
-    assert!(ledger
-        .enact_review(&id, &signer(), &producer(), time(5))
-        .is_err());
+    assert!(ledger.enact_review(&id, &signer(), time(5)).is_err());
     ledger
-        .record_deployment(
-            &model(),
-            "production",
-            artifact,
-            None,
-            &deployer(),
-            &producer(),
-            time(6),
-        )
+        .record_deployment(&model(), "production", artifact, None, &deployer(), time(6))
         .unwrap();
     let report = ledger.audit(&artifact, ledger.trust()).unwrap();
     assert!(report.ok(), "{:#?}", report.checks);
@@ -613,12 +576,11 @@ fn reviews_are_signed_by_reviewers_and_enacted_by_a_release_key() {
             ReviewVerdict::Reject,
             "latency",
             &reviewer(),
-            &producer(),
             time(8),
         )
         .unwrap();
     let (outcome, _) = ledger
-        .enact_review(&second.hash.hex(), &signer(), &producer(), time(9))
+        .enact_review(&second.hash.hex(), &signer(), time(9))
         .unwrap();
     assert_eq!(outcome, DecisionOutcome::Rejected);
     assert!(ledger
@@ -693,15 +655,7 @@ fn audit_and_bundles_check_a_promotion_offline() {
     let model = ModelName::new("loan-risk").unwrap();
     let artifact = Digest::of(b"run-0");
     ledger
-        .record_deployment(
-            &model,
-            "production",
-            artifact,
-            None,
-            &deployer(),
-            &producer(),
-            time(5),
-        )
+        .record_deployment(&model, "production", artifact, None, &deployer(), time(5))
         .unwrap();
     let trust = Trust::load(&dir).unwrap();
 
@@ -717,15 +671,7 @@ fn audit_and_bundles_check_a_promotion_offline() {
     // An artifact nobody promoted: refused for deployment unless forced, and audit fails.
     let rogue = Digest::of(b"run-1");
     assert!(ledger
-        .record_deployment(
-            &model,
-            "production",
-            rogue,
-            None,
-            &deployer(),
-            &producer(),
-            time(6)
-        )
+        .record_deployment(&model, "production", rogue, None, &deployer(), time(6))
         .is_err());
     ledger
         .record_deployment(
@@ -734,7 +680,6 @@ fn audit_and_bundles_check_a_promotion_offline() {
             rogue,
             Some("hotfix at 3am"),
             &deployer(),
-            &producer(),
             time(7),
         )
         .unwrap();

@@ -95,7 +95,7 @@ pub fn record(
     let (policy_position, policy_digest) =
         ledger.publish_policy(&model, policy.version(), text, time, producer)?;
     let mut signed: Option<Gated> = None;
-    let recorded = ledger.record_decision(key, producer, time, &mut |ledger| {
+    let recorded = ledger.record_decision(key, time, &mut |ledger| {
         let gated = gate_on(ledger.views(), policy, run, time).map_err(|e| match e {
             GateError::Views(e) => ReleaseError::Views(e),
             other => ReleaseError::Refused(other.to_string()),

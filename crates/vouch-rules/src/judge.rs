@@ -23,6 +23,12 @@ pub const CHAIN_CLOCK_SKEW_NANOS: i64 = 5 * 60 * 1_000_000_000;
 /// The log key decisions are appended under: one chain per log.
 pub const CHAIN_KEY: &str = "chain";
 
+/// The producer every decision, review and signed deployment carries in its envelope.
+/// The envelope is outside the signature; fixing its one free field means every byte of
+/// a release record is covered by its signature or a rule. Who made a record is its
+/// signing key, named by the verifier's trust.
+pub const RELEASE_PRODUCER: &str = "vouch-release";
+
 /// The log key of the release records of `model` other than decisions.
 pub fn model_key(model: &ModelName) -> String {
     format!("model.{model}")
@@ -128,6 +134,29 @@ pub fn expected_event_id(model: &ModelName, body: &Body) -> Option<String> {
     }
 }
 
+/// Judges the envelope of a decision, review or signed deployment alone: its id derived
+/// from its content, the fixed release producer, and the time it signed. For a record
+/// another one binds by hash (an audit bundle's previous decision, or the decision a
+/// review resolved), this covers the bytes the hash does not.
+///
+/// # Errors
+/// The envelope rule it breaks, or that it is not a release record.
+pub fn judge_envelope(event: &Event) -> Result<(), Violation> {
+    let model = model_of(event)?;
+    let signed_at = match &event.body {
+        Body::DecisionRecorded(d) => d.decided_at,
+        Body::ReviewRecorded(r) => r.reviewed_at,
+        Body::DeploymentSigned(d) => d.deployed_at,
+        _ => {
+            return Err(Violation::new(
+                Rule::NotARecord,
+                format!("a {} record is not a signed release record", event.kind()),
+            ))
+        }
+    };
+    envelope(event, model, signed_at)
+}
+
 fn envelope(event: &Event, model: &ModelName, signed_at: Timestamp) -> Result<(), Violation> {
     let expected = expected_event_id(model, &event.body).expect("a release record");
     if event.id.as_str() != expected {
@@ -136,6 +165,15 @@ fn envelope(event: &Event, model: &ModelName, signed_at: Timestamp) -> Result<()
             format!(
                 "event id `{}` is not the record's own id `{expected}`",
                 event.id
+            ),
+        ));
+    }
+    if event.producer.as_str() != RELEASE_PRODUCER {
+        return Err(Violation::new(
+            Rule::Envelope,
+            format!(
+                "producer `{}` where a release record carries `{RELEASE_PRODUCER}` (the signer is who made it)",
+                event.producer
             ),
         ));
     }

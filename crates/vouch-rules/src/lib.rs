@@ -18,9 +18,9 @@ mod verdict;
 mod walk;
 
 pub use judge::{
-    expected_event_id, judge_decision, judge_deployment, judge_link, judge_review, model_key,
-    model_of, outcome_of_gates, DecisionCase, DecisionFacts, ReviewFacts, Tip,
-    CHAIN_CLOCK_SKEW_NANOS, CHAIN_KEY,
+    expected_event_id, judge_decision, judge_deployment, judge_envelope, judge_link, judge_review,
+    model_key, model_of, outcome_of_gates, DecisionCase, DecisionFacts, ReviewFacts, Tip,
+    CHAIN_CLOCK_SKEW_NANOS, CHAIN_KEY, RELEASE_PRODUCER,
 };
 pub use trust::{Revocation, Role, Trust, TrustChangeError, TrustedKey};
 pub use verdict::{Rule, Violation};

@@ -123,13 +123,14 @@ impl Walk {
         }
         let event = match vouch_event::decode(bytes) {
             Ok(event) => event,
-            Err(e) if on_chain => {
+            // On the chain or a model's subject, where only release records and live
+            // observations belong, a record that does not decode is refused.
+            Err(e) => {
                 return Judged::Refused(Violation::new(
                     Rule::NotARecord,
-                    format!("the record on the chain does not decode: {e}"),
+                    format!("the record under `{key}` does not decode: {e}"),
                 ))
             }
-            Err(_) => return Judged::NotRelease,
         };
         let kind = event.kind();
         let release = matches!(

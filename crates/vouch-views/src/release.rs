@@ -100,7 +100,8 @@ pub struct DeploymentEntry {
     pub reason: Option<String>,
     /// When (the signed time).
     pub time: Timestamp,
-    /// Who published it (the envelope's producer, unsigned).
+    /// The envelope's producer: for a signed deployment always `vouch-release`; who
+    /// deployed is the signing key (`signer_key`), named by trust.
     pub producer: String,
     /// Log position.
     pub position: u64,
