@@ -2826,3 +2826,728 @@ fn json_output_is_one_document_for_every_exit_code() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// 11. The trust model under attack
+// ---------------------------------------------------------------------------------------
+
+/// The private key in a key file, as whoever holds the file has it.
+fn signing_key(key: &Key) -> vouch_chain::SigningKey {
+    vouch_chain::SigningKey::from_file_text(&std::fs::read_to_string(&key.path).unwrap())
+        .expect("a key file")
+}
+
+fn now() -> Timestamp {
+    Timestamp::from_unix_nanos(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as i64,
+    )
+}
+
+/// `d` signed with `key`, in the envelope Vouch gives a decision.
+fn signed_decision(
+    model: &ModelName,
+    mut d: DecisionRecorded,
+    key: &vouch_chain::SigningKey,
+) -> Event {
+    vouch_chain::sign_decision(model, &mut d, key);
+    let hash = vouch_chain::decision_hash(model, &d);
+    Event {
+        id: EventId::new(format!("decision:{}", hash.hex())).unwrap(),
+        time: d.decided_at,
+        // Release records carry a fixed producer; the signer is who made them.
+        producer: Producer::new("vouch-release").unwrap(),
+        subject: Subject::Model(model.clone()),
+        body: Body::DecisionRecorded(Box::new(d)),
+    }
+}
+
+fn digest(text: &str) -> Digest {
+    Digest::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"))
+}
+
+/// (f) One key cannot be trusted both to sign (or deploy) and to review: a reviewer is the
+/// human check on what the release identity signs. A signer may also deploy.
+#[test]
+fn one_key_cannot_be_both_signer_and_reviewer() {
+    let env = Env::new();
+    let bot = env.signer();
+    let dana = env.reviewer("dana", "Dana Whitfield");
+    let before = std::fs::read(env.trust_file()).unwrap();
+    for (key, name, role, held) in [
+        (&bot, "release-bot", "reviewer", "signer"),
+        (&dana, "Dana Whitfield", "signer", "reviewer"),
+        (&dana, "Dana Whitfield", "deployer", "reviewer"),
+    ] {
+        let run = env.check(
+            &["keys", "trust", &key.public, "--name", name, "--role", role],
+            65,
+            "a reviewer may hold no other role",
+        );
+        assert!(
+            run.stderr.contains(&format!("already trusted as {held}"))
+                && run.stderr.contains(&key.id),
+            "{}",
+            run.stderr
+        );
+    }
+    // From the private key file too.
+    env.check(
+        &[
+            "keys",
+            "trust",
+            dana.arg(),
+            "--name",
+            "Dana Whitfield",
+            "--role",
+            "signer",
+        ],
+        65,
+        "a reviewer may hold no other role",
+    );
+    assert_eq!(
+        std::fs::read(env.trust_file()).unwrap(),
+        before,
+        "refused changes leave trust.json as it was"
+    );
+    // One key has one name.
+    env.check(
+        &["keys", "trust", &bot.public, "--name", "someone else"],
+        65,
+        "one key has one name",
+    );
+    // A release key may deploy as well.
+    env.check(
+        &[
+            "keys",
+            "trust",
+            &bot.public,
+            "--name",
+            "release-bot",
+            "--role",
+            "deployer",
+        ],
+        0,
+        "as deployer",
+    );
+    let list = env.json(&["keys", "list"], 0);
+    let roles: Vec<(&str, &str)> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| (k["key_id"].as_str().unwrap(), k["role"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            (bot.id.as_str(), "signer"),
+            (dana.id.as_str(), "reviewer"),
+            (bot.id.as_str(), "deployer")
+        ]
+    );
+    // A hand-edited trust list that gives one key both roles is judged as it says, but the
+    // rule book still refuses a review by the key that signed the decision.
+    let mut edited: Value = serde_json::from_slice(&before).unwrap();
+    let mut entry = edited["keys"][0].clone();
+    entry["role"] = json!("reviewer");
+    edited["keys"].as_array_mut().unwrap().push(entry);
+    std::fs::write(env.trust_file(), edited.to_string()).unwrap();
+    let runs = env.publish(&[("first", GOOD)]);
+    let sign_off = env.policy("sign-off.toml", CREDIT_SIGN_OFF);
+    let waiting = env.promote("first", "credit", &sign_off, &bot, 2);
+    let at = env.log_position();
+    env.review("approve", &waiting, &bot, "my own work is fine", Some(&bot))
+        .fails(65, "cannot review it");
+    assert_eq!(env.log_position(), at, "nothing recorded");
+    env.deploy("credit", "production", &runs[0].artifact, &bot, &[])
+        .fails(65, "awaits review");
+}
+
+/// (a) A key trusted only as a reviewer cannot sign a promotion: `promote` refuses it and
+/// records nothing. The same promotion made in another directory (a copy of this ledger
+/// whose trust list the attacker wrote) and appended straight to this log is no promotion
+/// here: not in the registry, not deployable, named by `verify`; and it does not block the
+/// chain.
+#[test]
+fn a_reviewer_key_cannot_sign_a_promotion() {
+    let env = Env::new();
+    let signer = env.signer();
+    let dana = env.reviewer("dana", "Dana Whitfield");
+    let runs = env.publish(&[("v1", GOOD)]);
+    let credit = env.policy("credit.toml", CREDIT_POLICY);
+    let before = env.log_position();
+    let promote = |env: &Env, key: &Key| {
+        env.vouch(&[
+            "promote",
+            "--run",
+            "v1",
+            "--model",
+            "credit",
+            "--policy",
+            s(&credit),
+            "--key",
+            key.arg(),
+        ])
+    };
+    let refused = promote(&env, &dana);
+    refused.fails(65, "not as signer");
+    assert!(
+        refused.stderr.contains("[rule wrong_role]"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(env.log_position(), before, "nothing recorded");
+    assert_eq!(env.json(&["registry"], 0), json!([]));
+    // Nor can it enact anything or deploy.
+    env.deploy("credit", "production", &runs[0].artifact, &dana, &[])
+        .fails(65, "not as deployer");
+    env.check(&["verify"], 0, "the chain verifies");
+
+    // Elsewhere, the reviewer key is trusted to sign, and signs.
+    let elsewhere = env.fork();
+    std::fs::remove_file(elsewhere.trust_file()).unwrap();
+    elsewhere.trust(&dana, "Dana Whitfield", "signer");
+    let forged = elsewhere.promote("v1", "credit", &credit, &dana, 0);
+    assert_eq!(elsewhere.registry("credit")["production"], 0);
+    let at = env.append_raw(elsewhere.raw_records(before));
+    assert_eq!(at, elsewhere.log_position());
+
+    // Here it is no promotion.
+    let registry = env.json(&["registry"], 0);
+    assert!(
+        registry
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["production"].is_null() && m["versions"] == json!([])),
+        "{registry:#}"
+    );
+    assert!(env.decisions().is_empty());
+    env.deploy("credit", "production", &runs[0].artifact, &signer, &[])
+        .fails(65, "never promoted");
+    let verify = env.check(&["verify"], 1, "[rule wrong_role]");
+    assert!(
+        verify
+            .stderr
+            .contains(&format!("log position {at} (decision 0)")),
+        "{}",
+        verify.stderr
+    );
+    env.check(&["quarantine"], 0, "wrong_role");
+    let audit = env.json(&["audit", s(&runs[0].artifact)], 1);
+    assert_eq!(failed_checks(&audit["report"]["checks"]), ["promoted"]);
+
+    // The chain goes on past it: the release key promotes, as decision 0.
+    let real = env.promote("v1", "credit", &credit, &signer, 0);
+    assert_ne!(real, forged);
+    assert_eq!(env.decision(&real)["index"], 0);
+    assert_eq!(env.registry("credit")["production"], 0);
+    env.deploy("credit", "production", &runs[0].artifact, &signer, &[])
+        .ok();
+}
+
+/// (b) A rejection cannot be enacted as a promotion, even by the holder of the release key
+/// appending a hand-signed record straight to the chain; the rejection is still enacted
+/// after it.
+#[test]
+fn a_reject_review_cannot_enact_a_promotion() {
+    let env = Env::new();
+    let signer = env.signer();
+    let dana = env.reviewer("dana", "Dana Whitfield");
+    let runs = env.publish(&[("first", GOOD)]);
+    let sign_off = env.policy("sign-off.toml", CREDIT_SIGN_OFF);
+    let waiting = env.promote("first", "credit", &sign_off, &signer, 2);
+    let rejected = env.review("reject", &waiting, &dana, "label leak in the holdout", None);
+    assert!(
+        rejected.code == 0 && rejected.stdout.contains("review enact"),
+        "{rejected:?}"
+    );
+    env.check(&["reviews", "--pending"], 0, "awaiting enactment");
+
+    // A "promotion" resolving the decision, citing the rejection, signed by the release key.
+    let pending = env.decision(&waiting);
+    let review = &pending["reviews"][0];
+    assert_eq!(review["verdict"], "reject");
+    let Body::DecisionRecorded(original) = env.event_at(pending["position"].as_u64().unwrap()).body
+    else {
+        panic!("not a decision")
+    };
+    let model = ModelName::new("credit").unwrap();
+    let mut d = *original;
+    d.index = 1;
+    d.prev = Some(digest(pending["hash"].as_str().unwrap()));
+    d.outcome = DecisionOutcome::Promoted;
+    d.review = Some(ReviewLink {
+        decision: digest(pending["hash"].as_str().unwrap()),
+        review: digest(review["hash"].as_str().unwrap()),
+        review_position: review["position"].as_u64().unwrap(),
+    });
+    d.decided_at = now();
+    let forged = signed_decision(&model, d, &signing_key(&signer));
+    let at = env.append_event("chain", &forged);
+
+    assert_eq!(env.registry("credit")["production"], Value::Null);
+    assert_eq!(env.decisions().len(), 1);
+    env.deploy("credit", "production", &runs[0].artifact, &signer, &[])
+        .fails(65, "awaits review");
+    let verify = env.check(&["verify"], 1, "[rule review_outcome]");
+    assert!(
+        verify
+            .stderr
+            .contains(&format!("log position {at} (decision 1)")),
+        "{}",
+        verify.stderr
+    );
+
+    // The rejection is enacted as decision 1 all the same.
+    let enacted = env.check(
+        &[
+            "review",
+            "enact",
+            "--decision",
+            &waiting,
+            "--key",
+            signer.arg(),
+        ],
+        0,
+        "rejected",
+    );
+    let enacted = env.decision(&decision_id(&enacted.stdout));
+    assert_eq!(enacted["index"], 1);
+    assert_eq!(enacted["outcome"], "rejected");
+    assert_eq!(env.registry("credit")["production"], Value::Null);
+    env.deploy("credit", "production", &runs[0].artifact, &signer, &[])
+        .fails(65, "never promoted");
+}
+
+/// (c) Two directories over one NATS stream, each with its own trust. An approval made in
+/// the other directory, by keys this one does not trust, writes to the shared stream but
+/// promotes nothing here: the registry shows no production version, `deploy` refuses the
+/// artifact, `verify` names the records; this directory's own reviewer still decides.
+#[test]
+fn an_approval_signed_by_keys_this_directory_does_not_trust_promotes_nothing() {
+    let server = NatsServer::start();
+    let here = Env::with(TestLedger::nats(&server.url()));
+    let signer = here.signer();
+    let dana = here.reviewer("dana", "Dana Whitfield");
+    let runs = here.publish(&[("first", GOOD)]);
+    let sign_off = here.policy("sign-off.toml", CREDIT_SIGN_OFF);
+    let waiting = here.promote("first", "credit", &sign_off, &signer, 2);
+
+    // Another directory over the same stream: its owner trusts this directory's release key
+    // (public, after all), and keys of their own to review, sign and deploy.
+    let there = Env::with(TestLedger::nats(&server.url()));
+    there.trust(&signer, "release-bot", "signer");
+    let mallory = there.reviewer("mallory", "Dana Whitfield");
+    let rogue = there.key("rogue");
+    there.trust(&rogue, "release-bot 2", "signer");
+    there.trust(&rogue, "release-bot 2", "deployer");
+    let approved = there.review("approve", &waiting, &mallory, "trust me", Some(&rogue));
+    assert!(
+        approved.code == 0 && approved.stdout.contains("promoted"),
+        "{approved:?}"
+    );
+    assert_eq!(there.registry("credit")["production"], 1);
+    there
+        .deploy("credit", "production", &runs[0].artifact, &rogue, &[])
+        .ok();
+
+    // Here: still waiting for review, nothing in production, nothing deployable.
+    let registry = here.registry("credit");
+    assert_eq!(registry["production"], Value::Null, "{registry:#}");
+    assert_eq!(registry["versions"], json!([]), "{registry:#}");
+    assert_eq!(registry["deployments"], json!([]), "{registry:#}");
+    here.check(&["registry"], 0, "no promotion yet");
+    assert_eq!(here.decisions().len(), 1);
+    let pending = here.json(&["reviews", "--pending"], 0);
+    assert_eq!(pending[0]["state"]["approvals"], 0, "{pending:#}");
+    assert_eq!(pending[0]["decision"]["reviews"], json!([]), "{pending:#}");
+    here.deploy("credit", "production", &runs[0].artifact, &signer, &[])
+        .fails(65, "awaits review");
+    let verify = here.check(&["verify"], 1, "not in the trust list");
+    for id in [&mallory.id, &rogue.id] {
+        assert!(verify.stderr.contains(id.as_str()), "{}", verify.stderr);
+    }
+    let audit = here.json(&["audit", s(&runs[0].artifact)], 1);
+    assert_eq!(failed_checks(&audit["report"]["checks"]), ["promoted"]);
+
+    // This directory's reviewer approves; its release key enacts, after the foreign records.
+    let approved = here.review("approve", &waiting, &dana, "risk sign-off", Some(&signer));
+    assert!(
+        approved.code == 0 && approved.stdout.contains("promoted"),
+        "{approved:?}"
+    );
+    let registry = here.registry("credit");
+    assert_eq!(registry["production"], 1, "{registry:#}");
+    assert_eq!(
+        registry["versions"][0]["approved_by"],
+        "Dana Whitfield, by review"
+    );
+    here.deploy("credit", "production", &runs[0].artifact, &signer, &[])
+        .ok();
+    here.check(&["audit", s(&runs[0].artifact)], 0, "");
+}
+
+/// Every release record of a bundle signed again (decisions and deployments with `key`,
+/// reviews with `reviewer`), its links and ids made to fit, and the bundle's key names
+/// pointing at those keys: a forgery consistent in itself.
+fn resign_bundle(
+    bundle: &Value,
+    key: &vouch_chain::SigningKey,
+    reviewer: &vouch_chain::SigningKey,
+) -> Value {
+    let mut b = bundle.clone();
+    let mut renamed: std::collections::HashMap<Digest, Digest> = Default::default();
+    let rename = |renamed: &std::collections::HashMap<Digest, Digest>, d: Digest| {
+        renamed.get(&d).copied().unwrap_or(d)
+    };
+    for r in b["records"].as_array_mut().unwrap() {
+        let bytes: Vec<u8> = (0..r["bytes"].as_str().unwrap().len() / 2)
+            .map(|i| {
+                u8::from_str_radix(&r["bytes"].as_str().unwrap()[2 * i..2 * i + 2], 16).unwrap()
+            })
+            .collect();
+        let mut event = vouch_event::decode(&bytes).expect("decodes");
+        let Subject::Model(model) = event.subject.clone() else {
+            continue;
+        };
+        let id = match &mut event.body {
+            Body::DecisionRecorded(d) => {
+                let old = vouch_chain::decision_hash(&model, d);
+                d.prev = d.prev.map(|p| rename(&renamed, p));
+                if let Some(link) = &mut d.review {
+                    link.decision = rename(&renamed, link.decision);
+                    link.review = rename(&renamed, link.review);
+                }
+                vouch_chain::sign_decision(&model, d, key);
+                let new = vouch_chain::decision_hash(&model, d);
+                renamed.insert(old, new);
+                format!("decision:{}", new.hex())
+            }
+            Body::ReviewRecorded(rv) => {
+                let old = vouch_chain::review_hash(&model, rv);
+                rv.decision = rename(&renamed, rv.decision);
+                vouch_chain::sign_review(&model, rv, reviewer);
+                let new = vouch_chain::review_hash(&model, rv);
+                renamed.insert(old, new);
+                format!("review:{}", new.hex())
+            }
+            Body::DeploymentSigned(dep) => {
+                dep.decision = dep.decision.map(|d| rename(&renamed, d));
+                vouch_chain::sign_deployment(&model, dep, key);
+                format!(
+                    "deployment:{}",
+                    vouch_chain::deployment_hash(&model, dep).hex()
+                )
+            }
+            _ => continue,
+        };
+        event.id = EventId::new(id.clone()).unwrap();
+        r["event_id"] = Value::from(id);
+        r["bytes"] = Value::from(vouch_event::hex(&vouch_event::encode(&event)));
+    }
+    let entry = |k: &vouch_chain::SigningKey, name: &str, role: &str| {
+        json!({
+            "name": name,
+            "role": role,
+            "key": vouch_chain::public_key_text(&k.public()),
+            "key_id": vouch_chain::key_id(&k.public()),
+        })
+    };
+    b["keys"] = json!([
+        entry(key, "release-bot", "signer"),
+        entry(key, "release-bot", "deployer"),
+        entry(reviewer, "Dana Whitfield", "reviewer"),
+    ]);
+    b
+}
+
+/// (d) Bundles are checked against the auditor's trust, never the keys written inside
+/// them: a forgery re-signed with self-made keys (and naming them) fails against the real
+/// trust list though it is consistent in itself; a flipped byte in any record, or a
+/// removed deployment record, fails it. The bundle holds every kind of record: evidence,
+/// the policy, the previous decision (also the one the audited decision resolves), its
+/// review, the audited decision, the artifact's deployment and a later decision.
+#[test]
+fn forged_or_damaged_bundles_fail_against_the_auditors_trust() {
+    let env = Env::new();
+    let key = env.signer();
+    let dana = env.reviewer("dana", "Dana Whitfield");
+    let runs = env.publish(&[
+        ("v0", GOOD),
+        ("v1", BORDERLINE),
+        ("v2", Metrics { auc: 0.866, ..GOOD }),
+    ]);
+    let credit = env.policy("credit.toml", CREDIT_POLICY);
+    env.promote("v0", "credit", &credit, &key, 0);
+    let waiting = env.promote("v1", "credit", &credit, &key, 2);
+    env.review(
+        "approve",
+        &waiting,
+        &dana,
+        "parity gap explained",
+        Some(&key),
+    )
+    .ok();
+    env.deploy("credit", "production", &runs[1].artifact, &key, &[])
+        .ok();
+    env.promote("v2", "credit", &credit, &key, 0);
+    let bundle_path = env.path("bundle.json");
+    env.check(
+        &["audit", s(&runs[1].artifact), "--bundle", s(&bundle_path)],
+        0,
+        "audit bundle written",
+    );
+    let bundle: Value =
+        serde_json::from_str(&std::fs::read_to_string(&bundle_path).unwrap()).unwrap();
+    let records = bundle["records"].as_array().unwrap();
+    let ids: Vec<&str> = records
+        .iter()
+        .map(|r| r["event_id"].as_str().unwrap())
+        .collect();
+    for kind in ["policy:", "decision:", "review:", "deployment:", "v1:"] {
+        assert!(
+            ids.iter().any(|id| id.starts_with(kind)),
+            "no {kind} record in {ids:?}"
+        );
+    }
+    assert_eq!(
+        ids.iter().filter(|id| id.starts_with("decision:")).count(),
+        3,
+        "{ids:?}"
+    );
+    let trust = env.trust_file();
+    let verify = |name: &str, b: &Value, auditor: &[&str]| -> Run {
+        let path = env.file(&format!("{name}.json"), &b.to_string());
+        let mut args = vec!["verify-bundle", s(&path)];
+        args.extend_from_slice(auditor);
+        env.vouch(&args)
+    };
+    let real = ["--trust", s(&trust)];
+    let ok = verify("original", &bundle, &real);
+    assert_eq!(ok.code, 0, "{ok:?}");
+
+    // The attacker's keys, and the bundle re-signed with them throughout.
+    let attacker = env.key("attacker");
+    let mallory = env.key("mallory");
+    let forged = resign_bundle(&bundle, &signing_key(&attacker), &signing_key(&mallory));
+    assert_ne!(forged["records"], bundle["records"]);
+    let theirs = [
+        "--key",
+        attacker.public.as_str(),
+        "--role",
+        "signer",
+        "--key",
+        attacker.public.as_str(),
+        "--role",
+        "deployer",
+        "--key",
+        mallory.public.as_str(),
+        "--role",
+        "reviewer",
+    ];
+    // Consistent in itself: an auditor who trusted the attacker's keys would accept it…
+    let consistent = verify("forged-own-trust", &forged, &theirs);
+    assert_eq!(
+        consistent.code, 0,
+        "the forgery is not self-consistent: {consistent:?}"
+    );
+    // …but against the real trust it fails, naming the unknown keys.
+    let refused = verify("forged", &forged, &real);
+    refused.fails(1, "the bundle does not verify");
+    for id in [&attacker.id, &mallory.id] {
+        assert!(
+            refused
+                .stderr
+                .contains(&format!("key {id} is not in the trust list")),
+            "{}",
+            refused.stderr
+        );
+    }
+    // And the genuine bundle does not verify under the attacker's trust.
+    verify("original-their-trust", &bundle, &theirs).fails(1, "the bundle does not verify");
+    // The key names alone swapped to the attacker's: names carry no trust either way.
+    let mut renamed = bundle.clone();
+    renamed["keys"] = forged["keys"].clone();
+    assert_eq!(verify("renamed", &renamed, &real).code, 0);
+    verify("renamed-their-trust", &renamed, &theirs).fails(1, "the bundle does not verify");
+
+    // One flipped bit in any record fails the bundle: the first and last byte of every
+    // record and every 16th between.
+    let mut flips = 0;
+    for (i, record) in records.iter().enumerate() {
+        let hex = record["bytes"].as_str().unwrap();
+        let len = hex.len() / 2;
+        for at in (0..len).step_by(16).chain([len - 1]) {
+            let byte = u8::from_str_radix(&hex[2 * at..2 * at + 2], 16).unwrap() ^ 0x01;
+            let mut flipped = bundle.clone();
+            flipped["records"][i]["bytes"] = Value::from(format!(
+                "{}{byte:02x}{}",
+                &hex[..2 * at],
+                &hex[2 * at + 2..]
+            ));
+            let run = verify("flipped", &flipped, &real);
+            assert_eq!(
+                run.code, 1,
+                "byte {at} of record {} ({}) flipped, and the bundle still verifies:\n{}",
+                record["position"], record["event_id"], run.stdout
+            );
+            flips += 1;
+        }
+    }
+    assert!(flips > 50, "{flips} flips");
+    // Without the deployment record it fails too.
+    let mut undeployed = bundle.clone();
+    undeployed["records"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|r| !r["event_id"].as_str().unwrap().starts_with("deployment:"));
+    assert_eq!(
+        undeployed["records"].as_array().unwrap().len(),
+        records.len() - 1
+    );
+    verify("undeployed", &undeployed, &real).fails(1, "no valid deployment");
+}
+
+/// (e) Revoking a key: what it signed before `--from` still verifies, what it signed from
+/// then on is refused (the views are judged again: the registry forgets a promotion it
+/// signed after `--from`), it can sign nothing new, and the chain goes on with another key.
+#[test]
+fn a_revoked_key_keeps_its_earlier_decisions_and_signs_nothing_later() {
+    let env = Env::new();
+    let old = env.signer();
+    let ops = env.key("ops");
+    env.trust(&ops, "ops on call", "deployer");
+    let runs = env.publish(&[("v1", GOOD), ("v2", Metrics { auc: 0.866, ..GOOD })]);
+    let credit = env.policy("credit.toml", CREDIT_POLICY);
+    let d0 = env.promote("v1", "credit", &credit, &old, 0);
+    env.deploy("credit", "production", &runs[0].artifact, &ops, &[])
+        .ok();
+    let d1 = env.promote("v2", "credit", &credit, &old, 0);
+    assert_eq!(env.registry("credit")["production"], 1);
+    let from = env.decision(&d1)["decided_at"]
+        .as_str()
+        .expect("decided_at")
+        .to_owned();
+
+    // Revoked from the moment decision 1 was signed (as if the key leaked just before).
+    let revoked = env.check(
+        &[
+            "keys",
+            "revoke",
+            &old.public,
+            "--reason",
+            "laptop stolen",
+            "--from",
+            &from,
+        ],
+        0,
+        "revoked key",
+    );
+    assert!(revoked.stdout.contains(&old.id), "{}", revoked.stdout);
+    env.check(&["keys", "list"], 0, "laptop stolen");
+    let list = env.json(&["keys", "list"], 0);
+    assert_eq!(list[0]["revoked"]["reason"], "laptop stolen", "{list:#}");
+
+    // Decision 0 stands; decision 1, signed at `--from`, is refused.
+    let registry = env.registry("credit");
+    assert_eq!(registry["production"], 0, "{registry:#}");
+    assert_eq!(registry["versions"].as_array().unwrap().len(), 1);
+    let verify = env.check(&["verify"], 1, "[rule key_revoked]");
+    assert!(
+        verify.stderr.contains("(decision 1)")
+            && verify.stderr.contains("laptop stolen")
+            && !verify.stderr.contains("(decision 0)"),
+        "{}",
+        verify.stderr
+    );
+    let audit = env.json(&["audit", s(&runs[0].artifact)], 0);
+    assert_eq!(audit["ok"], true, "{audit:#}");
+    env.deploy("credit", "production", &runs[1].artifact, &ops, &[])
+        .fails(65, "never promoted");
+
+    // The revoked key signs nothing new: no decision, no deployment.
+    let before = env.log_position();
+    let refused = env.vouch(&[
+        "promote",
+        "--run",
+        "v2",
+        "--model",
+        "credit",
+        "--policy",
+        s(&credit),
+        "--key",
+        old.arg(),
+    ]);
+    refused.fails(65, "[rule key_revoked]");
+    env.deploy("credit", "staging", &runs[0].artifact, &old, &[])
+        .fails(65, "refused by the rule book");
+    assert_eq!(env.log_position(), before);
+
+    // A new release key takes over; the chain goes on from decision 0.
+    let new = env.key("release-bot-2");
+    env.trust(&new, "release-bot 2", "signer");
+    let d1b = env.promote("v2", "credit", &credit, &new, 0);
+    assert_eq!(env.decision(&d1b)["index"], 1);
+    assert_eq!(env.registry("credit")["production"], 1);
+    env.deploy("credit", "production", &runs[1].artifact, &ops, &[])
+        .ok();
+    // A bundle of the first release, made now, verifies against the trust list that
+    // revoked its signer: it signed decision 0 before `--from`.
+    let bundle = env.path("v1-bundle.json");
+    env.check(
+        &["audit", s(&runs[0].artifact), "--bundle", s(&bundle)],
+        0,
+        "audit bundle written",
+    );
+    env.check(
+        &["verify-bundle", s(&bundle), "--trust", s(&env.trust_file())],
+        0,
+        "bundle verifies",
+    );
+    assert_ne!(d0, d1b);
+
+    // Revoking twice, an unknown key, or without a reason: refused.
+    env.check(
+        &["keys", "revoke", &old.public, "--reason", "again"],
+        65,
+        "already revoked",
+    );
+    let stranger = env.key("stranger");
+    env.check(
+        &["keys", "revoke", &stranger.public, "--reason", "who?"],
+        65,
+        "not in the trust list",
+    );
+    env.check(
+        &["keys", "revoke", &new.public, "--reason", " "],
+        65,
+        "--reason",
+    );
+
+    // A key valid only from tomorrow signs nothing today.
+    let later = env.key("later");
+    let tomorrow = {
+        let t = now().unix_nanos() + 86_400_000_000_000;
+        Timestamp::from_unix_nanos(t).to_string()
+    };
+    env.check(
+        &[
+            "keys",
+            "trust",
+            &later.public,
+            "--name",
+            "later",
+            "--role",
+            "deployer",
+            "--valid-from",
+            &tomorrow,
+        ],
+        0,
+        "as deployer",
+    );
+    env.deploy("credit", "staging", &runs[1].artifact, &later, &[])
+        .fails(65, "only from");
+}

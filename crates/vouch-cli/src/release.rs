@@ -369,6 +369,12 @@ pub fn promote_on(
     args: &GateArgs,
     key: &SigningKey,
 ) -> CliResult<Promoted> {
+    // A key that may not sign decisions is refused before anything is written: recording
+    // publishes the policy before it signs.
+    ledger
+        .trust()
+        .authorize(&key.public(), Role::Signer, now())
+        .map_err(ReleaseError::Violation)?;
     let e = evaluate_on(ledger.views(), args, now())?;
     let (gated, recorded) = record(
         ledger,

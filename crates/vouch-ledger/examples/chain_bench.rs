@@ -136,7 +136,7 @@ fn main() {
         let event = Event {
             id: EventId::new(format!("decision:{}", hash.hex())).unwrap(),
             time,
-            producer: producer.clone(),
+            producer: Producer::new(vouch_rules::RELEASE_PRODUCER).unwrap(),
             subject: Subject::Model(model.clone()),
             body: Body::DecisionRecorded(Box::new(d)),
         };

@@ -841,14 +841,13 @@ pub fn verify_log(
                 &digest_of,
             ) {
                 Judged::NotRelease => {}
-                Judged::Accepted { kind, index, .. } => {
+                Judged::Accepted { kind, .. } => {
                     report.signatures += 1;
                     match kind {
                         Kind::DecisionRecorded => report.decisions += 1,
                         Kind::ReviewRecorded => report.reviews += 1,
                         _ => report.deployments += 1,
                     }
-                    let _ = index;
                 }
                 Judged::Refused(v) => {
                     let index =

@@ -22,7 +22,7 @@ use vouch_event::{
 use vouch_ledger::{Ledger, OpenOptions};
 use vouch_log::Position;
 use vouch_policy::Policy;
-use vouch_replay::{gate_on, record, replay, Scope};
+use vouch_replay::{record, replay, Scope};
 
 const POLICY: &str = r#"
 model = "bench"
