@@ -211,6 +211,9 @@ fn main() {
 
     // Audit, warm: an artifact promoted in the middle of the chain.
     let artifact = Digest::of(format!("run-{:06}", (decisions / 2) % runs).as_bytes());
+    ledger
+        .record_deployment(&model, "production", artifact, None, &key, time)
+        .unwrap();
     ledger.audit(&artifact, &trust).unwrap();
     let mut times: Vec<f64> = (0..200)
         .map(|_| {
