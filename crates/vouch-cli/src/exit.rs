@@ -6,11 +6,12 @@
 //! | 1    | a gate failed; an audit or verification failed |
 //! | 2    | a decision needs human review |
 //! | 64   | usage: unknown command or flag, missing argument, `demo` in a ledger it did not create |
-//! | 65   | bad input data: invalid value, malformed event, unknown run, bad ingest lines, a time in the future |
+//! | 65   | bad input data: invalid value, malformed event, unknown run, bad ingest lines, a time in the future; a release record the rule book refuses |
 //! | 66   | input not found: no such file, no ledger at the path |
 //! | 69   | unavailable: the ledger was busy past the lock timeout, or the NATS server did not answer |
 //! | 70   | internal error: a bug or a damaged store |
 //! | 74   | I/O error reading or writing files or the log's storage |
+//! | 77   | permission denied: the NATS server refused this identity the publish (see deploy/nats/auth.conf) |
 //! | 78   | configuration: a NATS stream whose settings could lose or renumber records |
 
 use std::fmt;
