@@ -1919,9 +1919,12 @@ fn two_reviewers_review_once_each_and_a_release_key_enacts() {
         65,
         "already resolved",
     );
+    // The decisions table says which decision resolved the one that waited.
+    env.check(&["decisions"], 0, "reviewed: see #1");
 
     // A rejection decides, even with an approval beside it.
     let second = env.promote("second", "credit", &policy, &signer, 2);
+    env.check(&["decisions"], 0, "needs_review (pending)");
     env.review("approve", &second, &eve, "fine by me", None)
         .ok();
     env.review("reject", &second, &dana, "label leak in the holdout", None)

@@ -1088,15 +1088,25 @@ pub fn decisions(ctx: &Context, args: &DecisionsArgs) -> CliResult<()> {
         "signer",
     ]);
     for d in shown {
+        // A decision that waited for review says which decision resolved it.
+        let outcome = match (d.outcome, d.resolved_by) {
+            (DecisionOutcome::NeedsReview, Some(by)) => format!("reviewed: see #{by}"),
+            (DecisionOutcome::NeedsReview, None) => "needs_review (pending)".to_owned(),
+            (outcome, _) => outcome.as_str().to_owned(),
+        };
+        let signer = ledger
+            .trust()
+            .name_of(&d.signer_key)
+            .map_or_else(|| format!("key {}", d.signer), str::to_owned);
         t.add_row([
             d.index.to_string(),
             d.hash.hex()[..16].to_owned(),
             d.model.to_string(),
             d.run.to_string(),
-            d.outcome.as_str().to_owned(),
+            outcome,
             d.policy_version.clone(),
             d.decided_at.to_string(),
-            d.signer.clone(),
+            signer,
         ]);
     }
     print(&t);
