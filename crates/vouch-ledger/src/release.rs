@@ -640,11 +640,9 @@ impl Ledger {
         key: &SigningKey,
         time: Timestamp,
     ) -> Result<(u64, Option<DecisionEntry>), ReleaseError> {
-        if let Err(as_deployer) = self.trust.authorize(&key.public(), Role::Deployer, time) {
-            self.trust
-                .authorize(&key.public(), Role::Signer, time)
-                .map_err(|_| ReleaseError::Violation(as_deployer))?;
-        }
+        self.trust
+            .authorize_deployment(&key.public(), time)
+            .map_err(ReleaseError::Violation)?;
         let mut promoting = None;
         for index in self.views().promotions(&artifact)?.into_iter().rev() {
             if let Some(d) = self.views().decision(index)? {

@@ -681,11 +681,7 @@ pub fn judge_deployment(
     let body = vouch_chain::deployment_body(model, d);
     signature(verifier.verify(&d.signer, &body, &d.signature))?;
     let hash = vouch_chain::record_hash(&body, &d.signature);
-    if let Err(as_deployer) = trust.authorize(&d.signer, Role::Deployer, d.deployed_at) {
-        trust
-            .authorize(&d.signer, Role::Signer, d.deployed_at)
-            .map_err(|_| as_deployer)?;
-    }
+    trust.authorize_deployment(&d.signer, d.deployed_at)?;
     if d.forced {
         return Ok(hash);
     }

@@ -241,6 +241,23 @@ impl Trust {
         self.entries(key).next().map(|k| k.name.as_str())
     }
 
+    /// Authorizes `key` to sign a deployment at `at`: a deployer key, or a release
+    /// (signer) key. The refusal names the deployer role.
+    ///
+    /// # Errors
+    /// When the key may not deploy at `at`.
+    pub fn authorize_deployment(
+        &self,
+        key: &PublicKeyBytes,
+        at: Timestamp,
+    ) -> Result<&TrustedKey, Violation> {
+        self.authorize(key, Role::Deployer, at)
+            .or_else(|as_deployer| {
+                self.authorize(key, Role::Signer, at)
+                    .map_err(|_| as_deployer)
+            })
+    }
+
     /// Whether `key` may sign as `role` a record dated `at`: the one answer to "is this
     /// signer trusted", for every caller.
     ///
