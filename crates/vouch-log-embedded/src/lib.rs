@@ -338,6 +338,10 @@ impl Log for EmbeddedLog {
         true
     }
 
+    fn identity(&self) -> Result<String, LogError> {
+        Ok("embedded".into())
+    }
+
     fn append_batch(&self, records: Vec<NewRecord>) -> Result<Vec<Appended>, LogError> {
         let mut state = self.state.lock().expect("not poisoned");
         self.append_locked(&mut state, records)

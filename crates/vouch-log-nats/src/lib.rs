@@ -1121,6 +1121,11 @@ impl Log for NatsLog {
         self.runtime.block_on(self.read_async(start, max))
     }
 
+    /// PLACEHOLDER (issue 11 helper replaces it): the stream's name only.
+    fn identity(&self) -> Result<String, LogError> {
+        Ok(format!("nats stream {}", self.stream_name))
+    }
+
     fn last_position(&self) -> Result<Position, LogError> {
         self.block("reading the stream's state", async {
             let info =

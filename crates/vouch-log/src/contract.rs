@@ -28,7 +28,7 @@ macro_rules! log_contract_tests {
             batch_append_dedups_within_and_across, read_windows, conditional_append,
             last_for_key_tracks_each_key, survives_reopen, concurrent_appends_get_unique_positions,
             concurrent_conditional_appends_form_one_chain, large_records_round_trip,
-            long_log_reads_back_in_order);
+            long_log_reads_back_in_order, conflicting_id_is_refused, identity_is_stable);
     };
     (@each $make:expr; $($check:ident),*) => {
         $(
@@ -88,8 +88,7 @@ pub fn appends_get_consecutive_positions<H: Harness>(h: &H) {
     assert_eq!(log.find("e3").unwrap(), Some(pos(3)));
 }
 
-/// A retried append returns the original position and writes nothing, even when the
-/// retry carries different bytes.
+/// A retried append returns the original position and writes nothing.
 pub fn duplicate_id_writes_nothing<H: Harness>(h: &H) {
     let log = h.open();
     assert_eq!(
@@ -104,13 +103,69 @@ pub fn duplicate_id_writes_nothing<H: Harness>(h: &H) {
         log.append(rec("x", "run.a", b"one")).unwrap(),
         Appended::Duplicate(pos(1))
     );
-    assert_eq!(
-        log.append(rec("x", "run.b", b"other")).unwrap(),
-        Appended::Duplicate(pos(1))
-    );
     assert_eq!(log.last_position().unwrap(), pos(2));
     assert_eq!(log.read(pos(1), 10).unwrap()[0].bytes, b"one");
+}
+
+fn assert_conflict(result: Result<impl std::fmt::Debug, crate::LogError>, id: &str, at: u64) {
+    match result {
+        Err(crate::LogError::IdConflict { event_id, position }) => {
+            assert_eq!((event_id.as_str(), position), (id, pos(at)));
+        }
+        other => panic!("expected an id conflict for `{id}` at {at}, got {other:?}"),
+    }
+}
+
+/// One event id names one content: the same id with other bytes or under another key is
+/// refused with the stored record's position, on every write path, and the stored record
+/// stands.
+pub fn conflicting_id_is_refused<H: Harness>(h: &H) {
+    let log = h.open();
+    log.append(rec("x", "run.a", b"one")).unwrap();
+    log.append(rec("y", "run.a", b"two")).unwrap();
+    assert_conflict(log.append(rec("x", "run.a", b"changed")), "x", 1);
+    assert_conflict(log.append(rec("x", "run.b", b"one")), "x", 1);
+    assert_conflict(
+        log.append_batch(vec![rec("x", "run.a", b"changed")]),
+        "x",
+        1,
+    );
+    assert_conflict(
+        log.append_if(rec("y", "run.a", b"changed"), Some(pos(2))),
+        "y",
+        2,
+    );
+    // Two records with one id and different bytes in one batch: the second conflicts
+    // with the first.
+    match log.append_batch(vec![rec("z", "run.a", b"first"), rec("z", "run.a", b"second")]) {
+        Err(crate::LogError::IdConflict { event_id, .. }) => assert_eq!(event_id, "z"),
+        other => panic!("expected an id conflict inside the batch, got {other:?}"),
+    }
+    let records = log.read(pos(1), 10).unwrap();
+    assert_eq!(records[0].bytes, b"one");
+    assert_eq!(records[1].bytes, b"two");
+    assert!(
+        records.iter().all(|r| r.bytes != b"changed" && r.bytes != b"second"),
+        "a conflicting record was written"
+    );
     assert_eq!(log.last_for_key(&key("run.b")).unwrap(), None);
+    // The same bytes again are still a plain duplicate.
+    assert_eq!(
+        log.append(rec("x", "run.a", b"one")).unwrap(),
+        Appended::Duplicate(pos(1))
+    );
+}
+
+/// A log names itself the same way across reopens.
+pub fn identity_is_stable<H: Harness>(h: &H) {
+    let first = {
+        let log = h.open();
+        log.append(rec("a", "run.a", b"a")).unwrap();
+        log.flush().unwrap();
+        log.identity().unwrap()
+    };
+    assert!(!first.is_empty());
+    assert_eq!(h.open().identity().unwrap(), first);
 }
 
 /// A batch gets consecutive positions; duplicates inside it and against the log are
@@ -122,9 +177,9 @@ pub fn batch_append_dedups_within_and_across<H: Harness>(h: &H) {
     let got = log
         .append_batch(vec![
             rec("b", "run.a", b"b"),
-            rec("a", "run.a", b"a again"),
+            rec("a", "run.a", b"a"),
             rec("c", "run.b", b"c"),
-            rec("b", "run.a", b"b again"),
+            rec("b", "run.a", b"b"),
             rec("d", "run.b", b"d"),
         ])
         .unwrap();
@@ -236,7 +291,7 @@ pub fn survives_reopen<H: Harness>(h: &H) {
     let log = h.open();
     assert_eq!(log.last_position().unwrap(), pos(11));
     assert_eq!(
-        log.append(rec("e4", "run.a", b"again")).unwrap(),
+        log.append(rec("e4", "run.a", &[4])).unwrap(),
         Appended::Duplicate(pos(4))
     );
     assert_eq!(

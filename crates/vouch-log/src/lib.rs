@@ -89,7 +89,8 @@ impl fmt::Display for LogKey {
 /// A record to append.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewRecord {
-    /// The dedup key: appending a second record with the same id writes nothing.
+    /// The dedup key: appending a second record with the same id and the same bytes writes
+    /// nothing; with other bytes it is a [`LogError::IdConflict`].
     pub event_id: String,
     /// What the record concerns.
     pub key: LogKey,
@@ -167,6 +168,16 @@ pub enum LogError {
         /// The limit.
         limit: usize,
     },
+    /// A record's event id is already in the log with other bytes. One event id names one
+    /// content: the record was not written (on a stream that deduplicated it, the stored
+    /// one stands), and the caller must not report it as recorded.
+    #[error("event id `{event_id}` is already in the log at position {position} with other content")]
+    IdConflict {
+        /// The event id.
+        event_id: String,
+        /// Where the stored record with that id is.
+        position: Position,
+    },
     /// The backend could not be reached in time.
     #[error("log unavailable: {0}")]
     Unavailable(String),
@@ -235,6 +246,15 @@ pub trait Log: Send + Sync {
     /// # Errors
     /// When the backend fails.
     fn find(&self, event_id: &str) -> Result<Option<Position>, LogError>;
+
+    /// What this log is, as a short string that changes when the log is replaced by
+    /// another one: the embedded log's random id chosen at creation, a stream's name and
+    /// creation time. Views remember it, so a views directory meeting another log (or a
+    /// deleted and recreated one) refuses instead of projecting it.
+    ///
+    /// # Errors
+    /// When the backend fails.
+    fn identity(&self) -> Result<String, LogError>;
 
     /// Whether no two records can ever share an event id: the log deduplicates forever,
     /// not only within a window. Readers of such a log need no id index of their own

@@ -382,6 +382,10 @@ fn a_second_run_started_or_finished_is_quarantined_not_applied() {
 struct WindowedLog(std::sync::Mutex<Vec<vouch_log::Record>>);
 
 impl Log for WindowedLog {
+    fn identity(&self) -> Result<String, vouch_log::LogError> {
+        Ok("windowed test log".into())
+    }
+
     fn append_batch(
         &self,
         records: Vec<NewRecord>,
