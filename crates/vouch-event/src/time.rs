@@ -116,8 +116,13 @@ impl Timestamp {
 
     /// Parses RFC 3339: `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`.
     ///
+    /// The one parser of times from outside, so the one place their range is decided:
+    /// years 1678..=2261 in UTC (the whole years nanoseconds in an `i64` can hold), and a
+    /// second `60` only where a leap second can be, at 23:59:60 UTC on the last day of a
+    /// month.
+    ///
     /// # Errors
-    /// When the text is not such a timestamp, or is out of range (years 1678..=2261).
+    /// When the text is not such a timestamp, or is out of range.
     pub fn parse_rfc3339(input: &str) -> Result<Self, TimestampError> {
         let fail = |reason| TimestampError {
             input: input.chars().take(64).collect(),
@@ -180,15 +185,22 @@ impl Timestamp {
             }
             _ => return Err(fail("expected Z or a UTC offset like +01:00 at the end")),
         };
-        // A leap second is folded into the next second, as most systems do.
-        let seconds =
-            days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second
+        // The time as written, less its offset: UTC. The year has four digits, so none of
+        // this overflows.
+        let utc_seconds =
+            days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second.min(59)
                 - offset_seconds;
-        seconds
-            .checked_mul(NANOS_PER_SEC)
-            .and_then(|n| n.checked_add(nanos))
-            .map(Timestamp)
-            .ok_or_else(|| fail("out of range"))
+        if second == 60 && !is_leap_second_slot(utc_seconds) {
+            return Err(fail(
+                "second 60 is a leap second, which only 23:59:60 UTC on the last day of a month can be",
+            ));
+        }
+        // A leap second is folded into the next second, as most systems do.
+        let seconds = utc_seconds + i64::from(second == 60);
+        if !(MIN_SECONDS..MAX_SECONDS_EXCLUSIVE).contains(&seconds) {
+            return Err(fail("out of range: years 1678 to 2261 (UTC)"));
+        }
+        Ok(Timestamp(seconds * NANOS_PER_SEC + nanos))
     }
 }
 
@@ -235,6 +247,24 @@ impl<'de> serde::Deserialize<'de> for Timestamp {
         let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
         Timestamp::parse_rfc3339(&text).map_err(serde::de::Error::custom)
     }
+}
+
+/// 1678-01-01T00:00:00Z in seconds since the epoch: the first second of the range.
+const MIN_SECONDS: i64 = -9_214_560_000;
+/// 2262-01-01T00:00:00Z in seconds since the epoch: just past the range. Every
+/// nanosecond before it fits an `i64` (which ends in April 2262).
+const MAX_SECONDS_EXCLUSIVE: i64 = 9_214_646_400;
+
+/// Whether the UTC second written as `:59` (a leap second's `:60` less one) is 23:59:59
+/// on the last day of a month: the only place a leap second is inserted.
+fn is_leap_second_slot(utc_seconds: i64) -> bool {
+    let (days, rem) = (
+        utc_seconds.div_euclid(86_400),
+        utc_seconds.rem_euclid(86_400),
+    );
+    let (_, month, _) = civil_from_days(days);
+    let (_, next_month, _) = civil_from_days(days + 1);
+    rem == 86_399 && month != next_month
 }
 
 fn is_leap(year: i64) -> bool {
@@ -312,6 +342,50 @@ mod tests {
         check("2026-11-28T04:20:51.1234567890Z", Err("1 to 9 digits"));
         check("20x6-11-28T04:20:51Z", Err("digits"));
         check("9999-11-28T04:20:51Z", Err("out of range"));
+    }
+
+    #[test]
+    fn the_range_is_years_1678_to_2261_in_utc() {
+        check("1678-01-01T00:00:00Z", Ok("1678-01-01T00:00:00Z"));
+        check(
+            "2261-12-31T23:59:59.999999999Z",
+            Ok("2261-12-31T23:59:59.999999999Z"),
+        );
+        check("1677-12-31T23:59:59.999999999Z", Err("out of range"));
+        check("1677-09-21T00:12:44Z", Err("out of range"));
+        check("2262-01-01T00:00:00Z", Err("out of range"));
+        check("2262-04-11T23:47:16Z", Err("out of range"));
+        // The range is in UTC: an offset can move a time in or out of it.
+        check("1678-01-01T00:30:00+01:00", Err("out of range"));
+        check("1677-12-31T23:30:00-01:00", Ok("1678-01-01T00:30:00Z"));
+        check("2261-12-31T23:30:00-01:00", Err("out of range"));
+        check("2262-01-01T00:30:00+01:00", Ok("2261-12-31T23:30:00Z"));
+        assert_eq!(
+            Timestamp::parse_rfc3339("1678-01-01T00:00:00Z").map(|t| t.unix_seconds()),
+            Ok(MIN_SECONDS)
+        );
+        assert_eq!(
+            Timestamp::parse_rfc3339("2261-12-31T23:59:59Z").map(|t| t.unix_seconds()),
+            Ok(MAX_SECONDS_EXCLUSIVE - 1)
+        );
+    }
+
+    #[test]
+    fn second_60_is_only_a_leap_second() {
+        // 23:59:60 UTC on the last day of a month, folded into the next second.
+        check("2016-12-31T23:59:60Z", Ok("2017-01-01T00:00:00Z"));
+        check("2015-06-30T23:59:60.5Z", Ok("2015-07-01T00:00:00.5Z"));
+        check("2017-01-01T00:59:60+01:00", Ok("2017-01-01T00:00:00Z"));
+        check("2016-12-31T22:29:60-01:30", Ok("2017-01-01T00:00:00Z"));
+        check("2024-02-29T23:59:60Z", Ok("2024-03-01T00:00:00Z"));
+        check("2261-12-31T23:59:60Z", Err("out of range"));
+        // Anywhere else it is no time at all.
+        check("2026-11-28T04:20:60Z", Err("leap second"));
+        check("2016-12-31T23:58:60Z", Err("leap second"));
+        check("2016-12-30T23:59:60Z", Err("leap second"));
+        check("2016-12-31T23:59:60+01:00", Err("leap second"));
+        check("2024-02-28T23:59:60Z", Err("leap second"));
+        check("2026-11-28T04:20:61Z", Err("no such time"));
     }
 
     #[test]
