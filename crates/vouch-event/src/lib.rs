@@ -34,22 +34,13 @@ pub use storage::{
 pub use time::{FutureTimeError, Timestamp, TimestampError, MAX_CLOCK_SKEW};
 pub use wire::{from_json, to_json, to_json_value, WireError};
 
-/// The largest event Vouch accepts as a JSON document, in bytes (1 MiB).
+/// The largest event Vouch accepts, in bytes (1 MiB), in either form: a JSON document,
+/// and the stored (binary) form, which [`encode_checked`] is the one place to apply.
 ///
-/// It matches NATS's default maximum payload. The stored form has a slightly lower
-/// limit, [`MAX_STORED_EVENT_BYTES`].
+/// It matches NATS's default maximum payload, so an event accepted by the embedded
+/// ledger can be moved onto a stream (one within a few hundred bytes of the limit also
+/// needs room for its headers there: see deploy/README.md).
 pub const MAX_EVENT_BYTES: usize = 1 << 20;
-
-/// Room kept in a NATS message for the headers a record travels with: its `Nats-Msg-Id`
-/// (an event id is at most 256 bytes) and a conditional append's expected sequence, with
-/// room to spare.
-pub const NATS_HEADER_ROOM: usize = 1024;
-
-/// The largest event Vouch stores, in its encoded (binary) form: [`MAX_EVENT_BYTES`] less
-/// [`NATS_HEADER_ROOM`], so every stored event fits a NATS message of the default size
-/// with its headers, and an embedded ledger can always move onto a stream.
-/// [`encode_checked`] is the one place that applies it.
-pub const MAX_STORED_EVENT_BYTES: usize = MAX_EVENT_BYTES - NATS_HEADER_ROOM;
 
 /// The schema version of every event this crate produces and accepts.
 pub const SCHEMA_VERSION: u16 = 1;

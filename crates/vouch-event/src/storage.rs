@@ -5,7 +5,7 @@
 //! as their index, strings and maps length-prefixed, maps in key order). The format byte
 //! lets a later encoder coexist with records written today.
 
-use crate::{from_json, Digest, Event, WireError, MAX_EVENT_BYTES, MAX_STORED_EVENT_BYTES};
+use crate::{from_json, Digest, Event, WireError, MAX_EVENT_BYTES};
 
 /// The format byte of the v1 binary form.
 pub const BINARY_FORMAT_V1: u8 = 0x01;
@@ -49,7 +49,7 @@ pub fn encode(event: &Event) -> Vec<u8> {
     out
 }
 
-/// An event whose stored form is over [`MAX_STORED_EVENT_BYTES`].
+/// An event whose stored form is over [`MAX_EVENT_BYTES`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "event `{event_id}` is {size} bytes encoded, over the {limit}-byte limit for one event; \
@@ -60,11 +60,11 @@ pub struct EventTooLarge {
     pub event_id: String,
     /// Its encoded size.
     pub size: usize,
-    /// The limit, [`MAX_STORED_EVENT_BYTES`].
+    /// The limit, [`MAX_EVENT_BYTES`].
     pub limit: usize,
 }
 
-/// Encodes an event for the log, refusing one over [`MAX_STORED_EVENT_BYTES`]. Every write
+/// Encodes an event for the log, refusing one over [`MAX_EVENT_BYTES`]. Every write
 /// goes through this (`vouch_ledger::record`), so it is the one place the size limit is
 /// decided; [`encode`] alone is for re-encoding what is already stored.
 ///
@@ -72,11 +72,11 @@ pub struct EventTooLarge {
 /// [`EventTooLarge`] when the encoded event is over the limit.
 pub fn encode_checked(event: &Event) -> Result<Vec<u8>, EventTooLarge> {
     let bytes = encode(event);
-    if bytes.len() > MAX_STORED_EVENT_BYTES {
+    if bytes.len() > MAX_EVENT_BYTES {
         return Err(EventTooLarge {
             event_id: event.id.to_string(),
             size: bytes.len(),
-            limit: MAX_STORED_EVENT_BYTES,
+            limit: MAX_EVENT_BYTES,
         });
     }
     Ok(bytes)
@@ -134,19 +134,17 @@ mod tests {
     #[test]
     fn encode_checked_refuses_events_over_the_stored_limit_and_no_others() {
         // Find the value length whose encoding is exactly the limit.
-        let overhead = encode(&params(MAX_STORED_EVENT_BYTES)).len() - MAX_STORED_EVENT_BYTES;
-        let at_limit = params(MAX_STORED_EVENT_BYTES - overhead);
-        assert_eq!(encode(&at_limit).len(), MAX_STORED_EVENT_BYTES);
+        let overhead = encode(&params(MAX_EVENT_BYTES)).len() - MAX_EVENT_BYTES;
+        let at_limit = params(MAX_EVENT_BYTES - overhead);
+        assert_eq!(encode(&at_limit).len(), MAX_EVENT_BYTES);
         assert_eq!(encode_checked(&at_limit), Ok(encode(&at_limit)));
 
-        let over = params(MAX_STORED_EVENT_BYTES - overhead + 1);
+        let over = params(MAX_EVENT_BYTES - overhead + 1);
         let e = encode_checked(&over).unwrap_err();
         assert_eq!(
             (e.event_id.as_str(), e.size, e.limit),
-            ("e", MAX_STORED_EVENT_BYTES + 1, MAX_STORED_EVENT_BYTES)
+            ("e", MAX_EVENT_BYTES + 1, MAX_EVENT_BYTES)
         );
-        assert!(e.to_string().contains("over the 1047552-byte limit"), "{e}");
-        // The stored limit leaves room for a NATS message's headers.
-        const { assert!(MAX_STORED_EVENT_BYTES + crate::NATS_HEADER_ROOM == MAX_EVENT_BYTES) };
+        assert!(e.to_string().contains("over the 1048576-byte limit"), "{e}");
     }
 }
