@@ -30,6 +30,7 @@ impl Context {
             lock_timeout: Duration::from_secs_f64(global.lock_timeout.min(86_400.0)),
             nats_url: global.nats.url.clone(),
             nats: nats_options(&global.nats, global.nats.url.clone().unwrap_or_default())?,
+            adopt_log: false,
         };
         Ok(Context {
             global,

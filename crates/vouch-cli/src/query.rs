@@ -435,7 +435,11 @@ pub fn status(ctx: &Context, args: &StatusArgs) -> CliResult<()> {
 }
 
 pub fn rebuild(ctx: &Context) -> CliResult<()> {
-    let mut ledger = ctx.open()?;
+    // Rebuilding is how an operator accepts the log as it is now: another log's identity
+    // or fewer records than the views saw are adopted here, and refused everywhere else.
+    let mut options = ctx.options().clone();
+    options.adopt_log = true;
+    let mut ledger = vouch_ledger::Ledger::open(&ctx.global.ledger, &options)?;
     let progress = Progress::new("rebuilding");
     let start = Instant::now();
     let report = ledger.rebuild(&mut |at, end| progress.update(at.get(), end.get()))?;

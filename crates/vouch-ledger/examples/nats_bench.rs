@@ -426,7 +426,10 @@ fn main() {
 
     let events = metric_events(args.total);
     let n = events.len() as u64;
-    let records: Vec<_> = events.iter().map(vouch_ledger::record).collect();
+    let records: Vec<_> = events
+        .iter()
+        .map(|e| vouch_ledger::record(e).expect("bench events are small"))
+        .collect();
     let payload = records.iter().map(|r| r.bytes.len()).sum::<usize>() / records.len();
     let id_len = records.iter().map(|r| r.event_id.len()).sum::<usize>() / records.len();
     drop(records);

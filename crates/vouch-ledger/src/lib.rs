@@ -4,7 +4,7 @@
 //! .vouch/
 //!   ledger.json   marker: format and backend (and for NATS: URL, stream, prefix)
 //!   LOCK          held (flock) by the one process using the ledger; holds its pid
-//!   log/          the embedded log (sled + event-id index); absent for NATS
+//!   log/          the embedded log (checksummed segments + derived index); absent for NATS
 //!   views/        the views (sled), derived from the log
 //! ```
 //!
@@ -137,6 +137,42 @@ pub enum OpenError {
     /// The trust list could not be read.
     #[error(transparent)]
     Trust(#[from] TrustError),
+    /// The marker records an embedded log but the log's directory is gone.
+    #[error("the log of ledger {dir} is missing ({log} does not exist), though the ledger recorded {recorded}; views are at position {views}. Restore the log from a backup: an empty log is never assumed")]
+    LogMissing {
+        /// The ledger.
+        dir: PathBuf,
+        /// The log's directory.
+        log: PathBuf,
+        /// The identity the ledger recorded.
+        recorded: String,
+        /// The views' position.
+        views: u64,
+    },
+    /// The log is not the one this ledger (or its views) recorded: a log replaced by
+    /// another, a stream deleted and recreated, or a views directory pointed at another
+    /// server's stream of the same name.
+    #[error("ledger {dir}: {what} recorded log {recorded}, but the log found is {found}; refusing to project one log's records onto another's views. If the new log is the one meant, `vouch rebuild` adopts it")]
+    OtherLog {
+        /// The ledger.
+        dir: PathBuf,
+        /// Who recorded the identity: `the marker` or `the views`.
+        what: &'static str,
+        /// The identity recorded.
+        recorded: String,
+        /// The identity of the log found.
+        found: String,
+    },
+    /// The views have seen more of the log than the log holds now: it lost records.
+    #[error("ledger {dir}: the views have applied the log up to position {views}, but the log ends at {log}: records were lost from the log (restored from an older backup, or a stream that lost unsynced messages). Nothing was projected; `vouch rebuild` projects the log as it is now")]
+    LogShrank {
+        /// The ledger.
+        dir: PathBuf,
+        /// The views' position.
+        views: u64,
+        /// The log's last position.
+        log: u64,
+    },
 }
 
 /// Why an append failed. Nothing was acknowledged; retrying with the same event ids is
@@ -164,6 +200,9 @@ pub struct OpenOptions {
     /// Credentials, TLS and timeout for NATS, and for `init` the stream, prefix and
     /// replicas. Its `url` and `create` are set from the above.
     pub nats: NatsOptions,
+    /// For `vouch rebuild`: accept the log as it is now (another identity, fewer
+    /// records than the views saw), record it, and project it from scratch.
+    pub adopt_log: bool,
 }
 
 impl Default for OpenOptions {
@@ -172,6 +211,7 @@ impl Default for OpenOptions {
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
             nats_url: None,
             nats: NatsOptions::new(String::new()),
+            adopt_log: false,
         }
     }
 }
@@ -220,6 +260,24 @@ struct Marker {
     backend: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     nats: Option<NatsMarker>,
+    /// The log's identity (`Log::identity`), recorded when the ledger is made (or first
+    /// opened by a version that records it), so another log is never taken for this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    log: Option<String>,
+}
+
+fn write_marker(dir: &Path, marker: &Marker) -> Result<(), OpenError> {
+    let text = serde_json::to_string_pretty(marker).expect("serializable");
+    let path = dir.join(MARKER);
+    let tmp = dir.join(format!("{MARKER}.tmp"));
+    let write = || -> std::io::Result<()> {
+        let file = std::fs::File::create(&tmp)?;
+        std::io::Write::write_all(&mut &file, (text + "\n").as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, &path)?;
+        std::fs::File::open(dir)?.sync_all()
+    };
+    write().map_err(io("writing", &path))
 }
 
 /// Where a NATS ledger's stream is; credentials are never written here.
@@ -283,13 +341,52 @@ pub fn log_key(event: &Event) -> LogKey {
     LogKey::new(format!("{kind}.{id}")).expect("run ids and model names are valid key tokens")
 }
 
-/// The log record for an event: its canonical binary form.
-pub fn record(event: &Event) -> NewRecord {
-    NewRecord {
+/// The log record for an event: its canonical binary form. Every event the ledger
+/// appends goes through here, so an event over the size limit
+/// ([`vouch_event::encode_checked`]) is refused on every write path, before the log.
+///
+/// # Errors
+/// [`LogError::TooLarge`] when the encoded event is over
+/// [`vouch_event::MAX_EVENT_BYTES`] (1 MiB).
+pub fn record(event: &Event) -> Result<NewRecord, LogError> {
+    let bytes = vouch_event::encode_checked(event).map_err(|e| LogError::TooLarge {
+        event_id: e.event_id,
+        size: e.size,
+        limit: e.limit,
+    })?;
+    Ok(NewRecord {
         event_id: event.id.to_string(),
         key: log_key(event),
-        bytes: vouch_event::encode(event),
+        bytes,
+    })
+}
+
+/// Opens the views, starting them afresh when the store cannot be read (they are derived
+/// from the log). Returns whether they were started afresh, so the caller rebuilds.
+fn open_views(views_dir: &Path, deadline: Instant) -> Result<(Views, bool), OpenError> {
+    let parent = views_dir.parent().unwrap_or(views_dir);
+    match retry_store_lock(parent, deadline, || Ok(Views::open(views_dir)?)) {
+        Ok(views) => match views.is_current_format() {
+            Ok(_) => Ok((views, false)),
+            Err(e) => {
+                drop(views);
+                fresh_views(views_dir, &e)
+            }
+        },
+        Err(OpenError::Views(e)) if !e.is_lock_contention() => fresh_views(views_dir, &e),
+        Err(e) => Err(e),
     }
+}
+
+fn fresh_views(views_dir: &Path, why: &dyn std::fmt::Display) -> Result<(Views, bool), OpenError> {
+    tracing::warn!(path = %views_dir.display(), error = %why, "the views store is unreadable; it is derived from the log, so it is removed and projected again");
+    let removed = if views_dir.is_dir() {
+        std::fs::remove_dir_all(views_dir)
+    } else {
+        std::fs::remove_file(views_dir)
+    };
+    removed.map_err(io("removing", views_dir))?;
+    Ok((Views::open(views_dir)?, true))
 }
 
 /// Whether `dir` holds anything but what an interrupted or concurrent `init` leaves.
@@ -449,26 +546,38 @@ impl Ledger {
         }
         // Create the stores before the marker appears, so a ledger is never half made.
         let deadline = Instant::now() + options.lock_timeout;
-        if nats.is_none() {
-            let log = retry_store_lock(dir, deadline, || Ok(EmbeddedLog::open(&dir.join("log"))?))?;
-            log.flush().map_err(|e| OpenError::Project(e.into()))?;
-        }
+        let identity = match &nats {
+            Some((log, _)) => log.identity().map_err(|e| OpenError::Project(e.into()))?,
+            None => {
+                let log_dir = dir.join("log");
+                if log_dir.exists() {
+                    // Left by an init that stopped before the marker: start it again.
+                    std::fs::remove_dir_all(&log_dir).map_err(io("removing", &log_dir))?;
+                }
+                let id = vouch_log_embedded::random_log_id();
+                let log =
+                    retry_store_lock(dir, deadline, || Ok(EmbeddedLog::create(&log_dir, id)?))?;
+                log.flush().map_err(|e| OpenError::Project(e.into()))?;
+                log.identity().map_err(|e| OpenError::Project(e.into()))?
+            }
+        };
         let views = retry_store_lock(dir, deadline, || Ok(Views::open(&dir.join("views"))?))?;
+        views.set_log_identity(&identity)?;
         views.flush()?;
         drop(views);
         let (backend, nats) = match nats {
             Some((_, recorded)) => ("nats", Some(recorded)),
             None => ("embedded", None),
         };
-        let text = serde_json::to_string_pretty(&Marker {
-            format: FORMAT,
-            backend: backend.into(),
-            nats,
-        })
-        .expect("serializable");
-        let tmp = dir.join(format!("{MARKER}.tmp"));
-        std::fs::write(&tmp, text + "\n").map_err(io("writing", &tmp))?;
-        std::fs::rename(&tmp, &marker).map_err(io("writing", &marker))?;
+        write_marker(
+            dir,
+            &Marker {
+                format: FORMAT,
+                backend: backend.into(),
+                nats,
+                log: Some(identity),
+            },
+        )?;
         Ok(Initialised::Created)
     }
 
@@ -504,8 +613,9 @@ impl Ledger {
             None => {
                 let _lock = DirLock::acquire(dir, options.lock_timeout)?;
                 let deadline = Instant::now() + options.lock_timeout;
-                let log =
-                    retry_store_lock(dir, deadline, || Ok(EmbeddedLog::open(&dir.join("log"))?))?;
+                let log = retry_store_lock(dir, deadline, || {
+                    Ok(EmbeddedLog::open_existing(&dir.join("log"))?)
+                })?;
                 Ok(Backend::Embedded(Arc::new(log)))
             }
         }
@@ -536,13 +646,30 @@ impl Ledger {
         };
         let deadline = Instant::now() + options.lock_timeout;
         let lock = DirLock::acquire(dir, options.lock_timeout)?;
+        let views_dir = dir.join("views");
+        let (views, views_damaged) = open_views(&views_dir, deadline)?;
         let log = match log {
             Some(log) => log,
-            None => Backend::Embedded(Arc::new(retry_store_lock(dir, deadline, || {
-                Ok(EmbeddedLog::open(&dir.join("log"))?)
-            })?)),
+            None => {
+                let log_dir = dir.join("log");
+                match retry_store_lock(dir, deadline, || Ok(EmbeddedLog::open_existing(&log_dir)?))
+                {
+                    Ok(log) => Backend::Embedded(Arc::new(log)),
+                    Err(OpenError::Log(vouch_log_embedded::OpenError::Missing(_))) => {
+                        return Err(OpenError::LogMissing {
+                            dir: dir.to_owned(),
+                            log: log_dir,
+                            recorded: marker
+                                .log
+                                .clone()
+                                .unwrap_or_else(|| "an embedded log".into()),
+                            views: views.position().map_or(0, |p| p.get()),
+                        });
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
         };
-        let views = retry_store_lock(dir, deadline, || Ok(Views::open(&dir.join("views"))?))?;
         let trust = <Trust as TrustFile>::load(dir)?;
         let mut ledger = Ledger {
             dir: dir.to_owned(),
@@ -551,7 +678,73 @@ impl Ledger {
             trust,
             _lock: lock,
         };
-        if !ledger.views.is_current_format()? {
+        let identity = ledger
+            .log()
+            .identity()
+            .map_err(|e| OpenError::Project(e.into()))?;
+        let mut rebuild = views_damaged;
+        match &marker.log {
+            Some(recorded) if *recorded != identity && !options.adopt_log => {
+                return Err(OpenError::OtherLog {
+                    dir: dir.to_owned(),
+                    what: "the ledger's marker",
+                    recorded: recorded.clone(),
+                    found: identity,
+                });
+            }
+            Some(recorded) if *recorded == identity => {}
+            _ => {
+                if marker.log.is_some() {
+                    tracing::warn!(recorded = ?marker.log, found = %identity, "adopting another log, as asked");
+                }
+                write_marker(
+                    dir,
+                    &Marker {
+                        log: Some(identity.clone()),
+                        ..marker
+                    },
+                )?;
+            }
+        }
+        match ledger.views.log_identity()? {
+            Some(seen) if seen == identity => {}
+            Some(seen) if !options.adopt_log && ledger.views.position()?.get() > 0 => {
+                return Err(OpenError::OtherLog {
+                    dir: dir.to_owned(),
+                    what: "the views",
+                    recorded: seen,
+                    found: identity,
+                });
+            }
+            // Views from before identities were recorded, empty views, or adopting.
+            seen => {
+                rebuild |= seen.is_some() || ledger.views.position()?.get() > 0;
+                ledger.views.set_log_identity(&identity)?;
+            }
+        }
+        if !rebuild {
+            let (views, log) = (
+                ledger.views.position()?,
+                ledger
+                    .log()
+                    .last_position()
+                    .map_err(|e| OpenError::Project(e.into()))?,
+            );
+            if views > log {
+                if !options.adopt_log {
+                    return Err(OpenError::LogShrank {
+                        dir: dir.to_owned(),
+                        views: views.get(),
+                        log: log.get(),
+                    });
+                }
+                rebuild = true;
+            }
+        }
+        if rebuild || options.adopt_log {
+            tracing::info!("projecting the whole log again");
+            ledger.rebuild(&mut |_, _| {})?;
+        } else if !ledger.views.is_current_format()? {
             tracing::info!("views were written by another layout; rebuilding");
             ledger.rebuild(&mut |_, _| {})?;
         } else if !ledger.views.judged_under(&ledger.trust)? {
@@ -619,7 +812,7 @@ impl Ledger {
     /// When the log fails; nothing of the batch is acknowledged then.
     pub fn append_unprojected(&mut self, events: &[Event]) -> Result<Vec<Appended>, LogError> {
         if let Backend::Embedded(log) = &self.log {
-            return log.append_batch(events.iter().map(record).collect());
+            return log.append_batch(events.iter().map(record).collect::<Result<_, _>>()?);
         }
         // JetStream deduplicates only within its window: an event these views have
         // already seen is a late retry, answered without publishing it again.
@@ -644,7 +837,7 @@ impl Ledger {
             }
             known.push(seen);
             if seen.is_none() {
-                fresh.push(record(event));
+                fresh.push(record(event)?);
             }
         }
         let mut published = self.log().append_batch(fresh)?.into_iter();
@@ -674,13 +867,7 @@ impl Ledger {
         &mut self,
         progress: &mut dyn FnMut(Position, Position),
     ) -> Result<CatchUpReport, ProjectError> {
-        match vouch_views::catch_up(self.log.log(), &self.views, &self.trust, progress) {
-            Err(ProjectError::AheadOfLog { views, log }) => {
-                tracing::warn!(%views, %log, "views are ahead of the log; rebuilding them");
-                self.rebuild(progress)
-            }
-            other => other,
-        }
+        vouch_views::catch_up(self.log.log(), &self.views, &self.trust, progress)
     }
 
     /// The views as they stood when the log ended at `end`: the log's first `end` records
@@ -748,15 +935,7 @@ impl Ledger {
         end: Position,
         progress: &mut dyn FnMut(Position, Position),
     ) -> Result<CatchUpReport, ProjectError> {
-        match vouch_views::catch_up_to(self.log.log(), &self.views, &self.trust, end, progress) {
-            Err(ProjectError::AheadOfLog { views, log })
-                if log == self.log().last_position()? =>
-            {
-                tracing::warn!(%views, %log, "views are ahead of the log; rebuilding them");
-                self.rebuild(progress)
-            }
-            other => other,
-        }
+        vouch_views::catch_up_to(self.log.log(), &self.views, &self.trust, end, progress)
     }
 
     /// Drops the views and projects the whole log again.

@@ -1,4 +1,7 @@
-//! Blocks: the unit the embedded log stores. One sled value holds a run of consecutive
+//! Blocks: the unit the embedded log stored in sled before segments; read only to
+//! convert such a log ([`crate::convert`]).
+//!
+//! Blocks were the unit the embedded log stored. One sled value holds a run of consecutive
 //! records, so a batch of thousands of events costs a handful of sled writes instead of
 //! one each (sled's per-key insert rate is far below Vouch's ingest target).
 //!
@@ -9,37 +12,14 @@
 
 use vouch_log::{LogKey, Position, Record};
 
-/// The block format written by this version.
+/// The only block format there was.
 pub const BLOCK_FORMAT_V1: u8 = 1;
-/// A block closes after this many records…
-pub const MAX_BLOCK_RECORDS: usize = 1024;
-/// …or once it holds this many bytes.
-pub const MAX_BLOCK_BYTES: usize = 1 << 20;
 
 /// A record borrowed from a decoded block.
 pub struct RawRecord<'a> {
     pub event_id: &'a str,
     pub key: &'a str,
     pub bytes: &'a [u8],
-}
-
-/// Appends one record to a block under construction.
-pub fn push(block: &mut Vec<u8>, event_id: &str, key: &LogKey, bytes: &[u8]) {
-    if block.is_empty() {
-        block.push(BLOCK_FORMAT_V1);
-        block.extend_from_slice(&0u32.to_le_bytes());
-    }
-    let count = u32::from_le_bytes(block[1..5].try_into().expect("header")) + 1;
-    block[1..5].copy_from_slice(&count.to_le_bytes());
-    let id_len = u16::try_from(event_id.len()).expect("event ids are at most 256 bytes");
-    let key_len = u16::try_from(key.as_str().len()).expect("keys are at most 256 bytes");
-    let len = u32::try_from(bytes.len()).expect("records are bounded far below 4 GiB");
-    block.extend_from_slice(&id_len.to_le_bytes());
-    block.extend_from_slice(event_id.as_bytes());
-    block.extend_from_slice(&key_len.to_le_bytes());
-    block.extend_from_slice(key.as_str().as_bytes());
-    block.extend_from_slice(&len.to_le_bytes());
-    block.extend_from_slice(bytes);
 }
 
 /// The number of records in an encoded block.

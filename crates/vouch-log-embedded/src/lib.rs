@@ -1,51 +1,104 @@
 //! The embedded log: Vouch's log contract in one directory, for one machine, no server.
 //!
-//! Storage: a sled database (`sled/`) with one tree, `log`, holding
-//! - `b` + first position (u64 BE) → a block of consecutive records ([`block`]),
-//! - `k` + log key → the key's last position (u64 BE), for conditional appends,
-//! - `m` + `last` → the last position (u64 BE),
+//! ```text
+//! log/
+//!   LOCK                        held (flock) by the one process that has the log open
+//!   segments/
+//!     00000000000000000001.seg  records 1.., appended, checksummed, never rewritten
+//!     00000000000000412337.seg  the next segment, from position 412,337
+//!   index                       derived: offsets, id and key hashes ([`index`])
+//! ```
 //!
-//! and the event-id index `ids.idx` beside it ([`id_index`]). One append is one atomic
-//! sled batch, so a crash leaves whole appends or none; the id index is derived and
-//! re-derived from the blocks on open.
+//! A record is a frame in a segment ([`segment`]): its length, a CRC-32 over its bytes,
+//! its position, event id, key and bytes. Appends write frames at the end of the last
+//! segment and [`Log::flush`] makes them durable (`fdatasync`, which covers the file's
+//! length); a command reports success only after that. A write that fails (a full disk)
+//! is cut back off the segment, so nothing half-written stays, and the log works again
+//! once there is space. On open, a torn tail (a frame cut short by a crash, with nothing
+//! whole after it) is truncated and reported; damage with whole records after it is
+//! refused and located by segment and offset, never truncated.
 //!
-//! Architecture invariant: only this crate (among the log backends) imports `sled`.
-//! The caller holds the ledger directory lock; sled's own lock refuses a second opener.
+//! The index is derived: every entry is checked against the frame it points to, and a
+//! damaged or missing index is rebuilt from the segments. Dedup never rests on it alone:
+//! an id hit is confirmed against the stored record, and a record already in the log
+//! with other bytes is an [`LogError::IdConflict`].
+//!
+//! A log written by earlier versions (a sled store in `log/sled/`) is converted on open:
+//! the records are copied with their ids, keys and order into segments, checked, and the
+//! sled store is kept as `log/sled-before-segments/` for the operator to delete.
+//!
+//! Architecture invariant: the caller holds the ledger directory lock; the log's own
+//! `LOCK` refuses a second opener in any case.
 
 mod block;
-mod id_index;
+mod convert;
+mod index;
+mod segment;
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use fs2::FileExt as _;
 use vouch_log::{Appended, ConditionalAppend, Log, LogError, LogKey, NewRecord, Position, Record};
 
-use crate::id_index::{id_hash, IdIndex};
+use crate::index::{hash, Entry, Index};
+use crate::segment::{FrameError, LogId, Segment, FRAME_HEADER_LEN, HEADER_LEN};
 
 /// The largest record the embedded log stores: 4 MiB, above any valid event.
 pub const MAX_RECORD_BYTES: usize = 4 << 20;
 
-const LAST: &[u8] = b"mlast";
+/// A segment is closed and the next one started once it holds this many bytes.
+pub const SEGMENT_BYTES: u64 = 64 << 20;
+
+/// The largest frame body a reader accepts: a record with the longest id and key.
+const MAX_FRAME_BODY: u32 = (MAX_RECORD_BYTES + (1 << 17) + 8) as u32;
+
+/// How a log is opened.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Where to start a new segment ([`SEGMENT_BYTES`] by default; small in tests).
+    pub segment_bytes: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            segment_bytes: SEGMENT_BYTES,
+        }
+    }
+}
 
 /// Why the embedded log could not be opened.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum OpenError {
-    /// sled refused or failed (for example, another process has it open).
-    #[error("cannot open the embedded log at {path}")]
-    Sled {
-        /// The store's directory.
-        path: String,
-        /// sled's error.
-        source: sled::Error,
+    /// There is no log at the path (and none was to be created).
+    #[error("there is no embedded log at {0}")]
+    Missing(PathBuf),
+    /// Another process has the log open.
+    #[error("the embedded log at {0} is open in another process")]
+    Busy(PathBuf),
+    /// The file system failed.
+    #[error("cannot {action} {path}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The error.
+        source: io::Error,
     },
-    /// The id index could not be opened or rebuilt.
-    #[error("cannot open the event-id index at {path}")]
-    Index {
-        /// The index file.
-        path: String,
-        /// The I/O error.
-        source: std::io::Error,
+    /// A log written by an earlier version could not be converted.
+    #[error("cannot convert the sled log at {path}: {reason}")]
+    Convert {
+        /// The sled store.
+        path: PathBuf,
+        /// What failed.
+        reason: String,
     },
     /// The stored log is damaged.
     #[error(transparent)]
@@ -53,214 +106,697 @@ pub enum OpenError {
 }
 
 impl OpenError {
-    /// Whether sled refused because another handle still holds its file lock. sled 0.34
-    /// releases that lock from a background thread after the handle is dropped, so a
-    /// process that just took over the ledger lock can see it briefly: worth a retry.
+    /// Whether another handle still holds the log's lock: worth a retry, the moment after
+    /// another process let go of the ledger.
     pub fn is_lock_contention(&self) -> bool {
-        matches!(self, OpenError::Sled { source: sled::Error::Io(e), .. } if vouch_log::is_store_lock_error(e))
+        matches!(self, OpenError::Busy(_))
     }
 }
 
-/// The embedded log. Cheap to share between threads; appends are serialised.
+fn io_error<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> OpenError + 'a {
+    move |source| OpenError::Io {
+        action,
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// What opening the log found and repaired.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TornTail {
+    /// The segment file.
+    pub segment: PathBuf,
+    /// Where the whole records ended.
+    pub offset: u64,
+    /// How many bytes after it were cut off (never acknowledged: an acknowledged write
+    /// was synced, and nothing whole followed these bytes).
+    pub dropped: u64,
+}
+
+/// The embedded log. Cheap to share between threads; every operation takes one lock.
 pub struct EmbeddedLog {
-    db: sled::Db,
-    tree: sled::Tree,
+    dir: PathBuf,
     state: Mutex<State>,
+    torn: Option<TornTail>,
+    _lock: File,
 }
 
 struct State {
+    log_id: LogId,
+    segments_dir: PathBuf,
+    /// Sorted by first position; the last one is written to.
+    segments: Vec<Segment>,
+    /// Bytes of whole records in the last segment.
+    active_len: u64,
     last: u64,
-    index: IdIndex,
-    /// The ids of the most recently decoded block, to confirm index hits cheaply when a
-    /// whole file is retried.
-    cached_block: Option<(u64, Vec<String>)>,
+    index: Index,
+    /// Segment bytes written since the last sync.
+    dirty: bool,
+    /// Set when a failed write or sync could not be undone: the process must not append.
+    broken: Option<String>,
+    segment_bytes: u64,
 }
 
-fn storage(e: impl std::fmt::Display) -> LogError {
-    LogError::Storage(e.to_string())
+fn storage(what: &str, path: &Path, e: io::Error) -> LogError {
+    let hint = if e.raw_os_error() == Some(28) {
+        " (the disk is full: nothing of this write was kept; free space and retry)"
+    } else {
+        ""
+    };
+    LogError::Storage(format!("{what} {}: {e}{hint}", path.display()))
 }
 
-fn block_key(first: u64) -> [u8; 9] {
-    let mut k = [b'b'; 9];
-    k[1..].copy_from_slice(&first.to_be_bytes());
-    k
+fn corrupt(position: u64, segment: &Segment, offset: u64, why: impl std::fmt::Display) -> LogError {
+    LogError::Corrupt {
+        position: Position::new(position),
+        reason: format!(
+            "{why} (segment {}, byte offset {offset})",
+            segment.path.display()
+        ),
+    }
 }
 
-fn head_key(key: &LogKey) -> Vec<u8> {
-    let mut k = Vec::with_capacity(key.as_str().len() + 1);
-    k.push(b'k');
-    k.extend_from_slice(key.as_str().as_bytes());
-    k
+fn sync_dir(path: &Path) -> io::Result<()> {
+    File::open(path)?.sync_all()
 }
 
-fn be_u64(bytes: &[u8]) -> Result<u64, LogError> {
-    bytes
-        .try_into()
-        .map(u64::from_be_bytes)
-        .map_err(|_| LogError::Corrupt {
-            position: Position::ZERO,
-            reason: "bad u64".into(),
-        })
+/// Creates an empty segments directory for `log_id`, all at once: it appears only whole.
+fn create_segments(dir: &Path, log_id: LogId) -> Result<(), OpenError> {
+    let segments = dir.join("segments");
+    let tmp = dir.join("segments.new");
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).map_err(io_error("removing", &tmp))?;
+    }
+    std::fs::create_dir_all(&tmp).map_err(io_error("creating", &tmp))?;
+    let first = tmp.join(segment::file_name(1));
+    let file = File::create(&first).map_err(io_error("creating", &first))?;
+    file.write_all_at(
+        &segment::encode_header(&segment::Header { log_id, first: 1 }),
+        0,
+    )
+    .and_then(|()| file.sync_all())
+    .map_err(io_error("writing", &first))?;
+    sync_dir(&tmp).map_err(io_error("syncing", &tmp))?;
+    std::fs::rename(&tmp, &segments).map_err(io_error("creating", &segments))?;
+    sync_dir(dir).map_err(io_error("syncing", dir))
+}
+
+/// A fresh random log id.
+pub fn random_log_id() -> LogId {
+    let mut id = [0u8; 16];
+    getrandom::fill(&mut id).expect("the operating system provides randomness");
+    id
 }
 
 impl EmbeddedLog {
-    /// Opens (creating if needed) the embedded log in `dir`, and brings the event-id
-    /// index up to date with the blocks.
+    /// Opens the log in `dir`, creating an empty one with a random id when there is none.
+    /// For tests and tools; a ledger opens with [`EmbeddedLog::open_existing`] so that a
+    /// deleted log is never mistaken for an empty one.
     ///
     /// # Errors
-    /// When sled cannot open the store (another process holds it, disk failure) or the
-    /// stored data is damaged.
+    /// When the log is open elsewhere, damaged, or the file system fails.
     pub fn open(dir: &Path) -> Result<Self, OpenError> {
-        let sled_dir = dir.join("sled");
-        let db = sled::Config::new()
-            .path(&sled_dir)
-            .mode(sled::Mode::HighThroughput)
-            .open()
-            .map_err(|source| OpenError::Sled {
-                path: sled_dir.display().to_string(),
-                source,
-            })?;
-        let tree = db.open_tree("log").map_err(|source| OpenError::Sled {
-            path: sled_dir.display().to_string(),
-            source,
-        })?;
-        let last = match tree.get(LAST).map_err(storage)? {
-            Some(v) => be_u64(&v)?,
-            None => 0,
-        };
-        let index_path = dir.join("ids.idx");
-        let index_error = |source| OpenError::Index {
-            path: index_path.display().to_string(),
-            source,
-        };
-        let (index, durable_through) = IdIndex::open(&index_path).map_err(index_error)?;
-        let log = EmbeddedLog {
-            db,
-            tree,
-            state: Mutex::new(State {
-                last,
-                index,
-                cached_block: None,
-            }),
-        };
-        // Re-derive index entries the last process wrote but did not sync. A mark above
-        // `last` means the log lost unsynced appends that the index kept: their entries
-        // are harmless (every hit is confirmed against the log), so start over from 0 only
-        // to be thorough about what is now in the log.
-        let from = if durable_through > last {
-            0
-        } else {
-            durable_through
-        };
-        if from < last {
-            tracing::debug!(from, last, "re-deriving event-id index entries");
-            let mut state = log.state.lock().expect("not poisoned");
-            let mut next = from + 1;
-            while next <= last {
-                let records = log.read_locked(Position::new(next), 8192)?;
-                for r in &records {
-                    state
-                        .index
-                        .insert(id_hash(&r.event_id), r.position.get())
-                        .map_err(index_error)?;
-                }
-                next += records.len().max(1) as u64;
-            }
-            state.index.sync(last).map_err(index_error)?;
-        }
-        Ok(log)
+        Self::open_with(dir, Some(random_log_id()), Options::default())
     }
 
-    /// Reads without taking the state lock: the blocks are immutable once written.
-    fn read_locked(&self, from: Position, max: usize) -> Result<Vec<Record>, LogError> {
-        let from = from.get().max(1);
+    /// Opens the log in `dir`, which must exist (or be a sled log to convert).
+    ///
+    /// # Errors
+    /// [`OpenError::Missing`] when there is no log; otherwise as [`EmbeddedLog::open`].
+    pub fn open_existing(dir: &Path) -> Result<Self, OpenError> {
+        Self::open_with(dir, None, Options::default())
+    }
+
+    /// Creates an empty log with `log_id` in `dir`, or opens the one there.
+    ///
+    /// # Errors
+    /// As [`EmbeddedLog::open`].
+    pub fn create(dir: &Path, log_id: LogId) -> Result<Self, OpenError> {
+        Self::open_with(dir, Some(log_id), Options::default())
+    }
+
+    /// Opens the log in `dir`; with `create`, an empty log with that id is made when
+    /// there is none.
+    ///
+    /// # Errors
+    /// As [`EmbeddedLog::open`].
+    pub fn open_with(
+        dir: &Path,
+        create: Option<LogId>,
+        options: Options,
+    ) -> Result<Self, OpenError> {
+        if !dir.exists() {
+            if create.is_none() {
+                return Err(OpenError::Missing(dir.to_owned()));
+            }
+            std::fs::create_dir_all(dir).map_err(io_error("creating", dir))?;
+        }
+        let lock_path = dir.join("LOCK");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io_error("opening", &lock_path))?;
+        if lock.try_lock_exclusive().is_err() {
+            return Err(OpenError::Busy(dir.to_owned()));
+        }
+        let segments_dir = dir.join("segments");
+        let sled_dir = dir.join("sled");
+        if !segments_dir.exists() {
+            if sled_dir.exists() {
+                convert::from_sled(dir, &sled_dir)?;
+            } else if let Some(log_id) = create {
+                create_segments(dir, log_id)?;
+            } else {
+                return Err(OpenError::Missing(dir.to_owned()));
+            }
+        }
+        if sled_dir.exists() {
+            convert::set_aside(dir, &sled_dir)?;
+        }
+        let (mut state, torn) = State::open(dir, &segments_dir, options)?;
+        if let Some(torn) = &torn {
+            tracing::warn!(
+                segment = %torn.segment.display(),
+                offset = torn.offset,
+                dropped = torn.dropped,
+                "cut a torn tail off the log: bytes a crash left without a whole record after them (never acknowledged)"
+            );
+        }
+        state.dirty = false;
+        Ok(EmbeddedLog {
+            dir: dir.to_owned(),
+            state: Mutex::new(state),
+            torn,
+            _lock: lock,
+        })
+    }
+
+    /// The torn tail cut off when this log was opened, if any.
+    pub fn torn_tail(&self) -> Option<&TornTail> {
+        self.torn.as_ref()
+    }
+
+    /// The log's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Number of records the index covers (equals the number of records).
+    pub fn indexed_ids(&self) -> u64 {
+        self.state.lock().expect("not poisoned").index.len()
+    }
+
+    /// Bytes on disk of the segments and the index.
+    ///
+    /// # Errors
+    /// When the file system cannot tell.
+    pub fn size_on_disk(&self) -> Result<u64, LogError> {
+        let state = self.state.lock().expect("not poisoned");
+        let mut total = 0;
+        for segment in &state.segments {
+            total += segment
+                .file
+                .metadata()
+                .map_err(|e| storage("reading", &segment.path, e))?
+                .len();
+        }
+        let index = state.index.path();
+        total += std::fs::metadata(index).map(|m| m.len()).unwrap_or(0);
+        Ok(total)
+    }
+
+    /// Reads every record of the log, checking each frame's checksum and position, and
+    /// returns how many there are. The first damaged record is the error, named by
+    /// position, segment and byte offset.
+    ///
+    /// # Errors
+    /// [`LogError::Corrupt`] at the first damage; [`LogError::Storage`] on I/O failure.
+    pub fn check(&self) -> Result<u64, LogError> {
+        let mut state = self.state.lock().expect("not poisoned");
+        let last = state.last;
+        let mut next = 1;
+        while next <= last {
+            let records = state.read(next, 8192)?;
+            next += records.len().max(1) as u64;
+        }
+        Ok(last)
+    }
+}
+
+impl State {
+    fn open(
+        dir: &Path,
+        segments_dir: &Path,
+        options: Options,
+    ) -> Result<(State, Option<TornTail>), OpenError> {
+        let mut firsts = Vec::new();
+        for entry in std::fs::read_dir(segments_dir).map_err(io_error("reading", segments_dir))? {
+            let entry = entry.map_err(io_error("reading", segments_dir))?;
+            let name = entry.file_name();
+            match name.to_str().and_then(segment::parse_name) {
+                Some(first) => firsts.push(first),
+                None => {
+                    tracing::warn!(file = ?name, "ignoring a file in the log's segments directory that is not a segment")
+                }
+            }
+        }
+        firsts.sort_unstable();
+        if firsts.is_empty() {
+            return Err(LogError::Corrupt {
+                position: Position::new(1),
+                reason: format!(
+                    "{} holds no segment: the log's records were deleted",
+                    segments_dir.display()
+                ),
+            }
+            .into());
+        }
+        let mut segments = Vec::with_capacity(firsts.len());
+        let mut log_id = None;
+        for (i, &first) in firsts.iter().enumerate() {
+            let writable = i + 1 == firsts.len();
+            let path = segments_dir.join(segment::file_name(first));
+            let segment =
+                Segment::open(segments_dir, first, writable).map_err(io_error("opening", &path))?;
+            let header = segment::read_header(&segment.file).map_err(|why| {
+                OpenError::Log(corrupt(
+                    first,
+                    &segment,
+                    0,
+                    format!("damaged segment header: {why}"),
+                ))
+            })?;
+            if header.first != first {
+                return Err(corrupt(
+                    first,
+                    &segment,
+                    0,
+                    format!(
+                        "the header says the segment starts at position {}, its name says {first}",
+                        header.first
+                    ),
+                )
+                .into());
+            }
+            match log_id {
+                None => log_id = Some(header.log_id),
+                Some(id) if id != header.log_id => {
+                    return Err(
+                        corrupt(first, &segment, 0, "the segment belongs to another log").into(),
+                    );
+                }
+                Some(_) => {}
+            }
+            segments.push(segment);
+        }
+        if segments[0].first != 1 {
+            return Err(corrupt(
+                1,
+                &segments[0],
+                0,
+                format!(
+                    "the first segment starts at position {}: records 1..{} are missing",
+                    segments[0].first,
+                    segments[0].first - 1
+                ),
+            )
+            .into());
+        }
+        let log_id = log_id.expect("at least one segment");
+        let index_path = dir.join("index");
+        let index = Index::open(&index_path, log_id).map_err(io_error("opening", &index_path))?;
+        let mut state = State {
+            log_id,
+            segments_dir: segments_dir.to_owned(),
+            segments,
+            active_len: HEADER_LEN,
+            last: 0,
+            index,
+            dirty: false,
+            broken: None,
+            segment_bytes: options.segment_bytes.max(HEADER_LEN + 1),
+        };
+        let known = state.trusted_index_len()?;
+        let torn = state.scan_from(known, true)?;
+        Ok((state, torn))
+    }
+
+    /// How many index entries can be trusted as a starting point: the last entry's
+    /// checksum must pass and its frame must hold its position and id; otherwise none.
+    fn trusted_index_len(&mut self) -> Result<u64, LogError> {
+        let n = self.index.len();
+        if n == 0 {
+            return Ok(0);
+        }
+        if let Some(entry) = self
+            .index
+            .entry(n)
+            .map_err(|e| storage("reading", self.index.path(), e))?
+        {
+            let i = self.segment_for(n);
+            if let Ok((record, _)) =
+                segment::read_frame(&self.segments[i].file, entry.offset, MAX_FRAME_BODY)
+            {
+                if record.position.get() == n && hash(&record.event_id) == entry.id_hash {
+                    return Ok(n);
+                }
+            }
+        }
+        tracing::warn!(path = %self.index.path().display(), "the log's index does not match the segments; rebuilding it");
+        Ok(0)
+    }
+
+    /// The index of the segment holding `position` (the last one starting at or before it).
+    fn segment_for(&self, position: u64) -> usize {
+        self.segments
+            .partition_point(|s| s.first <= position)
+            .saturating_sub(1)
+    }
+
+    /// Re-derives the index after its first `known` entries by reading the segments to
+    /// their end, and sets the log's end. When `at_open`, a torn tail of the last segment
+    /// is cut off and returned.
+    fn scan_from(&mut self, known: u64, at_open: bool) -> Result<Option<TornTail>, LogError> {
+        self.index
+            .truncate(known)
+            .map_err(|e| storage("rewriting", self.index.path(), e))?;
+        let (mut i, mut offset) = if known == 0 {
+            (0, HEADER_LEN)
+        } else {
+            let entry = self
+                .index
+                .entry(known)
+                .map_err(|e| storage("reading", self.index.path(), e))?
+                .expect("a trusted entry");
+            let i = self.segment_for(known);
+            let (_, len) =
+                segment::read_frame(&self.segments[i].file, entry.offset, MAX_FRAME_BODY).map_err(
+                    |_| {
+                        corrupt(
+                            known,
+                            &self.segments[i],
+                            entry.offset,
+                            "the record moved while the log was open",
+                        )
+                    },
+                )?;
+            (i, entry.offset + len)
+        };
+        let mut next = known + 1;
+        loop {
+            let last_segment = i + 1 == self.segments.len();
+            let segment = &self.segments[i];
+            if offset == HEADER_LEN && segment.first != next {
+                return Err(corrupt(next, segment, 0, format!("the segment starts at position {}, but the previous one ends at {}: records are missing", segment.first, next - 1)));
+            }
+            let file_len = segment
+                .file
+                .metadata()
+                .map_err(|e| storage("reading", &segment.path, e))?
+                .len();
+            let mut reader = segment::Reader::new(&segment.file, offset, file_len);
+            let stop = loop {
+                match reader.next(MAX_FRAME_BODY) {
+                    Ok(None) => break None,
+                    Ok(Some((record, at, _))) => {
+                        if record.position.get() != next {
+                            return Err(corrupt(
+                                next,
+                                segment,
+                                at,
+                                format!("found position {} where {next} belongs", record.position),
+                            ));
+                        }
+                        self.index.push(Entry {
+                            id_hash: hash(&record.event_id),
+                            key_hash: hash(record.key.as_str()),
+                            offset: at,
+                        });
+                        next += 1;
+                    }
+                    Err((_, FrameError::Io(e))) => {
+                        return Err(storage("reading", &segment.path, e))
+                    }
+                    Err((at, FrameError::End | FrameError::Bad(_))) if at >= file_len => {
+                        break Some((at, String::new()))
+                    }
+                    Err((at, FrameError::End)) => {
+                        break Some((at, "the last record is cut short".to_owned()))
+                    }
+                    Err((at, FrameError::Bad(why))) => break Some((at, why)),
+                }
+            };
+            let end = reader.offset();
+            match stop {
+                None => offset = end,
+                Some((at, why)) => {
+                    let later =
+                        segment::good_frame_after(&segment.file, at + 1, next - 1, MAX_FRAME_BODY)
+                            .map_err(|e| storage("reading", &segment.path, e))?;
+                    if let Some(later) = later {
+                        return Err(corrupt(next, segment, at, format!("{why}; whole records follow at byte {later}, so this is damage, not a torn write")));
+                    }
+                    if !last_segment {
+                        return Err(corrupt(
+                            next,
+                            segment,
+                            at,
+                            format!("{why}, in a closed segment"),
+                        ));
+                    }
+                    if !at_open {
+                        return Err(corrupt(next, segment, at, why));
+                    }
+                    // A torn tail: bytes a crash left after the last whole record, with
+                    // nothing whole after them. They were never acknowledged.
+                    segment
+                        .file
+                        .set_len(at)
+                        .and_then(|()| segment.file.sync_data())
+                        .map_err(|e| storage("truncating", &segment.path, e))?;
+                    self.active_len = at;
+                    self.last = next - 1;
+                    return Ok(Some(TornTail {
+                        segment: segment.path.clone(),
+                        offset: at,
+                        dropped: file_len - at,
+                    }));
+                }
+            }
+            if last_segment {
+                self.active_len = offset;
+                self.last = next - 1;
+                return Ok(None);
+            }
+            i += 1;
+            offset = HEADER_LEN;
+        }
+    }
+
+    /// Builds the id and key lookups, rebuilding the index from the segments when an
+    /// entry fails its checksum.
+    fn ensure_lookup(&mut self) -> Result<(), LogError> {
+        if self.index.loaded() {
+            return Ok(());
+        }
+        let damaged = self
+            .index
+            .load()
+            .map_err(|e| storage("reading", self.index.path(), e))?;
+        if let Some(position) = damaged {
+            tracing::warn!(position, path = %self.index.path().display(), "an index entry is damaged; rebuilding the index from the segments");
+            self.rebuild_index()?;
+            self.index
+                .load()
+                .map_err(|e| storage("reading", self.index.path(), e))?;
+        }
+        Ok(())
+    }
+
+    /// Throws the index away and derives it again from every segment.
+    fn rebuild_index(&mut self) -> Result<(), LogError> {
+        let last = self.last;
+        let active = self.active_len;
+        self.scan_from(0, false)?;
+        if self.last != last || self.active_len != active {
+            return Err(LogError::Corrupt {
+                position: Position::new(self.last.min(last) + 1),
+                reason: format!(
+                    "the segments changed while the log was open: {last} records before, {} now",
+                    self.last
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Where the frame of `position` starts, checked against the frame itself; a wrong
+    /// index entry rebuilds the index.
+    fn offset_of(&mut self, position: u64) -> Result<u64, LogError> {
+        for attempt in 0..2 {
+            let i = self.segment_for(position);
+            let entry = self
+                .index
+                .entry(position)
+                .map_err(|e| storage("reading", self.index.path(), e))?;
+            if let Some(entry) = entry {
+                if let Ok((record, _)) =
+                    segment::read_frame(&self.segments[i].file, entry.offset, MAX_FRAME_BODY)
+                {
+                    if record.position.get() == position {
+                        return Ok(entry.offset);
+                    }
+                }
+            }
+            if attempt == 0 {
+                tracing::warn!(position, path = %self.index.path().display(), "the index does not point at this record; rebuilding it");
+                self.rebuild_index()?;
+            }
+        }
+        // The index is whole again and still does not find the record: read the frame
+        // where it says, to name the damage.
+        let i = self.segment_for(position);
+        let offset = self
+            .index
+            .entry(position)
+            .ok()
+            .flatten()
+            .map_or(HEADER_LEN, |e| e.offset);
+        Err(corrupt(
+            position,
+            &self.segments[i],
+            offset,
+            "the record cannot be found",
+        ))
+    }
+
+    fn read(&mut self, from: u64, max: usize) -> Result<Vec<Record>, LogError> {
+        let from = from.max(1);
         let mut out = Vec::new();
-        if max == 0 {
+        if max == 0 || from > self.last {
             return Ok(out);
         }
-        // The block holding `from` starts at or before it.
-        let start = self
-            .tree
-            .range(block_key(0)..=block_key(from))
-            .next_back()
-            .transpose()
-            .map_err(storage)?
-            .map(|(k, _)| be_u64(&k[1..]))
-            .transpose()?
-            .unwrap_or(from);
-        for entry in self.tree.range(block_key(start)..block_key(u64::MAX)) {
-            let (k, v) = entry.map_err(storage)?;
-            let first = be_u64(&k[1..])?;
-            let corrupt = |reason: String| LogError::Corrupt {
-                position: Position::new(first),
-                reason,
+        let want = (self.last - from + 1).min(max as u64) as usize;
+        out.reserve(want.min(8192));
+        let mut i = self.segment_for(from);
+        let mut offset = self.offset_of(from)?;
+        let mut next = from;
+        while out.len() < want {
+            let segment = &self.segments[i];
+            let end = if i + 1 == self.segments.len() {
+                self.active_len
+            } else {
+                segment
+                    .file
+                    .metadata()
+                    .map_err(|e| storage("reading", &segment.path, e))?
+                    .len()
             };
-            let records = block::decode(&v).map_err(corrupt)?;
-            for (i, raw) in records.iter().enumerate() {
-                let position = first + i as u64;
-                if position < from {
-                    continue;
+            let mut reader = segment::Reader::new(&segment.file, offset, end);
+            while out.len() < want {
+                match reader.next(MAX_FRAME_BODY) {
+                    Ok(Some((record, at, _))) => {
+                        if record.position.get() != next {
+                            return Err(corrupt(
+                                next,
+                                segment,
+                                at,
+                                format!("found position {} where {next} belongs", record.position),
+                            ));
+                        }
+                        next += 1;
+                        out.push(record);
+                    }
+                    Ok(None) => break,
+                    Err((_, FrameError::Io(e))) => {
+                        return Err(storage("reading", &segment.path, e));
+                    }
+                    Err((at, FrameError::End)) => {
+                        return Err(corrupt(
+                            next,
+                            segment,
+                            at,
+                            "the segment ends inside the record",
+                        ))
+                    }
+                    Err((at, FrameError::Bad(why))) => return Err(corrupt(next, segment, at, why)),
                 }
-                out.push(block::to_record(raw, Position::new(position)).map_err(corrupt)?);
-                if out.len() == max {
-                    return Ok(out);
+            }
+            if out.len() < want {
+                i += 1;
+                if i == self.segments.len() {
+                    return Err(LogError::Corrupt {
+                        position: Position::new(next),
+                        reason: format!(
+                            "the segments end before position {next}, the log's last is {}",
+                            self.last
+                        ),
+                    });
                 }
+                offset = HEADER_LEN;
             }
         }
         Ok(out)
     }
 
-    /// The event id at `position`, if the log has that position.
-    fn id_at(&self, state: &mut State, position: u64) -> Result<Option<String>, LogError> {
-        if position == 0 || position > state.last {
+    fn read_one(&mut self, position: u64) -> Result<Option<Record>, LogError> {
+        if position == 0 || position > self.last {
             return Ok(None);
         }
-        if let Some((first, ids)) = &state.cached_block {
-            if let Some(id) = position
-                .checked_sub(*first)
-                .and_then(|i| ids.get(i as usize))
-            {
-                return Ok(Some(id.clone()));
-            }
-        }
-        let Some((k, v)) = self
-            .tree
-            .range(block_key(0)..=block_key(position))
-            .next_back()
-            .transpose()
-            .map_err(storage)?
-        else {
-            return Ok(None);
-        };
-        let first = be_u64(&k[1..])?;
-        let records = block::decode(&v).map_err(|reason| LogError::Corrupt {
-            position: Position::new(first),
-            reason,
-        })?;
-        let ids: Vec<String> = records.iter().map(|r| r.event_id.to_owned()).collect();
-        let id = ids.get((position - first) as usize).cloned();
-        state.cached_block = Some((first, ids));
-        Ok(id)
+        Ok(self.read(position, 1)?.pop())
     }
 
-    fn existing(&self, state: &mut State, event_id: &str) -> Result<Option<u64>, LogError> {
-        for candidate in state.index.candidates(id_hash(event_id)) {
-            if self.id_at(state, candidate)?.as_deref() == Some(event_id) {
-                return Ok(Some(candidate));
+    /// The stored record with `event_id`, if any.
+    fn existing(&mut self, event_id: &str) -> Result<Option<Record>, LogError> {
+        self.ensure_lookup()?;
+        for candidate in self.index.id_candidates(hash(event_id)) {
+            if let Some(record) = self.read_one(candidate)? {
+                if record.event_id == event_id {
+                    return Ok(Some(record));
+                }
             }
         }
         Ok(None)
     }
 
-    fn append_locked(
-        &self,
-        state: &mut State,
-        records: Vec<NewRecord>,
-    ) -> Result<Vec<Appended>, LogError> {
+    fn last_for_key(&mut self, key: &LogKey) -> Result<Option<Position>, LogError> {
+        self.ensure_lookup()?;
+        let key_hash = hash(key.as_str());
+        let Some(candidate) = self.index.key_candidate(key_hash) else {
+            return Ok(None);
+        };
+        // The candidate is the last record whose key hashes alike; on a 64-bit collision,
+        // look further back among records with the same hash.
+        let mut position = candidate;
+        while position > 0 {
+            let entry = self
+                .index
+                .entry(position)
+                .map_err(|e| storage("reading", self.index.path(), e))?;
+            if entry.is_none_or(|e| e.key_hash == key_hash) {
+                if let Some(record) = self.read_one(position)? {
+                    if &record.key == key {
+                        return Ok(Some(Position::new(position)));
+                    }
+                }
+            }
+            position -= 1;
+        }
+        Ok(None)
+    }
+
+    fn append(&mut self, records: Vec<NewRecord>) -> Result<Vec<Appended>, LogError> {
+        if let Some(why) = &self.broken {
+            return Err(LogError::Storage(format!(
+                "an earlier write to the log failed and could not be undone ({why}); reopen the ledger"
+            )));
+        }
+        // Decide every record before writing any: a conflict refuses the whole batch.
         let mut results = Vec::with_capacity(records.len());
         let mut fresh: Vec<NewRecord> = Vec::with_capacity(records.len());
-        let mut in_batch: std::collections::HashMap<String, u64> = Default::default();
-        let mut next = state.last + 1;
+        let mut in_batch: HashMap<String, usize> = HashMap::new();
         for record in records {
             if record.bytes.len() > MAX_RECORD_BYTES {
                 return Err(LogError::TooLarge {
@@ -269,82 +805,187 @@ impl EmbeddedLog {
                     limit: MAX_RECORD_BYTES,
                 });
             }
-            if let Some(&p) = in_batch.get(&record.event_id) {
-                results.push(Appended::Duplicate(Position::new(p)));
-            } else if let Some(p) = self.existing(state, &record.event_id)? {
-                results.push(Appended::Duplicate(Position::new(p)));
+            let position = self.last + 1 + fresh.len() as u64;
+            if let Some(&i) = in_batch.get(&record.event_id) {
+                let earlier = &fresh[i];
+                let at = Position::new(self.last + 1 + i as u64);
+                if earlier.key != record.key || earlier.bytes != record.bytes {
+                    return Err(LogError::IdConflict {
+                        event_id: record.event_id,
+                        position: at,
+                    });
+                }
+                results.push(Appended::Duplicate(at));
+            } else if let Some(stored) = self.existing(&record.event_id)? {
+                if stored.key != record.key || stored.bytes != record.bytes {
+                    return Err(LogError::IdConflict {
+                        event_id: record.event_id,
+                        position: stored.position,
+                    });
+                }
+                results.push(Appended::Duplicate(stored.position));
             } else {
-                in_batch.insert(record.event_id.clone(), next);
-                results.push(Appended::New(Position::new(next)));
+                in_batch.insert(record.event_id.clone(), fresh.len());
+                results.push(Appended::New(Position::new(position)));
                 fresh.push(record);
-                next += 1;
             }
         }
-        if fresh.is_empty() {
-            return Ok(results);
-        }
-        let mut batch = sled::Batch::default();
-        let mut heads: std::collections::HashMap<&LogKey, u64> = Default::default();
-        let mut block = Vec::new();
-        let mut block_first = state.last + 1;
-        for (i, record) in fresh.iter().enumerate() {
-            let position = state.last + 1 + i as u64;
-            block::push(&mut block, &record.event_id, &record.key, &record.bytes);
-            heads.insert(&record.key, position);
-            if block::count(&block) >= block::MAX_BLOCK_RECORDS
-                || block.len() >= block::MAX_BLOCK_BYTES
-            {
-                batch.insert(&block_key(block_first), std::mem::take(&mut block));
-                block_first = position + 1;
-            }
-        }
-        if !block.is_empty() {
-            batch.insert(&block_key(block_first), block);
-        }
-        for (key, position) in heads {
-            batch.insert(head_key(key), &position.to_be_bytes());
-        }
-        let last = state.last + fresh.len() as u64;
-        batch.insert(LAST, &last.to_be_bytes());
-        self.tree.apply_batch(batch).map_err(storage)?;
-        state.last = last;
-        for (i, record) in fresh.iter().enumerate() {
-            let position = last - fresh.len() as u64 + 1 + i as u64;
-            state
-                .index
-                .insert(id_hash(&record.event_id), position)
-                .map_err(storage)?;
+        if !fresh.is_empty() {
+            self.write(&fresh)?;
         }
         Ok(results)
     }
 
-    /// Number of ids in the event-id index (equals the number of records).
-    pub fn indexed_ids(&self) -> u64 {
-        self.state.lock().expect("not poisoned").index.entries()
+    /// Writes frames for `fresh` at the end of the log, starting new segments as they
+    /// fill. On failure, everything this call wrote is cut back off.
+    fn write(&mut self, fresh: &[NewRecord]) -> Result<(), LogError> {
+        let start_segments = self.segments.len();
+        let start_len = self.active_len;
+        let mut entries = Vec::with_capacity(fresh.len());
+        let mut buf = Vec::new();
+        let mut buf_at = self.active_len;
+        let outcome = (|| -> Result<(), LogError> {
+            for (i, record) in fresh.iter().enumerate() {
+                let position = self.last + 1 + i as u64;
+                let frame_len = FRAME_HEADER_LEN
+                    + 8
+                    + 4
+                    + (record.event_id.len() + record.key.as_str().len() + record.bytes.len())
+                        as u64;
+                let end = buf_at + buf.len() as u64;
+                if end > HEADER_LEN && end + frame_len > self.segment_bytes {
+                    self.write_buf(&buf, buf_at)?;
+                    buf.clear();
+                    self.roll(position)?;
+                    buf_at = HEADER_LEN;
+                }
+                let offset = buf_at + buf.len() as u64;
+                segment::push_frame(&mut buf, position, record);
+                entries.push(Entry {
+                    id_hash: hash(&record.event_id),
+                    key_hash: hash(record.key.as_str()),
+                    offset,
+                });
+                if buf.len() >= 8 << 20 {
+                    self.write_buf(&buf, buf_at)?;
+                    buf_at += buf.len() as u64;
+                    self.active_len = buf_at;
+                    buf.clear();
+                }
+            }
+            self.write_buf(&buf, buf_at)?;
+            self.active_len = buf_at + buf.len() as u64;
+            Ok(())
+        })();
+        if let Err(e) = outcome {
+            self.undo(start_segments, start_len);
+            return Err(e);
+        }
+        for entry in entries {
+            self.index.push(entry);
+        }
+        self.last += fresh.len() as u64;
+        self.dirty = true;
+        Ok(())
     }
 
-    /// Bytes on disk of the sled store.
-    ///
-    /// # Errors
-    /// When sled cannot tell.
-    pub fn size_on_disk(&self) -> Result<u64, LogError> {
-        self.db.size_on_disk().map_err(storage)
+    fn write_buf(&mut self, buf: &[u8], at: u64) -> Result<(), LogError> {
+        let segment = self.segments.last().expect("an active segment");
+        segment
+            .file
+            .write_all_at(buf, at)
+            .map_err(|e| storage("writing", &segment.path, e))
+    }
+
+    /// Syncs and closes the active segment and starts one at `first`.
+    fn roll(&mut self, first: u64) -> Result<(), LogError> {
+        let active = self.segments.last().expect("an active segment");
+        active
+            .file
+            .sync_data()
+            .map_err(|e| storage("syncing", &active.path, e))?;
+        let path = self.segments_dir.join(segment::file_name(first));
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| storage("creating", &path, e))?;
+        let segment = Segment {
+            first,
+            path: path.clone(),
+            file,
+        };
+        self.segments.push(segment);
+        let header = segment::encode_header(&segment::Header {
+            log_id: self.log_id,
+            first,
+        });
+        let new = self.segments.last().expect("just pushed");
+        new.file
+            .write_all_at(&header, 0)
+            .and_then(|()| new.file.sync_data())
+            .map_err(|e| storage("writing", &path, e))?;
+        sync_dir(&self.segments_dir).map_err(|e| storage("syncing", &self.segments_dir, e))?;
+        self.active_len = HEADER_LEN;
+        Ok(())
+    }
+
+    /// Cuts back what a failed write left: segments it started are removed and the
+    /// segment it appended to returns to its length before.
+    fn undo(&mut self, segments: usize, len: u64) {
+        let mut failed = Vec::new();
+        while self.segments.len() > segments {
+            let segment = self.segments.pop().expect("more than before");
+            if let Err(e) = std::fs::remove_file(&segment.path) {
+                failed.push(format!("removing {}: {e}", segment.path.display()));
+            }
+        }
+        let active = self.segments.last().expect("an active segment");
+        if let Err(e) = active.file.set_len(len) {
+            failed.push(format!("truncating {}: {e}", active.path.display()));
+        }
+        self.active_len = len;
+        if !failed.is_empty() {
+            self.broken = Some(failed.join("; "));
+        }
+    }
+
+    fn flush(&mut self) -> Result<(), LogError> {
+        if self.dirty {
+            let active = self.segments.last().expect("an active segment");
+            if let Err(e) = active.file.sync_data() {
+                // After a failed fsync the kernel may have dropped the pages: nothing
+                // written since the last sync can be vouched for by this process.
+                self.broken = Some(format!("syncing {}: {e}", active.path.display()));
+                return Err(storage("syncing", &active.path, e));
+            }
+            self.dirty = false;
+        }
+        if let Err(e) = self.index.write_pending() {
+            tracing::warn!(error = %e, path = %self.index.path().display(), "could not write the log's index (derived: it is rebuilt from the segments)");
+        }
+        Ok(())
     }
 }
 
 impl Log for EmbeddedLog {
-    /// The id index holds every id forever, so `append_batch` never stores one twice.
+    /// `embedded:` and the log's random id, chosen when it was created.
+    fn identity(&self) -> Result<String, LogError> {
+        let id = self.state.lock().expect("not poisoned").log_id;
+        Ok(format!(
+            "embedded:{}",
+            id.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        ))
+    }
+
+    /// Every id is kept and every hit confirmed, so `append_batch` never stores one twice.
     fn ids_unique(&self) -> bool {
         true
     }
 
-    fn identity(&self) -> Result<String, LogError> {
-        Ok("embedded".into())
-    }
-
     fn append_batch(&self, records: Vec<NewRecord>) -> Result<Vec<Appended>, LogError> {
-        let mut state = self.state.lock().expect("not poisoned");
-        self.append_locked(&mut state, records)
+        self.state.lock().expect("not poisoned").append(records)
     }
 
     fn append_if(
@@ -353,23 +994,32 @@ impl Log for EmbeddedLog {
         expected: Option<Position>,
     ) -> Result<ConditionalAppend, LogError> {
         let mut state = self.state.lock().expect("not poisoned");
-        if let Some(p) = self.existing(&mut state, &record.event_id)? {
+        if let Some(stored) = state.existing(&record.event_id)? {
+            if stored.key != record.key || stored.bytes != record.bytes {
+                return Err(LogError::IdConflict {
+                    event_id: record.event_id,
+                    position: stored.position,
+                });
+            }
             return Ok(ConditionalAppend::Appended(Appended::Duplicate(
-                Position::new(p),
+                stored.position,
             )));
         }
-        let actual = self.last_for_key(&record.key)?;
+        let actual = state.last_for_key(&record.key)?;
         if actual != expected {
             return Ok(ConditionalAppend::Conflict { expected, actual });
         }
-        let mut results = self.append_locked(&mut state, vec![record])?;
+        let mut results = state.append(vec![record])?;
         Ok(ConditionalAppend::Appended(
             results.pop().expect("one result"),
         ))
     }
 
     fn read(&self, from: Position, max: usize) -> Result<Vec<Record>, LogError> {
-        self.read_locked(from, max)
+        self.state
+            .lock()
+            .expect("not poisoned")
+            .read(from.get(), max)
     }
 
     fn last_position(&self) -> Result<Position, LogError> {
@@ -377,30 +1027,27 @@ impl Log for EmbeddedLog {
     }
 
     fn last_for_key(&self, key: &LogKey) -> Result<Option<Position>, LogError> {
-        self.tree
-            .get(head_key(key))
-            .map_err(storage)?
-            .map(|v| be_u64(&v).map(Position::new))
-            .transpose()
+        self.state.lock().expect("not poisoned").last_for_key(key)
     }
 
     fn find(&self, event_id: &str) -> Result<Option<Position>, LogError> {
         let mut state = self.state.lock().expect("not poisoned");
-        Ok(self.existing(&mut state, event_id)?.map(Position::new))
+        Ok(state.existing(event_id)?.map(|r| r.position))
     }
 
     fn flush(&self) -> Result<(), LogError> {
-        let mut state = self.state.lock().expect("not poisoned");
-        self.db.flush().map_err(storage)?;
-        let last = state.last;
-        state.index.mark(last).map_err(storage)
+        self.state.lock().expect("not poisoned").flush()
     }
 }
 
 impl Drop for EmbeddedLog {
     fn drop(&mut self) {
-        if let Err(e) = self.flush() {
-            tracing::warn!(error = %e, "flushing the embedded log on close failed");
+        if let Ok(mut state) = self.state.lock() {
+            if state.broken.is_none() {
+                if let Err(e) = state.flush() {
+                    tracing::warn!(error = %e, "flushing the embedded log on close failed");
+                }
+            }
         }
     }
 }

@@ -60,6 +60,9 @@ const FORMAT: &[u8] = b"mformat";
 const CHAIN_HEAD: &[u8] = b"mchain";
 /// The fingerprint of the trust list release records were judged under.
 const TRUST: &[u8] = b"mtrust";
+/// The identity of the log the views were projected from (`Log::identity`). Kept in the
+/// store's default tree, so it outlives the generation a rebuild replaces.
+const LOG_IDENTITY: &[u8] = b"log-identity";
 
 /// The views store failed.
 #[derive(Debug, thiserror::Error)]
@@ -289,6 +292,26 @@ impl Views {
             return Ok(true);
         }
         Ok(self.tree.get(TRUST)?.as_deref() == Some(trust.fingerprint().as_bytes().as_slice()))
+    }
+
+    /// The identity of the log these views were projected from, if recorded.
+    ///
+    /// # Errors
+    /// When sled fails.
+    pub fn log_identity(&self) -> Result<Option<String>, ViewsError> {
+        Ok(self
+            .db
+            .get(LOG_IDENTITY)?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// Records which log these views are projected from.
+    ///
+    /// # Errors
+    /// When sled fails.
+    pub fn set_log_identity(&self, identity: &str) -> Result<(), ViewsError> {
+        self.db.insert(LOG_IDENTITY, identity.as_bytes())?;
+        Ok(())
     }
 
     pub(crate) fn from_parts(db: sled::Db, tree: sled::Tree) -> Self {
