@@ -64,6 +64,21 @@ pub(crate) fn problems(config: &Config, prefix: &str, replicas: usize) -> Vec<St
             config.max_messages_per_subject
         ));
     }
+    if config.max_message_size > 0 {
+        problem(format!(
+            "max_msg_size is {}: valid events larger than that (up to the server's \
+             max_payload) would be refused when appended",
+            config.max_message_size
+        ));
+    }
+    if config.duplicate_window != crate::DUPLICATE_WINDOW {
+        problem(format!(
+            "duplicate_window is {:?}, not the {:?} Vouch documents: retries would be \
+             deduplicated by the server for another span than promised",
+            config.duplicate_window,
+            crate::DUPLICATE_WINDOW
+        ));
+    }
     if config.allow_message_ttl {
         problem("allow_msg_ttl is on: a record could carry its own expiry".into());
     }

@@ -10,9 +10,11 @@
 //!
 //! Dedup is JetStream's: within the stream's duplicate window (2 minutes when this crate
 //! creates the stream) a second publish with the same `Nats-Msg-Id` is acknowledged as a
-//! duplicate with the original sequence. Conditional appends use the server's
-//! `Nats-Expected-Last-Subject-Sequence` check, so the compare-and-swap happens where the
-//! sequence is assigned, with no lock and no race between processes.
+//! duplicate with the original sequence. The server compares ids only, so the backend reads
+//! the stored message back and refuses one with another subject or payload as
+//! [`LogError::IdConflict`]: one event id names one content. Conditional appends use the
+//! server's `Nats-Expected-Last-Subject-Sequence` check, so the compare-and-swap happens
+//! where the sequence is assigned, with no lock and no race between processes.
 //!
 //! The [`Log`] trait is synchronous; the backend owns a small tokio runtime (one worker
 //! thread, which keeps the connection alive between calls: it answers server pings and
@@ -58,6 +60,9 @@ const ACK_WINDOW: usize = 256;
 
 /// Messages asked of the server per pull request while reading.
 const FETCH_CHUNK: usize = 1024;
+
+/// Deduplicated records compared with the stored ones at once (one request each).
+const STORED_CHECKS: usize = 64;
 
 /// Records per `read` while `find` scans the stream.
 const SCAN_CHUNK: usize = 4096;
@@ -295,6 +300,12 @@ impl NatsLog {
     /// # Errors
     /// See [`NatsError`].
     pub fn connect(options: &NatsOptions) -> Result<NatsLog, NatsError> {
+        if let Some(why) = reserved_prefix(&options.prefix) {
+            return Err(NatsError::InvalidOption(format!(
+                "prefix `{}` is reserved: {why}; choose another (the default is `vouch`)",
+                options.prefix
+            )));
+        }
         if LogKey::new(options.prefix.clone()).is_err() {
             return Err(NatsError::InvalidOption(format!(
                 "prefix `{}` must be dot-separated tokens of A-Z a-z 0-9 _ -",
@@ -609,6 +620,33 @@ impl NatsLog {
         result
     }
 
+    /// Checks that the record stored at `position`, which the server says carries
+    /// `event_id`, was published to `subject` with exactly `payload`: one event id names
+    /// one content, so a record that differs is [`LogError::IdConflict`], not a duplicate.
+    async fn check_stored(
+        &self,
+        position: Position,
+        event_id: &str,
+        subject: &str,
+        payload: &[u8],
+    ) -> Result<(), LogError> {
+        let stored = within(self.timeout, "reading a deduplicated record", async {
+            self.stream
+                .get_raw_message(position.get())
+                .await
+                .map_err(|e| classify(&e, format!("reading record {position}: {e}")))
+        })
+        .await?;
+        if stored.subject.as_str() == subject && stored.payload.as_ref() == payload {
+            Ok(())
+        } else {
+            Err(LogError::IdConflict {
+                event_id: event_id.to_owned(),
+                position,
+            })
+        }
+    }
+
     /// Deletes a consumer of ours in the background (best effort: an unused one also
     /// expires on its own after its inactive threshold).
     fn delete_consumer_later(&self, name: String) {
@@ -638,10 +676,15 @@ async fn connect_client(
             std::future::ready(())
         });
     if let Some(path) = &options.credentials_file {
-        // Read it here: async-nats rewraps a read error, and "no such file" must stay one.
-        let text = std::fs::read_to_string(path).map_err(|source| NatsError::Credentials {
-            path: path.clone(),
-            source,
+        // Read it here: async-nats rewraps a read error, and "no such file" must stay one;
+        // and by `vouch_files`' rules, so a FIFO or a huge file is refused, not read.
+        const CREDENTIALS_FILE: vouch_files::FileKind =
+            vouch_files::FileKind::new("NATS credentials file", 64 << 10);
+        let text = vouch_files::read_to_string(path, CREDENTIALS_FILE).map_err(|source| {
+            NatsError::Credentials {
+                path: path.clone(),
+                source,
+            }
         })?;
         connect = connect
             .credentials(&text)
@@ -707,6 +750,22 @@ pub fn redact(url: &str) -> String {
         }
         (None, Some(at)) => format!("***@{}", &url[at + 1..]),
         _ => url.to_owned(),
+    }
+}
+
+/// Why the subjects under `prefix` belong to NATS itself, if they do: a stream capturing
+/// them would swallow replies (every request's answer, JetStream's included) or system
+/// traffic, and the log would fill with messages that are not records.
+fn reserved_prefix(prefix: &str) -> Option<&'static str> {
+    let first = prefix.split('.').next().unwrap_or_default();
+    if first.starts_with('$') {
+        Some("subjects starting with `$` belong to the server ($JS, $SYS, $KV …)")
+    } else if first == "_INBOX" {
+        Some("`_INBOX.>` is where NATS clients receive replies")
+    } else if first == "_R_" || first == "_GR_" {
+        Some("the server routes replies across accounts and gateways on `_R_.>` and `_GR_.>`")
+    } else {
+        None
     }
 }
 
@@ -1001,6 +1060,11 @@ impl Log for NatsLog {
     /// [`ACK_WINDOW`] acks in flight, and returns once every ack is in. Not atomic: on an
     /// error a prefix may be stored; a retry with the same ids within the duplicate window
     /// deduplicates it. Repeated ids inside the batch are resolved here, not sent twice.
+    ///
+    /// One event id names one content: a record the server acknowledges as a duplicate is
+    /// compared with the stored one, and a repeated id inside the batch with its first
+    /// occurrence; any difference fails the batch with [`LogError::IdConflict`] (the other
+    /// records are stored, as after any failure of a batch).
     fn append_batch(&self, records: Vec<NewRecord>) -> Result<Vec<Appended>, LogError> {
         for record in &records {
             self.check_record(record, 0)?;
@@ -1018,13 +1082,15 @@ impl Log for NatsLog {
         let mut denied = self.denials.subscribe();
         self.runtime.block_on(async {
             let mut in_flight: VecDeque<(usize, PublishAckFuture)> = VecDeque::new();
-            for (i, record) in records.into_iter().enumerate() {
+            for (i, record) in records.iter().enumerate() {
                 if firsts[i] != i {
                     continue;
                 }
+                // A copy: the batch's bytes are kept to compare with what a duplicate
+                // ack says is stored.
                 let publish = PublishMessage::build()
                     .message_id(&record.event_id)
-                    .payload(record.bytes.into());
+                    .payload(record.bytes.clone().into());
                 let future = self
                     .js
                     .send_publish(subjects[i].clone(), publish)
@@ -1040,8 +1106,35 @@ impl Log for NatsLog {
             while let Some((j, future)) = in_flight.pop_front() {
                 results[j] = Some(await_ack(future, &ids[j], &subjects, &ids, &mut denied).await?);
             }
+            // Every ack is in: check what the server deduplicated, several at a time.
+            let duplicates = results
+                .iter()
+                .enumerate()
+                .filter_map(|(i, r)| match r {
+                    Some(Appended::Duplicate(p)) => Some((i, *p)),
+                    _ => None,
+                })
+                .map(|(i, position)| {
+                    let record = &records[i];
+                    self.check_stored(position, &record.event_id, &subjects[i], &record.bytes)
+                });
+            let mut checks = futures_util::stream::iter(duplicates).buffered(STORED_CHECKS);
+            while let Some(check) = checks.next().await {
+                check?;
+            }
             Ok::<_, LogError>(())
         })?;
+        for (i, &first) in firsts.iter().enumerate() {
+            let same = subjects[i] == subjects[first] && records[i].bytes == records[first].bytes;
+            if !same {
+                return Err(LogError::IdConflict {
+                    event_id: ids[i].clone(),
+                    position: results[first]
+                        .expect("every first occurrence was published")
+                        .position(),
+                });
+            }
+        }
         Ok(firsts
             .iter()
             .enumerate()
@@ -1074,7 +1167,7 @@ impl Log for NatsLog {
         let publish = PublishMessage::build()
             .message_id(&record.event_id)
             .expected_last_subject_sequence(expected.map_or(0, Position::get))
-            .payload(record.bytes.into());
+            .payload(record.bytes.clone().into());
         let mut denied = self.denials.subscribe();
         // Ok(Err(subject)): the server refused the publish (see `unless_denied`).
         let outcome = self.runtime.block_on(async {
@@ -1085,22 +1178,35 @@ impl Log for NatsLog {
             }
         });
         match outcome {
-            Ok(Ok(ack)) => Ok(ConditionalAppend::Appended(appended(
-                ack,
-                &record.event_id,
-            )?)),
+            Ok(Ok(ack)) => {
+                let got = appended(ack, &record.event_id)?;
+                if let Appended::Duplicate(position) = got {
+                    self.runtime.block_on(self.check_stored(
+                        position,
+                        &record.event_id,
+                        &subject,
+                        &record.bytes,
+                    ))?;
+                }
+                Ok(ConditionalAppend::Appended(got))
+            }
             Ok(Err(refused)) => Err(publish_denied(&refused, &record.event_id)),
             Err(e) if is_wrong_last_sequence(&e) => {
                 // The server checks the condition before the event id, so a retry of a
                 // record that did land fails the condition: look for it among the key's
                 // records after `expected` (where a landed retry must be).
                 let after = expected.map_or(0, Position::get);
-                let subject = self.subject(&record.key);
-                if let Some(position) = self.runtime.block_on(self.find_on_subject(
-                    &subject,
-                    after,
-                    &record.event_id,
-                ))? {
+                let found = self.runtime.block_on(async {
+                    let found = self
+                        .find_on_subject(&subject, after, &record.event_id)
+                        .await?;
+                    if let Some(position) = found {
+                        self.check_stored(position, &record.event_id, &subject, &record.bytes)
+                            .await?;
+                    }
+                    Ok::<_, LogError>(found)
+                })?;
+                if let Some(position) = found {
                     return Ok(ConditionalAppend::Appended(Appended::Duplicate(position)));
                 }
                 Ok(ConditionalAppend::Conflict {
@@ -1121,9 +1227,22 @@ impl Log for NatsLog {
         self.runtime.block_on(self.read_async(start, max))
     }
 
-    /// PLACEHOLDER (issue 11 helper replaces it): the stream's name only.
+    /// The stream's name and creation time (nanoseconds since the epoch, as the server
+    /// records it): a stream deleted and created again under the same name, or another
+    /// server's stream of that name, has another. Asked of the server each time, so a
+    /// stream replaced under a long-lived connection is noticed.
     fn identity(&self) -> Result<String, LogError> {
-        Ok(format!("nats stream {}", self.stream_name))
+        self.block("reading the stream's creation time", async {
+            let info =
+                self.stream.get_info().await.map_err(|e| {
+                    classify(&e, format!("stream `{}` info: {e}", self.stream_name))
+                })?;
+            Ok(format!(
+                "nats stream {} created {}",
+                self.stream_name,
+                info.created.unix_timestamp_nanos()
+            ))
+        })
     }
 
     fn last_position(&self) -> Result<Position, LogError> {
@@ -1179,7 +1298,17 @@ fn condition_header_len(expected: Option<Position>) -> usize {
 
 #[cfg(test)]
 mod url_tests {
-    use super::{parse_servers, redact, NatsError};
+    use super::{parse_servers, redact, reserved_prefix, NatsError};
+
+    #[test]
+    fn reserved_prefixes_are_named_and_others_pass() {
+        for prefix in ["_INBOX", "_INBOX.vouch", "$JS", "$SYS.x", "_R_", "_GR_.a"] {
+            assert!(reserved_prefix(prefix).is_some(), "{prefix}");
+        }
+        for prefix in ["vouch", "_INBOXES", "my._INBOX", "a.$b", "inbox"] {
+            assert!(reserved_prefix(prefix).is_none(), "{prefix}");
+        }
+    }
 
     #[test]
     fn urls_parse_and_credentials_in_them_are_refused_without_echoing_them() {

@@ -141,9 +141,11 @@ fn publish(
     acked
 }
 
-/// Extends the chain on key `chain` until `stop`: reads the key's last position, appends a
-/// record whose bytes are that position, and starts over on a conflict or an error (with
-/// the same event id, so a record that landed despite an error is found, not doubled).
+/// Extends the chain on key `chain` until `stop`: reads the key's last position and drafts
+/// a record whose bytes are that position. A failed append is retried with the same draft
+/// (same event id, same bytes: one id names one content), so a record that landed despite
+/// an error is found, not doubled; a conflict means the draft was not stored, and a new
+/// draft (a new id) is made on the new last position.
 ///
 /// Errors are retried after only a short pause so the two writers keep racing. In a
 /// cluster the leader refuses a conditional publish while another one for the same
@@ -161,30 +163,47 @@ fn extend_chain(
     let pause = Duration::from_millis(2);
     let mut acked = Vec::new();
     let (mut conflicts, mut errors) = (0usize, 0usize);
+    let mut drafts = 0usize;
     while !stop.load(Ordering::SeqCst) {
-        let id = format!("chain-{writer}-{}", acked.len());
-        let position = loop {
+        let mut draft: Option<(String, Option<Position>)> = None;
+        let mut last_error = None;
+        let (id, position) = loop {
             assert!(
                 Instant::now() < deadline,
-                "chain writer {writer}: `{id}` not appended by the deadline"
+                "chain writer {writer}: record {} not appended by the deadline; last error: \
+                 {last_error:?}",
+                acked.len()
             );
-            let expected = match log.last_for_key(&key) {
-                Ok(expected) => expected,
-                Err(_) => {
-                    errors += 1;
-                    sleep(pause);
-                    continue;
-                }
+            let (id, expected) = match &draft {
+                Some(draft) => draft.clone(),
+                None => match log.last_for_key(&key) {
+                    Ok(expected) => {
+                        drafts += 1;
+                        let made = (format!("chain-{writer}-{drafts}"), expected);
+                        draft = Some(made.clone());
+                        made
+                    }
+                    Err(e) => {
+                        errors += 1;
+                        last_error = Some(e);
+                        sleep(pause);
+                        continue;
+                    }
+                },
             };
             let bytes = expected.map_or(0, Position::get).to_be_bytes().to_vec();
             match log.append_if(rec(id.clone(), "chain", bytes), expected) {
-                Ok(ConditionalAppend::Appended(appended)) => break appended.position(),
-                Ok(ConditionalAppend::Conflict { .. }) => conflicts += 1,
+                Ok(ConditionalAppend::Appended(appended)) => break (id, appended.position()),
+                Ok(ConditionalAppend::Conflict { .. }) => {
+                    conflicts += 1;
+                    draft = None;
+                }
                 Err(e) if e.to_string().contains("wrong last sequence") => {
                     panic!("chain writer {writer}: a lost race surfaced as an error: {e}")
                 }
-                Err(_) => {
+                Err(e) => {
                     errors += 1;
+                    last_error = Some(e);
                     sleep(pause);
                 }
             }

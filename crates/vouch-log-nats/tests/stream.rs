@@ -336,3 +336,156 @@ fn the_server_refuses_to_loosen_the_stream() {
         .collect();
     assert_eq!(ids, ["e1", "e2", "e3"]);
 }
+
+/// A stream that keeps the promises, under `name` and `prefix.>`, as an operator might
+/// create it by hand.
+fn safe_config(name: &str, prefix: &str) -> Config {
+    Config {
+        name: name.into(),
+        subjects: vec![format!("{prefix}.>")],
+        storage: StorageType::File,
+        deny_delete: true,
+        deny_purge: true,
+        duplicate_window: Duration::from_secs(120),
+        ..Default::default()
+    }
+}
+
+/// Settings that lose nothing at once still break promises later, so they are refused
+/// like the others: a message size limit (valid events would fail when appended) and a
+/// duplicate window other than the documented two minutes.
+#[test]
+fn refuses_a_message_size_limit_and_another_duplicate_window() {
+    let server = NatsServer::start();
+    let limited = Config {
+        max_message_size: 1024,
+        ..safe_config("LIMITED", "limited")
+    };
+    let short = Config {
+        duplicate_window: Duration::from_secs(10),
+        ..safe_config("SHORT", "short")
+    };
+    let long = Config {
+        duplicate_window: Duration::from_secs(3600),
+        ..safe_config("LONG", "long")
+    };
+    with_jetstream(&server, async |js| {
+        for config in [&limited, &short, &long, &safe_config("SAFE", "safe")] {
+            js.create_stream(config.clone()).await.unwrap();
+        }
+    });
+    let connect = |stream: &str, prefix: &str| {
+        let mut options = server.options();
+        options.stream = stream.into();
+        options.prefix = prefix.into();
+        NatsLog::connect(&options)
+    };
+    for (stream, prefix, needle) in [
+        ("LIMITED", "limited", "max_msg_size is 1024"),
+        ("SHORT", "short", "duplicate_window is 10s"),
+        ("LONG", "long", "duplicate_window is 3600s"),
+    ] {
+        match connect(stream, prefix) {
+            Err(NatsError::UnsafeStream { problems, .. }) => {
+                assert_eq!(problems.len(), 1, "{stream}: {problems:?}");
+                assert!(problems[0].contains(needle), "{stream}: {problems:?}");
+            }
+            other => panic!("{stream}: expected UnsafeStream, got {other:?}"),
+        }
+    }
+    connect("SAFE", "safe").expect("the same settings without the bad one are accepted");
+}
+
+/// A prefix whose subjects belong to NATS itself (client inboxes, the server's reply
+/// routing, `$` system subjects) is a usage error, refused before a stream is made.
+#[test]
+fn reserved_prefixes_are_refused_and_no_stream_is_made() {
+    let server = NatsServer::start();
+    for prefix in ["_INBOX", "_INBOX.vouch", "_R_", "_GR_.x", "$JS"] {
+        let mut options = server.options();
+        options.stream = "RESERVED".into();
+        options.prefix = prefix.into();
+        match NatsLog::connect(&options) {
+            Err(NatsError::InvalidOption(text)) => {
+                assert!(text.contains(prefix) && text.contains("reserved"), "{text}");
+            }
+            other => panic!("prefix {prefix}: expected InvalidOption, got {other:?}"),
+        }
+    }
+    let found = with_jetstream(&server, async |js| js.get_stream("RESERVED").await.is_ok());
+    assert!(!found, "a stream was created for a reserved prefix");
+}
+
+/// A log's identity is the stream's name and creation time: the same across reconnects
+/// and server restarts, another for a stream deleted and made again under the same name,
+/// and another for a same-named stream on another server.
+#[test]
+fn identity_changes_when_the_stream_is_replaced() {
+    let mut server = NatsServer::start();
+    let first = server.log().identity().unwrap();
+    assert!(first.contains("VOUCH"), "{first}");
+    assert_eq!(server.log().identity().unwrap(), first);
+    server.restart();
+    assert_eq!(server.log().identity().unwrap(), first, "after a restart");
+    with_jetstream(&server, async |js| {
+        js.delete_stream("VOUCH").await.unwrap();
+    });
+    let again = server.log().identity().unwrap();
+    assert_ne!(again, first, "a recreated stream is another log");
+    let other = NatsServer::start();
+    let elsewhere = other.log().identity().unwrap();
+    assert_ne!(elsewhere, again, "another server's stream is another log");
+    assert_ne!(elsewhere, first);
+}
+
+/// A conditional retry whose key has moved on is found among the key's later records;
+/// if the record found there has other bytes, the retry is a conflict, not a duplicate.
+#[test]
+fn a_conditional_retry_with_other_bytes_is_an_id_conflict_after_the_key_moved_on() {
+    let server = NatsServer::start();
+    let log = server.log();
+    log.append_if(rec("d1", "chain.m", b"1"), None).unwrap();
+    log.append_if(rec("d2", "chain.m", b"2"), Some(Position::new(1)))
+        .unwrap();
+    match log.append_if(rec("d1", "chain.m", b"forged"), None) {
+        Err(LogError::IdConflict { event_id, position }) => {
+            assert_eq!((event_id.as_str(), position), ("d1", Position::new(1)));
+        }
+        other => panic!("expected an id conflict, got {other:?}"),
+    }
+    assert_eq!(
+        log.append_if(rec("d1", "chain.m", b"1"), None).unwrap(),
+        ConditionalAppend::Appended(Appended::Duplicate(Position::new(1)))
+    );
+    assert_eq!(log.last_position().unwrap(), Position::new(2));
+}
+
+/// A retried batch larger than the checks kept in flight: every deduplicated record is
+/// compared, and the one that changed is named with its stored position.
+#[test]
+fn a_retried_batch_with_one_changed_record_is_an_id_conflict_naming_it() {
+    let server = NatsServer::start();
+    let log = server.log();
+    let batch = |changed: Option<usize>| -> Vec<NewRecord> {
+        (0..300)
+            .map(|i| {
+                let bytes = if Some(i) == changed {
+                    b"changed".to_vec()
+                } else {
+                    format!("r{i}").into_bytes()
+                };
+                rec(&format!("e{i}"), "run.a", &bytes)
+            })
+            .collect()
+    };
+    log.append_batch(batch(None)).unwrap();
+    match log.append_batch(batch(Some(250))) {
+        Err(LogError::IdConflict { event_id, position }) => {
+            assert_eq!((event_id.as_str(), position), ("e250", Position::new(251)));
+        }
+        other => panic!("expected an id conflict, got {other:?}"),
+    }
+    let again = log.append_batch(batch(None)).unwrap();
+    assert!(again.iter().all(|a| matches!(a, Appended::Duplicate(_))));
+    assert_eq!(log.last_position().unwrap(), Position::new(300));
+}
