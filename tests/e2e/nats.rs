@@ -18,11 +18,12 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use vouch_event::{Body, Subject};
-use vouch_log::{Log, Position};
+use vouch_event::{Body, RunId, Subject, Timestamp};
+use vouch_ledger::{AppendError, Ledger, OpenOptions};
+use vouch_log::{Appended, Log, LogError, Position};
 use vouch_test_nats::NatsServer;
 
-use crate::support::{trust_like, Run, TestLedger};
+use crate::support::{metric_event, start_event, trust_like, Run, TestLedger};
 
 // ---------------------------------------------------------------------------------------
 // Helpers
@@ -102,6 +103,12 @@ fn decisions(ledger: &TestLedger) -> Vec<Value> {
 /// One JetStream API request over the NATS text protocol: CONNECT, subscribe to a reply
 /// inbox, publish the request, answer the server's PINGs, return the reply's JSON.
 fn jetstream_api(url: &str, subject: &str, request: &Value) -> Value {
+    nats_request(url, subject, &[], request.to_string().as_bytes())
+}
+
+/// One request over the NATS text protocol, with `headers` if any (HPUB): a JetStream API
+/// call, or a publish to the stream whose reply is its ack (`seq`, `duplicate`) or error.
+fn nats_request(url: &str, subject: &str, headers: &[(&str, &str)], payload: &[u8]) -> Value {
     const INBOX: &str = "_INBOX.vouch-e2e";
     let addr = url.strip_prefix("nats://").expect("a nats:// URL");
     let socket = TcpStream::connect(addr).expect("connect to the test server");
@@ -113,15 +120,31 @@ fn jetstream_api(url: &str, subject: &str, request: &Value) -> Value {
     let mut line = String::new();
     reader.read_line(&mut line).expect("the server's INFO");
     assert!(line.starts_with("INFO "), "not a NATS server: {line}");
-    let payload = request.to_string();
     write!(
         writer,
         "CONNECT {{\"verbose\":false,\"pedantic\":false,\"lang\":\"vouch-e2e\",\"version\":\"0\",\
          \"protocol\":1,\"headers\":true,\"no_responders\":true}}\r\n\
-         SUB {INBOX} 1\r\nPUB {subject} {INBOX} {}\r\n{payload}\r\n",
-        payload.len()
+         SUB {INBOX} 1\r\n"
     )
-    .expect("send the request");
+    .expect("send CONNECT");
+    if headers.is_empty() {
+        write!(writer, "PUB {subject} {INBOX} {}\r\n", payload.len()).expect("send PUB");
+    } else {
+        let mut block = String::from("NATS/1.0\r\n");
+        for (name, value) in headers {
+            block.push_str(&format!("{name}: {value}\r\n"));
+        }
+        block.push_str("\r\n");
+        write!(
+            writer,
+            "HPUB {subject} {INBOX} {} {}\r\n{block}",
+            block.len(),
+            block.len() + payload.len()
+        )
+        .expect("send HPUB");
+    }
+    writer.write_all(payload).expect("send the payload");
+    writer.write_all(b"\r\n").expect("send the payload");
     writer.flush().expect("flush");
     loop {
         line.clear();
@@ -154,6 +177,47 @@ fn jetstream_api(url: &str, subject: &str, request: &Value) -> Value {
         }
         // +OK, PONG, INFO: nothing to do.
     }
+}
+
+/// Makes the server of stream `VOUCH` forget the event ids `ids` (published on `subject`),
+/// as if its duplicate window had passed, without waiting two minutes: the window is
+/// shortened to 1 s until the server no longer recognises any of them, then set back to
+/// the 2 minutes Vouch requires. Whether an id is remembered is asked with a publish that
+/// cannot be stored: the id with `Nats-Expected-Last-Msg-Id` set to an id nobody uses. The
+/// server answers a remembered id as a duplicate before it checks that condition, and
+/// refuses a forgotten one for the condition.
+fn forget_ids(url: &str, subject: &str, ids: &[&str]) {
+    let set_window = |nanos: u64| {
+        let mut config = stream_config(url, "VOUCH");
+        config["duplicate_window"] = json!(nanos);
+        let reply = jetstream_api(url, "$JS.API.STREAM.UPDATE.VOUCH", &config);
+        assert!(reply["error"].is_null(), "updating the window: {reply:#}");
+    };
+    set_window(1_000_000_000);
+    let until = std::time::Instant::now() + Duration::from_secs(60);
+    for id in ids {
+        loop {
+            let headers = [
+                ("Nats-Msg-Id", *id),
+                ("Nats-Expected-Last-Msg-Id", "vouch-e2e-no-such-id"),
+            ];
+            let ack = nats_request(url, subject, &headers, b"probe");
+            if ack["duplicate"] == true {
+                assert!(
+                    std::time::Instant::now() < until,
+                    "the server still remembers `{id}`: {ack}"
+                );
+                std::thread::sleep(Duration::from_millis(100));
+                continue;
+            }
+            assert!(
+                ack["error"]["err_code"] == 10070,
+                "the probe for `{id}` was not refused for its condition (was it stored?): {ack}"
+            );
+            break;
+        }
+    }
+    set_window(120_000_000_000);
 }
 
 /// Creates a stream with exactly `config`, as an operator (or another tool) might.
@@ -833,6 +897,52 @@ fn init_refuses_a_stream_whose_settings_could_lose_records() {
     assert!(!narrow.path().exists());
 }
 
+/// Settings that lose nothing today but break a promise later are refused the same way
+/// (78, the setting named, the stream left alone): a message size limit, under which
+/// valid events would fail when appended, and a duplicate window other than the
+/// documented two minutes.
+#[test]
+fn init_refuses_a_message_size_limit_and_another_duplicate_window() {
+    let server = NatsServer::start();
+    let url = server.url();
+    for (name, overrides, needle) in [
+        ("LIMITED", json!({ "max_msg_size": 4096 }), "max_msg_size"),
+        (
+            "SHORT",
+            json!({ "duplicate_window": 10_000_000_000u64 }),
+            "duplicate_window",
+        ),
+    ] {
+        let prefix = name.to_lowercase();
+        let mut config = vouch_stream(overrides);
+        config["name"] = json!(name);
+        config["subjects"] = json!([format!("{prefix}.>")]);
+        create_stream(&url, config);
+        let before = stream_config(&url, name);
+        let ledger = TestLedger::nats_uninitialised(&url);
+        let init = ledger.vouch(&["init", "--stream", name, "--prefix", &prefix]);
+        fails_with(&init, 78, &[name, needle]);
+        assert!(!ledger.path().exists(), "{name}: a directory was made");
+        assert_eq!(stream_config(&url, name), before, "{name} was changed");
+    }
+}
+
+/// A prefix whose subjects NATS keeps for itself (client inboxes, reply routing, `$`
+/// system subjects) is a usage error (64) naming it; no stream and no directory is made.
+#[test]
+fn init_refuses_a_reserved_prefix() {
+    let server = NatsServer::start();
+    let url = server.url();
+    for prefix in ["_INBOX", "_INBOX.vouch", "_R_", "$SYS"] {
+        let ledger = TestLedger::nats_uninitialised(&url);
+        let init = ledger.vouch(&["init", "--stream", "RESERVED", "--prefix", prefix]);
+        fails_with(&init, 64, &[prefix, "reserved"]);
+        assert!(!ledger.path().exists(), "{prefix}: a directory was made");
+    }
+    let reply = jetstream_api(&url, "$JS.API.STREAM.INFO.RESERVED", &json!({}));
+    assert!(!reply["error"].is_null(), "a stream was made: {reply:#}");
+}
+
 /// A new stream whose subjects another stream already captures cannot be created; the
 /// server's reason is passed on and no directory is made.
 #[test]
@@ -988,10 +1098,6 @@ fn migrate_copies_an_embedded_ledger_faithfully_and_refuses_a_foreign_stream() {
 fn a_retry_after_the_duplicate_window_is_applied_once() {
     let server = NatsServer::start();
     let url = server.url();
-    create_stream(
-        &url,
-        vouch_stream(json!({ "duplicate_window": 1_000_000_000u64 })),
-    );
     let first = TestLedger::nats(&url);
     // A second machine whose views have not caught up when it retries.
     let stale = TestLedger::nats(&url);
@@ -1031,8 +1137,16 @@ fn a_retry_after_the_duplicate_window_is_applied_once() {
     assert_eq!(before["log_position"], events);
     let shown_before = json(&first, &["runs", "show", "late", "--history", "loss"]);
 
-    // Well past the 1 s window (the server forgets ids on a timer, hence the margin).
-    std::thread::sleep(Duration::from_secs(3));
+    // Past the window: the server no longer remembers the ids.
+    let ids: Vec<String> = lines
+        .iter()
+        .map(|l| l["id"].as_str().expect("id").to_owned())
+        .collect();
+    forget_ids(
+        &url,
+        "vouch.run.late",
+        &ids.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
 
     // The directory that has the events answers from its views: nothing is published.
     let retried = json(&first, &["ingest", s(&file)]);
@@ -1081,6 +1195,46 @@ fn a_retry_after_the_duplicate_window_is_applied_once() {
     assert_eq!(fresh.dump(), first.dump());
     assert_eq!(stale.dump(), first.dump());
     fresh.vouch(&["verify"]).ok();
+}
+
+/// One event id names one content, also after the server's window, where only the
+/// directory's views recognise a retry: a retry is answered from them only if it is the
+/// same record byte for byte; an event reusing the id with other content is refused as an
+/// id conflict naming where the id is, and nothing is published.
+#[test]
+fn a_late_retry_with_other_content_is_an_id_conflict_not_a_duplicate() {
+    let server = NatsServer::start();
+    let url = server.url();
+    let ledger = TestLedger::nats(&url);
+    let options = OpenOptions::nats(&url);
+    let open = || Ledger::open(&ledger.path(), &options).expect("open the ledger");
+    let run = RunId::new("late-conflict").unwrap();
+    let (start, metric) = (start_event(&run), metric_event(&run, 1));
+    open()
+        .append(&[start.clone(), metric.clone()])
+        .expect("append");
+    forget_ids(
+        &url,
+        "vouch.run.late-conflict",
+        &[start.id.as_str(), metric.id.as_str()],
+    );
+
+    let mut changed = metric.clone();
+    changed.time = Timestamp::from_unix_nanos(1_796_000_000_000_000_000);
+    match open().append(&[changed]) {
+        Err(AppendError::Log(LogError::IdConflict { event_id, position })) => {
+            assert_eq!(
+                (event_id.as_str(), position),
+                (metric.id.as_str(), Position::new(2))
+            );
+        }
+        other => panic!("expected an id conflict, got {other:?}"),
+    }
+    assert_eq!(
+        open().append(&[metric]).expect("a true retry"),
+        [Appended::Duplicate(Position::new(2))]
+    );
+    assert_eq!(stream_records(&server).len(), 2, "nothing was published");
 }
 
 /// `status --no-catch-up` shows how far a directory's views are behind the stream (what an

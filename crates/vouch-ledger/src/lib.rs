@@ -815,10 +815,12 @@ impl Ledger {
             return log.append_batch(events.iter().map(record).collect::<Result<_, _>>()?);
         }
         // JetStream deduplicates only within its window: an event these views have
-        // already seen is a late retry, answered without publishing it again.
+        // already seen is a late retry, answered without publishing it again, provided it
+        // is the same record byte for byte (one event id names one content).
         let mut known = Vec::with_capacity(events.len());
         let mut fresh = Vec::with_capacity(events.len());
         for event in events {
+            let new = record(event)?;
             let candidates = self
                 .views
                 .event_candidates(event.id.as_str())
@@ -827,17 +829,25 @@ impl Ledger {
             for candidate in candidates {
                 let position = Position::new(candidate);
                 let records = self.log().read(position, 1)?;
-                if records
-                    .first()
-                    .is_some_and(|r| r.position == position && r.event_id == event.id.as_str())
-                {
-                    seen = Some(position);
-                    break;
+                let Some(stored) = records
+                    .into_iter()
+                    .next()
+                    .filter(|r| r.position == position && r.event_id == new.event_id)
+                else {
+                    continue;
+                };
+                if stored.key != new.key || stored.bytes != new.bytes {
+                    return Err(LogError::IdConflict {
+                        event_id: new.event_id,
+                        position,
+                    });
                 }
+                seen = Some(position);
+                break;
             }
             known.push(seen);
             if seen.is_none() {
-                fresh.push(record(event)?);
+                fresh.push(new);
             }
         }
         let mut published = self.log().append_batch(fresh)?.into_iter();
