@@ -278,47 +278,73 @@ impl<'v> Batch<'v> {
         Ok(())
     }
 
-    /// Whether `record` repeats an event id already applied (then it is counted and
-    /// skipped); otherwise remembers its id.
+    /// Whether `record` repeats an event id already seen: with the same key and bytes it is
+    /// a late retry, counted and skipped; with other content it is quarantined (one event
+    /// id names one content, and the first record with an id stands). Otherwise remembers
+    /// its id.
     fn skip_duplicate(&mut self, record: &Record) -> Result<bool, ProjectError> {
         let hash = crate::ids::id_hash(&record.event_id);
         let first = match self.seen.get(&record.event_id) {
-            Some(&position) => Some(position),
-            None => self.first_position(&record.event_id, hash)?,
+            Some(&position) => {
+                Some(self.record_at(position, &record.event_id)?.ok_or_else(|| {
+                    LogError::Corrupt {
+                        position: Position::new(position),
+                        reason: format!(
+                            "the record with id `{}` read there moments ago is gone",
+                            record.event_id
+                        ),
+                    }
+                })?)
+            }
+            None => self.first_record(&record.event_id, hash)?,
         };
-        if let Some(first) = first {
-            tracing::info!(
-                position = record.position.get(),
-                first,
-                event_id = %record.event_id,
-                "skipped a duplicate of an earlier record"
+        let Some(first) = first else {
+            self.seen
+                .insert(record.event_id.clone(), record.position.get());
+            self.new_ids.push((hash, record.position.get()));
+            return Ok(false);
+        };
+        if first.key != record.key || first.bytes != record.bytes {
+            let reason = format!(
+                "event id `{}` is already at position {} with other content (another key or \
+                 other bytes); the record at position {} is not applied, the first stands",
+                record.event_id, first.position, record.position
             );
-            self.counts.duplicates += 1;
-            self.duplicates += 1;
+            self.quarantine(record, reason);
             return Ok(true);
         }
-        self.seen
-            .insert(record.event_id.clone(), record.position.get());
-        self.new_ids.push((hash, record.position.get()));
-        Ok(false)
+        tracing::info!(
+            position = record.position.get(),
+            first = first.position.get(),
+            event_id = %record.event_id,
+            "skipped a duplicate of an earlier record"
+        );
+        self.counts.duplicates += 1;
+        self.duplicates += 1;
+        Ok(true)
     }
 
-    /// Where the views first saw `event_id`, confirming each index candidate against the
-    /// id the log holds there.
-    fn first_position(&self, event_id: &str, hash: u64) -> Result<Option<u64>, ProjectError> {
-        let Some(log) = self.track_ids else {
+    /// The record the views first saw with `event_id`, confirming each index candidate
+    /// against the id the log holds there.
+    fn first_record(&self, event_id: &str, hash: u64) -> Result<Option<Record>, ProjectError> {
+        if self.track_ids.is_none() {
             return Ok(None);
-        };
+        }
         for candidate in self.views.id_candidates(hash)? {
-            let records = log.read(Position::new(candidate), 1)?;
-            if records
-                .first()
-                .is_some_and(|r| r.position.get() == candidate && r.event_id == event_id)
-            {
-                return Ok(Some(candidate));
+            if let Some(found) = self.record_at(candidate, event_id)? {
+                return Ok(Some(found));
             }
         }
         Ok(None)
+    }
+
+    /// The log's record at `position`, if it is there and carries `event_id`.
+    fn record_at(&self, position: u64, event_id: &str) -> Result<Option<Record>, ProjectError> {
+        let Some(log) = self.track_ids else {
+            return Ok(None);
+        };
+        let found = log.read(Position::new(position), 1)?.into_iter().next();
+        Ok(found.filter(|r| r.position.get() == position && r.event_id == event_id))
     }
 
     fn apply(&mut self, record: Record) -> Result<(), ProjectError> {
