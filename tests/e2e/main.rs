@@ -3,6 +3,7 @@
 mod cli;
 mod crash;
 mod diagnose;
+mod edges;
 mod history;
 mod nats;
 mod nats_serve;

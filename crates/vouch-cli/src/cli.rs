@@ -534,6 +534,11 @@ pub struct RunStartArgs {
     /// Choose the run id instead of generating one; re-running with the same id is a no-op.
     #[arg(long)]
     pub run_id: Option<String>,
+    /// The event id (the dedup key); a retried command with the same id is a no-op. Without
+    /// --run-id, the run id is derived from it, so a retry names the same run. Default:
+    /// `<run>:started`.
+    #[arg(long)]
+    pub event_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -551,6 +556,10 @@ pub struct RunFinishArgs {
     /// How it ended.
     #[arg(long, value_enum, default_value = "ok")]
     pub status: StatusArg,
+    /// The event id (the dedup key); a retried command with the same id is a no-op.
+    /// Default: `<run>:finished`.
+    #[arg(long)]
+    pub event_id: Option<String>,
 }
 
 /// Options every `log` subcommand shares.

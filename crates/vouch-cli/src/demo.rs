@@ -18,6 +18,7 @@ use vouch_event::{
     RunStarted, RunStatus, Segment, Subject, Timestamp,
 };
 use vouch_event::{ModelName, ReviewVerdict};
+use vouch_files::FileKind;
 use vouch_ledger::{Ledger, Role, Trust};
 
 use crate::cli::GateArgs;
@@ -448,7 +449,8 @@ fn demo_ledger(ctx: &Context, demo: &str) -> CliResult<()> {
         std::fs::rename(&tmp, &marker).fail(Failure::Io)?;
         return Ok(());
     }
-    let made_by_a_demo = std::fs::read(&marker)
+    // Read by the same rules as any small file, so a FIFO put there cannot block the demo.
+    let made_by_a_demo = vouch_files::read(&marker, FileKind::new("demo marker", 4096))
         .ok()
         .is_some_and(|bytes| serde_json::from_slice::<DemoMarker>(&bytes).is_ok());
     if made_by_a_demo {

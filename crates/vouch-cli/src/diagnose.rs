@@ -87,10 +87,7 @@ pub fn log_live(ctx: &Context, args: &LogLiveArgs) -> CliResult<()> {
             "unknown model `{model}`: it has no decisions in this ledger, so nothing of it is deployed to observe"
         )));
     }
-    let result = ledger
-        .append(std::slice::from_ref(&event))?
-        .pop()
-        .expect("one result per event");
+    let result = crate::evidence::append_one(&mut ledger, event)?;
     let (position, duplicate) = match result {
         Appended::New(p) => (p, false),
         Appended::Duplicate(p) => (p, true),

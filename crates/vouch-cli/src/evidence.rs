@@ -9,8 +9,8 @@ use vouch_event::{
     MetricsLogged, Name, ParamsLogged, RunFinished, RunId, RunStarted, RunStatus, Segment,
     Timestamp,
 };
-use vouch_ledger::{Initialised, Ledger};
-use vouch_log::Appended;
+use vouch_ledger::{AppendError, Initialised, Ledger};
+use vouch_log::{Appended, LogError};
 
 use crate::cli::{EnvCapture, InitArgs, LogCommand, RoleArg, RunCommand, RunStartArgs, StatusArg};
 use crate::context::{event_id, file_uri, new_run_id, parse_run, require_run, Context};
@@ -57,7 +57,9 @@ pub fn run(ctx: &Context, command: RunCommand) -> CliResult<()> {
             };
             // A run finishes once, so the id is fixed: a retried finish is a no-op.
             let event = ctx.event(
-                format!("{run}:finished"),
+                args.event_id
+                    .clone()
+                    .unwrap_or_else(|| format!("{run}:finished")),
                 &run,
                 Body::RunFinished(RunFinished { status }),
             )?;
@@ -69,9 +71,13 @@ pub fn run(ctx: &Context, command: RunCommand) -> CliResult<()> {
 }
 
 fn start(ctx: &Context, args: &RunStartArgs) -> CliResult<()> {
-    let run = match &args.run_id {
-        Some(id) => RunId::new(id.as_str()).map_err(|e| bad_input(format!("--run-id: {e}")))?,
-        None => new_run_id(),
+    let run = match (&args.run_id, &args.event_id) {
+        (Some(id), _) => {
+            RunId::new(id.as_str()).map_err(|e| bad_input(format!("--run-id: {e}")))?
+        }
+        // A retry with the same event id must start the same run, not a second one.
+        (None, Some(event_id)) => run_id_for(event_id),
+        (None, None) => new_run_id(),
     };
     let git = match args.git.as_str() {
         "none" => None,
@@ -115,7 +121,11 @@ fn start(ctx: &Context, args: &RunStartArgs) -> CliResult<()> {
         env,
     });
     // A run starts once, so the id is fixed: retrying with --run-id is a no-op.
-    let event = ctx.event(format!("{run}:started"), &run, body)?;
+    let id = args
+        .event_id
+        .clone()
+        .unwrap_or_else(|| format!("{run}:started"));
+    let event = ctx.event(id, &run, body)?;
     let mut ledger = ctx.open()?;
     let result = append_one(&mut ledger, event)?;
     if ctx.global.json {
@@ -162,9 +172,42 @@ fn hostname() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-fn append_one(ledger: &mut Ledger, event: Event) -> CliResult<Appended> {
-    let mut results = ledger.append(std::slice::from_ref(&event))?;
-    Ok(results.pop().expect("one result per event"))
+/// The run id `run start --event-id ID` starts when no --run-id is given: derived from the
+/// event id, so the same retried command names the same run.
+fn run_id_for(event_id: &str) -> RunId {
+    let hash = blake3::hash(event_id.as_bytes()).to_hex();
+    RunId::new(format!("r-{}", &hash[..12])).expect("a valid run id")
+}
+
+/// Appends one event a command built from its flags, and is the one place that decides
+/// what a retry is. The retried command stamps a later time, so its bytes differ from the
+/// stored event's and the log reports an id conflict: when the stored event with that id
+/// is this one but for its time, the retry is a duplicate (nothing written, exit 0);
+/// anything else under the id is a conflict (exit 65, naming the id).
+pub fn append_one(ledger: &mut Ledger, event: Event) -> CliResult<Appended> {
+    let (event_id, position) = match ledger.append(std::slice::from_ref(&event)) {
+        Ok(mut results) => return Ok(results.pop().expect("one result per event")),
+        Err(AppendError::Log(LogError::IdConflict { event_id, position })) => (event_id, position),
+        Err(e) => return Err(e.into()),
+    };
+    let stored = ledger.log().read(position, 1)?;
+    let same = stored
+        .first()
+        .filter(|r| r.position == position && r.event_id == event_id)
+        .and_then(|r| vouch_event::decode(&r.bytes).ok())
+        .is_some_and(|stored| {
+            Event {
+                time: event.time,
+                ..stored
+            } == event
+        });
+    if same {
+        return Ok(Appended::Duplicate(position));
+    }
+    Err(bad_input(format!(
+        "event id `{event_id}` is already recorded at position {position} with other content: \
+         a retry must repeat the same values, and a changed value needs a new --event-id"
+    )))
 }
 
 fn report(ctx: &Context, run: &RunId, result: Appended, digest: Option<&Digest>) {

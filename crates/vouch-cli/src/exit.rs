@@ -1,4 +1,5 @@
-//! Exit codes, mapped in one place so scripts can trust them.
+//! Exit codes, mapped in one place so scripts can trust them. README's "Exit codes" table
+//! is the contract; this file implements it.
 //!
 //! | code | meaning |
 //! |------|---------|
@@ -6,11 +7,11 @@
 //! | 1    | a gate failed; an audit or verification failed |
 //! | 2    | a decision needs human review |
 //! | 64   | usage: unknown command or flag, missing argument, `demo` in a ledger it did not create |
-//! | 65   | bad input data: invalid value, malformed event, unknown run, bad ingest lines, a time in the future; a release record the rule book refuses |
+//! | 65   | bad input data: invalid value, malformed event, an event over 1 MiB, an event id already recorded with other content, unknown run, bad ingest lines, a time in the future; a release record the rule book refuses; a file given that is not a regular file or is over its size limit |
 //! | 66   | input not found: no such file, no ledger at the path |
 //! | 69   | unavailable: the ledger was busy past the lock timeout, or the NATS server did not answer |
-//! | 70   | internal error: a bug or a damaged store |
-//! | 74   | I/O error reading or writing files or the log's storage |
+//! | 70   | internal error or a damaged store: a bug, or a ledger file Vouch wrote (`ledger.json`, `trust.json`, the log, the views) that does not read back |
+//! | 74   | I/O error: a read or write that failed (a full disk included) |
 //! | 77   | permission denied: the NATS server refused this identity the publish (see deploy/nats/auth.conf) |
 //! | 78   | configuration: a NATS stream whose settings could lose or renumber records |
 
@@ -104,22 +105,75 @@ impl From<vouch_ledger::OpenError> for CliError {
         use vouch_ledger::OpenError as E;
         let failure = match &e {
             E::Missing(_) => Failure::NotFound,
-            E::NotADirectory(_) | E::NotALedger(_) | E::NotEmpty(_) | E::BadMarker { .. } => {
-                Failure::BadInput
-            }
+            E::NotADirectory(_) | E::NotALedger(_) | E::NotEmpty(_) => Failure::BadInput,
+            // The marker is Vouch's own file: one that does not read back is damage.
+            E::BadMarker { .. } => Failure::Internal,
             E::Busy { .. } => Failure::Busy,
-            E::Io { .. } => Failure::Io,
+            E::Io { source, .. } => io_failure(source),
             E::Nats(n) => nats_failure(n),
             E::EmbeddedNotNats(_) | E::NothingToFollow(_) => Failure::Usage,
-            E::Project(vouch_views::ProjectError::Log(l)) => log_failure(l),
-            E::Trust(vouch_ledger::TrustError::Io { .. }) => Failure::Io,
-            E::Trust(_) => Failure::BadInput,
-            _ => Failure::Internal,
+            E::Project(p) => project_failure(p),
+            E::Views(v) => views_failure(v),
+            E::Trust(t) => trust_failure(t),
+            E::Log(inner) => chain_failure(inner).unwrap_or(Failure::Internal),
+            _ => chain_failure(&e).unwrap_or(Failure::Internal),
         };
         CliError {
             failure,
             error: e.into(),
         }
+    }
+}
+
+/// The exit code for a file the user named (key, policy, bundle, trust list, NATS
+/// credentials) that could not be read: absent 66; not a regular file, over its size cap
+/// or not text 65; any other failure of the file system 74.
+pub fn user_file_failure(error: &std::io::Error) -> Failure {
+    use std::io::ErrorKind as K;
+    match error.kind() {
+        K::NotFound => Failure::NotFound,
+        K::InvalidInput | K::InvalidData => Failure::BadInput,
+        _ => Failure::Io,
+    }
+}
+
+/// The exit code for a failed read or write of a file Vouch keeps: a store that does not
+/// decode is damage (70); anything else the file system reported, a full disk included,
+/// is I/O (74).
+pub fn io_failure(error: &std::io::Error) -> Failure {
+    match error.kind() {
+        std::io::ErrorKind::InvalidData => Failure::Internal,
+        _ => Failure::Io,
+    }
+}
+
+/// The exit code for the failure at the root of an error whose types this crate does not
+/// name (the embedded log's open errors): the first log or I/O error in its chain.
+fn chain_failure(error: &(dyn std::error::Error + 'static)) -> Option<Failure> {
+    let mut next = Some(error);
+    while let Some(e) = next {
+        if let Some(l) = e.downcast_ref::<vouch_log::LogError>() {
+            return Some(log_failure(l));
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return Some(io_failure(io));
+        }
+        next = e.source();
+    }
+    None
+}
+
+/// The exit code for the ledger's own trust list (`trust.json`): Vouch wrote it, so one
+/// that does not read back is a damaged store (70), like the marker.
+pub fn trust_failure(error: &vouch_ledger::TrustError) -> Failure {
+    use vouch_ledger::TrustError as T;
+    match error {
+        T::Io { source, .. } if source.kind() == std::io::ErrorKind::InvalidInput => {
+            Failure::Internal
+        }
+        T::Io { source, .. } => io_failure(source),
+        T::Damaged { .. } | T::Key(_) => Failure::Internal,
+        _ => Failure::BadInput,
     }
 }
 
@@ -131,10 +185,8 @@ pub fn nats_failure(error: &vouch_ledger::NatsError) -> Failure {
     }
     match error {
         N::InvalidOption(_) => Failure::Usage,
-        N::Credentials { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
-            Failure::NotFound
-        }
-        N::Credentials { .. } => Failure::BadInput,
+        // A credentials file async-nats cannot parse arrives as `InvalidData`: bad input.
+        N::Credentials { source, .. } => user_file_failure(source),
         N::UnsafeStream { .. } | N::Refused { .. } => Failure::Config,
         N::MissingStream { .. } => Failure::NotFound,
         _ => Failure::Unavailable,
@@ -147,9 +199,47 @@ pub fn log_failure(error: &vouch_log::LogError) -> Failure {
     match error {
         L::Unavailable(_) => Failure::Unavailable,
         L::Storage(_) => Failure::Io,
-        L::TooLarge { .. } => Failure::BadInput,
+        L::TooLarge { .. } | L::IdConflict { .. } => Failure::BadInput,
         L::PermissionDenied(_) => Failure::NoPermission,
         _ => Failure::Internal,
+    }
+}
+
+/// The exit code for a views store failure: sled's I/O errors (a full disk) are 74, a
+/// store that does not decode is damage (70).
+pub fn views_failure(error: &vouch_views::ViewsError) -> Failure {
+    match error {
+        // sled keeps an I/O failure's kind through this conversion and calls corruption
+        // `InvalidData`; the CLI needs no sled of its own for that.
+        vouch_views::ViewsError::Storage(s) => io_failure(&std::io::Error::from(s.clone())),
+        _ => Failure::Internal,
+    }
+}
+
+/// The exit code for a projection failure.
+pub fn project_failure(error: &vouch_views::ProjectError) -> Failure {
+    match error {
+        vouch_views::ProjectError::Log(l) => log_failure(l),
+        vouch_views::ProjectError::Views(v) => views_failure(v),
+        _ => Failure::Internal,
+    }
+}
+
+/// A log error as the CLI reports it: an event over the size limit is named with the
+/// limit's own message (`vouch_event::EventTooLarge`), as it is refused before the log.
+fn log_error(e: vouch_log::LogError) -> anyhow::Error {
+    match e {
+        vouch_log::LogError::TooLarge {
+            event_id,
+            size,
+            limit,
+        } => vouch_event::EventTooLarge {
+            event_id,
+            size,
+            limit,
+        }
+        .into(),
+        e => e.into(),
     }
 }
 
@@ -157,48 +247,44 @@ impl From<vouch_log::LogError> for CliError {
     fn from(e: vouch_log::LogError) -> Self {
         CliError {
             failure: log_failure(&e),
-            error: e.into(),
+            error: log_error(e),
         }
     }
 }
 
 impl From<vouch_ledger::AppendError> for CliError {
     fn from(e: vouch_ledger::AppendError) -> Self {
-        let failure = match &e {
-            vouch_ledger::AppendError::Log(l)
-            | vouch_ledger::AppendError::Project(vouch_views::ProjectError::Log(l)) => {
-                log_failure(l)
-            }
-            _ => Failure::Internal,
-        };
-        CliError {
-            failure,
-            error: e.into(),
+        match e {
+            vouch_ledger::AppendError::Log(l) => l.into(),
+            vouch_ledger::AppendError::Project(p) => CliError {
+                failure: project_failure(&p),
+                error: vouch_ledger::AppendError::Project(p).into(),
+            },
+            e => CliError {
+                failure: Failure::Internal,
+                error: e.into(),
+            },
         }
     }
 }
 
 impl From<vouch_views::ProjectError> for CliError {
     fn from(e: vouch_views::ProjectError) -> Self {
-        let failure = match &e {
-            vouch_views::ProjectError::Log(l) => log_failure(l),
-            _ => Failure::Internal,
-        };
-        CliError {
-            failure,
-            error: e.into(),
+        match e {
+            vouch_views::ProjectError::Log(l) => l.into(),
+            e => CliError {
+                failure: project_failure(&e),
+                error: e.into(),
+            },
         }
     }
 }
 
-macro_rules! internal_from {
-    ($($t:ty),*) => {$(
-        impl From<$t> for CliError {
-            fn from(e: $t) -> Self {
-                CliError { failure: Failure::Internal, error: e.into() }
-            }
+impl From<vouch_views::ViewsError> for CliError {
+    fn from(e: vouch_views::ViewsError) -> Self {
+        CliError {
+            failure: views_failure(&e),
+            error: e.into(),
         }
-    )*};
+    }
 }
-
-internal_from!(vouch_views::ViewsError);

@@ -4,13 +4,19 @@
 //! so decoding and storage overlap on two cores. Valid lines are stored, invalid lines
 //! (data dated in the future included: `Event::check_times`) are reported with their line
 //! number and reason and are not stored, and nothing is dropped without a word: the
-//! summary counts every line.
+//! summary counts every line. An event the log refuses (over the size limit once encoded,
+//! or an id already recorded with other content) is a bad line too.
+//!
+//! Memory is bounded: a batch closes at `--batch` events or [`BATCH_BYTES`] of input,
+//! whichever comes first, and at most [`BATCHES_IN_FLIGHT`] decoded batches wait for the
+//! appender, so 1,000 events of 1 MB cost a few batches of 16 MiB, not a gigabyte.
 
 use std::io::{BufRead, BufReader, Read};
 use std::sync::mpsc;
 
 use vouch_event::{Event, MAX_EVENT_BYTES};
-use vouch_log::Appended;
+use vouch_ledger::Ledger;
+use vouch_log::{Appended, LogError};
 
 use crate::cli::IngestArgs;
 use crate::context::{now, Context};
@@ -19,6 +25,13 @@ use crate::output::{self, Progress};
 
 /// How many bad lines are printed one by one before the rest are only counted.
 const SHOWN_BAD_LINES: usize = 100;
+
+/// The input bytes after which a batch closes, whatever its count: large events make
+/// small batches.
+const BATCH_BYTES: u64 = 16 << 20;
+
+/// Decoded batches that may wait for the appender while the reader decodes the next.
+const BATCHES_IN_FLIGHT: usize = 2;
 
 #[derive(serde::Serialize)]
 struct BadLine {
@@ -36,9 +49,14 @@ struct Summary {
     bad_lines: Vec<BadLine>,
 }
 
-/// A batch of decoded events, or the end of the input.
+/// A batch of decoded events with their line numbers and the input read so far, or a
+/// failure to read the input.
 enum Chunk {
-    Events(Vec<Event>, u64),
+    Events {
+        events: Vec<Event>,
+        lines: Vec<u64>,
+        bytes_read: u64,
+    },
     Failed(CliError),
 }
 
@@ -64,27 +82,35 @@ pub fn ingest(ctx: &Context, args: &IngestArgs) -> CliResult<()> {
     let progress = Progress::bytes("ingesting", size);
     let mut summary = Summary::default();
     let (bad_tx, bad_rx) = mpsc::channel::<BadLine>();
-    let (tx, rx) = mpsc::sync_channel::<Chunk>(2);
-
-    let lines_read = std::thread::scope(|scope| -> CliResult<u64> {
-        let reader = scope.spawn(move || read_events(input, batch, &tx, &bad_tx));
-        for chunk in rx {
-            match chunk {
-                Chunk::Failed(e) => return Err(e),
-                Chunk::Events(events, bytes_read) => {
-                    summary.events += events.len() as u64;
-                    for result in ledger.append_unprojected(&events)? {
-                        match result {
-                            Appended::New(_) => summary.appended += 1,
-                            Appended::Duplicate(_) => summary.duplicates += 1,
-                        }
+    let (tx, rx) = mpsc::sync_channel::<Chunk>(BATCHES_IN_FLIGHT);
+    // Not a scoped thread: when appending fails, the command must end (and release the
+    // ledger) even if the reader is blocked on a pipe that stays open.
+    let reader = {
+        let bad_tx = bad_tx.clone();
+        std::thread::spawn(move || read_events(input, batch, &tx, &bad_tx))
+    };
+    for chunk in rx {
+        match chunk {
+            Chunk::Failed(e) => return Err(e),
+            Chunk::Events {
+                events,
+                lines,
+                bytes_read,
+            } => {
+                let results = append(&mut ledger, &events, &lines, &bad_tx)?;
+                for result in results.into_iter().flatten() {
+                    match result {
+                        Appended::New(_) => summary.appended += 1,
+                        Appended::Duplicate(_) => summary.duplicates += 1,
                     }
-                    progress.set(bytes_read);
+                    summary.events += 1;
                 }
+                progress.set(bytes_read);
             }
         }
-        Ok(reader.join().expect("the reader thread does not panic"))
-    })?;
+    }
+    drop(bad_tx);
+    let lines_read = reader.join().expect("the reader thread does not panic");
     summary.lines = lines_read;
     ledger.flush()?;
     progress.finish();
@@ -92,12 +118,14 @@ pub fn ingest(ctx: &Context, args: &IngestArgs) -> CliResult<()> {
     ledger.catch_up(&mut |at, end| projecting.update(at.get(), end.get()))?;
     projecting.finish();
 
-    for bad in bad_rx {
-        summary.bad += 1;
-        if !ctx.global.json && summary.bad_lines.len() < SHOWN_BAD_LINES {
+    // Lines the reader refused and events the log refused arrive in two streams.
+    summary.bad_lines = bad_rx.into_iter().collect();
+    summary.bad_lines.sort_by_key(|b| b.line);
+    summary.bad = summary.bad_lines.len() as u64;
+    if !ctx.global.json {
+        for bad in summary.bad_lines.iter().take(SHOWN_BAD_LINES) {
             eprintln!("line {}: {}", bad.line, bad.error);
         }
-        summary.bad_lines.push(bad);
     }
     if ctx.global.json {
         output::json(&summary);
@@ -129,6 +157,38 @@ pub fn ingest(ctx: &Context, args: &IngestArgs) -> CliResult<()> {
     Ok(())
 }
 
+/// Appends a batch. When the log refuses one of its events (over the size limit, or an
+/// id recorded with other content), the log stored none of them: the batch is appended
+/// again one event at a time, so each refused event becomes a bad line with its line
+/// number and the others are stored. Returns each event's outcome, `None` when refused.
+fn append(
+    ledger: &mut Ledger,
+    events: &[Event],
+    lines: &[u64],
+    bad: &mpsc::Sender<BadLine>,
+) -> CliResult<Vec<Option<Appended>>> {
+    let refused =
+        |e: &LogError| matches!(e, LogError::TooLarge { .. } | LogError::IdConflict { .. });
+    match ledger.append_unprojected(events) {
+        Ok(results) => return Ok(results.into_iter().map(Some).collect()),
+        Err(e) if refused(&e) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let mut results = Vec::with_capacity(events.len());
+    for (event, &line) in events.iter().zip(lines) {
+        match ledger.append_unprojected(std::slice::from_ref(event)) {
+            Ok(mut one) => results.push(one.pop()),
+            Err(e) if refused(&e) => {
+                let error = CliError::from(e).error.to_string();
+                let _ = bad.send(BadLine { line, error });
+                results.push(None);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(results)
+}
+
 /// Reads lines, decodes them and sends batches of events; bad lines go to `bad`.
 /// Returns the number of lines read.
 fn read_events(
@@ -138,9 +198,10 @@ fn read_events(
     bad: &mpsc::Sender<BadLine>,
 ) -> u64 {
     let mut reader = BufReader::with_capacity(1 << 20, input);
-    let mut events = Vec::with_capacity(batch);
+    let mut events = Vec::with_capacity(batch.min(8192));
+    let mut lines = Vec::with_capacity(batch.min(8192));
     let mut line = Vec::with_capacity(4096);
-    let (mut number, mut bytes_read) = (0u64, 0u64);
+    let (mut number, mut bytes_read, mut batch_bytes) = (0u64, 0u64, 0u64);
     loop {
         line.clear();
         // Read at most one byte past the limit, so a huge line costs bounded memory.
@@ -184,7 +245,11 @@ fn read_events(
                 Err(e) => Err(e.to_string()),
             });
         match checked {
-            Ok(event) => events.push(event),
+            Ok(event) => {
+                events.push(event);
+                lines.push(number);
+                batch_bytes += n as u64;
+            }
             Err(error) => {
                 let _ = bad.send(BadLine {
                     line: number,
@@ -192,18 +257,24 @@ fn read_events(
                 });
             }
         }
-        if events.len() >= batch {
-            if tx
-                .send(Chunk::Events(std::mem::take(&mut events), bytes_read))
-                .is_err()
-            {
+        if events.len() >= batch || batch_bytes >= BATCH_BYTES {
+            let chunk = Chunk::Events {
+                events: std::mem::take(&mut events),
+                lines: std::mem::take(&mut lines),
+                bytes_read,
+            };
+            if tx.send(chunk).is_err() {
                 return number;
             }
-            events.reserve(batch);
+            batch_bytes = 0;
         }
     }
     if !events.is_empty() {
-        let _ = tx.send(Chunk::Events(events, bytes_read));
+        let _ = tx.send(Chunk::Events {
+            events,
+            lines,
+            bytes_read,
+        });
     }
     number
 }

@@ -8,7 +8,8 @@ use std::path::Path;
 use comfy_table::{Cell, CellAlignment};
 use vouch_chain::SigningKey;
 use vouch_event::{DecisionOutcome, Digest, ModelName, ReviewVerdict, Timestamp};
-use vouch_ledger::{verify_bundle, Bundle, Check, Ledger, ReleaseError, Role, Trust};
+use vouch_files::FileKind;
+use vouch_ledger::{verify_bundle, Bundle, Check, Ledger, ReleaseError, Role, Trust, TrustFile};
 use vouch_policy::{Outcome, Policy, Verdict};
 use vouch_replay::{gate_on, record, GateError, Gated};
 use vouch_views::Views;
@@ -37,28 +38,36 @@ impl From<ReleaseError> for CliError {
 
 impl From<vouch_ledger::TrustError> for CliError {
     fn from(e: vouch_ledger::TrustError) -> Self {
-        CliError::new(Failure::BadInput, e.into())
+        CliError::new(crate::exit::trust_failure(&e), e.into())
     }
 }
 
-pub fn read_text(path: &Path, what: &str) -> CliResult<String> {
-    std::fs::read_to_string(path).map_err(|e| {
-        let failure = if e.kind() == std::io::ErrorKind::NotFound {
-            Failure::NotFound
-        } else {
-            Failure::Io
-        };
+/// A private key file: a few lines of text.
+const KEY_FILE: FileKind = FileKind::new("key file", 64 << 10);
+/// A policy: at most what a `policy_published` event holds.
+const POLICY_FILE: FileKind = FileKind::new("policy", vouch_event::MAX_POLICY_BYTES as u64);
+/// An audit bundle, capped where the format is defined.
+const BUNDLE_FILE: FileKind = FileKind::new("audit bundle", vouch_ledger::MAX_BUNDLE_BYTES);
+
+/// Reads a file the user named (key, policy, bundle) by `vouch_files`' rules.
+fn read_text(path: &Path, kind: FileKind) -> CliResult<String> {
+    vouch_files::read_to_string(path, kind).map_err(|e| {
         CliError::new(
-            failure,
-            anyhow::anyhow!("cannot read {what} {}: {e}", path.display()),
+            crate::exit::user_file_failure(&e),
+            anyhow::anyhow!("cannot read {} {}: {e}", kind.what(), path.display()),
         )
     })
+}
+
+/// Reads a policy file.
+pub fn read_policy(path: &Path) -> CliResult<String> {
+    read_text(path, POLICY_FILE)
 }
 
 /// Reads a private key file, refusing one that others can read (as ssh does).
 pub fn load_key(path: &Path) -> CliResult<SigningKey> {
     use std::os::unix::fs::PermissionsExt;
-    let text = read_text(path, "key file")?;
+    let text = read_text(path, KEY_FILE)?;
     let mode = std::fs::metadata(path)
         .fail(Failure::Io)?
         .permissions()
@@ -228,7 +237,7 @@ fn parse_any_time(text: &str, flag: &str) -> CliResult<Timestamp> {
 
 pub fn policy(ctx: &Context, command: PolicyCommand) -> CliResult<()> {
     let PolicyCommand::Check { file } = command;
-    let text = read_text(&file, "policy")?;
+    let text = read_policy(&file)?;
     let policy = Policy::parse(&text).map_err(|e| bad_input(format!("{}: {e}", file.display())))?;
     if ctx.global.json {
         output::json(&serde_json::json!({
@@ -265,7 +274,7 @@ pub struct Evaluated {
 fn evaluate_on(views: &Views, args: &GateArgs, now: Timestamp) -> CliResult<Evaluated> {
     let model = parse_model(&args.model)?;
     let run = parse_run(&args.run, "--run")?;
-    let text = read_text(&args.policy, "policy")?;
+    let text = read_policy(&args.policy)?;
     let policy =
         Policy::parse(&text).map_err(|e| bad_input(format!("{}: {e}", args.policy.display())))?;
     if *policy.model() != model {
@@ -823,7 +832,7 @@ pub fn verify(ctx: &Context) -> CliResult<u8> {
 }
 
 pub fn verify_bundle_command(ctx: &Context, args: &VerifyBundleArgs) -> CliResult<u8> {
-    let text = read_text(&args.file, "bundle")?;
+    let text = read_text(&args.file, BUNDLE_FILE)?;
     let bundle: Bundle = serde_json::from_str(&text).map_err(|e| {
         bad_input(format!(
             "{} is not an audit bundle: {e}",
@@ -875,11 +884,14 @@ pub fn verify_bundle_command(ctx: &Context, args: &VerifyBundleArgs) -> CliResul
 /// trust is in the key, the name is a label), else by its key id.
 fn auditor_trust(args: &VerifyBundleArgs, bundle: &Bundle) -> CliResult<Trust> {
     let mut trust = match &args.trust {
-        Some(path) => {
-            let text = read_text(path, "trust list")?;
-            serde_json::from_str::<Trust>(&text)
-                .map_err(|e| bad_input(format!("{} is not a trust list: {e}", path.display())))?
-        }
+        // The auditor's own file: what is wrong with it is bad input, not a damaged ledger.
+        Some(path) => <Trust as TrustFile>::read(path).map_err(|e| match e {
+            vouch_ledger::TrustError::Io { source, .. } => CliError::new(
+                crate::exit::user_file_failure(&source),
+                anyhow::anyhow!("cannot read trust list {}: {source}", path.display()),
+            ),
+            e => bad_input(format!("{} is not a trust list: {e}", path.display())),
+        })?,
         None => Trust::default(),
     };
     if args.keys.len() != args.roles.len() {

@@ -9,7 +9,7 @@ use crate::cli::ReplayArgs;
 use crate::context::{parse_time, Context, DayEnd};
 use crate::exit::{bad_input, CliError, CliResult, Failure};
 use crate::output::{self, number, print, table, Progress};
-use crate::release::{parse_model, read_text};
+use crate::release::{parse_model, read_policy};
 
 impl From<ReplayError> for CliError {
     fn from(e: ReplayError) -> Self {
@@ -23,7 +23,7 @@ impl From<ReplayError> for CliError {
 }
 
 pub fn replay(ctx: &Context, args: &ReplayArgs) -> CliResult<u8> {
-    let text = read_text(&args.policy, "policy")?;
+    let text = read_policy(&args.policy)?;
     let policy =
         Policy::parse(&text).map_err(|e| bad_input(format!("{}: {e}", args.policy.display())))?;
     let model = match &args.model {

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 pub use vouch_rules::{Revocation, Role, Trust, TrustChangeError, TrustedKey};
 
-/// The largest trust file read: a trust list is a few keys, never megabytes.
-const MAX_TRUST_BYTES: u64 = 1024 * 1024;
+/// A trust file, and the largest one read: a trust list is a few keys, never megabytes.
+const TRUST_FILE: vouch_files::FileKind = vouch_files::FileKind::new("trust list", 1 << 20);
 
 const FILE: &str = "trust.json";
 
@@ -41,6 +41,30 @@ pub enum TrustError {
     Change(#[from] TrustChangeError),
 }
 
+/// The one place that says what a trust file is: a regular file of at most
+/// [`TRUST_FILE`]'s size, JSON, every key id matching its key.
+fn read_trust(path: &Path) -> Result<Trust, TrustError> {
+    let text = vouch_files::read_to_string(path, TRUST_FILE).map_err(|source| TrustError::Io {
+        action: "reading",
+        path: path.to_owned(),
+        source,
+    })?;
+    let trust: Trust = serde_json::from_str(&text).map_err(|e| TrustError::Damaged {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })?;
+    for k in trust.keys() {
+        let key = vouch_chain::parse_public_key(&k.key)?;
+        if vouch_chain::key_id(&key) != k.key_id {
+            return Err(TrustError::Damaged {
+                path: path.to_owned(),
+                reason: format!("key id {} does not match key {}", k.key_id, k.key),
+            });
+        }
+    }
+    Ok(trust)
+}
+
 /// Reading and writing a ledger's trust list.
 pub trait TrustFile: Sized {
     /// Reads the ledger's trust list; an absent file trusts nothing.
@@ -48,6 +72,14 @@ pub trait TrustFile: Sized {
     /// # Errors
     /// When the file cannot be read or is damaged.
     fn load(dir: &Path) -> Result<Self, TrustError>;
+
+    /// Reads a trust list from any file (an auditor's, for `verify-bundle`), by the same
+    /// rules as the ledger's own.
+    ///
+    /// # Errors
+    /// [`TrustError::Io`] when the file cannot be read (absent, not a regular file, too
+    /// large); [`TrustError::Damaged`] or [`TrustError::Key`] when it is not a trust list.
+    fn read(path: &Path) -> Result<Self, TrustError>;
 
     /// Writes the trust list atomically.
     ///
@@ -58,47 +90,16 @@ pub trait TrustFile: Sized {
 
 impl TrustFile for Trust {
     fn load(dir: &Path) -> Result<Trust, TrustError> {
-        use std::io::Read as _;
-        let path = dir.join(FILE);
-        let file = match std::fs::File::open(&path) {
-            Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Trust::default()),
-            Err(source) => {
-                return Err(TrustError::Io {
-                    action: "reading",
-                    path,
-                    source,
-                })
+        match read_trust(&dir.join(FILE)) {
+            Err(TrustError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                Ok(Trust::default())
             }
-        };
-        let mut text = String::new();
-        file.take(MAX_TRUST_BYTES + 1)
-            .read_to_string(&mut text)
-            .map_err(|source| TrustError::Io {
-                action: "reading",
-                path: path.clone(),
-                source,
-            })?;
-        if text.len() as u64 > MAX_TRUST_BYTES {
-            return Err(TrustError::Damaged {
-                path,
-                reason: format!("larger than {MAX_TRUST_BYTES} bytes"),
-            });
+            other => other,
         }
-        let trust: Trust = serde_json::from_str(&text).map_err(|e| TrustError::Damaged {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
-        for k in trust.keys() {
-            let key = vouch_chain::parse_public_key(&k.key)?;
-            if vouch_chain::key_id(&key) != k.key_id {
-                return Err(TrustError::Damaged {
-                    path,
-                    reason: format!("key id {} does not match key {}", k.key_id, k.key),
-                });
-            }
-        }
-        Ok(trust)
+    }
+
+    fn read(path: &Path) -> Result<Trust, TrustError> {
+        read_trust(path)
     }
 
     fn save(&self, dir: &Path) -> Result<(), TrustError> {

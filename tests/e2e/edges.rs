@@ -1,0 +1,424 @@
+//! Edges of the CLI (issue 11): bounded resources on every write path and every file it
+//! reads, exit codes exactly as README's table says, control characters kept off the
+//! terminal, the documented time range, and `--event-id` on every command that writes
+//! an event.
+
+use serde_json::Value;
+
+use crate::support::{Run, TestLedger};
+
+/// A ledger with run `r1` started.
+fn ledger_with_run() -> TestLedger {
+    let ledger = TestLedger::new();
+    ledger.start_run("r1");
+    ledger
+}
+
+/// `vouch ARGS…` where ARGS are owned strings.
+fn vouch(ledger: &TestLedger, args: &[String]) -> Run {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    ledger.vouch(&args)
+}
+
+/// The log's last position.
+#[track_caller]
+fn log_position(ledger: &TestLedger) -> u64 {
+    let status = ledger.vouch(&["--json", "status"]);
+    status.ok();
+    status.json()["log_position"].as_u64().expect("a position")
+}
+
+// ---------------------------------------------------------------------------------------
+// 1 MiB per event, on every write path
+// ---------------------------------------------------------------------------------------
+
+/// `log param --run r1` with `count` params of 4,000 bytes each (a param value is at most
+/// 4,096 characters).
+fn params_args(count: usize) -> Vec<String> {
+    let mut args: Vec<String> = ["log", "param", "--run", "r1"].map(String::from).into();
+    args.extend((0..count).map(|i| format!("p{i:03}={}", "v".repeat(4000))));
+    args
+}
+
+#[test]
+fn log_param_and_metric_refuse_events_over_one_mib_and_store_nothing() {
+    let ledger = ledger_with_run();
+    let before = log_position(&ledger);
+
+    // 270 values of 4,000 bytes: each one is fine, the event is over 1 MiB.
+    let run = vouch(&ledger, &params_args(270));
+    run.fails(65, "over the 1048576-byte limit");
+    // 80,000 metrics of one byte each: small as arguments, over 1 MiB encoded.
+    let mut metrics: Vec<String> = ["log", "metric", "--run", "r1"].map(String::from).into();
+    metrics.extend((0..80_000).map(|i| format!("m{i:05}=1")));
+    vouch(&ledger, &metrics).fails(65, "over the 1048576-byte limit");
+    let json = {
+        let mut args = vec!["--json".to_owned()];
+        args.extend(params_args(270));
+        vouch(&ledger, &args)
+    };
+    assert_eq!(json.code, 65);
+    assert_eq!(json.json()["exit_code"], 65, "{}", json.stdout);
+    assert_eq!(log_position(&ledger), before, "nothing was stored");
+
+    // Just under the limit is stored.
+    vouch(&ledger, &params_args(250)).ok();
+    assert_eq!(log_position(&ledger), before + 1);
+}
+
+#[test]
+fn ingest_reports_an_event_over_one_mib_encoded_as_a_bad_line_and_stores_the_rest() {
+    let ledger = ledger_with_run();
+    // 80,000 metrics: about 880 KB of JSON, under the line limit, but 1.2 MB encoded
+    // (each value is 8 bytes stored).
+    let metrics: Vec<String> = (0..80_000).map(|i| format!(r#""m{i:05}":1"#)).collect();
+    let big = format!(
+        r#"{{"id":"big","kind":"metrics_logged","schema":1,"time":"2026-11-28T04:20:51Z","producer":"e2e","run":"r1","data":{{"metrics":{{{}}}}}}}"#,
+        metrics.join(",")
+    );
+    assert!(big.len() < 1 << 20);
+    let small = r#"{"id":"small","kind":"params_logged","schema":1,"time":"2026-11-28T04:20:51Z","producer":"e2e","run":"r1","data":{"params":{"a":"b"}}}"#;
+    let path = ledger.file("big.jsonl", format!("{small}\n{big}\n").as_bytes());
+    let run = ledger.vouch(&["--json", "ingest", path.to_str().unwrap()]);
+    assert_eq!(run.code, 65, "{}", run.stderr);
+    let summary: Value = serde_json::from_str(run.stdout.lines().next().unwrap_or(""))
+        .or_else(|_| serde_json::from_str(&run.stdout))
+        .unwrap_or_else(|e| panic!("{e}: {}", run.stdout));
+    let bad = summary["bad_lines"].as_array().expect("bad lines");
+    assert_eq!(bad.len(), 1, "{summary}");
+    assert_eq!(bad[0]["line"], 2);
+    assert!(
+        bad[0]["error"].as_str().unwrap().contains("1048576-byte"),
+        "{summary}"
+    );
+    assert_eq!(summary["appended"], 1, "{summary}");
+    assert_eq!(log_position(&ledger), 2);
+}
+
+// ---------------------------------------------------------------------------------------
+// --event-id on every command that writes an event
+// ---------------------------------------------------------------------------------------
+
+/// Runs a write command with `--event-id ID` three times: first it records, then the same
+/// command again is a duplicate (exit 0, nothing written), then the command with a changed
+/// value is refused (exit 65, naming the id) and writes nothing.
+#[track_caller]
+fn retried(ledger: &TestLedger, id: &str, command: impl Fn(&str) -> Vec<String>) {
+    // After the two words of the command, before any values (`log metric` takes values
+    // that start with a hyphen, so flags after them would be values too).
+    let with_id = |value: &str| {
+        let mut args = command(value);
+        args.splice(2..2, ["--event-id".to_owned(), id.to_owned()]);
+        args
+    };
+    let first = vouch(ledger, &with_id("one"));
+    first.ok();
+    let position = log_position(ledger);
+    // The retry is later, so its time differs; it is still the same event.
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let again = vouch(ledger, &with_id("one"));
+    again.ok();
+    assert_eq!(log_position(ledger), position, "a retry wrote: {again:?}");
+    let mut json = vec!["--json".to_owned()];
+    json.extend(with_id("one"));
+    let again = vouch(ledger, &json);
+    assert_eq!(again.json()["duplicate"], true, "{}", again.stdout);
+
+    let changed = vouch(ledger, &with_id("two"));
+    changed.fails(65, &format!("event id `{id}` is already recorded"));
+    assert_eq!(log_position(ledger), position, "a changed retry wrote");
+}
+
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|a| (*a).to_owned()).collect()
+}
+
+#[test]
+fn every_evidence_write_takes_event_id_and_a_retry_writes_nothing() {
+    let ledger = TestLedger::new();
+    retried(&ledger, "start-1", |v| {
+        strings(&[
+            "run",
+            "start",
+            "--experiment",
+            v,
+            "--run-id",
+            "r1",
+            "--git",
+            "none",
+        ])
+    });
+    retried(&ledger, "param-1", |v| {
+        strings(&["log", "param", "--run", "r1", &format!("lr={v}")])
+    });
+    retried(&ledger, "metric-1", |v| {
+        let value = if v == "one" { "0.5" } else { "0.6" };
+        strings(&[
+            "log",
+            "metric",
+            "--run",
+            "r1",
+            "--step",
+            "3",
+            &format!("auc={value}"),
+        ])
+    });
+    let file = ledger.file("model.bin", b"weights");
+    retried(&ledger, "artifact-1", |v| {
+        strings(&[
+            "log",
+            "artifact",
+            "--run",
+            "r1",
+            "--name",
+            v,
+            file.to_str().unwrap(),
+        ])
+    });
+    let data = ledger.file("valid.csv", b"a,b\n1,2\n3,4\n");
+    retried(&ledger, "dataset-1", |v| {
+        let rows = if v == "one" { "2" } else { "3" };
+        strings(&[
+            "log",
+            "dataset",
+            "--run",
+            "r1",
+            "--role",
+            "validation",
+            "--rows",
+            rows,
+            "--snapshot-at",
+            "2026-11-01T00:00:00Z",
+            data.to_str().unwrap(),
+        ])
+    });
+    retried(&ledger, "finish-1", |v| {
+        let status = if v == "one" { "ok" } else { "failed" };
+        strings(&["run", "finish", "--run", "r1", "--status", status])
+    });
+}
+
+#[test]
+fn run_start_with_an_event_id_and_no_run_id_starts_the_same_run_on_a_retry() {
+    let ledger = TestLedger::new();
+    let args = [
+        "run",
+        "start",
+        "--experiment",
+        "e",
+        "--git",
+        "none",
+        "--event-id",
+        "job-7",
+    ];
+    let first = ledger.vouch(&args);
+    let run = first.ok().trim().to_owned();
+    let again = ledger.vouch(&args);
+    assert_eq!(again.ok().trim(), run);
+    assert_eq!(log_position(&ledger), 1);
+}
+
+#[test]
+fn log_live_takes_event_id_and_a_retry_writes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let demo = tmp.path().join("demo");
+    let run = std::process::Command::new(crate::support::vouch_bin())
+        .arg("--ledger")
+        .arg(&demo)
+        .args(["demo", "loan-risk"])
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let ledger = TestLedger { tmp, nats: None };
+    std::fs::rename(&demo, ledger.path()).unwrap();
+    retried(&ledger, "live-1", |v| {
+        let value = if v == "one" { "0.81" } else { "0.71" };
+        strings(&[
+            "log",
+            "live",
+            "--model",
+            "loan-risk",
+            "--artifact",
+            &format!("blake3:{}", "ab".repeat(32)),
+            "--window-start",
+            "2026-11-01T00:00:00Z",
+            "--window-end",
+            "2026-11-02T00:00:00Z",
+            "--labels-through",
+            "2026-11-03T00:00:00Z",
+            &format!("auc={value}"),
+        ])
+    });
+}
+
+// ---------------------------------------------------------------------------------------
+// Files Vouch is handed: regular files only, size-capped before reading
+// ---------------------------------------------------------------------------------------
+
+/// Runs `vouch ARGS…` and fails the test if it has not ended within 20 seconds (a FIFO
+/// that blocks would otherwise hang the suite).
+fn vouch_promptly(ledger: &TestLedger, args: &[&str]) -> Run {
+    let mut child = ledger
+        .command()
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn vouch");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().expect("wait").is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("vouch {args:?} did not return within 20 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().expect("output");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn mkfifo(path: &std::path::Path) {
+    let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+}
+
+/// A sparse file of 5 GB: reading it whole would take minutes and gigabytes.
+fn huge(path: &std::path::Path) {
+    std::fs::File::create(path)
+        .unwrap()
+        .set_len(5 << 30)
+        .unwrap();
+}
+
+/// The smallest document that parses as a bundle, so verify-bundle reaches `--trust`.
+const EMPTY_BUNDLE: &str =
+    r#"{"format":"vouch-audit-bundle-v2","artifact":"x","decision":0,"records":[],"keys":[]}"#;
+
+/// Each file argument Vouch reads, as `vouch` arguments around the path.
+fn file_commands(ledger: &TestLedger, path: &str) -> Vec<(&'static str, Vec<String>)> {
+    let bundle = ledger.file("empty-bundle.json", EMPTY_BUNDLE.as_bytes());
+    vec![
+        (
+            "key file",
+            strings(&[
+                "promote", "--run", "r1", "--model", "m", "--policy", "p.toml", "--key", path,
+            ]),
+        ),
+        (
+            "key file",
+            strings(&[
+                "review",
+                "approve",
+                "--decision",
+                "0",
+                "--reason",
+                "x",
+                "--key",
+                path,
+            ]),
+        ),
+        ("policy", strings(&["policy", "check", path])),
+        (
+            "policy",
+            strings(&["gate", "--run", "r1", "--model", "m", "--policy", path]),
+        ),
+        ("audit bundle", strings(&["verify-bundle", path])),
+        (
+            "trust list",
+            strings(&["verify-bundle", bundle.to_str().unwrap(), "--trust", path]),
+        ),
+    ]
+}
+
+/// Runs `init` of a NATS ledger with `--nats-creds PATH`: the file is read before any
+/// connection is tried, so no server is needed.
+fn init_with_creds(path: &std::path::Path) -> Run {
+    let ledger = TestLedger::nats_uninitialised("nats://127.0.0.1:1");
+    vouch_promptly(&ledger, &["--nats-creds", path.to_str().unwrap(), "init"])
+}
+
+#[test]
+fn a_fifo_or_device_given_as_a_file_is_refused_promptly() {
+    let ledger = ledger_with_run();
+    let fifo = ledger.tmp.path().join("fifo");
+    mkfifo(&fifo);
+    ledger.file("p.toml", b"");
+    for path in [fifo.to_str().unwrap(), "/dev/zero"] {
+        for (what, args) in file_commands(&ledger, path) {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let run = vouch_promptly(&ledger, &args);
+            assert_eq!(run.code, 65, "{what} {path}: {run:?}");
+            assert!(
+                run.stderr.contains("not a regular file"),
+                "{what} {path}: {}",
+                run.stderr
+            );
+        }
+        let run = init_with_creds(std::path::Path::new(path));
+        assert_eq!(run.code, 65, "NATS credentials {path}: {run:?}");
+        assert!(run.stderr.contains("not a regular file"), "{}", run.stderr);
+    }
+}
+
+#[test]
+fn an_oversized_file_is_refused_by_its_size_without_reading_it() {
+    let ledger = ledger_with_run();
+    let big = ledger.tmp.path().join("big");
+    huge(&big);
+    ledger.file("p.toml", b"");
+    for (what, args) in file_commands(&ledger, big.to_str().unwrap()) {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let start = std::time::Instant::now();
+        let run = vouch_promptly(&ledger, &args);
+        assert_eq!(run.code, 65, "{what}: {run:?}");
+        assert!(
+            run.stderr.contains("it is 5368709120 bytes, over the")
+                && run.stderr.contains(&format!("-byte limit for a {what}")),
+            "{what}: {}",
+            run.stderr
+        );
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(5),
+            "{what} took {:?}",
+            start.elapsed()
+        );
+    }
+    let run = init_with_creds(&big);
+    assert_eq!(run.code, 65, "NATS credentials: {run:?}");
+    assert!(
+        run.stderr.contains(
+            "it is 5368709120 bytes, over the 65536-byte limit for a NATS credentials file"
+        ),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_fifo_or_huge_trust_json_in_the_ledger_is_a_damaged_store_not_a_hang() {
+    for make in [mkfifo as fn(&std::path::Path), huge] {
+        let ledger = ledger_with_run();
+        let trust = ledger.path().join("trust.json");
+        let _ = std::fs::remove_file(&trust);
+        make(&trust);
+        for args in [&["status"][..], &["verify"], &["rebuild"]] {
+            let run = vouch_promptly(&ledger, args);
+            assert_eq!(run.code, 70, "{args:?}: {run:?}");
+            assert!(
+                run.stderr.contains("trust.json"),
+                "{args:?}: {}",
+                run.stderr
+            );
+        }
+    }
+}
