@@ -146,6 +146,15 @@ pub fn follow(
                 Ok(p) => p,
                 Err(e) => break Err(ProjectError::from(e)),
             };
+            // `end` was read before the directory was ours: a command that had it meanwhile
+            // (`vouch status`, `vouch ingest`) caught the views up itself, possibly past
+            // `end`. That is progress, not views ahead of the log: asking the projector for
+            // a target behind the views would call it that. (A log that really lost
+            // records was refused when the ledger opened: `OpenError::LogShrank`.)
+            if from >= end {
+                report.position = from.get();
+                break Ok(from);
+            }
             let target = Position::new(end.get().min(from.get() + 65_536));
             match ledger.catch_up_to(target, &mut |_, _| {}) {
                 Ok(step) => {
@@ -186,15 +195,16 @@ pub fn follow(
             Err(e) => return Err(e.into()),
         }
     }
-    if applied_up_to.is_none() {
-        report.position = stored_position(dir, options);
-    }
+    // Where the views stand now: commands on the directory (`vouch status`, `vouch
+    // ingest`) may have caught them up after the last slice, or before the first.
+    // Positions only grow, and an unreadable store reads as 0, so the larger one is true.
+    report.position = report.position.max(stored_position(dir, options));
     tracing::info!(position = report.position, "stopped following");
     Ok(report)
 }
 
-/// The views' position as stored, read without reaching the log, for a follower that
-/// stops before its first catch-up. Called only on the way out: sled releases a store's file
+/// The views' position as stored, read without reaching the log, for the report of a
+/// follower that stops. Called only on the way out: sled releases a store's file
 /// lock some time after the store is dropped, so opening it here while the loop still
 /// opens ledgers would make the next open fail. 0 when the views cannot be read.
 fn stored_position(dir: &Path, options: &OpenOptions) -> u64 {
