@@ -1009,8 +1009,10 @@ fn a_directory_whose_stream_is_missing_on_the_server_is_not_found() {
     assert_eq!(json(&ledger, &["runs", "show", "r-1"])["run"], "r-1");
 }
 
-/// The missing-stream error tells the operator what to run; that command must work on
-/// the directory that failed (today it fails the same way, and it omits `--stream`).
+/// The missing-stream error tells the operator what to run, and it works on the directory
+/// that failed: `init` provisions the stream (with `--stream`). The new stream is another
+/// log (its identity differs), so the directory's views, made from the stream that is
+/// gone, are not projected onto it until `vouch rebuild` adopts it, as the errors say.
 #[test]
 fn the_missing_stream_advice_provisions_the_stream() {
     let a = NatsServer::start();
@@ -1019,10 +1021,26 @@ fn the_missing_stream_advice_provisions_the_stream() {
     ledger.vouch(&["init", "--stream", "EVIDENCE"]).ok();
     ledger.nats = Some(b.url());
     let status = ledger.vouch(&["status"]);
-    fails_with(&status, 66, &["EVIDENCE", "vouch init --nats"]);
-    ledger.vouch(&["init"]).ok();
-    assert_eq!(json(&ledger, &["status"])["stream"], "EVIDENCE");
+    fails_with(
+        &status,
+        66,
+        &[
+            "EVIDENCE",
+            "vouch init --nats",
+            "--stream EVIDENCE",
+            "vouch rebuild",
+        ],
+    );
+    let init = ledger.vouch(&["init"]);
+    assert!(
+        init.code == 0 || init.stderr.contains("vouch rebuild"),
+        "exit {}: {}",
+        init.code,
+        init.stderr
+    );
     stream_config(&b.url(), "EVIDENCE");
+    ledger.vouch(&["rebuild"]).ok();
+    assert_eq!(json(&ledger, &["status"])["stream"], "EVIDENCE");
 }
 
 // ---------------------------------------------------------------------------------------

@@ -179,8 +179,9 @@ pub enum NatsError {
     },
     /// The stream does not exist and the options say not to create it.
     #[error(
-        "no JetStream stream `{stream}` on {url}: create it with `vouch init --nats {url} --stream {stream}` \
-         (on this directory, or a new one), or point --nats at the server that has it"
+        "no JetStream stream `{stream}` on {url}: point --nats at the server that has it, or create \
+         it with `vouch init --nats {url} --stream {stream}` (a new stream is another log: a \
+         directory whose views came from the one that is gone adopts it with `vouch rebuild`)"
     )]
     MissingStream {
         /// The stream.
