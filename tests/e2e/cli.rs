@@ -236,19 +236,24 @@ fn run_start_with_the_same_run_id_is_a_no_op() {
     let second = ledger.vouch(&args).ok().to_owned();
     assert_eq!(first, "train-7\n");
     assert_eq!(second, "train-7\n");
-    // Even with other options, the run keeps its first start.
-    ledger
-        .vouch(&[
-            "run",
-            "start",
-            "--experiment",
-            "other",
-            "--run-id",
-            "train-7",
-            "--git",
-            "none",
-        ])
-        .ok();
+    // With other options it is another fact under the same id: refused, naming both
+    // records' digests, and the run keeps its first start.
+    let other = ledger.vouch(&[
+        "run",
+        "start",
+        "--experiment",
+        "other",
+        "--run-id",
+        "train-7",
+        "--git",
+        "none",
+    ]);
+    other.fails(65, "other content");
+    assert!(
+        other.stderr.contains("stored record's digest"),
+        "{}",
+        other.stderr
+    );
     let s = status(&ledger);
     assert_eq!(s["log_position"], 1, "{s}");
     assert_eq!(s["counts"]["runs"], 1, "{s}");
@@ -737,12 +742,18 @@ fn run_finish_records_the_status_once() {
     );
     assert_eq!(show(&ledger, "r1")["status"], "failed");
     assert_eq!(show(&ledger, "r1")["finished"]["status"], "failed");
-    // A retried finish, even with another status, is a no-op.
+    // A retried finish is a no-op; one with another status is refused.
+    check(
+        &ledger,
+        &["run", "finish", "--run", "r1", "--status", "failed"],
+        0,
+        "already recorded at position 2",
+    );
     check(
         &ledger,
         &["run", "finish", "--run", "r1", "--status", "ok"],
-        0,
-        "already recorded at position 2",
+        65,
+        "other content",
     );
     assert_eq!(show(&ledger, "r1")["status"], "failed");
     assert_eq!(status(&ledger)["log_position"], 2);
@@ -1245,7 +1256,7 @@ fn ledger_location_problems_are_explained() {
         "init must leave a foreign directory alone"
     );
 
-    // A damaged marker.
+    // A damaged marker: a file Vouch wrote that does not read back is a damaged store.
     for marker in [
         &b"garbage"[..],
         b"",
@@ -1255,14 +1266,14 @@ fn ledger_location_problems_are_explained() {
         let damaged = TestLedger::new();
         std::fs::write(damaged.path().join("ledger.json"), marker).unwrap();
         let run = damaged.vouch(&["status"]);
-        run.fails(65, "ledger.json");
+        run.fails(70, "ledger.json");
         assert!(
             run.stderr.contains("not a ledger this version reads"),
             "{}",
             run.stderr
         );
         assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
-        check(&damaged, &["init"], 65, "ledger.json");
+        check(&damaged, &["init"], 70, "ledger.json");
     }
 }
 

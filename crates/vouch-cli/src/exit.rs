@@ -199,7 +199,7 @@ pub fn log_failure(error: &vouch_log::LogError) -> Failure {
     match error {
         L::Unavailable(_) => Failure::Unavailable,
         L::Storage(_) => Failure::Io,
-        L::TooLarge { .. } | L::IdConflict { .. } => Failure::BadInput,
+        L::TooLarge { .. } | L::IdConflict { .. } | L::ContentConflict { .. } => Failure::BadInput,
         L::PermissionDenied(_) => Failure::NoPermission,
         _ => Failure::Internal,
     }

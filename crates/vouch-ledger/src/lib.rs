@@ -361,6 +361,11 @@ pub fn record(event: &Event) -> Result<NewRecord, LogError> {
     })
 }
 
+/// Whether two events state the same facts: equal but for the envelope's time.
+fn same_but_time(a: &Event, b: &Event) -> bool {
+    a.id == b.id && a.producer == b.producer && a.subject == b.subject && a.body == b.body
+}
+
 /// Opens the views, starting them afresh when the store cannot be read (they are derived
 /// from the log). Returns whether they were started afresh, so the caller rebuilds.
 fn open_views(views_dir: &Path, deadline: Instant) -> Result<(Views, bool), OpenError> {
@@ -507,6 +512,14 @@ impl Ledger {
                 let mut nats = nats_options(&recorded, options);
                 nats.create = true;
                 NatsLog::connect(&nats)?;
+                // Provisioning the recorded stream again is the operator saying that this
+                // stream is the ledger's log now.
+                let adopt = OpenOptions {
+                    adopt_log: true,
+                    ..options.clone()
+                };
+                Ledger::open(dir, &adopt)?;
+                return Ok(Initialised::AlreadyThere);
             }
             Ledger::open(dir, options)?;
             return Ok(Initialised::AlreadyThere);
@@ -696,6 +709,7 @@ impl Ledger {
             _ => {
                 if marker.log.is_some() {
                     tracing::warn!(recorded = ?marker.log, found = %identity, "adopting another log, as asked");
+                    rebuild = true;
                 }
                 write_marker(
                     dir,
@@ -741,7 +755,7 @@ impl Ledger {
                 rebuild = true;
             }
         }
-        if rebuild || options.adopt_log {
+        if rebuild {
             tracing::info!("projecting the whole log again");
             ledger.rebuild(&mut |_, _| {})?;
         } else if !ledger.views.is_current_format()? {
@@ -810,7 +824,60 @@ impl Ledger {
     ///
     /// # Errors
     /// When the log fails; nothing of the batch is acknowledged then.
+    ///
+    /// An event whose id the log holds with other content is refused
+    /// ([`LogError::ContentConflict`], naming both digests), unless the two differ only in
+    /// the envelope's time: a retried command (`run start`, `log` with `--event-id`) states
+    /// the same facts at a later time, and is the duplicate it means to be.
     pub fn append_unprojected(&mut self, events: &[Event]) -> Result<Vec<Appended>, LogError> {
+        let mut pending: Vec<Event> = events.to_vec();
+        let mut settled: std::collections::HashMap<usize, Position> = Default::default();
+        let mut index: Vec<usize> = (0..events.len()).collect();
+        loop {
+            match self.append_once(&pending) {
+                Ok(results) => {
+                    let mut results = results.into_iter();
+                    return Ok((0..events.len())
+                        .map(|i| match settled.get(&i) {
+                            Some(&p) => Appended::Duplicate(p),
+                            None => results.next().expect("one result per pending event"),
+                        })
+                        .collect());
+                }
+                Err(LogError::IdConflict { event_id, position }) => {
+                    let stored = self.log().read(position, 1)?;
+                    let stored = stored.first().filter(|r| r.position == position);
+                    let offered = pending
+                        .iter()
+                        .position(|e| e.id.as_str() == event_id)
+                        .ok_or_else(|| LogError::IdConflict {
+                            event_id: event_id.clone(),
+                            position,
+                        })?;
+                    let stored_event = stored.and_then(|r| vouch_event::decode(&r.bytes).ok());
+                    if stored_event.is_some_and(|s| same_but_time(&s, &pending[offered])) {
+                        settled.insert(index[offered], position);
+                        pending.remove(offered);
+                        index.remove(offered);
+                        continue;
+                    }
+                    return Err(LogError::ContentConflict {
+                        event_id,
+                        position,
+                        stored: stored.map_or_else(
+                            || "unreadable".into(),
+                            |r| vouch_event::event_digest(&r.bytes).to_string(),
+                        ),
+                        offered: vouch_event::event_digest(&record(&pending[offered])?.bytes)
+                            .to_string(),
+                    });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn append_once(&mut self, events: &[Event]) -> Result<Vec<Appended>, LogError> {
         if let Backend::Embedded(log) = &self.log {
             return log.append_batch(events.iter().map(record).collect::<Result<_, _>>()?);
         }

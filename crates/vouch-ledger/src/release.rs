@@ -278,13 +278,37 @@ impl Ledger {
             }),
         };
         event.check().map_err(ReleaseError::Refused)?;
-        let appended = self
-            .append(std::slice::from_ref(&event))
-            .map_err(|e| match e {
-                crate::AppendError::Log(e) => ReleaseError::Log(e),
-                crate::AppendError::Project(e) => ReleaseError::Project(e),
-            })?;
-        Ok((appended[0].position().get(), digest))
+        match self.append(std::slice::from_ref(&event)) {
+            Ok(appended) => Ok((appended[0].position().get(), digest)),
+            // Another writer recorded the same policy text first (its envelope differs:
+            // another time or producer). The id names the text's digest, so the stored
+            // record is this policy if it publishes the same digest for the same model.
+            Err(crate::AppendError::Log(
+                LogError::IdConflict { event_id, position }
+                | LogError::ContentConflict {
+                    event_id, position, ..
+                },
+            )) => {
+                let stored = self.log().read(position, 1)?;
+                let same = stored
+                    .first()
+                    .and_then(|r| vouch_event::decode(&r.bytes).ok())
+                    .is_some_and(|e| {
+                        e.subject == event.subject
+                            && matches!(&e.body, Body::PolicyPublished(p) if p.digest == digest)
+                    });
+                if !same {
+                    return Err(ReleaseError::Log(LogError::IdConflict {
+                        event_id,
+                        position,
+                    }));
+                }
+                self.catch_up(&mut |_, _| {})?;
+                Ok((position.get(), digest))
+            }
+            Err(crate::AppendError::Log(e)) => Err(ReleaseError::Log(e)),
+            Err(crate::AppendError::Project(e)) => Err(ReleaseError::Project(e)),
+        }
     }
 
     /// The positions of every event of `runs` (and `extra`), ascending, and their evidence

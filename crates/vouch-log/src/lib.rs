@@ -171,12 +171,27 @@ pub enum LogError {
     /// A record's event id is already in the log with other bytes. One event id names one
     /// content: the record was not written (on a stream that deduplicated it, the stored
     /// one stands), and the caller must not report it as recorded.
-    #[error("event id `{event_id}` is already in the log at position {position} with other content")]
+    #[error(
+        "event id `{event_id}` is already in the log at position {position} with other content"
+    )]
     IdConflict {
         /// The event id.
         event_id: String,
         /// Where the stored record with that id is.
         position: Position,
+    },
+    /// [`LogError::IdConflict`] as the ledger reports it: with the digests of both
+    /// records, so the operator can tell which content the log kept.
+    #[error("event id `{event_id}` is already in the log at position {position} with other content (stored record's digest {stored}, this one's {offered}); one event id names one content: use a new event id for new content")]
+    ContentConflict {
+        /// The event id.
+        event_id: String,
+        /// Where the stored record with that id is.
+        position: Position,
+        /// The stored record's digest.
+        stored: String,
+        /// The refused record's digest.
+        offered: String,
     },
     /// The backend could not be reached in time.
     #[error("log unavailable: {0}")]
