@@ -18,9 +18,9 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use vouch_event::{Body, RunId, Subject, Timestamp};
+use vouch_event::{Body, RunId, Subject};
 use vouch_ledger::{AppendError, Ledger, OpenOptions};
-use vouch_log::{Appended, Log, LogError, Position};
+use vouch_log::{Appended, Log, Position};
 use vouch_test_nats::NatsServer;
 
 use crate::support::{metric_event, start_event, trust_like, Run, TestLedger};
@@ -1238,14 +1238,17 @@ fn a_late_retry_with_other_content_is_an_id_conflict_not_a_duplicate() {
     );
 
     let mut changed = metric.clone();
-    changed.time = Timestamp::from_unix_nanos(1_796_000_000_000_000_000);
+    let Body::MetricsLogged(logged) = &mut changed.body else {
+        panic!("a metric event")
+    };
+    logged.metrics.values_mut().for_each(|v| *v += 1.0);
+    // The log's IdConflict, or the ledger's report of it with both digests.
+    let conflict = format!(
+        "event id `{}` is already in the log at position 2 with other content",
+        metric.id
+    );
     match open().append(&[changed]) {
-        Err(AppendError::Log(LogError::IdConflict { event_id, position })) => {
-            assert_eq!(
-                (event_id.as_str(), position),
-                (metric.id.as_str(), Position::new(2))
-            );
-        }
+        Err(AppendError::Log(e)) if e.to_string().contains(&conflict) => {}
         other => panic!("expected an id conflict, got {other:?}"),
     }
     assert_eq!(
