@@ -245,6 +245,9 @@ pub struct Status {
     /// For NATS: the stream followed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stream: Option<String>,
+    /// What the log is (`Log::identity`): the embedded log's id, or a stream's name and
+    /// creation time.
+    pub log_identity: String,
     /// The log's last position.
     pub log_position: u64,
     /// The views' position.
@@ -1040,6 +1043,7 @@ impl Ledger {
                 Backend::Nats(log) => Some(log.stream_name().to_owned()),
                 Backend::Embedded(_) => None,
             },
+            log_identity: self.log().identity()?,
             log_position: self.log().last_position()?.get(),
             view_position: self.views.position()?.get(),
             counts: self.views.counts()?,
