@@ -388,7 +388,7 @@ fn cluster_node_loss_keeps_acknowledged_events_and_a_linear_chain() {
     let stop = AtomicBool::new(false);
     let batches = AtomicUsize::new(0);
     let chained = AtomicUsize::new(0);
-    let (acked, chain_acked, killed) = thread::scope(|scope| {
+    let (acked, chain_acked, killed, identity) = thread::scope(|scope| {
         let _stop = StopOnDrop(&stop);
         let publisher = scope.spawn(|| publish(&publisher_log, "e", &stop, &batches, deadline));
         let chain_writers: Vec<_> = chain_logs
@@ -426,6 +426,7 @@ fn cluster_node_loss_keeps_acknowledged_events_and_a_linear_chain() {
             batches.load(Ordering::SeqCst),
             chained.load(Ordering::SeqCst),
         );
+        let identity = retry(deadline, "the log's identity", || publisher_log.identity());
         cluster.kill(leader);
         let killed_at = Instant::now();
         wait_until(deadline, "a batch after the node loss", &writers, || {
@@ -447,7 +448,7 @@ fn cluster_node_loss_keeps_acknowledged_events_and_a_linear_chain() {
         stop.store(true, Ordering::SeqCst);
         let acked = join(publisher);
         let chain_acked: Vec<_> = chain_writers.into_iter().flat_map(join).collect();
-        (acked, chain_acked, leader)
+        (acked, chain_acked, leader, identity)
     });
 
     // Reading works through every surviving node, and they agree.
@@ -456,7 +457,15 @@ fn cluster_node_loss_keeps_acknowledged_events_and_a_linear_chain() {
         let mut options = options.clone();
         options.url = url;
         options.create = false;
-        read_all(&connect(&options, deadline), deadline)
+        let log = connect(&options, deadline);
+        // A new leader is the same log: directories recorded its identity and would
+        // refuse another.
+        let now = retry(deadline, "the log's identity", || log.identity());
+        assert_eq!(
+            now, identity,
+            "the stream's identity changed with its leader"
+        );
+        read_all(&log, deadline)
     };
     let reading = Instant::now();
     let records = read_via(cluster.node_url(survivors[0]));
