@@ -125,7 +125,7 @@ fn retried(ledger: &TestLedger, id: &str, command: impl Fn(&str) -> Vec<String>)
     assert_eq!(again.json()["duplicate"], true, "{}", again.stdout);
 
     let changed = vouch(ledger, &with_id("two"));
-    changed.fails(65, &format!("event id `{id}` is already recorded"));
+    changed.fails(65, &format!("event id `{id}` is already in the log"));
     assert_eq!(log_position(ledger), position, "a changed retry wrote");
 }
 
@@ -421,4 +421,311 @@ fn a_fifo_or_huge_trust_json_in_the_ledger_is_a_damaged_store_not_a_hang() {
             );
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Exit codes as README's table says
+// ---------------------------------------------------------------------------------------
+
+/// `vouch` with a file-size limit (`RLIMIT_FSIZE`) of `bytes`: a write past it fails with
+/// EFBIG, as a write on a full disk fails, without needing a disk to fill.
+fn limited(ledger: &TestLedger, bytes: u64) -> std::process::Command {
+    use std::os::unix::process::CommandExt;
+    let mut command = ledger.command();
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            let limit = libc::rlimit {
+                rlim_cur: bytes,
+                rlim_max: bytes,
+            };
+            // A write past the limit raises SIGXFSZ, which would kill the process before
+            // it could report anything: ignored, the write fails with EFBIG instead.
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    command
+}
+
+fn output(command: &mut std::process::Command) -> Run {
+    let output = command.output().expect("spawn vouch");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// 160 params of 4,000 bytes: one event of about 640 KB.
+fn big_params() -> Vec<String> {
+    let mut args = strings(&["log", "param", "--run", "r1"]);
+    args.extend((0..160).map(|i| format!("p{i:03}={}", "v".repeat(4000))));
+    args
+}
+
+#[test]
+fn a_write_that_fails_like_a_full_disk_is_an_io_error_74() {
+    // The log's write fails: nothing stored.
+    let ledger = ledger_with_run();
+    let before = log_position(&ledger);
+    let run = output(limited(&ledger, 600_000).args(big_params()));
+    run.fails(74, "File too large");
+    let json = output(limited(&ledger, 600_000).arg("--json").args(big_params()));
+    assert_eq!(json.code, 74, "{json:?}");
+    assert_eq!(json.json()["exit_code"], 74);
+    assert_eq!(log_position(&ledger), before, "nothing stored");
+    // The views' write fails (the store's files are larger than the limit).
+    let ledger = ledger_with_run();
+    let run = output(limited(&ledger, 200).args(["log", "param", "--run", "r1", "a=b"]));
+    run.fails(74, "File too large");
+}
+
+#[test]
+fn ingest_on_a_full_disk_fails_with_74_while_its_input_stays_open() {
+    use std::io::Write;
+    let ledger = ledger_with_run();
+    let mut child = limited(&ledger, 600_000)
+        .args(["ingest", "--batch", "1", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn vouch");
+    let params: Vec<String> = (0..160)
+        .map(|i| format!(r#""p{i:03}":"{}""#, "v".repeat(4000)))
+        .collect();
+    let line = format!(
+        r#"{{"id":"big","kind":"params_logged","schema":1,"time":"2026-11-28T04:20:51Z","producer":"e2e","run":"r1","data":{{"params":{{{}}}}}}}"#,
+        params.join(",")
+    );
+    // Standard input stays open, as a pipeline's would: the append fails, and the
+    // command must end anyway, not wait for more input.
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(format!("{line}\n").as_bytes()).unwrap();
+    stdin.flush().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("ingest on a full disk did not end within 20 s with its input open");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(74),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // The ledger is free again at once.
+    assert_eq!(log_position(&ledger), 1);
+}
+
+#[test]
+fn damaged_files_vouch_wrote_are_a_damaged_store_70_for_every_command() {
+    for (file, content) in [
+        ("ledger.json", &b"garbage"[..]),
+        ("ledger.json", b""),
+        ("trust.json", b"{ not json"),
+        ("trust.json", b"[]"),
+    ] {
+        let ledger = ledger_with_run();
+        std::fs::write(ledger.path().join(file), content).unwrap();
+        for args in [
+            &["status"][..],
+            &["verify"],
+            &["rebuild"],
+            &["runs", "list"],
+        ] {
+            let run = ledger.vouch(args);
+            run.fails(70, file);
+            let mut json = vec!["--json"];
+            json.extend(args);
+            assert_eq!(
+                ledger.vouch(&json).json()["exit_code"],
+                70,
+                "{file} {args:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn verify_and_rebuild_give_the_same_code_for_a_damaged_log_record() {
+    let ledger = ledger_with_run();
+    for step in 0..20 {
+        ledger
+            .vouch(&[
+                "log",
+                "metric",
+                "--run",
+                "r1",
+                "--step",
+                &step.to_string(),
+                "auc=0.5",
+            ])
+            .ok();
+    }
+    // Flip a byte in the middle of the first segment: a record there no longer matches
+    // its checksum, and whole records follow it, so it is damage, not a torn tail.
+    let segments = ledger.path().join("log").join("segments");
+    let segment = std::fs::read_dir(&segments)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .min()
+        .expect("a segment");
+    let mut bytes = std::fs::read(&segment).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x55;
+    std::fs::write(&segment, bytes).unwrap();
+
+    let verify = ledger.vouch(&["verify"]);
+    let rebuild = ledger.vouch(&["rebuild"]);
+    assert_eq!(
+        (verify.code, rebuild.code),
+        (70, 70),
+        "verify: {verify:?}\nrebuild: {rebuild:?}"
+    );
+    assert!(verify.stderr.contains("damaged"), "{}", verify.stderr);
+    let json = ledger.vouch(&["--json", "verify"]);
+    assert_eq!(json.code, 70);
+    assert_eq!(json.json()["ok"], false);
+}
+
+#[test]
+fn usage_errors_print_json_under_json() {
+    let ledger = TestLedger::new();
+    for args in [
+        &["--json", "runs", "--bogus"][..],
+        &["--json", "log", "param"],
+        &["runs", "show", "--json"],
+        &["--json", "frobnicate"],
+    ] {
+        let run = ledger.vouch(args);
+        assert_eq!(run.code, 64, "{args:?}: {run:?}");
+        let doc = run.json();
+        assert_eq!(doc["exit_code"], 64, "{args:?}");
+        assert!(!doc["error"].as_str().unwrap().is_empty(), "{doc}");
+        assert!(
+            !run.stderr.is_empty(),
+            "the message still goes to standard error"
+        );
+    }
+    // Without --json, standard output stays empty.
+    let run = ledger.vouch(&["runs", "--bogus"]);
+    assert_eq!((run.code, run.stdout.as_str()), (64, ""));
+    // Help and version are not errors.
+    assert_eq!(ledger.vouch(&["--json", "--version"]).code, 0);
+}
+
+#[test]
+fn an_event_id_recorded_with_other_content_is_bad_input_65() {
+    let ledger = ledger_with_run();
+    let line = |value: &str| {
+        format!(
+            r#"{{"id":"same","kind":"params_logged","schema":1,"time":"2026-11-28T04:20:51Z","producer":"e2e","run":"r1","data":{{"params":{{"a":"{value}"}}}}}}"#
+        )
+    };
+    ledger
+        .vouch_with_input(&["ingest", "-"], line("1").as_bytes())
+        .ok();
+    // The same line again is a duplicate.
+    ledger
+        .vouch_with_input(&["ingest", "-"], line("1").as_bytes())
+        .ok();
+    // Other content under the id: a bad line naming the id, the rest stored.
+    let other = format!(
+        "{}\n{}\n",
+        line("2"),
+        r#"{"id":"fresh","kind":"params_logged","schema":1,"time":"2026-11-28T04:20:51Z","producer":"e2e","run":"r1","data":{"params":{"b":"1"}}}"#
+    );
+    let run = ledger.vouch_with_input(&["ingest", "-"], other.as_bytes());
+    run.fails(65, "line 1: event id `same` is already in the log");
+    assert_eq!(
+        log_position(&ledger),
+        3,
+        "run_started, `same` once, `fresh`"
+    );
+    // From the command line too.
+    ledger
+        .vouch(&["log", "param", "--run", "r1", "--event-id", "same", "a=3"])
+        .fails(65, "event id `same`");
+}
+
+// ---------------------------------------------------------------------------------------
+// Terminal output: control characters escaped, JSON exact
+// ---------------------------------------------------------------------------------------
+
+const OSC_TITLE: &str = "\x1b]0;pwned\x07";
+const SGR_RED: &str = "\x1b[31m";
+
+/// No byte a terminal would act on: C0 controls other than the newline, DEL, and the C1
+/// controls (U+0080..U+009F).
+#[track_caller]
+fn assert_no_controls(what: &str, text: &str) {
+    let bad: Vec<char> = text
+        .chars()
+        .filter(|&c| c != '\n' && c.is_control())
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "{what} printed control characters {bad:?}:\n{text}"
+    );
+}
+
+#[test]
+fn logged_values_reach_the_terminal_escaped_and_json_exact() {
+    let ledger = ledger_with_run();
+    ledger.start_run("r2");
+    let value = format!("{OSC_TITLE}x{SGR_RED}y\u{9b}2J");
+    for run in ["r1", "r2"] {
+        ledger
+            .vouch(&["log", "param", "--run", run, &format!("evil={value}")])
+            .ok();
+    }
+    for args in [&["runs", "show", "r1"][..], &["compare", "r1", "r2"]] {
+        let run = ledger.vouch(args);
+        assert_no_controls(&format!("{args:?}"), run.ok());
+        assert!(
+            run.stdout.contains(r"\x1b]0;pwned\x07x\x1b[31my\u{9b}2J"),
+            "{args:?} should show the value escaped:\n{}",
+            run.stdout
+        );
+    }
+    // JSON keeps the exact value.
+    let doc = ledger.vouch(&["--json", "runs", "show", "r1"]).json();
+    assert_eq!(doc["params"]["evil"]["value"], value.as_str());
+
+    // An error echoing the input is escaped too.
+    let run = ledger.vouch(&["log", "metric", "--run", "r1", &format!("auc={SGR_RED}1")]);
+    assert_eq!(run.code, 65);
+    assert_no_controls("a refused metric", &run.stderr);
+    assert!(run.stderr.contains(r"\x1b[31m1"), "{}", run.stderr);
+}
+
+#[test]
+fn ingest_errors_echo_rejected_bytes_escaped() {
+    let ledger = ledger_with_run();
+    let lines = [
+        // An unknown kind, named in the error.
+        r#"{"id":"a","kind":"\u001b]0;pwned\u0007","schema":1,"time":"2026-11-28T04:20:51Z","producer":"e2e","run":"r1","data":{}}"#.to_owned(),
+        // A run id that breaks its rule, echoed in the error.
+        r#"{"id":"b","kind":"params_logged","schema":1,"time":"2026-11-28T04:20:51Z","producer":"e2e","run":"\u001b[31m","data":{"params":{"a":"b"}}}"#.to_owned(),
+        // Raw control bytes: not even JSON.
+        format!("{OSC_TITLE}{SGR_RED}\x7f\u{9b}"),
+    ];
+    let run = ledger.vouch_with_input(&["ingest", "-"], lines.join("\n").as_bytes());
+    assert_eq!(run.code, 65, "{run:?}");
+    assert_no_controls("ingest's report", &run.stderr);
+    assert_no_controls("ingest's summary", &run.stdout);
+    assert!(run.stderr.matches("line ").count() >= 3, "{}", run.stderr);
 }

@@ -2688,9 +2688,9 @@ fn verify_names_the_first_decision_that_fails() {
     std::fs::remove_file(env.trust_file()).unwrap();
     env.trust(&key, "release-bot", "signer");
     env.check(&["verify"], 0, "the chain verifies");
-    // A damaged trust file is bad input, not a verification verdict.
+    // A damaged trust file is a damaged store (70), not a verification verdict.
     env.file("ledger/trust.json", "{ not json");
-    env.check(&["verify"], 65, "trust.json");
+    env.check(&["verify"], 70, "trust.json");
 }
 
 // ---------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ use vouch_views::Views;
 
 use crate::context::{now, parse_time, Context, DayEnd};
 use crate::exit::{bad_input, CliError, CliResult};
-use crate::output::Progress;
+use crate::output::{note, Progress};
 
 impl From<AsOfError> for CliError {
     fn from(e: AsOfError) -> Self {
@@ -66,7 +66,7 @@ impl At {
             progress.update(at.get(), end.get())
         })?;
         progress.finish();
-        eprintln!(
+        note!(
             "as of log position {position} of {last}{}",
             time.map_or(String::new(), |t| format!(" ({t})"))
         );

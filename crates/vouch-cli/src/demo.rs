@@ -19,14 +19,15 @@ use vouch_event::{
 };
 use vouch_event::{ModelName, ReviewVerdict};
 use vouch_files::FileKind;
-use vouch_ledger::{Ledger, Role, Trust};
+use vouch_ledger::{AppendError, Ledger, Role, Trust};
+use vouch_log::{Appended, LogError};
 
 use crate::cli::GateArgs;
 
 use crate::cli::DemoCommand;
 use crate::context::{file_uri, Context};
 use crate::exit::{CliError, CliResult, Fail, Failure};
-use crate::output::{self, number, print, table};
+use crate::output::{self, number, print, say, table};
 
 struct Candidate {
     run: &'static str,
@@ -123,6 +124,34 @@ pub fn run(ctx: &Context, command: DemoCommand) -> CliResult<()> {
     }
 }
 
+/// Appends the demo's events. Some are dated relative to today (so its dataset stays
+/// fresh), so on another day a second run states other facts under the same ids: each
+/// event whose id the log already holds keeps its first content (a duplicate), instead of
+/// the whole run failing as a conflict. Nothing else writes under the demo's ids.
+fn append_demo_events(ledger: &mut Ledger, events: &[Event]) -> CliResult<Vec<Appended>> {
+    let conflict = |e: &AppendError| {
+        matches!(
+            e,
+            AppendError::Log(LogError::ContentConflict { .. } | LogError::IdConflict { .. })
+        )
+    };
+    match ledger.append(events) {
+        Err(e) if conflict(&e) => {}
+        other => return Ok(other?),
+    }
+    let mut results = Vec::with_capacity(events.len());
+    for event in events {
+        match ledger.append(std::slice::from_ref(event)) {
+            Ok(mut one) => results.push(one.pop().expect("one result per event")),
+            Err(AppendError::Log(
+                LogError::ContentConflict { position, .. } | LogError::IdConflict { position, .. },
+            )) => results.push(Appended::Duplicate(position)),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(results)
+}
+
 /// Midnight UTC `days` days before today: the demo's dataset is always fresh enough for
 /// its policy's freshness gate, whenever the demo runs.
 fn days_ago(days: i64) -> Timestamp {
@@ -147,7 +176,7 @@ fn loan_risk(ctx: &Context) -> CliResult<()> {
         events.extend(candidate_events(c, i as i64 * 60, &files, &dataset)?);
     }
     let mut ledger = ctx.open()?;
-    let results = ledger.append(&events)?;
+    let results = append_demo_events(&mut ledger, &events)?;
     let new = results
         .iter()
         .filter(|r| matches!(r, vouch_log::Appended::New(_)))
@@ -213,7 +242,7 @@ fn replay_step(
         ));
     }
     if !ctx.global.json {
-        println!("\nPolicy 2026.12-1 tightens the latency SLO to 180 ms. Replayed on the evidence each decision read:");
+        say!("\nPolicy 2026.12-1 tightens the latency SLO to 180 ms. Replayed on the evidence each decision read:");
         for d in report.decisions.iter().filter(|d| d.changed) {
             let gates: Vec<String> = d
                 .gates
@@ -221,7 +250,7 @@ fn replay_step(
                 .filter_map(|g| g.new.as_ref())
                 .map(|g| g.reason.clone())
                 .collect();
-            println!(
+            say!(
                 "  decision #{} ({}): {} → {} ({})",
                 d.index,
                 d.run,
@@ -230,7 +259,7 @@ fn replay_step(
                 gates.join("; ")
             );
         }
-        println!(
+        say!(
             "  {} decisions replayed, {} would change, {} unchanged  (vouch replay --policy {})",
             report.summary.replayed,
             report.summary.changed,
@@ -318,8 +347,7 @@ fn live_step(ctx: &Context, ledger: &mut Ledger) -> CliResult<vouch_diagnose::Di
             });
         }
     }
-    let fresh = ledger
-        .append(&events)?
+    let fresh = append_demo_events(ledger, &events)?
         .iter()
         .all(|r| matches!(r, vouch_log::Appended::New(_)));
     let diagnosis = vouch_diagnose::diagnose(
@@ -344,17 +372,17 @@ fn live_step(ctx: &Context, ledger: &mut Ledger) -> CliResult<vouch_diagnose::Di
         ));
     }
     if !ctx.global.json {
-        println!(
+        say!(
             "\nFour weeks of live AUC (two on production v3, then two on Run B), and the on-call diagnosis:"
         );
         crate::diagnose::print_diagnosis(&diagnosis);
-        println!("  (vouch diagnose --model loan-risk)");
+        say!("  (vouch diagnose --model loan-risk)");
     }
     Ok(diagnosis)
 }
 
 fn print_candidates(dir: &Path, events: usize, new: usize, docs: &[vouch_views::RunDoc]) {
-    println!(
+    say!(
         "loan-risk demo: {events} events published to {} ({new} new)\n",
         dir.display()
     );
@@ -384,7 +412,7 @@ fn print_candidates(dir: &Path, events: usize, new: usize, docs: &[vouch_views::
         t.add_row(row);
     }
     print(&t);
-    println!(
+    say!(
         "\nRun C has the best AUC but a p95 latency of 410 ms; Run B is close on AUC and sound on\n\
          latency, calibration, fairness and every region. The release policy decides.\n"
     );
@@ -561,7 +589,7 @@ fn release_flow(ctx: &Context, ledger: &mut Ledger, files: &Path) -> CliResult<D
     if already {
         release.already_recorded = true;
         if !json {
-            println!("release decisions for loan-risk are already recorded in this ledger; checking them\n");
+            say!("release decisions for loan-risk are already recorded in this ledger; checking them\n");
         }
     } else {
         let gate = |run: &str| GateArgs {
@@ -603,14 +631,14 @@ fn release_flow(ctx: &Context, ledger: &mut Ledger, files: &Path) -> CliResult<D
             crate::context::now(),
         )?;
         if !json {
-            println!("production v3: first release → needs review → approved by Dana Okafor → deployed\n");
+            say!("production v3: first release → needs review → approved by Dana Okafor → deployed\n");
         }
         for run in ["loan-risk-a", "loan-risk-b", "loan-risk-c", "loan-risk-d"] {
             let p = crate::release::promote_on(ctx, ledger, &gate(run), &signer)?;
             if !json {
-                println!("── {run}: {}", p.outcome.as_str());
+                say!("── {run}: {}", p.outcome.as_str());
                 crate::release::print_evaluation(&p.evaluated);
-                println!();
+                say!();
             }
             release.decisions.push(demo_decision(&p));
         }
@@ -656,11 +684,11 @@ fn release_flow(ctx: &Context, ledger: &mut Ledger, files: &Path) -> CliResult<D
                 ]);
             }
             print(&t);
-            println!();
+            say!();
         }
-        println!("Run B's model ({digest}) is deployed to production. Its audit:");
+        say!("Run B's model ({digest}) is deployed to production. Its audit:");
         crate::release::print_checks(&report.checks);
-        println!(
+        say!(
             "\nchain: {} decisions, {} signatures checked — {}",
             verified.decisions,
             verified.signatures,
@@ -671,7 +699,7 @@ fn release_flow(ctx: &Context, ledger: &mut Ledger, files: &Path) -> CliResult<D
             }
         );
         let dir = ledger.dir().display().to_string();
-        println!(
+        say!(
             "\nTry:\n  vouch --ledger {dir} audit {}/loan-risk-b.model\
              \n  vouch --ledger {dir} registry\
              \n  vouch verify-bundle {}/loan-risk-b.audit-bundle.json --trust {dir}/trust.json\
@@ -945,8 +973,7 @@ fn fraud(ctx: &Context) -> CliResult<()> {
         ),
     ];
     let mut ledger = ctx.open()?;
-    let appended = ledger
-        .append(&events)?
+    let appended = append_demo_events(&mut ledger, &events)?
         .iter()
         .filter(|r| matches!(r, vouch_log::Appended::New(_)))
         .count();
@@ -976,7 +1003,7 @@ fn fraud(ctx: &Context) -> CliResult<()> {
     {
         release.already_recorded = true;
         if !json {
-            println!("the fraud release is already recorded in this ledger; checking it\n");
+            say!("the fraud release is already recorded in this ledger; checking it\n");
         }
     } else {
         let gate = GateArgs {
@@ -987,9 +1014,9 @@ fn fraud(ctx: &Context) -> CliResult<()> {
         let promoted = crate::release::promote_on(ctx, &mut ledger, &gate, &signer)?;
         release.needs_review = Some(promoted.recorded.hash);
         if !json {
-            println!("fraud demo: run {run} published ({appended} new events)\n");
+            say!("fraud demo: run {run} published ({appended} new events)\n");
             crate::release::print_evaluation(&promoted.evaluated);
-            println!(
+            say!(
                 "\ndecision {} (chain index {}): {}",
                 promoted.recorded.hash.hex(),
                 promoted.recorded.index,
@@ -1018,16 +1045,16 @@ fn fraud(ctx: &Context) -> CliResult<()> {
             crate::context::now(),
         )?;
         if !json {
-            println!(
+            say!(
                 "review {} by Priya Raman (risk team): approve",
                 review.hex()
             );
-            println!(
+            say!(
                 "decision {} (chain index {}): promoted, citing the review",
                 approved.hash.hex(),
                 approved.index
             );
-            println!("deployed {digest} to production\n");
+            say!("deployed {digest} to production\n");
         }
     }
     let report = ledger.audit(&digest, &trust)?;
@@ -1036,9 +1063,9 @@ fn fraud(ctx: &Context) -> CliResult<()> {
     if json {
         output::json(&release);
     } else {
-        println!("audit of the deployed fraud model:");
+        say!("audit of the deployed fraud model:");
         crate::release::print_checks(&report.checks);
-        println!(
+        say!(
             "\nchain {}",
             if release.chain_verifies {
                 "verifies"

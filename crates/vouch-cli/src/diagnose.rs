@@ -11,7 +11,7 @@ use vouch_log::Appended;
 use crate::cli::{DiagnoseArgs, LogLiveArgs};
 use crate::context::{check_flags, now, parse_time, random_u64, Context, DayEnd};
 use crate::exit::{bad_input, CliError, CliResult, Failure};
-use crate::output::{self, print, table};
+use crate::output::{self, print, say, table};
 use crate::release::{check_env, parse_model};
 
 impl From<DiagnoseError> for CliError {
@@ -97,9 +97,9 @@ pub fn log_live(ctx: &Context, args: &LogLiveArgs) -> CliResult<()> {
             "model": model, "position": position.get(), "duplicate": duplicate, "artifact": artifact,
         }));
     } else if duplicate {
-        println!("already recorded at position {position}; nothing written");
+        say!("already recorded at position {position}; nothing written");
     } else {
-        println!("recorded at position {position}");
+        say!("recorded at position {position}");
     }
     Ok(())
 }
@@ -139,9 +139,12 @@ pub fn print_diagnosis(d: &Diagnosis) {
         || "nothing deployed".to_owned(),
         |dep| format!("deployed {}", dep.artifact),
     );
-    println!(
+    say!(
         "{} in {}: {production}; {deployed}; {} live observation(s); tolerance {}",
-        d.model, d.env, d.observations, d.tolerance
+        d.model,
+        d.env,
+        d.observations,
+        d.tolerance
     );
     let mut t = table(["severity", "check", "finding", "evidence"]);
     for f in &d.findings {
@@ -159,8 +162,12 @@ pub fn print_diagnosis(d: &Diagnosis) {
     }
     print(&t);
     let s = &d.summary;
-    println!(
+    say!(
         "{} critical, {} warning(s), {} unknown, {} ok\nverdict: {}",
-        s.critical, s.warning, s.unknown, s.ok, d.verdict
+        s.critical,
+        s.warning,
+        s.unknown,
+        s.ok,
+        d.verdict
     );
 }

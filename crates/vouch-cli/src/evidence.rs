@@ -9,13 +9,13 @@ use vouch_event::{
     MetricsLogged, Name, ParamsLogged, RunFinished, RunId, RunStarted, RunStatus, Segment,
     Timestamp,
 };
-use vouch_ledger::{AppendError, Initialised, Ledger};
-use vouch_log::{Appended, LogError};
+use vouch_ledger::{Initialised, Ledger};
+use vouch_log::Appended;
 
 use crate::cli::{EnvCapture, InitArgs, LogCommand, RoleArg, RunCommand, RunStartArgs, StatusArg};
 use crate::context::{event_id, file_uri, new_run_id, parse_run, require_run, Context};
 use crate::exit::{bad_input, CliResult, Fail, Failure};
-use crate::output;
+use crate::output::{self, say};
 
 pub fn init(ctx: &Context, args: &InitArgs) -> CliResult<()> {
     let mut options = ctx.options().clone();
@@ -36,8 +36,8 @@ pub fn init(ctx: &Context, args: &InitArgs) -> CliResult<()> {
         }));
     } else {
         match outcome {
-            Initialised::Created => println!("initialised {backend} in {dir}"),
-            Initialised::AlreadyThere => println!("{dir} is already a ledger; nothing changed"),
+            Initialised::Created => say!("initialised {backend} in {dir}"),
+            Initialised::AlreadyThere => say!("{dir} is already a ledger; nothing changed"),
         }
     }
     Ok(())
@@ -137,7 +137,7 @@ fn start(ctx: &Context, args: &RunStartArgs) -> CliResult<()> {
                 "run {run} was already started; nothing written"
             );
         }
-        println!("{run}");
+        say!("{run}");
     }
     Ok(())
 }
@@ -179,35 +179,12 @@ fn run_id_for(event_id: &str) -> RunId {
     RunId::new(format!("r-{}", &hash[..12])).expect("a valid run id")
 }
 
-/// Appends one event a command built from its flags, and is the one place that decides
-/// what a retry is. The retried command stamps a later time, so its bytes differ from the
-/// stored event's and the log reports an id conflict: when the stored event with that id
-/// is this one but for its time, the retry is a duplicate (nothing written, exit 0);
-/// anything else under the id is a conflict (exit 65, naming the id).
+/// Appends one event a command built from its flags. A retry of the same command (the
+/// same facts at a later time) is a duplicate, and other content under the id a conflict
+/// (exit 65): `Ledger::append` decides both.
 pub fn append_one(ledger: &mut Ledger, event: Event) -> CliResult<Appended> {
-    let (event_id, position) = match ledger.append(std::slice::from_ref(&event)) {
-        Ok(mut results) => return Ok(results.pop().expect("one result per event")),
-        Err(AppendError::Log(LogError::IdConflict { event_id, position })) => (event_id, position),
-        Err(e) => return Err(e.into()),
-    };
-    let stored = ledger.log().read(position, 1)?;
-    let same = stored
-        .first()
-        .filter(|r| r.position == position && r.event_id == event_id)
-        .and_then(|r| vouch_event::decode(&r.bytes).ok())
-        .is_some_and(|stored| {
-            Event {
-                time: event.time,
-                ..stored
-            } == event
-        });
-    if same {
-        return Ok(Appended::Duplicate(position));
-    }
-    Err(bad_input(format!(
-        "event id `{event_id}` is already recorded at position {position} with other content: \
-         a retry must repeat the same values, and a changed value needs a new --event-id"
-    )))
+    let mut results = ledger.append(std::slice::from_ref(&event))?;
+    Ok(results.pop().expect("one result per event"))
 }
 
 fn report(ctx: &Context, run: &RunId, result: Appended, digest: Option<&Digest>) {
@@ -223,11 +200,11 @@ fn report(ctx: &Context, run: &RunId, result: Appended, digest: Option<&Digest>)
         }
         output::json(&body);
     } else if let Some(d) = digest {
-        println!("{d}");
+        say!("{d}");
     } else if duplicate {
-        println!("already recorded at position {position}; nothing written");
+        say!("already recorded at position {position}; nothing written");
     } else {
-        println!("recorded at position {position}");
+        say!("recorded at position {position}");
     }
 }
 

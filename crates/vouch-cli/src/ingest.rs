@@ -21,7 +21,7 @@ use vouch_log::{Appended, LogError};
 use crate::cli::IngestArgs;
 use crate::context::{now, Context};
 use crate::exit::{CliError, CliResult, Failure};
-use crate::output::{self, Progress};
+use crate::output::{self, note, say, Progress};
 
 /// How many bad lines are printed one by one before the rest are only counted.
 const SHOWN_BAD_LINES: usize = 100;
@@ -124,21 +124,24 @@ pub fn ingest(ctx: &Context, args: &IngestArgs) -> CliResult<()> {
     summary.bad = summary.bad_lines.len() as u64;
     if !ctx.global.json {
         for bad in summary.bad_lines.iter().take(SHOWN_BAD_LINES) {
-            eprintln!("line {}: {}", bad.line, bad.error);
+            note!("line {}: {}", bad.line, bad.error);
         }
     }
     if ctx.global.json {
         output::json(&summary);
     } else {
         if summary.bad as usize > SHOWN_BAD_LINES {
-            eprintln!(
+            note!(
                 "… and {} more bad lines (use --json to list them all)",
                 summary.bad as usize - SHOWN_BAD_LINES
             );
         }
-        println!(
+        say!(
             "{} events read: {} appended, {} already in the ledger; {} bad lines not stored",
-            summary.events, summary.appended, summary.duplicates, summary.bad
+            summary.events,
+            summary.appended,
+            summary.duplicates,
+            summary.bad
         );
     }
     if summary.bad > 0 {
@@ -167,8 +170,14 @@ fn append(
     lines: &[u64],
     bad: &mpsc::Sender<BadLine>,
 ) -> CliResult<Vec<Option<Appended>>> {
-    let refused =
-        |e: &LogError| matches!(e, LogError::TooLarge { .. } | LogError::IdConflict { .. });
+    let refused = |e: &LogError| {
+        matches!(
+            e,
+            LogError::TooLarge { .. }
+                | LogError::IdConflict { .. }
+                | LogError::ContentConflict { .. }
+        )
+    };
     match ledger.append_unprojected(events) {
         Ok(results) => return Ok(results.into_iter().map(Some).collect()),
         Err(e) if refused(&e) => {}

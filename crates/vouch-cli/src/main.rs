@@ -30,13 +30,21 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() {
-                Failure::Usage.code()
-            } else {
-                0
-            };
-            let _ = e.print();
-            return ExitCode::from(code);
+            // `--help` and `--version` are not errors.
+            if !e.use_stderr() {
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            // The command line did not parse, so `--json` is looked for in it directly:
+            // a script asking for JSON gets it for a usage error too.
+            if asks_for_json(std::env::args_os()) {
+                let message = e.render().to_string();
+                let message = message.trim_end();
+                let message = message.strip_prefix("error: ").unwrap_or(message);
+                print_json_error(message, Failure::Usage);
+            }
+            output::err_line(e.render().to_string().trim_end());
+            return ExitCode::from(Failure::Usage.code());
         }
     };
     init_tracing();
@@ -45,13 +53,26 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             if json && !output::printed_json() {
-                let body = serde_json::json!({ "error": format!("{:#}", e.error), "exit_code": e.failure.code() });
-                let _ = writeln!(std::io::stdout(), "{body}");
+                print_json_error(&format!("{:#}", e.error), e.failure);
             }
-            let _ = writeln!(std::io::stderr(), "error: {:#}", e.error);
+            output::err_line(&format!("error: {:#}", e.error));
             ExitCode::from(e.failure.code())
         }
     }
+}
+
+/// The JSON document a failing command prints on standard output under `--json`.
+fn print_json_error(message: &str, failure: Failure) {
+    let body = serde_json::json!({ "error": message, "exit_code": failure.code() });
+    let _ = writeln!(std::io::stdout(), "{body}");
+}
+
+/// Whether a command line that did not parse asked for JSON: `--json` before any `--`.
+fn asks_for_json(args: impl IntoIterator<Item = std::ffi::OsString>) -> bool {
+    args.into_iter()
+        .skip(1)
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json")
 }
 
 /// `vouch runs list | head` should end quietly, as other Unix tools do, rather than
@@ -119,5 +140,26 @@ mod tests {
     #[test]
     fn command_line_is_well_formed() {
         crate::cli::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn json_is_found_in_a_command_line_that_did_not_parse() {
+        let args = |list: &[&str]| {
+            list.iter()
+                .map(std::ffi::OsString::from)
+                .collect::<Vec<_>>()
+        };
+        assert!(super::asks_for_json(args(&[
+            "vouch", "--json", "runs", "--bogus"
+        ])));
+        assert!(super::asks_for_json(args(&[
+            "vouch", "runs", "show", "--json"
+        ])));
+        assert!(!super::asks_for_json(args(&["vouch", "runs", "show"])));
+        // After `--` it is a value, and the program name is never a flag.
+        assert!(!super::asks_for_json(args(&[
+            "vouch", "log", "param", "--", "--json"
+        ])));
+        assert!(!super::asks_for_json(args(&["--json"])));
     }
 }

@@ -1,5 +1,12 @@
-//! Tables, JSON and progress bars.
+//! Tables, JSON and progress bars, and the one sink for human-readable text.
+//!
+//! Everything a person reads (tables, lines, errors) goes through [`escape`], so a value
+//! from the ledger or the input (a param value, a rejected line, a file name) cannot send
+//! a terminal control sequence: `runs show` of a param holding `ESC ] 0 ; … BEL` prints
+//! the characters, it does not retitle the window. `--json` output is JSON, which escapes
+//! control characters itself, and is printed exactly.
 
+use std::borrow::Cow;
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -36,8 +43,61 @@ pub fn table<I: IntoIterator<Item = S>, S: Into<comfy_table::Cell>>(header: I) -
 }
 
 pub fn print(table: &Table) {
-    let _ = writeln!(std::io::stdout(), "{table}");
+    out_line(&table.to_string());
 }
+
+/// The one rule for text shown to a person: every control character (C0, DEL and C1,
+/// ESC and BEL among them) is written as an escape (`\x1b`, `\u{9b}`, `\t`), except the
+/// newline, which only separates lines. Text without any is returned as it is.
+pub fn escape(text: &str) -> Cow<'_, str> {
+    let shown = |c: char| c == '\n' || !c.is_control();
+    if text.chars().all(shown) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match c {
+            c if shown(c) => out.push(c),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if (c as u32) < 0x80 => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// A line of human-readable text on standard output, escaped. See [`say!`].
+pub fn out_line(text: &str) {
+    let _ = writeln!(std::io::stdout(), "{}", escape(text));
+}
+
+/// A line of human-readable text on standard error, escaped. See [`note!`].
+pub fn err_line(text: &str) {
+    let _ = writeln!(std::io::stderr(), "{}", escape(text));
+}
+
+/// `println!` for what a person reads: the line goes through [`escape`].
+macro_rules! say {
+    () => {
+        $crate::output::out_line("")
+    };
+    ($($arg:tt)*) => {
+        $crate::output::out_line(&format!($($arg)*))
+    };
+}
+
+/// `eprintln!` for what a person reads: the line goes through [`escape`].
+macro_rules! note {
+    () => {
+        $crate::output::err_line("")
+    };
+    ($($arg:tt)*) => {
+        $crate::output::err_line(&format!($($arg)*))
+    };
+}
+
+pub(crate) use {note, say};
 
 /// Formats a metric value compactly without losing precision.
 pub fn number(value: f64) -> String {
@@ -111,5 +171,23 @@ impl Progress {
         if let Some(bar) = &self.0 {
             bar.finish_and_clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape;
+
+    #[test]
+    fn control_characters_are_escaped_and_text_is_kept() {
+        assert_eq!(escape("plain, ünïcode ✓"), "plain, ünïcode ✓");
+        assert_eq!(escape("two\nlines"), "two\nlines");
+        assert_eq!(
+            escape("\x1b]0;pwned\x07 and \x1b[31mred"),
+            "\\x1b]0;pwned\\x07 and \\x1b[31mred"
+        );
+        assert_eq!(escape("a\tb\rc\0d\x7f"), "a\\tb\\rc\\x00d\\x7f");
+        // C1 controls: CSI (U+009B) and OSC (U+009D) act like ESC [ and ESC ].
+        assert_eq!(escape("\u{9b}31m\u{9d}0;x"), "\\u{9b}31m\\u{9d}0;x");
     }
 }

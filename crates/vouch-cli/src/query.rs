@@ -14,7 +14,7 @@ use crate::cli::{
 };
 use crate::context::{parse_run, Context};
 use crate::exit::{bad_input, CliResult};
-use crate::output::{self, number, print, table, Progress};
+use crate::output::{self, note, number, print, say, table, Progress};
 
 pub fn runs(ctx: &Context, command: RunsCommand) -> CliResult<()> {
     match command {
@@ -47,7 +47,7 @@ fn list(ctx: &Context, args: &RunsListArgs) -> CliResult<()> {
         return Ok(());
     }
     if runs.is_empty() {
-        eprintln!("no runs match");
+        note!("no runs match");
         return Ok(());
     }
     // Columns: the metrics the conditions name, else the first few overall metrics.
@@ -100,7 +100,7 @@ fn list(ctx: &Context, args: &RunsListArgs) -> CliResult<()> {
         t.add_row(row);
     }
     print(&t);
-    eprintln!("{} runs", runs.len());
+    note!("{} runs", runs.len());
     Ok(())
 }
 
@@ -156,26 +156,26 @@ fn show(ctx: &Context, args: &RunsShowArgs) -> CliResult<()> {
         output::json(&body);
         return Ok(());
     }
-    println!("run         {}", doc.run);
+    say!("run         {}", doc.run);
     match &doc.started {
         Some(s) => {
-            println!("experiment  {}", s.experiment);
+            say!("experiment  {}", s.experiment);
             if let Some(name) = &s.name {
-                println!("name        {name}");
+                say!("name        {name}");
             }
-            println!("started     {} by {}", s.time, s.producer);
+            say!("started     {} by {}", s.time, s.producer);
             match &s.git {
-                Some(g) => println!(
+                Some(g) => say!(
                     "code        {}{}",
                     g.commit,
                     if g.dirty { " (dirty work tree)" } else { "" }
                 ),
-                None => println!("code        not recorded"),
+                None => say!("code        not recorded"),
             }
             if let Some(env) = &s.env {
                 let tools: Vec<String> =
                     env.tools.iter().map(|(k, v)| format!("{k} {v}")).collect();
-                println!(
+                say!(
                     "environment {} {} on {}; {}",
                     env.os,
                     env.cpu,
@@ -184,18 +184,20 @@ fn show(ctx: &Context, args: &RunsShowArgs) -> CliResult<()> {
                 );
             }
         }
-        None => println!("experiment  unknown: events arrived before its run_started"),
+        None => say!("experiment  unknown: events arrived before its run_started"),
     }
     match &doc.finished {
-        Some(f) => println!("status      {} at {}", f.status.as_str(), f.time),
-        None => println!("status      {}", doc.status()),
+        Some(f) => say!("status      {} at {}", f.status.as_str(), f.time),
+        None => say!("status      {}", doc.status()),
     }
-    println!(
+    say!(
         "events      {} (log positions {}..={})",
-        doc.events, doc.first_position, doc.last_position
+        doc.events,
+        doc.first_position,
+        doc.last_position
     );
     if !doc.params.is_empty() {
-        println!();
+        say!();
         let mut t = table(["param", "value"]);
         for (k, v) in &doc.params {
             t.add_row([k.as_str(), v.value.as_str()]);
@@ -203,7 +205,7 @@ fn show(ctx: &Context, args: &RunsShowArgs) -> CliResult<()> {
         print(&t);
     }
     if !doc.metrics.is_empty() {
-        println!();
+        say!();
         let mut t = table(["metric", "segment", "value", "step", "values", "time"]);
         for m in doc.metrics.values() {
             t.add_row(vec![
@@ -219,7 +221,7 @@ fn show(ctx: &Context, args: &RunsShowArgs) -> CliResult<()> {
         print(&t);
     }
     if !doc.artifacts.is_empty() {
-        println!();
+        say!();
         let mut t = table(["artifact", "digest", "size", "uri"]);
         for a in &doc.artifacts {
             t.add_row(vec![
@@ -232,7 +234,7 @@ fn show(ctx: &Context, args: &RunsShowArgs) -> CliResult<()> {
         print(&t);
     }
     if !doc.datasets.is_empty() {
-        println!();
+        say!();
         let mut t = table([
             "dataset",
             "role",
@@ -254,7 +256,7 @@ fn show(ctx: &Context, args: &RunsShowArgs) -> CliResult<()> {
         print(&t);
     }
     if let (Some(key), Some(points)) = (&series, &history) {
-        println!();
+        say!();
         let mut t = table(["step", label(key).as_str(), "time", "position"]);
         for p in points {
             t.add_row(vec![
@@ -386,18 +388,18 @@ pub fn status(ctx: &Context, args: &StatusArgs) -> CliResult<()> {
     }
     let c = status.counts;
     match &status.stream {
-        Some(stream) => println!(
+        Some(stream) => say!(
             "ledger        {} (views of NATS stream `{stream}`)",
             status.ledger.display()
         ),
-        None => println!(
+        None => say!(
             "ledger        {} ({})",
             status.ledger.display(),
             status.backend
         ),
     }
-    println!("log position  {}", status.log_position);
-    println!(
+    say!("log position  {}", status.log_position);
+    say!(
         "view position {}{}",
         status.view_position,
         if behind > 0 {
@@ -406,27 +408,28 @@ pub fn status(ctx: &Context, args: &StatusArgs) -> CliResult<()> {
             String::new()
         }
     );
-    println!("runs          {}", c.runs);
-    println!(
+    say!("runs          {}", c.runs);
+    say!(
         "events        {} applied, {} quarantined",
-        c.applied, c.quarantined
+        c.applied,
+        c.quarantined
     );
     if c.duplicates > 0 {
-        println!(
+        say!(
             "duplicates    {} (retries the log stored twice; each applied once)",
             c.duplicates
         );
     }
-    println!("metric values {}", c.metric_values);
-    println!("artifacts     {}", c.artifacts);
-    println!("datasets      {}", c.datasets);
-    println!("policies      {}", c.policies);
-    println!("decisions     {}", c.decisions);
-    println!("reviews       {}", c.reviews);
-    println!("deployments   {}", c.deployments);
-    println!("live windows  {}", c.live_observations);
+    say!("metric values {}", c.metric_values);
+    say!("artifacts     {}", c.artifacts);
+    say!("datasets      {}", c.datasets);
+    say!("policies      {}", c.policies);
+    say!("decisions     {}", c.decisions);
+    say!("reviews       {}", c.reviews);
+    say!("deployments   {}", c.deployments);
+    say!("live windows  {}", c.live_observations);
     if c.quarantined > 0 {
-        println!(
+        say!(
             "\n{} records are in quarantine: `vouch quarantine` lists them",
             c.quarantined
         );
@@ -454,7 +457,7 @@ pub fn rebuild(ctx: &Context) -> CliResult<()> {
             "seconds": seconds,
         }));
     } else {
-        println!(
+        say!(
             "rebuilt the views from {records} log records in {seconds:.2} s ({:.0} records/s): {} applied, {} quarantined",
             records as f64 / seconds.max(1e-9),
             report.applied,
@@ -472,7 +475,7 @@ pub fn quarantine(ctx: &Context, args: &QuarantineArgs) -> CliResult<()> {
         return Ok(());
     }
     if entries.is_empty() {
-        println!("quarantine is empty");
+        say!("quarantine is empty");
         return Ok(());
     }
     let mut t = table(["position", "event id", "key", "bytes", "reason"]);

@@ -21,7 +21,7 @@ use crate::cli::{
 };
 use crate::context::{now, parse_run, Context};
 use crate::exit::{bad_input, CliError, CliResult, Fail, Failure};
-use crate::output::{self, number, print, table, Progress};
+use crate::output::{self, note, number, print, say, table, Progress};
 
 impl From<ReleaseError> for CliError {
     fn from(e: ReleaseError) -> Self {
@@ -115,9 +115,9 @@ pub fn keys(ctx: &Context, command: KeysCommand) -> CliResult<()> {
                     &serde_json::json!({ "private_key_file": out, "public_key": public, "key_id": key_id }),
                 );
             } else {
-                println!("private key written to {} (mode 0600)", out.display());
-                println!("public key  {public}");
-                println!("key id      {key_id}");
+                say!("private key written to {} (mode 0600)", out.display());
+                say!("public key  {public}");
+                say!("key id      {key_id}");
             }
             Ok(())
         }
@@ -152,9 +152,9 @@ pub fn keys(ctx: &Context, command: KeysCommand) -> CliResult<()> {
                     &serde_json::json!({ "key_id": key_id, "name": name, "role": role.as_str(), "added": added }),
                 );
             } else if added {
-                println!("trusted key {key_id} ({name}) as {}", role.as_str());
+                say!("trusted key {key_id} ({name}) as {}", role.as_str());
             } else {
-                println!("key {key_id} was already trusted as {}", role.as_str());
+                say!("key {key_id} was already trusted as {}", role.as_str());
             }
             Ok(())
         }
@@ -185,7 +185,7 @@ pub fn keys(ctx: &Context, command: KeysCommand) -> CliResult<()> {
                     &serde_json::json!({ "key_id": key_id, "from": from, "roles_revoked": revoked, "reason": reason }),
                 );
             } else {
-                println!("revoked key {key_id} from {from} ({revoked} role(s)): records it signed from then on are refused");
+                say!("revoked key {key_id} from {from} ({revoked} role(s)): records it signed from then on are refused");
             }
             Ok(())
         }
@@ -249,7 +249,7 @@ pub fn policy(ctx: &Context, command: PolicyCommand) -> CliResult<()> {
             "digest": Digest::of(text.as_bytes()),
         }));
     } else {
-        println!(
+        say!(
             "{}: policy {} for model {}: {} gates, {} review rules",
             file.display(),
             policy.version(),
@@ -297,7 +297,7 @@ fn evaluate_on(views: &Views, args: &GateArgs, now: Timestamp) -> CliResult<Eval
 }
 
 pub fn print_evaluation(e: &Evaluated) {
-    println!(
+    say!(
         "model {}  policy {}  candidate {}  baseline {}",
         e.model,
         e.policy.version(),
@@ -336,7 +336,7 @@ pub fn print_evaluation(e: &Evaluated) {
     }
     print(&t);
     for r in e.gated.evaluation.reviews.iter().filter(|r| r.triggered) {
-        println!("review required ({}): {}", r.rule, r.reason);
+        say!("review required ({}): {}", r.rule, r.reason);
     }
 }
 
@@ -359,7 +359,7 @@ pub fn gate(ctx: &Context, args: &GateCommandArgs) -> CliResult<u8> {
         }));
     } else {
         print_evaluation(&e);
-        println!("outcome: {}", e.gated.evaluation.outcome.as_str());
+        say!("outcome: {}", e.gated.evaluation.outcome.as_str());
     }
     Ok(outcome_code(e.gated.evaluation.outcome))
 }
@@ -426,7 +426,7 @@ pub fn promote(ctx: &Context, args: &PromoteArgs) -> CliResult<u8> {
         }));
     } else {
         print_evaluation(&e);
-        println!(
+        say!(
             "decision {} (chain index {}): {}",
             recorded.hash.hex(),
             recorded.index,
@@ -474,20 +474,20 @@ pub fn review(ctx: &Context, command: ReviewCommand) -> CliResult<()> {
             })),
         }));
     } else {
-        println!("review {} recorded", review.hex());
+        say!("review {} recorded", review.hex());
         match &enacted {
-            Some((outcome, r)) => println!(
+            Some((outcome, r)) => say!(
                 "decision {} (chain index {}): {}",
                 r.hash.hex(),
                 r.index,
                 outcome.as_str()
             ),
-            None if decided => println!(
+            None if decided => say!(
                 "the reviews decide decision {}: a release key enacts it with `vouch review enact --decision {} --key RELEASE.key`",
                 target.index,
                 &target.hash.hex()[..12]
             ),
-            None => println!(
+            None => say!(
                 "decision {} has {} of {} approvals; waiting for more reviewers",
                 target.index, state.approvals, state.required
             ),
@@ -505,7 +505,7 @@ fn enact(ctx: &Context, decision: &str, key: &Path) -> CliResult<()> {
             &serde_json::json!({ "decision": recorded.hash, "index": recorded.index, "outcome": outcome.as_str() }),
         );
     } else {
-        println!(
+        say!(
             "decision {} (chain index {}): {}",
             recorded.hash.hex(),
             recorded.index,
@@ -606,13 +606,13 @@ pub fn deploy(ctx: &Context, args: &DeployArgs) -> CliResult<()> {
         }));
     } else {
         match &decision {
-            Some(d) => println!(
+            Some(d) => say!(
                 "deployed {digest} to {} (promoted by decision {}, chain index {})",
                 args.env,
                 d.hash.hex(),
                 d.index
             ),
-            None => println!(
+            None => say!(
                 "FORCED deployment of {digest} to {} recorded: no decision promoted it",
                 args.env
             ),
@@ -651,9 +651,9 @@ pub fn audit(ctx: &Context, args: &AuditArgs) -> CliResult<u8> {
     if ctx.global.json {
         output::json(&serde_json::json!({ "ok": report.ok(), "report": report }));
     } else {
-        println!("artifact {digest}");
+        say!("artifact {digest}");
         for d in &report.deployments {
-            println!(
+            say!(
                 "deployed    {} to {} at {} by {}{}",
                 d.model,
                 d.env,
@@ -667,7 +667,7 @@ pub fn audit(ctx: &Context, args: &AuditArgs) -> CliResult<u8> {
             );
         }
         if let (Some(entry), Some(record)) = (&report.decision, &report.record) {
-            println!(
+            say!(
                 "decision    {} (chain index {}) {} at {}, signed by key {}",
                 entry.hash.hex(),
                 entry.index,
@@ -675,15 +675,20 @@ pub fn audit(ctx: &Context, args: &AuditArgs) -> CliResult<u8> {
                 record.decided_at,
                 entry.signer
             );
-            println!(
+            say!(
                 "policy      version {} ({})",
-                record.policy_version, record.policy
+                record.policy_version,
+                record.policy
             );
             if let Some(reviewed) = &report.reviewed {
                 for r in &reviewed.reviews {
-                    println!(
+                    say!(
                         "review      {:?} by {} at {} (key {}): {}",
-                        r.verdict, r.reviewer, r.reviewed_at, r.signer, r.reason
+                        r.verdict,
+                        r.reviewer,
+                        r.reviewed_at,
+                        r.signer,
+                        r.reason
                     );
                 }
             }
@@ -695,7 +700,7 @@ pub fn audit(ctx: &Context, args: &AuditArgs) -> CliResult<u8> {
                     .map_or("not recorded".into(), |g| {
                         format!("{}{}", g.commit, if g.dirty { " (dirty)" } else { "" })
                     });
-                println!(
+                say!(
                     "run         {} ({}), code {code}",
                     run.run,
                     run.experiment().unwrap_or("-")
@@ -705,7 +710,7 @@ pub fn audit(ctx: &Context, args: &AuditArgs) -> CliResult<u8> {
                     .iter()
                     .map(|(k, v)| format!("{k}={}", v.value))
                     .collect();
-                println!("params      {}", params.join(" "));
+                say!("params      {}", params.join(" "));
                 for d in &run.datasets {
                     let age = |t: Option<vouch_event::Timestamp>| {
                         t.map_or("-".into(), |t| {
@@ -715,7 +720,7 @@ pub fn audit(ctx: &Context, args: &AuditArgs) -> CliResult<u8> {
                             )
                         })
                     };
-                    println!(
+                    say!(
                         "dataset     {} {} rows={} snapshot {} labels through {}",
                         d.role.as_str(),
                         d.name,
@@ -725,7 +730,7 @@ pub fn audit(ctx: &Context, args: &AuditArgs) -> CliResult<u8> {
                     );
                 }
             }
-            println!(
+            say!(
                 "evidence    {} events read at log position {}, digest {}",
                 record.evidence.len(),
                 record.evaluated_at,
@@ -754,7 +759,7 @@ pub fn audit(ctx: &Context, args: &AuditArgs) -> CliResult<u8> {
         print_checks(&report.checks);
         if let Some(path) = &args.bundle {
             if report.decision.is_some() {
-                println!("audit bundle written to {}", path.display());
+                say!("audit bundle written to {}", path.display());
             }
         }
     }
@@ -762,7 +767,7 @@ pub fn audit(ctx: &Context, args: &AuditArgs) -> CliResult<u8> {
         Ok(0)
     } else {
         if !ctx.global.json {
-            eprintln!(
+            note!(
                 "error: audit of {digest} failed: {}",
                 match report.decision {
                     None => "the artifact was never promoted".to_owned(),
@@ -793,21 +798,24 @@ pub fn verify(ctx: &Context) -> CliResult<u8> {
             &serde_json::json!({ "ok": report.failure.is_none(), "seconds": seconds, "report": report }),
         );
     } else {
-        println!(
+        say!(
             "{} records, {} decisions, {} reviews, {} signatures checked in {seconds:.2} s",
-            report.records, report.decisions, report.reviews, report.signatures
+            report.records,
+            report.decisions,
+            report.reviews,
+            report.signatures
         );
     }
     match &report.failure {
         None => {
             if !ctx.global.json {
-                println!("the chain verifies");
+                say!("the chain verifies");
             }
             Ok(0)
         }
         Some(f) => {
             for r in report.refused.iter().skip(1) {
-                eprintln!(
+                note!(
                     "refused: log position {}{}: {}{}",
                     r.position,
                     r.index
@@ -817,8 +825,17 @@ pub fn verify(ctx: &Context) -> CliResult<u8> {
                         .map_or(String::new(), |rule| format!(" [rule {rule}]"))
                 );
             }
-            eprintln!(
-                "error: verification failed at log position {}{}: {}{}",
+            // A record the log cannot read back (damaged, or missing from the sequence)
+            // has no rule: that is a damaged store, and `rebuild` (or any command reading
+            // that far) fails on it with the same code.
+            let damaged = f.rule.is_none();
+            note!(
+                "error: {} at log position {}{}: {}{}",
+                if damaged {
+                    "the log is damaged"
+                } else {
+                    "verification failed"
+                },
                 f.position,
                 f.index
                     .map_or(String::new(), |i| format!(" (decision {i})")),
@@ -826,7 +843,11 @@ pub fn verify(ctx: &Context) -> CliResult<u8> {
                 f.rule
                     .map_or(String::new(), |rule| format!(" [rule {rule}]"))
             );
-            Ok(1)
+            Ok(if damaged {
+                Failure::Internal.code()
+            } else {
+                Failure::Verify.code()
+            })
         }
     }
 }
@@ -858,14 +879,15 @@ pub fn verify_bundle_command(ctx: &Context, args: &VerifyBundleArgs) -> CliResul
     } else {
         print_checks(&checks);
         if ok {
-            println!(
+            say!(
                 "bundle verifies: artifact {} was promoted by decision {}",
-                bundle.artifact, bundle.decision
+                bundle.artifact,
+                bundle.decision
             );
         }
     }
     if !ok {
-        eprintln!(
+        note!(
             "error: the bundle does not verify: {}",
             checks
                 .iter()
@@ -997,8 +1019,8 @@ pub fn registry(ctx: &Context, args: &RegistryArgs) -> CliResult<()> {
     }
     if out.is_empty() {
         match at.position() {
-            Some(p) => println!("no model had decisions as of log position {p}"),
-            None => println!("no model has decisions yet"),
+            Some(p) => say!("no model had decisions as of log position {p}"),
+            None => say!("no model has decisions yet"),
         }
         return Ok(());
     }

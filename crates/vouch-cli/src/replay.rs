@@ -8,7 +8,7 @@ use vouch_replay::{replay as replay_decisions, ReplayError, Replayed, Scope};
 use crate::cli::ReplayArgs;
 use crate::context::{parse_time, Context, DayEnd};
 use crate::exit::{bad_input, CliError, CliResult, Failure};
-use crate::output::{self, number, print, table, Progress};
+use crate::output::{self, note, number, print, say, table, Progress};
 use crate::release::{parse_model, read_policy};
 
 impl From<ReplayError> for CliError {
@@ -79,7 +79,7 @@ pub fn replay(ctx: &Context, args: &ReplayArgs) -> CliResult<u8> {
         }));
     } else {
         if policy.model() != &model {
-            eprintln!(
+            note!(
                 "note: policy {} governs model {}; replaying it on {model}'s decisions",
                 args.policy.display(),
                 policy.model()
@@ -113,7 +113,7 @@ pub fn replay(ctx: &Context, args: &ReplayArgs) -> CliResult<u8> {
             .iter()
             .map(|(k, n)| format!("{n} {k}"))
             .collect();
-        println!(
+        say!(
             "{} decisions of {model} in range: {} replayed under policy {}, {} would change{}, {} unchanged; {} review resolution(s) not re-evaluated ({:.2} s, {} records read)",
             s.in_scope,
             s.replayed,
@@ -130,7 +130,7 @@ pub fn replay(ctx: &Context, args: &ReplayArgs) -> CliResult<u8> {
             s.records_read,
         );
         if !report.never_logged.is_empty() {
-            println!(
+            say!(
                 "warning: no replayed candidate ever logged {}: the policy's gates on them fail for every decision",
                 report.never_logged.join(", ")
             );
@@ -141,7 +141,7 @@ pub fn replay(ctx: &Context, args: &ReplayArgs) -> CliResult<u8> {
         .iter()
         .filter(|d| d.evidence_problem.is_some())
     {
-        eprintln!(
+        note!(
             "error: decision {} (index {}): {}",
             d.decision,
             d.index,

@@ -9,7 +9,7 @@ use vouch_ledger::FollowOptions;
 use crate::cli::{MigrateArgs, ServeArgs};
 use crate::context::{nats_options, Context};
 use crate::exit::{bad_input, CliError, CliResult, Failure};
-use crate::output::{self, Progress};
+use crate::output::{self, note, say, Progress};
 
 /// Set by SIGINT or SIGTERM; the follower checks it between steps.
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -43,9 +43,13 @@ pub fn serve(ctx: &Context, args: &ServeArgs) -> CliResult<()> {
     if ctx.global.json {
         output::json(&report);
     } else {
-        eprintln!(
+        note!(
             "stopped at position {}: {} applied, {} quarantined, {} duplicates skipped, {} retries",
-            report.position, report.applied, report.quarantined, report.duplicates, report.retries
+            report.position,
+            report.applied,
+            report.quarantined,
+            report.duplicates,
+            report.retries
         );
     }
     Ok(())
@@ -86,14 +90,19 @@ pub fn migrate(ctx: &Context, args: &MigrateArgs) -> CliResult<u8> {
     if ctx.global.json {
         output::json(&serde_json::json!({ "ok": ok, "report": report }));
     } else {
-        println!(
+        say!(
             "copied {} records into stream `{}` ({} were already there from an earlier run); \
              {} records read back and equal",
-            report.copied, report.stream, report.already_there, report.records
+            report.copied,
+            report.stream,
+            report.already_there,
+            report.records
         );
-        println!(
+        say!(
             "chain on the stream: {} decisions, {} reviews, {} signatures checked",
-            report.verify.decisions, report.verify.reviews, report.verify.signatures
+            report.verify.decisions,
+            report.verify.reviews,
+            report.verify.signatures
         );
         if ok {
             let prefix = if args.prefix == "vouch" {
@@ -101,19 +110,21 @@ pub fn migrate(ctx: &Context, args: &MigrateArgs) -> CliResult<u8> {
             } else {
                 format!(" --prefix {}", args.prefix)
             };
-            println!(
+            say!(
                 "next: `vouch init --nats {} --stream {}{prefix} --ledger NEWDIR` on each \
                  machine, and `vouch keys trust` the same keys there (trust is per directory)",
-                args.to, report.stream
+                args.to,
+                report.stream
             );
         }
     }
     match &report.verify.failure {
         None => Ok(0),
         Some(f) => {
-            eprintln!(
+            note!(
                 "error: the chain on the stream does not verify at position {}: {}",
-                f.position, f.reason
+                f.position,
+                f.reason
             );
             Ok(Failure::Verify.code())
         }
