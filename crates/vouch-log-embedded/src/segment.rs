@@ -278,6 +278,9 @@ pub struct Reader<'a> {
     /// The file offset of `buf[0]`.
     buf_at: u64,
     pos: usize,
+    /// How much the next fill reads at least: it starts small (a lookup reads one
+    /// record) and doubles up to a megabyte (a scan reads many).
+    chunk: usize,
 }
 
 impl<'a> Reader<'a> {
@@ -289,6 +292,7 @@ impl<'a> Reader<'a> {
             buf: Vec::new(),
             buf_at: offset,
             pos: 0,
+            chunk: 4096,
         }
     }
 
@@ -310,7 +314,8 @@ impl<'a> Reader<'a> {
         self.buf.drain(..self.pos);
         self.buf_at = at;
         self.pos = 0;
-        let want = (need.max(1 << 20) as u64).min(left) as usize;
+        let want = (need.max(self.chunk) as u64).min(left) as usize;
+        self.chunk = (self.chunk * 2).min(1 << 20);
         let have = self.buf.len();
         self.buf.resize(want, 0);
         let got = read_full_at(self.file, &mut self.buf[have..], at + have as u64)?;
