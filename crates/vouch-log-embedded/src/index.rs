@@ -50,7 +50,8 @@ impl Hasher for PassThrough {
     }
 }
 
-type Map<V> = HashMap<u64, V, BuildHasherDefault<PassThrough>>;
+/// A map keyed by a BLAKE3-derived hash.
+pub type Map<V> = HashMap<u64, V, BuildHasherDefault<PassThrough>>;
 
 /// One record's entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

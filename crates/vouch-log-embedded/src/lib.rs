@@ -632,56 +632,50 @@ impl State {
         Ok(())
     }
 
-    /// Where the frame of `position` starts, checked against the frame itself; a wrong
-    /// index entry rebuilds the index.
-    fn offset_of(&mut self, position: u64) -> Result<u64, LogError> {
-        for attempt in 0..2 {
-            let i = self.segment_for(position);
-            let entry = self
-                .index
-                .entry(position)
-                .map_err(|e| storage("reading", self.index.path(), e))?;
-            if let Some(entry) = entry {
-                if let Ok((record, _)) =
-                    segment::read_frame(&self.segments[i].file, entry.offset, MAX_FRAME_BODY)
-                {
-                    if record.position.get() == position {
-                        return Ok(entry.offset);
-                    }
-                }
-            }
-            if attempt == 0 {
-                tracing::warn!(position, path = %self.index.path().display(), "the index does not point at this record; rebuilding it");
-                self.rebuild_index()?;
-            }
-        }
-        // The index is whole again and still does not find the record: read the frame
-        // where it says, to name the damage.
-        let i = self.segment_for(position);
-        let offset = self
+    /// Where the index says the frame of `position` starts. Not checked here: the read
+    /// that follows checks the frame's checksum and position.
+    fn indexed_offset(&mut self, position: u64) -> Result<Option<u64>, LogError> {
+        Ok(self
             .index
             .entry(position)
-            .ok()
-            .flatten()
-            .map_or(HEADER_LEN, |e| e.offset);
-        Err(corrupt(
-            position,
-            &self.segments[i],
-            offset,
-            "the record cannot be found",
-        ))
+            .map_err(|e| storage("reading", self.index.path(), e))?
+            .map(|e| e.offset))
     }
 
     fn read(&mut self, from: u64, max: usize) -> Result<Vec<Record>, LogError> {
         let from = from.max(1);
-        let mut out = Vec::new();
         if max == 0 || from > self.last {
-            return Ok(out);
+            return Ok(Vec::new());
         }
         let want = (self.last - from + 1).min(max as u64) as usize;
-        out.reserve(want.min(8192));
+        // The first frame read is where the index points: if it is not the record asked
+        // for, the index is wrong (or the record damaged): rebuild the index and try once
+        // more, which either reads it or names the damage.
+        if let Some(offset) = self.indexed_offset(from)? {
+            match self.read_from(from, want, offset) {
+                Err(LogError::Corrupt { position, .. }) if position.get() == from => {}
+                other => return other,
+            }
+        }
+        tracing::warn!(position = from, path = %self.index.path().display(), "the index does not point at this record; rebuilding it");
+        self.rebuild_index()?;
+        let i = self.segment_for(from);
+        let offset = self.indexed_offset(from)?.ok_or_else(|| {
+            corrupt(
+                from,
+                &self.segments[i],
+                HEADER_LEN,
+                "the record cannot be found",
+            )
+        })?;
+        self.read_from(from, want, offset)
+    }
+
+    /// Reads `want` records from `from`, whose frame starts at `offset`.
+    fn read_from(&self, from: u64, want: usize, offset: u64) -> Result<Vec<Record>, LogError> {
+        let mut out = Vec::with_capacity(want.min(8192));
         let mut i = self.segment_for(from);
-        let mut offset = self.offset_of(from)?;
+        let mut offset = offset;
         let mut next = from;
         while out.len() < want {
             let segment = &self.segments[i];
@@ -793,11 +787,36 @@ impl State {
                 "an earlier write to the log failed and could not be undone ({why}); reopen the ledger"
             )));
         }
-        // Decide every record before writing any: a conflict refuses the whole batch.
+        // Decide every record before writing any: a conflict refuses the whole batch. The
+        // stored records the index names as candidates are read together, in runs of
+        // consecutive positions (a retried batch is one read).
+        self.ensure_lookup()?;
+        let hashes: Vec<u64> = records.iter().map(|r| hash(&r.event_id)).collect();
+        let candidates: Vec<Vec<u64>> = hashes
+            .iter()
+            .map(|&h| self.index.id_candidates(h))
+            .collect();
+        let mut wanted: Vec<u64> = candidates.iter().flatten().copied().collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let mut stored: HashMap<u64, Record> = HashMap::with_capacity(wanted.len());
+        let mut i = 0;
+        while i < wanted.len() {
+            let mut j = i + 1;
+            while j < wanted.len() && wanted[j] == wanted[j - 1] + 1 {
+                j += 1;
+            }
+            for record in self.read(wanted[i], j - i)? {
+                stored.insert(record.position.get(), record);
+            }
+            i = j;
+        }
         let mut results = Vec::with_capacity(records.len());
         let mut fresh: Vec<NewRecord> = Vec::with_capacity(records.len());
-        let mut in_batch: HashMap<String, usize> = HashMap::new();
-        for record in records {
+        let mut fresh_hashes: Vec<u64> = Vec::with_capacity(records.len());
+        // Id hash → the first fresh record with it; ids are compared on a hit.
+        let mut in_batch: index::Map<usize> = Default::default();
+        for ((record, candidates), id_hash) in records.into_iter().zip(candidates).zip(hashes) {
             if record.bytes.len() > MAX_RECORD_BYTES {
                 return Err(LogError::TooLarge {
                     event_id: record.event_id,
@@ -806,7 +825,11 @@ impl State {
                 });
             }
             let position = self.last + 1 + fresh.len() as u64;
-            if let Some(&i) = in_batch.get(&record.event_id) {
+            let earlier = in_batch.get(&id_hash).and_then(|&first| {
+                (first..fresh.len())
+                    .find(|&i| fresh_hashes[i] == id_hash && fresh[i].event_id == record.event_id)
+            });
+            if let Some(i) = earlier {
                 let earlier = &fresh[i];
                 let at = Position::new(self.last + 1 + i as u64);
                 if earlier.key != record.key || earlier.bytes != record.bytes {
@@ -816,7 +839,11 @@ impl State {
                     });
                 }
                 results.push(Appended::Duplicate(at));
-            } else if let Some(stored) = self.existing(&record.event_id)? {
+            } else if let Some(stored) = candidates
+                .iter()
+                .filter_map(|p| stored.get(p))
+                .find(|r| r.event_id == record.event_id)
+            {
                 if stored.key != record.key || stored.bytes != record.bytes {
                     return Err(LogError::IdConflict {
                         event_id: record.event_id,
@@ -825,20 +852,21 @@ impl State {
                 }
                 results.push(Appended::Duplicate(stored.position));
             } else {
-                in_batch.insert(record.event_id.clone(), fresh.len());
+                in_batch.entry(id_hash).or_insert(fresh.len());
                 results.push(Appended::New(Position::new(position)));
                 fresh.push(record);
+                fresh_hashes.push(id_hash);
             }
         }
         if !fresh.is_empty() {
-            self.write(&fresh)?;
+            self.write(&fresh, &fresh_hashes)?;
         }
         Ok(results)
     }
 
     /// Writes frames for `fresh` at the end of the log, starting new segments as they
     /// fill. On failure, everything this call wrote is cut back off.
-    fn write(&mut self, fresh: &[NewRecord]) -> Result<(), LogError> {
+    fn write(&mut self, fresh: &[NewRecord], id_hashes: &[u64]) -> Result<(), LogError> {
         let start_segments = self.segments.len();
         let start_len = self.active_len;
         let mut entries = Vec::with_capacity(fresh.len());
@@ -862,7 +890,7 @@ impl State {
                 let offset = buf_at + buf.len() as u64;
                 segment::push_frame(&mut buf, position, record);
                 entries.push(Entry {
-                    id_hash: hash(&record.event_id),
+                    id_hash: id_hashes[i],
                     key_hash: hash(record.key.as_str()),
                     offset,
                 });
