@@ -239,9 +239,13 @@ impl Views {
     /// # Errors
     /// When sled cannot open it.
     pub fn open(dir: &Path) -> Result<Self, ViewsError> {
+        // No background flusher: a command lives milliseconds and the ledger flushes the
+        // views when it closes (they are derived, so this is about restart speed only);
+        // starting sled's flusher thread was a visible part of every command's cost.
         let db = sled::Config::new()
             .path(dir)
             .mode(sled::Mode::HighThroughput)
+            .flush_every_ms(None)
             .open()?;
         let name = match db.get(CURRENT)? {
             Some(name) => name.to_vec(),
