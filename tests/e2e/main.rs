@@ -2,6 +2,7 @@
 
 mod cli;
 mod crash;
+mod damage;
 mod diagnose;
 mod edges;
 mod history;
