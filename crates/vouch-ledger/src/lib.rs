@@ -47,6 +47,27 @@ pub use vouch_log_nats::{NatsError, NatsOptions, DUPLICATE_WINDOW};
 const MARKER: &str = "ledger.json";
 const FORMAT: u32 = 1;
 
+/// Vouch writes only while the disk holding the ledger has this much room: the log cuts
+/// back a write that fails for space, but the views store (sled) can stall or be left
+/// unreadable by one, so writes stop short of full. Exit 74 below it.
+pub const MIN_FREE_BYTES: u64 = 16 << 20;
+
+/// An error when the disk holding `dir` has less than [`MIN_FREE_BYTES`] free.
+fn room_to_write(dir: &Path) -> Result<(), std::io::Error> {
+    let free = fs2::available_space(dir)?;
+    if free < MIN_FREE_BYTES {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::StorageFull,
+            format!(
+                "the disk is full: {:.1} MiB free, and Vouch writes only with at least {} MiB free (the views store cannot recover from running out midway); nothing was written: free space and retry",
+                free as f64 / (1u64 << 20) as f64,
+                MIN_FREE_BYTES >> 20
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// How long a command waits for another process to release the ledger, by default.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -663,7 +684,11 @@ impl Ledger {
         let deadline = Instant::now() + options.lock_timeout;
         let lock = DirLock::acquire(dir, options.lock_timeout)?;
         let views_dir = dir.join("views");
-        let (views, views_damaged) = open_views(&views_dir, deadline)?;
+        let (mut views, views_damaged) = open_views(&views_dir, deadline)?;
+        views.guard(vouch_views::Room {
+            dir: dir.to_owned(),
+            bytes: MIN_FREE_BYTES,
+        });
         let log = match log {
             Some(log) => log,
             None => {
@@ -881,6 +906,7 @@ impl Ledger {
     }
 
     fn append_once(&mut self, events: &[Event]) -> Result<Vec<Appended>, LogError> {
+        room_to_write(&self.dir).map_err(|e| LogError::Storage(e.to_string()))?;
         if let Backend::Embedded(log) = &self.log {
             return log.append_batch(events.iter().map(record).collect::<Result<_, _>>()?);
         }

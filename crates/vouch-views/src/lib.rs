@@ -49,6 +49,9 @@ pub use release::{
 use vouch_event::{Digest, ModelName, RunId};
 use vouch_log::Position;
 
+/// How long a flush of the views may take before the command gives up on it.
+pub const FLUSH_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
+
 /// The layout version of the views. A store written with another version is rebuilt.
 pub const VIEW_FORMAT: u32 = 6;
 const VALUE_FORMAT: u8 = 1;
@@ -95,6 +98,18 @@ pub struct Views {
     tree: sled::Tree,
     /// The event-id index in memory, loaded on first use (see `ids.rs`).
     ids: std::sync::Mutex<Option<ids::IdIndex>>,
+    /// Checked before each projected batch: sled can stall or be left unreadable by a
+    /// disk that fills midway, so projection stops short of full (see `Views::guard`).
+    room: Option<Room>,
+}
+
+/// Free space the projector requires on a disk before writing a batch.
+#[derive(Debug, Clone)]
+pub struct Room {
+    /// A path on the disk.
+    pub dir: std::path::PathBuf,
+    /// The free bytes required.
+    pub bytes: u64,
 }
 
 fn encode_value<T: bincode::Encode>(value: &T) -> Vec<u8> {
@@ -323,7 +338,38 @@ impl Views {
             db,
             tree,
             ids: std::sync::Mutex::new(None),
+            room: None,
         }
+    }
+
+    /// Makes the projector check for `room` before each batch it writes.
+    pub fn guard(&mut self, room: Room) {
+        self.room = Some(room);
+    }
+
+    pub(crate) fn room(&self) -> Option<&Room> {
+        self.room.as_ref()
+    }
+
+    /// An error when the guarded disk has less room than required.
+    pub(crate) fn check_room(&self) -> Result<(), ViewsError> {
+        let Some(room) = &self.room else {
+            return Ok(());
+        };
+        let free =
+            fs2::available_space(&room.dir).map_err(|e| ViewsError::Storage(sled::Error::Io(e)))?;
+        if free < room.bytes {
+            return Err(ViewsError::Storage(sled::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::StorageFull,
+                format!(
+                    "the disk is full: {:.1} MiB free under {}, and the views are written only with at least {} MiB free (sled cannot recover from running out midway); the log is intact: free space and run any command to finish projecting",
+                    free as f64 / (1u64 << 20) as f64,
+                    room.dir.display(),
+                    room.bytes >> 20
+                ),
+            ))));
+        }
+        Ok(())
     }
 
     /// Positions whose record may carry `event_id`, among the ids the projector has seen
@@ -627,8 +673,38 @@ impl Views {
     /// # Errors
     /// When sled fails.
     pub fn flush(&self) -> Result<(), ViewsError> {
-        self.db.flush()?;
-        Ok(())
+        self.flush_within(FLUSH_DEADLINE)
+    }
+
+    /// Flushes, giving up after `deadline`: sled waits forever for a write its I/O thread
+    /// could not make (a full disk), and a command must end, not hang holding the ledger.
+    /// On timeout the flushing thread is left behind holding its own handle, so closing
+    /// these views does not wait on it either; the views are derived, and the next open
+    /// projects them again if they are left unreadable.
+    ///
+    /// # Errors
+    /// When sled fails, or does not finish within `deadline`.
+    pub fn flush_within(&self, deadline: std::time::Duration) -> Result<(), ViewsError> {
+        let db = self.db.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("views flush".into())
+            .spawn(move || {
+                let _ = tx.send(db.flush().map(|_| ()));
+            })
+            .map_err(|e| ViewsError::Storage(sled::Error::Io(e)))?;
+        match rx.recv_timeout(deadline) {
+            Ok(result) => Ok(result?),
+            Err(_) => {
+                // Keep a handle alive for good, so dropping the views does not flush again.
+                std::mem::forget(self.db.clone());
+                Err(ViewsError::Storage(sled::Error::Io(std::io::Error::other(
+                    format!(
+                    "the views store did not finish writing within {deadline:?} (is the disk full?)"
+                ),
+                ))))
+            }
+        }
     }
 
     /// Every answer the views can give, as canonical JSON: runs with every metric's full

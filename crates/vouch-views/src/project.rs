@@ -98,6 +98,7 @@ pub fn catch_up_to(
     while report.to < end {
         let wanted = usize::try_from(end.get() - report.to.get())
             .map_or(BATCH_RECORDS, |n| n.min(BATCH_RECORDS));
+        views.check_room()?;
         let records = log.read(report.to.next(), wanted)?;
         let Some(last) = records.last() else { break };
         let last = last.position;
@@ -144,7 +145,10 @@ pub fn rebuild(
     fresh
         .insert(FORMAT, &VIEW_FORMAT.to_be_bytes())
         .map_err(ViewsError::from)?;
-    let staging = Views::from_parts(views.db.clone(), fresh);
+    let mut staging = Views::from_parts(views.db.clone(), fresh);
+    if let Some(room) = views.room() {
+        staging.guard(room.clone());
+    }
     let report = catch_up(log, &staging, trust, progress)?;
     staging
         .db
