@@ -438,34 +438,48 @@ impl State {
             broken: None,
             segment_bytes: options.segment_bytes.max(HEADER_LEN + 1),
         };
-        let known = state.trusted_index_len()?;
-        let torn = state.scan_from(known, true)?;
+        let (known, claimed) = state.trusted_index_len()?;
+        let torn = state.scan_from(known, true, claimed)?;
         Ok((state, torn))
     }
 
-    /// How many index entries can be trusted as a starting point: the last entry's
-    /// checksum must pass and its frame must hold its position and id; otherwise none.
-    fn trusted_index_len(&mut self) -> Result<u64, LogError> {
+    /// How many index entries can be trusted as a starting point (the entry's checksum
+    /// passes and its frame holds its position and id), and how many records the index
+    /// says were written (its last entry's checksum passes). Index entries are written only
+    /// after the segment was synced, so a record the index claims was acknowledged: bad
+    /// bytes there are damage, never a torn tail.
+    fn trusted_index_len(&mut self) -> Result<(u64, u64), LogError> {
         let n = self.index.len();
-        if n == 0 {
-            return Ok(0);
-        }
-        if let Some(entry) = self
-            .index
-            .entry(n)
-            .map_err(|e| storage("reading", self.index.path(), e))?
-        {
-            let i = self.segment_for(n);
-            if let Ok((record, _)) =
-                segment::read_frame(&self.segments[i].file, entry.offset, MAX_FRAME_BODY)
-            {
-                if record.position.get() == n && hash(&record.event_id) == entry.id_hash {
-                    return Ok(n);
+        let entry_at = |state: &Self, p: u64| {
+            state
+                .index
+                .entry(p)
+                .map_err(|e| storage("reading", state.index.path(), e))
+        };
+        let claimed = if n > 0 && entry_at(self, n)?.is_some() {
+            n
+        } else {
+            0
+        };
+        for p in [n, n.saturating_sub(1)] {
+            if p == 0 {
+                break;
+            }
+            if let Some(entry) = entry_at(self, p)? {
+                let i = self.segment_for(p);
+                if let Ok((record, _)) =
+                    segment::read_frame(&self.segments[i].file, entry.offset, MAX_FRAME_BODY)
+                {
+                    if record.position.get() == p && hash(&record.event_id) == entry.id_hash {
+                        return Ok((p, claimed));
+                    }
                 }
             }
         }
-        tracing::warn!(path = %self.index.path().display(), "the log's index does not match the segments; rebuilding it");
-        Ok(0)
+        if n > 0 {
+            tracing::warn!(path = %self.index.path().display(), "the log's index does not match the segments; rebuilding it");
+        }
+        Ok((0, claimed))
     }
 
     /// The index of the segment holding `position` (the last one starting at or before it).
@@ -478,7 +492,12 @@ impl State {
     /// Re-derives the index after its first `known` entries by reading the segments to
     /// their end, and sets the log's end. When `at_open`, a torn tail of the last segment
     /// is cut off and returned.
-    fn scan_from(&mut self, known: u64, at_open: bool) -> Result<Option<TornTail>, LogError> {
+    fn scan_from(
+        &mut self,
+        known: u64,
+        at_open: bool,
+        claimed: u64,
+    ) -> Result<Option<TornTail>, LogError> {
         self.index
             .truncate(known)
             .map_err(|e| storage("rewriting", self.index.path(), e))?;
@@ -569,6 +588,9 @@ impl State {
                     if !at_open {
                         return Err(corrupt(next, segment, at, why));
                     }
+                    if next <= claimed {
+                        return Err(corrupt(next, segment, at, format!("{why}; the index records this record as written (acknowledged), so this is damage, not a torn write")));
+                    }
                     // A torn tail: bytes a crash left after the last whole record, with
                     // nothing whole after them. They were never acknowledged.
                     segment
@@ -619,7 +641,7 @@ impl State {
     fn rebuild_index(&mut self) -> Result<(), LogError> {
         let last = self.last;
         let active = self.active_len;
-        self.scan_from(0, false)?;
+        self.scan_from(0, false, 0)?;
         if self.last != last || self.active_len != active {
             return Err(LogError::Corrupt {
                 position: Position::new(self.last.min(last) + 1),

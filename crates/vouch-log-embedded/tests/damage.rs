@@ -290,3 +290,41 @@ fn a_second_opener_is_refused() {
     let second = EmbeddedLog::open(dir.path());
     assert!(matches!(second, Err(ref e) if e.is_lock_contention()));
 }
+
+#[test]
+fn a_flipped_byte_in_the_last_acknowledged_record_is_damage_not_a_torn_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    fill(dir.path(), 50, Options::default());
+    let segment = segments(dir.path()).pop().unwrap();
+    let before = std::fs::read(&segment).unwrap();
+    let needle = b"record number 50";
+    let at = before
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .unwrap() as u64
+        + 2;
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&segment)
+        .unwrap();
+    file.write_all_at(&[before[at as usize] ^ 0x01], at)
+        .unwrap();
+    drop(file);
+    match EmbeddedLog::open_existing(dir.path()) {
+        Err(OpenError::Log(LogError::Corrupt { position, reason })) => {
+            assert_eq!(position, Position::new(50), "{reason}");
+            assert!(reason.contains("not a torn write"), "{reason}");
+        }
+        Err(other) => panic!("expected a located corruption, got {other}"),
+        Ok(log) => panic!(
+            "the damaged record was taken for a torn tail: {:?}, {} records left",
+            log.torn_tail(),
+            log.last_position().unwrap()
+        ),
+    }
+    assert_eq!(
+        std::fs::metadata(&segment).unwrap().len(),
+        before.len() as u64,
+        "nothing may be cut off"
+    );
+}
