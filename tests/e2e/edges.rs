@@ -729,3 +729,86 @@ fn ingest_errors_echo_rejected_bytes_escaped() {
     assert_no_controls("ingest's summary", &run.stdout);
     assert!(run.stderr.matches("line ").count() >= 3, "{}", run.stderr);
 }
+
+#[test]
+fn a_missing_log_is_not_found_66_and_another_log_a_damaged_store_70() {
+    let ledger = ledger_with_run();
+    std::fs::remove_dir_all(ledger.path().join("log")).unwrap();
+    for args in [&["status"][..], &["verify"], &["runs", "list"]] {
+        ledger.vouch(args).fails(66, "missing");
+    }
+    // Another ledger's log under these views.
+    let ledger = ledger_with_run();
+    let other = TestLedger::new();
+    other.start_run("r9");
+    std::fs::remove_dir_all(ledger.path().join("log")).unwrap();
+    std::fs::rename(other.path().join("log"), ledger.path().join("log")).unwrap();
+    for args in [&["status"][..], &["verify"], &["runs", "list"]] {
+        ledger.vouch(args).fails(70, "the log found is");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Ingest memory
+// ---------------------------------------------------------------------------------------
+
+/// Runs `command` to the end and returns its peak resident memory in bytes, read from the
+/// kernel's accounting of that one child (`wait4`), not of the whole test process.
+fn peak_memory(mut command: std::process::Command) -> (i32, u64) {
+    let child = command
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn vouch");
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
+    let mut status = 0;
+    // SAFETY: a zeroed rusage is a valid value to be filled in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: our own child, waited for once; `child` is not waited for again.
+    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(waited, pid, "wait4");
+    std::mem::forget(child);
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    // Linux reports ru_maxrss in kilobytes.
+    (code, u64::try_from(usage.ru_maxrss).unwrap() * 1024)
+}
+
+#[test]
+fn ingest_memory_is_bounded_by_bytes_not_by_event_count() {
+    let ledger = ledger_with_run();
+    // 256 events of about 1 MB each: one batch by count (8,192), a quarter gigabyte.
+    let value = "v".repeat(4000);
+    let params: Vec<String> = (0..250)
+        .map(|i| format!(r#""p{i:03}":"{value}""#))
+        .collect();
+    let params = params.join(",");
+    let path = ledger.tmp.path().join("big.jsonl");
+    {
+        use std::io::Write;
+        let mut file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+        for i in 0..256 {
+            writeln!(
+                file,
+                r#"{{"id":"big-{i}","kind":"params_logged","schema":1,"time":"2026-11-28T04:20:51Z","producer":"e2e","run":"r1","data":{{"params":{{{params}}}}}}}"#
+            )
+            .unwrap();
+        }
+    }
+    let mut command = ledger.command();
+    command.args(["ingest", path.to_str().unwrap()]);
+    let (code, peak) = peak_memory(command);
+    assert_eq!(code, 0);
+    assert_eq!(log_position(&ledger), 257);
+    // Bounded batches and projection slices hold tens of megabytes of events at a time
+    // (about 120 MB at the peak in a release build); holding the whole input decoded,
+    // encoded and projected took three times 256 MB.
+    assert!(
+        peak < 400 << 20,
+        "ingest of 256 MB peaked at {} MB",
+        peak >> 20
+    );
+}

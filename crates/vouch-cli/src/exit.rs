@@ -116,6 +116,11 @@ impl From<vouch_ledger::OpenError> for CliError {
             E::Views(v) => views_failure(v),
             E::Trust(t) => trust_failure(t),
             E::Log(inner) => chain_failure(inner).unwrap_or(Failure::Internal),
+            // The ledger's log is gone: not found, like a missing stream.
+            E::LogMissing { .. } => Failure::NotFound,
+            // Views that met another log, or a log shorter than what they applied: the
+            // store does not hold together (`vouch rebuild` adopts the log as it is).
+            E::OtherLog { .. } | E::LogShrank { .. } => Failure::Internal,
             _ => chain_failure(&e).unwrap_or(Failure::Internal),
         };
         CliError {

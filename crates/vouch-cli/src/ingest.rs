@@ -16,7 +16,7 @@ use std::sync::mpsc;
 
 use vouch_event::{Event, MAX_EVENT_BYTES};
 use vouch_ledger::Ledger;
-use vouch_log::{Appended, LogError};
+use vouch_log::{Appended, LogError, Position};
 
 use crate::cli::IngestArgs;
 use crate::context::{now, Context};
@@ -89,6 +89,10 @@ pub fn ingest(ctx: &Context, args: &IngestArgs) -> CliResult<()> {
         let bad_tx = bad_tx.clone();
         std::thread::spawn(move || read_events(input, batch, &tx, &bad_tx))
     };
+    // Where each batch's new records end: the projection afterwards goes slice by slice,
+    // so it holds no more of the log at once than a batch (the projector's own reads are
+    // counted in records, and 8,192 records of 1 MB are 8 GB).
+    let mut slices: Vec<Position> = Vec::new();
     for chunk in rx {
         match chunk {
             Chunk::Failed(e) => return Err(e),
@@ -98,12 +102,19 @@ pub fn ingest(ctx: &Context, args: &IngestArgs) -> CliResult<()> {
                 bytes_read,
             } => {
                 let results = append(&mut ledger, &events, &lines, &bad_tx)?;
+                let mut batch_end = Position::ZERO;
                 for result in results.into_iter().flatten() {
                     match result {
-                        Appended::New(_) => summary.appended += 1,
+                        Appended::New(p) => {
+                            summary.appended += 1;
+                            batch_end = batch_end.max(p);
+                        }
                         Appended::Duplicate(_) => summary.duplicates += 1,
                     }
                     summary.events += 1;
+                }
+                if slices.last().is_none_or(|&end| batch_end > end) {
+                    slices.push(batch_end);
                 }
                 progress.set(bytes_read);
             }
@@ -115,6 +126,12 @@ pub fn ingest(ctx: &Context, args: &IngestArgs) -> CliResult<()> {
     ledger.flush()?;
     progress.finish();
     let projecting = Progress::new("projecting");
+    for end in slices {
+        if end > ledger.views().position()? {
+            ledger.catch_up_to(end, &mut |at, _| projecting.update(at.get(), end.get()))?;
+        }
+    }
+    // Whatever others appended meanwhile (on a stream), and anything before this ingest.
     ledger.catch_up(&mut |at, end| projecting.update(at.get(), end.get()))?;
     projecting.finish();
 
