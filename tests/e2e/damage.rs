@@ -388,7 +388,7 @@ fn a_sled_ledger_of_the_previous_version_is_converted_and_answers_as_before() {
 // 2. A full disk
 // ---------------------------------------------------------------------------------------
 
-/// A small file system for one test: a 2 MiB tmpfs mounted on a temp directory (we run
+/// A small file system for one test: a 256 MiB tmpfs mounted on a temp directory (we run
 /// as root), unmounted on drop. Without mount rights, a per-file size limit
 /// (RLIMIT_FSIZE) on every `vouch` process stands in for the full disk.
 struct SmallDisk {
@@ -403,7 +403,7 @@ impl SmallDisk {
     fn new() -> Option<SmallDisk> {
         let dir = tempfile::tempdir().expect("temp dir");
         let mount = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", "size=2m", "tmpfs"])
+            .args(["-t", "tmpfs", "-o", "size=256m", "tmpfs"])
             .arg(dir.path())
             .output();
         let mounted = matches!(&mount, Ok(o) if o.status.success());
@@ -472,21 +472,13 @@ impl SmallDisk {
         run_timed(self.command(ledger, args), None, limit)
     }
 
-    /// Leaves about `room` bytes for the ledger: a filler file takes the rest of the
-    /// tmpfs, or every file may grow `room` bytes past the largest one now.
+    /// Leaves about `room` bytes for the ledger to write (above the free space Vouch
+    /// keeps, `MIN_FREE_BYTES`): a filler file takes the rest of the tmpfs, or every file
+    /// may grow `room` bytes past the largest one now.
     fn fill(&self, ledger: &TestLedger, room: u64) {
         if self.mounted {
             let free = free_bytes(self.dir.path());
-            let size = free.saturating_sub(room);
-            let mut file = std::fs::File::create(&self.filler).expect("create filler");
-            let block = vec![0x5a; 64 << 10];
-            let mut written = 0;
-            while written < size {
-                let n = (size - written).min(block.len() as u64) as usize;
-                file.write_all(&block[..n]).expect("write filler");
-                written += n as u64;
-            }
-            file.sync_all().expect("sync filler");
+            self.grow_filler(free.saturating_sub(vouch_ledger::MIN_FREE_BYTES + room));
         } else {
             let largest = files_under(&ledger.path())
                 .iter()
@@ -495,6 +487,29 @@ impl SmallDisk {
                 .unwrap_or(0);
             *self.limit.lock().unwrap() = Some(largest + room);
         }
+    }
+
+    /// Appends up to `bytes` to the filler file, stopping early (without an error) when
+    /// the disk is full; returns what it wrote.
+    fn grow_filler(&self, bytes: u64) -> u64 {
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.filler)
+            .expect("open filler");
+        let block = vec![0x5a; 64 << 10];
+        let mut written = 0;
+        while written < bytes {
+            let n = (bytes - written).min(block.len() as u64) as usize;
+            match file.write(&block[..n]) {
+                Ok(0) => break,
+                Ok(n) => written += n as u64,
+                Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => break,
+                Err(e) => panic!("write filler: {e}"),
+            }
+        }
+        let _ = file.sync_all();
+        written
     }
 
     /// Frees the space [`SmallDisk::fill`] took.
@@ -544,10 +559,17 @@ fn free_bytes(path: &Path) -> u64 {
 type Writer = Box<dyn Fn(u64) -> Vec<String>>;
 
 /// Writes with `write(0)`, `write(1)`, … until one fails: it must exit 74 saying the disk
-/// is full, within the deadline; every write acknowledged before must read back, the
-/// failed one must not, `verify` must pass; after freeing space the next write succeeds.
-/// Returns how many writes were acknowledged.
-fn write_until_full(disk: &SmallDisk, ledger: &TestLedger, room: u64, write: Writer) -> u64 {
+/// is full, within the deadline. Still full, every write acknowledged before must read
+/// back and the failed one must not (unless `partial`: README lets a failed ingest leave
+/// some of its events stored, unacknowledged), and `verify` must pass; after freeing
+/// space the same write succeeds. Returns how many writes were acknowledged.
+fn write_until_full(
+    disk: &SmallDisk,
+    ledger: &TestLedger,
+    room: u64,
+    partial: bool,
+    write: Writer,
+) -> u64 {
     let position = |ledger: &TestLedger| -> u64 {
         let status = disk.run(ledger, &["--json", "status"], SHORT);
         status.ok();
@@ -569,7 +591,11 @@ fn write_until_full(disk: &SmallDisk, ledger: &TestLedger, room: u64, write: Wri
         if let Some(broke) = run.broke() {
             panic!(
                 "write {writes} (`vouch {} …`) on a full disk {broke}\nstderr: {}",
-                args[..args.len().min(6)].join(" "),
+                args.iter()
+                    .take(6)
+                    .map(|a| a.chars().take(24).collect::<String>())
+                    .collect::<Vec<_>>()
+                    .join(" "),
                 run.run.stderr
             );
         }
@@ -597,11 +623,15 @@ fn write_until_full(disk: &SmallDisk, ledger: &TestLedger, room: u64, write: Wri
 
     // Still full: what was acknowledged reads back, the failed write is absent, and the
     // log holds no half-written record.
-    assert_eq!(
-        position(ledger),
-        acknowledged,
-        "after {writes} acknowledged writes"
-    );
+    let now = position(ledger);
+    if partial {
+        assert!(
+            now >= acknowledged,
+            "acknowledged events lost: {now} < {acknowledged}"
+        );
+    } else {
+        assert_eq!(now, acknowledged, "after {writes} acknowledged writes");
+    }
     let verify = disk.run(ledger, &["verify"], SHORT);
     verify.ok();
     disk.run(ledger, &["--json", "runs", "list"], SHORT).ok();
@@ -662,6 +692,7 @@ fn metric_lines(prefix: &str, n: u64) -> Vec<u8> {
 }
 
 #[test]
+#[ignore = "bug: an ingest whose log append passes the 16 MiB room check but whose projection does not exits 74 with its events in the log, unprojected; until space is freed every read (`status`, `runs`) then fails with 74, so the acknowledged events cannot be read"]
 fn a_full_disk_fails_ingest_with_74_and_keeps_every_acknowledged_event() {
     let Some((disk, ledger)) = ledger_on_small_disk() else {
         return;
@@ -673,6 +704,7 @@ fn a_full_disk_fails_ingest_with_74_and_keeps_every_acknowledged_event() {
         &disk,
         &ledger,
         400 << 10,
+        true,
         Box::new(move |n| {
             let path = dir.join(format!("chunk-{n}.jsonl"));
             if !path.exists() {
@@ -695,7 +727,6 @@ fn a_full_disk_fails_ingest_with_74_and_keeps_every_acknowledged_event() {
 }
 
 #[test]
-#[ignore = "bug: on a full disk the views' flush in Ledger::drop (sled) never returns: `vouch log metric` hangs instead of exiting 74"]
 fn a_full_disk_fails_log_metric_and_param_with_74_and_never_hangs() {
     let Some((disk, ledger)) = ledger_on_small_disk() else {
         return;
@@ -705,6 +736,7 @@ fn a_full_disk_fails_log_metric_and_param_with_74_and_never_hangs() {
         &disk,
         &ledger,
         200 << 10,
+        false,
         Box::new(move |n| {
             let mut args: Vec<String> = ["--json", "log"].map(String::from).into();
             if n % 2 == 0 {
@@ -720,6 +752,111 @@ fn a_full_disk_fails_log_metric_and_param_with_74_and_never_hangs() {
     );
 }
 
+/// The total size of the ledger's segment files.
+fn segment_bytes(ledger: &TestLedger) -> u64 {
+    segment_files(&ledger.path())
+        .iter()
+        .map(|f| std::fs::metadata(f).map_or(0, |m| m.len()))
+        .sum()
+}
+
+/// Another process fills the disk to the last byte while `vouch ingest` runs, after
+/// Vouch's own check for room passed: the log's write or the views' fail for space. The
+/// ingest ends within its deadline with 0 or 74 saying the disk is full; once there is
+/// space the ledger verifies, an acknowledged ingest is all there, and the same ingest
+/// again completes it with every event stored once.
+#[test]
+fn a_disk_filled_by_another_process_during_ingest_ends_in_74_and_recovers() {
+    let Some((disk, ledger)) = ledger_on_small_disk() else {
+        return;
+    };
+    if !disk.mounted {
+        eprintln!("skipped: filling the disk under a running ingest needs a tmpfs");
+        return;
+    }
+    let seed = seed();
+    eprintln!("fill-during-ingest seed: {seed} (VOUCH_TEST_SEED={seed} replays it)");
+    let mut rng = Rng(seed);
+    let inputs = tempfile::tempdir().unwrap();
+    let mut outcomes = Vec::new();
+    for round in 0..3 {
+        const EVENTS: u64 = 30_000;
+        let file = inputs.path().join(format!("round-{round}.jsonl"));
+        std::fs::write(&file, metric_lines(&format!("fill{round}"), EVENTS)).unwrap();
+        disk.fill(&ledger, 1 << 20);
+        let before = segment_bytes(&ledger);
+        let grow = rng.below(1_500_000);
+        let ingest = {
+            let command = disk.command(&ledger, &["--json", "ingest", "--batch", "2000", s(&file)]);
+            std::thread::spawn(move || run_timed(command, None, Duration::from_secs(90)))
+        };
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while !ingest.is_finished() && segment_bytes(&ledger) < before + grow {
+            assert!(
+                Instant::now() < deadline,
+                "the ingest never wrote (seed {seed})"
+            );
+            std::thread::sleep(Duration::from_micros(500));
+        }
+        disk.grow_filler(u64::MAX);
+        let run = ingest.join().expect("ingest thread");
+        assert!(
+            run.broke().is_none() && [0, 74].contains(&run.run.code),
+            "round {round} (seed {seed}): an ingest on a disk filling up must succeed or fail with 74\n{}",
+            run.describe()
+        );
+        if run.run.code == 74 {
+            assert!(
+                run.run.stderr.contains("disk is full")
+                    || run.run.stderr.contains("No space left on device"),
+                "round {round} (seed {seed}): the message does not say the disk is full\n{}",
+                run.describe()
+            );
+        }
+        outcomes.push(run.run.code);
+
+        disk.free();
+        let verify = disk.run(&ledger, &["verify"], SHORT);
+        assert!(
+            verify.broke().is_none() && verify.run.code == 0,
+            "round {round} (seed {seed}): {}",
+            verify.describe()
+        );
+        let counts_of = |ids: &[String]| -> u64 {
+            let counts = id_counts(ids);
+            assert!(
+                counts.values().all(|&n| n == 1),
+                "round {round} (seed {seed}): an event stored twice"
+            );
+            (0..EVENTS)
+                .filter(|i| counts.contains_key(format!("fill{round}-{i}").as_str()))
+                .count() as u64
+        };
+        let stored = counts_of(&stored_ids(&ledger.path()));
+        if run.run.code == 0 {
+            assert_eq!(stored, EVENTS, "round {round}: acknowledged, so all there");
+        }
+        let again = disk.run(&ledger, &["--json", "ingest", s(&file)], SHORT);
+        again.ok();
+        assert_eq!(
+            again.json()["appended"].as_u64().unwrap(),
+            EVENTS - stored,
+            "round {round} (seed {seed}): {}",
+            again.run.stdout
+        );
+        assert_eq!(counts_of(&stored_ids(&ledger.path())), EVENTS);
+        let status = disk.run(&ledger, &["--json", "status"], SHORT);
+        status.ok();
+        let status = status.json();
+        assert_eq!(status["log_position"], status["view_position"], "{status}");
+        assert_eq!(
+            status["log_position"], status["counts"]["applied"],
+            "{status}"
+        );
+    }
+    eprintln!("ingests under a filling disk exited {outcomes:?}");
+}
+
 /// Absolute gates only, so every candidate's outcome is its own.
 const POLICY: &str = r#"model = "credit"
 version = "damage-1"
@@ -732,6 +869,7 @@ reason = "AUC below 0.80 loses money"
 "#;
 
 #[test]
+#[ignore = "bug: `promote` on a full disk exits 70, not 74 (`views store failed: … the disk is full …`), after appending its decision to the log"]
 fn a_full_disk_fails_promote_with_74_and_keeps_the_chain() {
     let Some((disk, ledger)) = ledger_on_small_disk() else {
         return;
@@ -805,7 +943,13 @@ fn a_full_disk_fails_promote_with_74_and_keeps_the_chain() {
         SHORT,
     )
     .ok();
-    let writes = write_until_full(&disk, &ledger, 48 << 10, Box::new(move |n| promote(n + 1)));
+    let writes = write_until_full(
+        &disk,
+        &ledger,
+        48 << 10,
+        false,
+        Box::new(move |n| promote(n + 1)),
+    );
     // The first promotion, every acknowledged one and the retry after freeing space.
     let status = disk.run(&ledger, &["--json", "status"], SHORT);
     status.ok();
@@ -976,13 +1120,13 @@ impl Target {
         }
     }
 
-    /// Whether an error message names the damaged `file` (at `offset`).
+    /// Whether an error message names the damaged `file` as README says it must. The
+    /// index and the views are derived: damage there is rebuilt, never an error.
     fn named(self, file: &Path, stderr: &str) -> bool {
         let name = file.file_name().unwrap().to_str().unwrap();
         match self {
             Target::Segment => stderr.contains(name) && stderr.contains("byte offset"),
-            Target::Index => stderr.contains("index"),
-            Target::Views => stderr.contains("views"),
+            Target::Index | Target::Views => false,
             Target::Marker => stderr.contains(name) || stderr.contains("marker"),
             Target::Trust => stderr.contains(name),
         }
@@ -1020,8 +1164,9 @@ fn rot_case(
     assert!(!files.is_empty(), "no {target:?} files");
     let file = files[rng.below(files.len() as u64) as usize].clone();
     let mut bytes = std::fs::read(&file).unwrap();
-    // The last record is left to its own test until the bug it shows is fixed (see
-    // `a_flipped_byte_in_the_last_record_is_damage_not_a_torn_tail`): then this goes.
+    // The last record is left to its own test while the bug it shows is open (see the
+    // ignored `a_flipped_byte_in_the_last_record_is_damage_not_a_torn_tail`): one case in
+    // ~500 lands there. Delete this when un-ignoring that test.
     let end = if target == Target::Segment {
         last_frame_start(&bytes)
     } else {
@@ -1088,10 +1233,10 @@ fn rot_case(
             return Err(format!(
                 "{what}: `{}` failed without naming the damaged file{}\n{}",
                 step.name,
-                if target == Target::Segment {
-                    " and byte offset"
-                } else {
-                    ""
+                match target {
+                    Target::Segment => " and byte offset",
+                    Target::Index | Target::Views => " (a derived file is rebuilt, not an error)",
+                    _ => "",
                 },
                 t.describe()
             ));
@@ -1178,9 +1323,10 @@ fn bit_rot_in_a_segment_is_refused_naming_segment_and_offset_or_harmless() {
 }
 
 /// README: "A damaged record is never cut off or skipped … never mistaken for a torn
-/// tail." The last record of the last segment, whole and synced, with one byte changed.
+/// tail." The last record of the last segment, whole and synced, with one byte changed,
+/// and several commands in a row (each must leave the evidence for the next).
 #[test]
-#[ignore = "bug: a changed byte in the last record is taken for a torn tail and the acknowledged record is cut off (vouch-log-embedded scan_from); the ledger then reports `records were lost from the log` without naming segment or offset"]
+#[ignore = "bug: the first command refuses the damaged last record, naming it, but drops its index entry; the next command then cuts the record off as a torn tail (`records were lost from the log`, segment shortened)"]
 fn a_flipped_byte_in_the_last_record_is_damage_not_a_torn_tail() {
     let pristine = Pristine::new();
     let last = pristine.answers[0].0["log_position"].as_u64().unwrap();
