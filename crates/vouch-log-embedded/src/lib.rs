@@ -498,9 +498,10 @@ impl State {
         at_open: bool,
         claimed: u64,
     ) -> Result<Option<TornTail>, LogError> {
-        self.index
-            .truncate(known)
-            .map_err(|e| storage("rewriting", self.index.path(), e))?;
+        // Entries are collected and the index changed only once the scan succeeds: a scan
+        // that meets damage leaves the index as it was, so the next open still knows
+        // which records were acknowledged.
+        let mut found = Vec::new();
         let (mut i, mut offset) = if known == 0 {
             (0, HEADER_LEN)
         } else {
@@ -548,7 +549,7 @@ impl State {
                                 format!("found position {} where {next} belongs", record.position),
                             ));
                         }
-                        self.index.push(Entry {
+                        found.push(Entry {
                             id_hash: hash(&record.event_id),
                             key_hash: hash(record.key.as_str()),
                             offset: at,
@@ -600,21 +601,35 @@ impl State {
                         .map_err(|e| storage("truncating", &segment.path, e))?;
                     self.active_len = at;
                     self.last = next - 1;
-                    return Ok(Some(TornTail {
+                    let torn = TornTail {
                         segment: segment.path.clone(),
                         offset: at,
                         dropped: file_len - at,
-                    }));
+                    };
+                    self.replace_index_after(known, found)?;
+                    return Ok(Some(torn));
                 }
             }
             if last_segment {
                 self.active_len = offset;
                 self.last = next - 1;
+                self.replace_index_after(known, found)?;
                 return Ok(None);
             }
             i += 1;
             offset = HEADER_LEN;
         }
+    }
+
+    /// Keeps the index's first `known` entries and puts `found` after them.
+    fn replace_index_after(&mut self, known: u64, found: Vec<Entry>) -> Result<(), LogError> {
+        self.index
+            .truncate(known)
+            .map_err(|e| storage("rewriting", self.index.path(), e))?;
+        for entry in found {
+            self.index.push(entry);
+        }
+        Ok(())
     }
 
     /// Builds the id and key lookups, rebuilding the index from the segments when an

@@ -328,3 +328,37 @@ fn a_flipped_byte_in_the_last_acknowledged_record_is_damage_not_a_torn_tail() {
         "nothing may be cut off"
     );
 }
+
+#[test]
+fn damage_found_on_open_stays_found_on_the_next_open() {
+    let dir = tempfile::tempdir().unwrap();
+    fill(dir.path(), 50, Options::default());
+    let segment = segments(dir.path()).pop().unwrap();
+    let before = std::fs::read(&segment).unwrap();
+    let needle = b"record number 50";
+    let at = before
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .unwrap() as u64
+        + 2;
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&segment)
+        .unwrap();
+    file.write_all_at(&[before[at as usize] ^ 0x01], at)
+        .unwrap();
+    drop(file);
+    for attempt in 0..3 {
+        assert!(
+            matches!(
+                EmbeddedLog::open_existing(dir.path()),
+                Err(OpenError::Log(LogError::Corrupt { .. }))
+            ),
+            "open {attempt} did not refuse the damaged last record"
+        );
+    }
+    assert_eq!(
+        std::fs::metadata(&segment).unwrap().len(),
+        before.len() as u64
+    );
+}
