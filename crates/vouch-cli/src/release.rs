@@ -30,6 +30,8 @@ impl From<ReleaseError> for CliError {
             | ReleaseError::Violation(_)
             | ReleaseError::Rejected { .. } => Failure::BadInput,
             ReleaseError::Log(l) => crate::exit::log_failure(l),
+            ReleaseError::Views(v) => crate::exit::views_failure(v),
+            ReleaseError::Project(p) => crate::exit::project_failure(p),
             _ => Failure::Internal,
         };
         CliError::new(failure, e.into())

@@ -52,6 +52,11 @@ const FORMAT: u32 = 1;
 /// unreadable by one, so writes stop short of full. Exit 74 below it.
 pub const MIN_FREE_BYTES: u64 = 16 << 20;
 
+/// The projector writes the views only with this much room: less than the log needs, so
+/// whatever the log accepted can still be projected (a slice of an ingest, a decision)
+/// and reads keep answering after a write was refused for space.
+pub const MIN_FREE_TO_PROJECT: u64 = 4 << 20;
+
 /// An error when the disk holding `dir` has less than [`MIN_FREE_BYTES`] free.
 fn room_to_write(dir: &Path) -> Result<(), std::io::Error> {
     let free = fs2::available_space(dir)?;
@@ -687,7 +692,7 @@ impl Ledger {
         let (mut views, views_damaged) = open_views(&views_dir, deadline)?;
         views.guard(vouch_views::Room {
             dir: dir.to_owned(),
-            bytes: MIN_FREE_BYTES,
+            bytes: MIN_FREE_TO_PROJECT,
         });
         let log = match log {
             Some(log) => log,
@@ -905,8 +910,13 @@ impl Ledger {
         }
     }
 
+    /// [`LogError::Storage`] when the disk is too full to write (see [`MIN_FREE_BYTES`]).
+    pub(crate) fn room_to_write(&self) -> Result<(), LogError> {
+        room_to_write(&self.dir).map_err(|e| LogError::Storage(e.to_string()))
+    }
+
     fn append_once(&mut self, events: &[Event]) -> Result<Vec<Appended>, LogError> {
-        room_to_write(&self.dir).map_err(|e| LogError::Storage(e.to_string()))?;
+        self.room_to_write()?;
         if let Backend::Embedded(log) = &self.log {
             return log.append_batch(events.iter().map(record).collect::<Result<_, _>>()?);
         }

@@ -401,6 +401,7 @@ impl Ledger {
             // index is taken) instead of starting again; the conditional append below
             // answers a chain that moved with a conflict, and the loop starts again.
             let record = self.judged_here(&event, chain_key())?;
+            self.room_to_write()?;
             match self.log().append_if(record, tail)? {
                 ConditionalAppend::Appended(appended) => {
                     let position = appended.position().get();
@@ -521,6 +522,7 @@ impl Ledger {
         };
         let key_name = LogKey::new(vouch_rules::model_key(&target.model)).expect("valid key");
         let record = self.judged_record(&event, key_name)?;
+        self.room_to_write()?;
         let appended = self.log().append(record)?;
         let position = appended.position().get();
         self.accepted(position, &hash)?;
@@ -710,6 +712,7 @@ impl Ledger {
         };
         let log_key = LogKey::new(vouch_rules::model_key(model)).expect("valid key");
         let record = self.judged_record(&event, log_key)?;
+        self.room_to_write()?;
         let appended = self.log().append(record)?;
         let position = appended.position().get();
         self.accepted(position, &hash)?;

@@ -137,7 +137,10 @@ pub fn conflicting_id_is_refused<H: Harness>(h: &H) {
     );
     // Two records with one id and different bytes in one batch: the second conflicts
     // with the first.
-    match log.append_batch(vec![rec("z", "run.a", b"first"), rec("z", "run.a", b"second")]) {
+    match log.append_batch(vec![
+        rec("z", "run.a", b"first"),
+        rec("z", "run.a", b"second"),
+    ]) {
         Err(crate::LogError::IdConflict { event_id, .. }) => assert_eq!(event_id, "z"),
         other => panic!("expected an id conflict inside the batch, got {other:?}"),
     }
@@ -145,7 +148,9 @@ pub fn conflicting_id_is_refused<H: Harness>(h: &H) {
     assert_eq!(records[0].bytes, b"one");
     assert_eq!(records[1].bytes, b"two");
     assert!(
-        records.iter().all(|r| r.bytes != b"changed" && r.bytes != b"second"),
+        records
+            .iter()
+            .all(|r| r.bytes != b"changed" && r.bytes != b"second"),
         "a conflicting record was written"
     );
     assert_eq!(log.last_for_key(&key("run.b")).unwrap(), None);
