@@ -1382,7 +1382,6 @@ fn bit_rot_in_ledger_json_is_refused_or_harmless() {
 }
 
 #[test]
-#[ignore = "bug: a trust.json whose key no longer parses fails with `invalid public key: …` (exit 70) without naming trust.json (TrustError::Key carries no path)"]
 fn bit_rot_in_trust_json_is_refused_or_judged_under_the_list_as_it_reads() {
     bit_rot(Target::Trust);
 }

@@ -54,7 +54,10 @@ fn read_trust(path: &Path) -> Result<Trust, TrustError> {
         reason: e.to_string(),
     })?;
     for k in trust.keys() {
-        let key = vouch_chain::parse_public_key(&k.key)?;
+        let key = vouch_chain::parse_public_key(&k.key).map_err(|e| TrustError::Damaged {
+            path: path.to_owned(),
+            reason: format!("the key of `{}`: {e}", k.name),
+        })?;
         if vouch_chain::key_id(&key) != k.key_id {
             return Err(TrustError::Damaged {
                 path: path.to_owned(),
