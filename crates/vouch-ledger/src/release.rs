@@ -802,6 +802,10 @@ pub fn verify_log(
     let mut digests: Vec<Digest> = Vec::with_capacity(usize::try_from(end).unwrap_or(0));
     let mut walk = Walk::new();
     let mut seen_ids: std::collections::HashSet<String> = std::collections::HashSet::new();
+    // Every record's event id, by a 64-bit hash (a hit is confirmed against the log):
+    // one id, one content, whatever the index or the stream's window let through.
+    let mut ids: std::collections::HashMap<u64, u64> = std::collections::HashMap::new();
+    let unique = log.ids_unique();
     let mut next = 1u64;
     while next <= end {
         let records = match log.read(Position::new(next), 8192) {
@@ -844,6 +848,40 @@ pub fn verify_log(
             next += 1;
             report.records += 1;
             digests.push(vouch_event::event_digest(&record.bytes));
+            let id_hash = {
+                use std::hash::{Hash, Hasher};
+                let mut h = std::hash::DefaultHasher::new();
+                record.event_id.hash(&mut h);
+                h.finish()
+            };
+            if let Some(&earlier) = ids.get(&id_hash) {
+                let same_id = log
+                    .read(Position::new(earlier), 1)?
+                    .first()
+                    .is_some_and(|r| r.event_id == record.event_id);
+                let same_content =
+                    digests[(earlier - 1) as usize] == digests[(position - 1) as usize];
+                if same_id && (unique || !same_content) {
+                    let failure = Failure {
+                        position,
+                        index: None,
+                        rule: None,
+                        reason: if unique {
+                            format!("event id `{}` is stored twice, at positions {earlier} and {position}: the log's deduplication failed", record.event_id)
+                        } else {
+                            format!("event id `{}` is at position {earlier} and again at {position} with other content; the first stands", record.event_id)
+                        },
+                    };
+                    if unique {
+                        report.failure = Some(failure);
+                        return Ok(report);
+                    }
+                    report.refused.push(failure);
+                    continue;
+                }
+            } else {
+                ids.insert(id_hash, position);
+            }
             let release = record.key == chain_key() || record.key.as_str().starts_with("model.");
             // A windowed log can hold a late retry twice: the first record with an id is
             // the one that counts, as for the projector.
