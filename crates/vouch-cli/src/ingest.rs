@@ -113,7 +113,7 @@ pub fn ingest(ctx: &Context, args: &IngestArgs) -> CliResult<()> {
                     }
                     summary.events += 1;
                 }
-                if slices.last().is_none_or(|&end| batch_end > end) {
+                if batch_end > slices.last().copied().unwrap_or(Position::ZERO) {
                     slices.push(batch_end);
                 }
                 progress.set(bytes_read);
