@@ -37,10 +37,21 @@ fn chunk(n: u64, events: u64) -> Vec<u8> {
     out
 }
 
+/// The views' position, read in this process. sled 0.34 releases a store's file lock from
+/// a background thread after the handle is dropped, so this process's previous open can
+/// still hold it when the next iteration comes round fast (a child killed at once):
+/// contention is waited out, up to a deadline, as the ledger itself does.
 fn views_position(ledger: &TestLedger) -> u64 {
-    let views =
-        vouch_views::Views::open(&ledger.path().join("views")).expect("open views after a kill");
-    views.position().unwrap().get()
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        match vouch_views::Views::open(&ledger.path().join("views")) {
+            Ok(views) => return views.position().unwrap().get(),
+            Err(e) if e.is_lock_contention() && std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            Err(e) => panic!("open views after a kill: {e:?}"),
+        }
+    }
 }
 
 fn kill_after(mut child: Child, delay: Duration) -> bool {
