@@ -423,6 +423,26 @@ fn a_fifo_or_huge_trust_json_in_the_ledger_is_a_damaged_store_not_a_hang() {
     }
 }
 
+/// The marker too: a FIFO or a huge `ledger.json` is a damaged marker (70), named, at once.
+#[test]
+fn a_fifo_or_huge_ledger_json_is_a_damaged_marker_not_a_hang() {
+    for make in [mkfifo as fn(&std::path::Path), huge] {
+        let ledger = ledger_with_run();
+        let marker = ledger.path().join("ledger.json");
+        std::fs::remove_file(&marker).unwrap();
+        make(&marker);
+        for args in [&["status"][..], &["runs", "list"], &["rebuild"]] {
+            let run = vouch_promptly(&ledger, args);
+            assert_eq!(run.code, 70, "{args:?}: {run:?}");
+            assert!(
+                run.stderr.contains("ledger.json"),
+                "{args:?}: {}",
+                run.stderr
+            );
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Exit codes as README's table says
 // ---------------------------------------------------------------------------------------

@@ -469,10 +469,19 @@ fn retry_store_lock<T>(
 
 fn read_marker(dir: &Path) -> Result<Marker, OpenError> {
     let marker_path = dir.join(MARKER);
-    let text = match std::fs::read_to_string(&marker_path) {
+    const MARKER_FILE: vouch_files::FileKind =
+        vouch_files::FileKind::new("ledger marker", 64 << 10);
+    let text = match vouch_files::read_to_string(&marker_path, MARKER_FILE) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(OpenError::NotALedger(dir.to_owned()))
+        }
+        // Not a regular file, too large, not UTF-8: a damaged marker, not an I/O failure.
+        Err(e) if vouch_files::is_refused(&e) || e.kind() == std::io::ErrorKind::InvalidData => {
+            return Err(OpenError::BadMarker {
+                path: marker_path,
+                reason: e.to_string(),
+            })
         }
         Err(e) => return Err(io("reading", &marker_path)(e)),
     };

@@ -214,10 +214,19 @@ impl Ledger {
         self.views()
             .judge_next(self.log(), self.trust(), key.as_str(), event)?
             .map_err(ReleaseError::Violation)?;
+        // The one size check every stored event passes (a decision citing a huge
+        // evidence list must not reach a stream that would refuse it).
+        let bytes = vouch_event::encode_checked(event).map_err(|e| {
+            ReleaseError::Log(LogError::TooLarge {
+                event_id: e.event_id,
+                size: e.size,
+                limit: e.limit,
+            })
+        })?;
         Ok(NewRecord {
             event_id: event.id.to_string(),
             key,
-            bytes: vouch_event::encode(event),
+            bytes,
         })
     }
 
