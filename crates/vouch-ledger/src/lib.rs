@@ -350,6 +350,9 @@ pub struct Ledger {
     views: Views,
     /// The trust list the views' release records are judged under (`trust.json`).
     trust: Trust,
+    /// The views' position once opened: a command that projected nothing since has
+    /// nothing of its own to flush when it closes (a read costs no sled flush).
+    clean_at: Option<Position>,
     _lock: DirLock,
 }
 
@@ -731,6 +734,7 @@ impl Ledger {
             log,
             views,
             trust,
+            clean_at: None,
             _lock: lock,
         };
         let identity = ledger
@@ -776,6 +780,7 @@ impl Ledger {
             seen => {
                 rebuild |= seen.is_some() || ledger.views.position()?.get() > 0;
                 ledger.views.set_log_identity(&identity)?;
+                ledger.views.flush()?;
             }
         }
         if !rebuild {
@@ -807,6 +812,7 @@ impl Ledger {
             tracing::info!("the trust list changed since the views were projected; rebuilding");
             ledger.rebuild(&mut |_, _| {})?;
         }
+        ledger.clean_at = Some(ledger.views.position()?);
         Ok(ledger)
     }
 
@@ -1098,6 +1104,9 @@ impl Ledger {
 
 impl Drop for Ledger {
     fn drop(&mut self) {
+        if self.clean_at.is_some() && self.views.position().ok() == self.clean_at {
+            return;
+        }
         if let Err(e) = self.views.flush() {
             tracing::warn!(error = %e, "flushing the views on close failed");
         }
