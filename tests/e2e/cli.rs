@@ -1040,6 +1040,10 @@ fn bad_input_is_refused_with_a_code_and_a_reason() {
     ledger.file("abc.bin", b"abc");
     ledger.file("data.csv", b"h\n1\n");
     std::fs::create_dir(ledger.tmp.path().join("adir")).unwrap();
+    // A named pipe as an artifact would block the hash forever: refused at once.
+    let fifo = std::ffi::CString::new(ledger.tmp.path().join("apipe").to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
     let before = status(&ledger);
 
     #[rustfmt::skip]
@@ -1092,6 +1096,8 @@ fn bad_input_is_refused_with_a_code_and_a_reason() {
         (&["log", "artifact", "--run", "r1", "--uri", "s3://a\u{7}b", "abc.bin"], 65, "data.uri"),
         (&["log", "dataset", "--run", "r1", "--role", "test", "--uri", "", "data.csv"], 65, "data.uri"),
         (&["log", "dataset", "--run", "r1", "--role", "test", "adir"], 65, "is a directory"),
+        (&["log", "artifact", "--run", "r1", "apipe"], 65, "named pipe"),
+        (&["log", "dataset", "--run", "r1", "--role", "test", "apipe"], 65, "named pipe"),
         // Times.
         (&["log", "dataset", "--run", "r1", "--role", "test", "--snapshot-at", "yesterday", "data.csv"], 65, "--snapshot-at"),
         (&["log", "dataset", "--run", "r1", "--role", "test", "--snapshot-at", "2026-02-30T00:00:00Z", "data.csv"], 65, "--snapshot-at"),

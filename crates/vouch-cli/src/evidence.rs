@@ -14,7 +14,7 @@ use vouch_log::Appended;
 
 use crate::cli::{EnvCapture, InitArgs, LogCommand, RoleArg, RunCommand, RunStartArgs, StatusArg};
 use crate::context::{event_id, file_uri, new_run_id, parse_run, require_run, Context};
-use crate::exit::{bad_input, CliResult, Fail, Failure};
+use crate::exit::{bad_input, CliResult, Failure};
 use crate::output::{self, say};
 
 pub fn init(ctx: &Context, args: &InitArgs) -> CliResult<()> {
@@ -363,9 +363,12 @@ fn name_or_file_name(name: Option<String>, path: &Path) -> CliResult<String> {
 /// Streams a file through BLAKE3; returns the digest, the size and, when asked, the
 /// number of lines.
 pub fn hash_file(path: &Path, count_lines: bool) -> CliResult<(Digest, u64, u64)> {
-    let mut file = std::fs::File::open(path).map_err(|e| {
+    // A FIFO or a device would block or never end: only regular files are hashed.
+    let mut file = vouch_files::open_regular(path).map_err(|e| {
         let failure = if e.kind() == std::io::ErrorKind::NotFound {
             Failure::NotFound
+        } else if vouch_files::is_refused(&e) {
+            Failure::BadInput
         } else {
             Failure::Io
         };
@@ -374,12 +377,6 @@ pub fn hash_file(path: &Path, count_lines: bool) -> CliResult<(Digest, u64, u64)
             error: anyhow::anyhow!("cannot read {}: {e}", path.display()),
         }
     })?;
-    if file.metadata().fail(Failure::Io)?.is_dir() {
-        return Err(bad_input(format!(
-            "{} is a directory, not a file",
-            path.display()
-        )));
-    }
     let mut hasher = blake3::Hasher::new();
     let mut buffer = vec![0u8; 1 << 16];
     let (mut size, mut lines, mut last) = (0u64, 0u64, b'\n');

@@ -101,6 +101,24 @@ fn describe(file_type: std::fs::FileType) -> &'static str {
     }
 }
 
+/// Opens `path` for reading if it is a regular file, of any size: for files Vouch streams
+/// (artifacts and datasets it hashes), where a FIFO or a device would block or never end.
+///
+/// # Errors
+/// The file system's error, or [`io::ErrorKind::InvalidInput`] carrying [`Refused`] when
+/// the path is not a regular file.
+pub fn open_regular(path: &Path) -> io::Result<File> {
+    let file = File::options()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    let file_type = file.metadata()?.file_type();
+    if !file_type.is_file() {
+        return Err(refused(Refused::NotRegular(describe(file_type))));
+    }
+    Ok(file)
+}
+
 /// Reads the whole file at `path`, if it is a regular file of at most
 /// `kind.max_bytes()` bytes.
 ///
@@ -112,14 +130,8 @@ pub fn read(path: &Path, kind: FileKind) -> io::Result<Vec<u8>> {
     // Non-blocking, so opening a FIFO does not wait for a writer; it changes nothing for
     // a regular file. The type is then checked on the open handle, not the path, so the
     // path cannot be swapped for something else in between.
-    let file = File::options()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)?;
+    let file = open_regular(path)?;
     let metadata = file.metadata()?;
-    if !metadata.file_type().is_file() {
-        return Err(refused(Refused::NotRegular(describe(metadata.file_type()))));
-    }
     let too_large = |size| {
         refused(Refused::TooLarge {
             what: kind.what,
