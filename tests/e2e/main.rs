@@ -10,3 +10,4 @@ mod nats;
 mod nats_serve;
 mod release;
 mod support;
+mod tables;

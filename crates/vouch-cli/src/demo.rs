@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use comfy_table::{Cell, CellAlignment};
+use comfy_table::CellAlignment;
 use vouch_chain::SigningKey;
 use vouch_event::{
     ArtifactLogged, Body, DatasetBound, DatasetRole, Digest, Environment, Event, EventId, GitInfo,
@@ -27,7 +27,7 @@ use crate::cli::GateArgs;
 use crate::cli::DemoCommand;
 use crate::context::{file_uri, Context};
 use crate::exit::{CliError, CliResult, Fail, Failure};
-use crate::output::{self, number, print, say, table};
+use crate::output::{self, number, print, say, table, Cell};
 
 struct Candidate {
     run: &'static str,

@@ -3,7 +3,6 @@
 
 use std::path::Path;
 
-use comfy_table::Cell;
 use vouch_diagnose::{DiagnoseError, Diagnosis, Options, Severity};
 use vouch_event::{Body, Digest, Event, EventId, LiveMetricsObserved, Segment, Subject};
 use vouch_log::Appended;
@@ -11,7 +10,7 @@ use vouch_log::Appended;
 use crate::cli::{DiagnoseArgs, LogLiveArgs};
 use crate::context::{check_flags, now, parse_time, random_u64, Context, DayEnd};
 use crate::exit::{bad_input, CliError, CliResult, Failure};
-use crate::output::{self, print, say, table};
+use crate::output::{self, print, say, table, Cell};
 use crate::release::{check_env, parse_model};
 
 impl From<DiagnoseError> for CliError {

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::time::Instant;
 
-use comfy_table::{Cell, CellAlignment};
+use comfy_table::CellAlignment;
 use vouch_event::{Name, RunId, Segment};
 use vouch_log::Position;
 use vouch_views::{Condition, MetricKey, RunDoc, RunQuery};
@@ -14,7 +14,7 @@ use crate::cli::{
 };
 use crate::context::{parse_run, Context};
 use crate::exit::{bad_input, CliResult};
-use crate::output::{self, note, number, print, say, table, Progress};
+use crate::output::{self, note, number, print, say, table, Cell, Progress};
 
 pub fn runs(ctx: &Context, command: RunsCommand) -> CliResult<()> {
     match command {

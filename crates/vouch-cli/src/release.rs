@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
-use comfy_table::{Cell, CellAlignment};
+use comfy_table::CellAlignment;
 use vouch_chain::SigningKey;
 use vouch_event::{DecisionOutcome, Digest, ModelName, ReviewVerdict, Timestamp};
 use vouch_files::FileKind;
@@ -21,7 +21,7 @@ use crate::cli::{
 };
 use crate::context::{now, parse_run, Context};
 use crate::exit::{bad_input, CliError, CliResult, Fail, Failure};
-use crate::output::{self, note, number, print, say, table, Progress};
+use crate::output::{self, note, number, print, say, table, Cell, Progress};
 
 impl From<ReleaseError> for CliError {
     fn from(e: ReleaseError) -> Self {

@@ -1,6 +1,5 @@
 //! `vouch replay`: past decisions under another policy.
 
-use comfy_table::Cell;
 use vouch_event::{GateRecord, GateVerdict};
 use vouch_policy::Policy;
 use vouch_replay::{replay as replay_decisions, ReplayError, Replayed, Scope};
@@ -8,7 +7,7 @@ use vouch_replay::{replay as replay_decisions, ReplayError, Replayed, Scope};
 use crate::cli::ReplayArgs;
 use crate::context::{parse_time, Context, DayEnd};
 use crate::exit::{bad_input, CliError, CliResult, Failure};
-use crate::output::{self, note, number, print, say, table, Progress};
+use crate::output::{self, note, number, print, say, table, Cell, Progress};
 use crate::release::{parse_model, read_policy};
 
 impl From<ReplayError> for CliError {
