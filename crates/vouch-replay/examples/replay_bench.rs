@@ -19,7 +19,7 @@ use vouch_event::{
     Body, Event, EventId, MetricsLogged, ModelName, Name, Producer, RunId, RunStarted, Subject,
     Timestamp,
 };
-use vouch_ledger::{Ledger, OpenOptions};
+use vouch_ledger::{Ledger, OpenOptions, Role, Trust};
 use vouch_log::Position;
 use vouch_policy::Policy;
 use vouch_replay::{record, replay, Scope};
@@ -120,6 +120,11 @@ fn main() {
     let mut ledger = Ledger::open(&dir, &OpenOptions::default()).unwrap();
     let policy = Policy::parse(POLICY).unwrap();
     let key = SigningKey::from_seed([9; 32]);
+    let mut trust = Trust::default();
+    trust
+        .add(&key.public(), "bench", Role::Signer, None)
+        .unwrap();
+    ledger.set_trust(trust).unwrap();
     let producer = Producer::new("bench").unwrap();
 
     let start = Instant::now();
