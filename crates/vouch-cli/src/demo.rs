@@ -29,93 +29,59 @@ use crate::context::{file_uri, Context};
 use crate::exit::{CliError, CliResult, Fail, Failure};
 use crate::output::{self, number, print, say, table, Cell};
 
-struct Candidate {
-    run: &'static str,
-    name: &'static str,
-    commit: &'static str,
-    params: &'static [(&'static str, &'static str)],
-    /// auc, latency_p95_ms, ece, demographic_parity_gap, cost_per_1k
-    overall: [f64; 5],
-    /// auc per region: EU, US, APAC
-    regions: [f64; 3],
+/// The loan-risk story's data (`demo/loan-risk.toml`), compiled into the binary.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Story {
+    /// The evaluation metrics, in the order of each run's `overall`.
+    metrics: Vec<String>,
+    /// The segments with their own AUC, in the order of each run's `regions`.
+    regions: Vec<String>,
+    runs: Vec<Candidate>,
+    live_weeks: Vec<LiveWeek>,
 }
 
-const METRICS: [&str; 5] = [
-    "auc",
-    "latency_p95_ms",
-    "ece",
-    "demographic_parity_gap",
-    "cost_per_1k",
-];
-const REGIONS: [&str; 3] = ["region=EU", "region=US", "region=APAC"];
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Candidate {
+    run: String,
+    name: String,
+    commit: String,
+    params: Vec<(String, String)>,
+    overall: Vec<f64>,
+    regions: Vec<f64>,
+}
 
-const RUNS: [Candidate; 5] = [
-    Candidate {
-        run: "loan-risk-prod",
-        name: "production v3",
-        commit: "4f1c2a9e7b3d5f60718293a4b5c6d7e8f9012345",
-        params: &[
-            ("model", "gbdt"),
-            ("learning_rate", "0.05"),
-            ("max_depth", "6"),
-            ("n_estimators", "400"),
-        ],
-        overall: [0.842, 150.0, 0.041, 0.07, 1.10],
-        regions: [0.851, 0.840, 0.829],
-    },
-    Candidate {
-        run: "loan-risk-a",
-        name: "A: shallow gbdt",
-        commit: "9a8b7c6d5e4f30211234567890abcdef12345678",
-        params: &[
-            ("model", "gbdt"),
-            ("learning_rate", "0.1"),
-            ("max_depth", "4"),
-            ("n_estimators", "200"),
-        ],
-        overall: [0.828, 95.0, 0.038, 0.06, 0.80],
-        regions: [0.836, 0.825, 0.815],
-    },
-    Candidate {
-        run: "loan-risk-b",
-        name: "B: tuned gbdt",
-        commit: "b1c2d3e4f5061728394a5b6c7d8e9f0011223344",
-        params: &[
-            ("model", "gbdt"),
-            ("learning_rate", "0.03"),
-            ("max_depth", "7"),
-            ("n_estimators", "800"),
-        ],
-        overall: [0.861, 182.0, 0.032, 0.06, 1.25],
-        regions: [0.868, 0.860, 0.851],
-    },
-    Candidate {
-        run: "loan-risk-c",
-        name: "C: deep ensemble",
-        commit: "c0ffee00112233445566778899aabbccddeeff00",
-        params: &[
-            ("model", "dnn-ensemble"),
-            ("learning_rate", "0.001"),
-            ("layers", "6"),
-            ("members", "5"),
-        ],
-        overall: [0.874, 410.0, 0.029, 0.05, 1.45],
-        regions: [0.880, 0.873, 0.866],
-    },
-    Candidate {
-        run: "loan-risk-d",
-        name: "D: wide features",
-        commit: "d00dfeed1234567890abcdef1234567890abcdef",
-        params: &[
-            ("model", "gbdt"),
-            ("learning_rate", "0.05"),
-            ("max_depth", "9"),
-            ("n_estimators", "600"),
-        ],
-        overall: [0.866, 176.0, 0.044, 0.14, 1.30],
-        regions: [0.889, 0.871, 0.792],
-    },
-];
+/// One week of live AUC for the artifact of `run`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LiveWeek {
+    run: String,
+    week: String,
+    /// The window's start, its end and the labels' arrival, in days before now.
+    days_ago: [i64; 3],
+    /// Overall, then one value per region.
+    auc: Vec<f64>,
+}
+
+const STORY: &str = include_str!("../demo/loan-risk.toml");
+
+/// The story, parsed and checked once (its shape is fixed at build time, and a unit test
+/// parses it, so a failure here is a bug).
+fn story() -> &'static Story {
+    static PARSED: std::sync::OnceLock<Story> = std::sync::OnceLock::new();
+    PARSED.get_or_init(|| {
+        let story: Story = toml::from_str(STORY).expect("demo/loan-risk.toml parses");
+        for c in &story.runs {
+            assert_eq!(c.overall.len(), story.metrics.len(), "{}: overall", c.run);
+            assert_eq!(c.regions.len(), story.regions.len(), "{}: regions", c.run);
+        }
+        for w in &story.live_weeks {
+            assert_eq!(w.auc.len(), story.regions.len() + 1, "{}: auc", w.week);
+        }
+        story
+    })
+}
 
 pub fn run(ctx: &Context, command: DemoCommand) -> CliResult<()> {
     match command {
@@ -172,7 +138,7 @@ fn loan_risk(ctx: &Context) -> CliResult<()> {
     std::fs::create_dir_all(&files).fail(Failure::Io)?;
     let dataset = write_validation_set(&files)?;
     let mut events = Vec::new();
-    for (i, c) in RUNS.iter().enumerate() {
+    for (i, c) in story().runs.iter().enumerate() {
         events.extend(candidate_events(c, i as i64 * 60, &files, &dataset)?);
     }
     let mut ledger = ctx.open()?;
@@ -182,11 +148,12 @@ fn loan_risk(ctx: &Context) -> CliResult<()> {
         .filter(|r| matches!(r, vouch_log::Appended::New(_)))
         .count();
     let views = ledger.views();
-    let docs = RUNS
+    let docs = story()
+        .runs
         .iter()
         .map(|c| {
             views
-                .run(&RunId::new(c.run).expect("valid"))
+                .run(&RunId::new(c.run.as_str()).expect("valid"))
                 .map(|d| d.expect("just appended"))
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -270,48 +237,23 @@ fn replay_step(
     Ok(report)
 }
 
-/// The live AUC of production v3 (the previous version) and then of Run B, by week: the run
-/// whose model served it, the window and the labels' arrival in days ago, and AUC overall,
-/// in EU, US and APAC. B holds the average and every region but APAC, which falls in its
-/// second week, whose labels stop two days short of its end.
-type LiveWeek = (&'static str, &'static str, [i64; 3], [f64; 4]);
-const LIVE_WEEKS: [LiveWeek; 4] = [
-    (
-        "loan-risk-prod",
-        "v3-week-1",
-        [35, 28, 28],
-        [0.838, 0.848, 0.836, 0.826],
-    ),
-    (
-        "loan-risk-prod",
-        "v3-week-2",
-        [28, 21, 21],
-        [0.839, 0.849, 0.837, 0.827],
-    ),
-    (
-        "loan-risk-b",
-        "b-week-1",
-        [21, 14, 14],
-        [0.856, 0.866, 0.858, 0.842],
-    ),
-    (
-        "loan-risk-b",
-        "b-week-2",
-        [14, 7, 9],
-        [0.851, 0.867, 0.859, 0.792],
-    ),
-];
-
 /// Live traffic, as a monitoring job publishes it: weekly AUC overall and per region, for
 /// the artifact that served it, once the labels arrived. Then `vouch diagnose` on it.
 fn live_step(ctx: &Context, ledger: &mut Ledger) -> CliResult<vouch_diagnose::Diagnosis> {
     let model = ModelName::new("loan-risk").expect("valid");
     let producer = Producer::new("demo/loan-risk-monitor").expect("valid");
     let mut events = Vec::new();
-    for (run, week, [start, end, labels], aucs) in LIVE_WEEKS {
+    for LiveWeek {
+        run,
+        week,
+        days_ago: [start, end, labels],
+        auc: aucs,
+    } in &story().live_weeks
+    {
+        let (start, end, labels) = (*start, *end, *labels);
         let artifact = ledger
             .views()
-            .run(&RunId::new(run).expect("valid"))?
+            .run(&RunId::new(run.as_str()).expect("valid"))?
             .and_then(|doc| doc.artifacts.first().map(|a| a.digest))
             .expect("the demo's runs logged their models");
         let labels_through = days_ago(labels);
@@ -337,7 +279,7 @@ fn live_step(ctx: &Context, ledger: &mut Ledger) -> CliResult<vouch_diagnose::Di
                 body: Body::LiveMetricsObserved(LiveMetricsObserved {
                     env: "production".into(),
                     artifact,
-                    metrics: BTreeMap::from([(Name::new("auc").expect("valid"), auc)]),
+                    metrics: BTreeMap::from([(Name::new("auc").expect("valid"), *auc)]),
                     segment: segment.map(|s| Segment::new(s).expect("valid")),
                     window_start: days_ago(start),
                     window_end: days_ago(end),
@@ -373,7 +315,7 @@ fn live_step(ctx: &Context, ledger: &mut Ledger) -> CliResult<vouch_diagnose::Di
     }
     if !ctx.global.json {
         say!(
-            "\nFour weeks of live AUC (two on production v3, then two on Run B), and the on-call diagnosis:"
+            "\nFour weeks of live AUC (two on production v1, then two on Run B), and the on-call diagnosis:"
         );
         crate::diagnose::print_diagnosis(&diagnosis);
         say!("  (vouch diagnose --model loan-risk)");
@@ -387,8 +329,8 @@ fn print_candidates(dir: &Path, events: usize, new: usize, docs: &[vouch_views::
         dir.display()
     );
     let mut header = vec!["run".to_owned()];
-    header.extend(METRICS.iter().map(|m| m.to_string()));
-    header.extend(REGIONS.iter().map(|r| format!("auc[{r}]")));
+    header.extend(story().metrics.iter().cloned());
+    header.extend(story().regions.iter().map(|r| format!("auc[{r}]")));
     let mut t = table(header);
     for doc in docs {
         let name = doc
@@ -400,13 +342,15 @@ fn print_candidates(dir: &Path, events: usize, new: usize, docs: &[vouch_views::
         let value = |v: Option<&vouch_views::LatestMetric>| {
             Cell::new(v.map_or("-".into(), |v| number(v.value))).set_alignment(CellAlignment::Right)
         };
-        for m in METRICS {
-            row.push(value(doc.metric(&Name::new(m).expect("valid"), None)));
+        for m in &story().metrics {
+            row.push(value(
+                doc.metric(&Name::new(m.as_str()).expect("valid"), None),
+            ));
         }
         let auc = Name::new("auc").expect("valid");
-        for r in REGIONS {
+        for r in &story().regions {
             row.push(value(
-                doc.metric(&auc, Some(&Segment::new(r).expect("valid"))),
+                doc.metric(&auc, Some(&Segment::new(r.as_str()).expect("valid"))),
             ));
         }
         t.add_row(row);
@@ -631,7 +575,7 @@ fn release_flow(ctx: &Context, ledger: &mut Ledger, files: &Path) -> CliResult<D
             crate::context::now(),
         )?;
         if !json {
-            say!("production v3: first release → needs review → approved by Dana Okafor → deployed\n");
+            say!("production v1: first release → needs review → approved by Dana Okafor → deployed\n");
         }
         for run in ["loan-risk-a", "loan-risk-b", "loan-risk-c", "loan-risk-d"] {
             let p = crate::release::promote_on(ctx, ledger, &gate(run), &signer)?;
@@ -741,7 +685,7 @@ fn candidate_events(
     files: &Path,
     dataset: &(Digest, u64, String),
 ) -> CliResult<Vec<Event>> {
-    let run = RunId::new(c.run).expect("valid run id");
+    let run = RunId::new(c.run.as_str()).expect("valid run id");
     let producer = Producer::new("demo/loan-risk-train").expect("valid");
     let mut n = 0;
     let mut event = |what: &str, minutes: i64, body: Body| {
@@ -768,9 +712,9 @@ fn candidate_events(
         0,
         Body::RunStarted(RunStarted {
             experiment: "loan-risk".into(),
-            name: Some(c.name.into()),
+            name: Some(c.name.clone()),
             git: Some(GitInfo {
-                commit: c.commit.into(),
+                commit: c.commit.clone(),
                 dirty: false,
             }),
             env: Some(Environment {
@@ -784,7 +728,7 @@ fn candidate_events(
     let params = c
         .params
         .iter()
-        .map(|(k, v)| (Name::new(*k).expect("valid"), v.to_string()))
+        .map(|(k, v)| (Name::new(k.as_str()).expect("valid"), v.clone()))
         .collect();
     out.push(event(
         "params",
@@ -821,10 +765,11 @@ fn candidate_events(
             uri: Some(dataset.2.clone()),
         }),
     ));
-    let metrics = METRICS
+    let metrics = story()
+        .metrics
         .iter()
-        .zip(c.overall)
-        .map(|(m, v)| (Name::new(*m).expect("valid"), v))
+        .zip(&c.overall)
+        .map(|(m, v)| (Name::new(m.as_str()).expect("valid"), *v))
         .collect();
     out.push(event(
         "eval",
@@ -835,9 +780,9 @@ fn candidate_events(
             segment: None,
         }),
     ));
-    for (region, auc) in REGIONS.iter().zip(c.regions) {
-        let metrics = BTreeMap::from([(Name::new("auc").expect("valid"), auc)]);
-        let segment = Some(Segment::new(*region).expect("valid"));
+    for (region, auc) in story().regions.iter().zip(&c.regions) {
+        let metrics = BTreeMap::from([(Name::new("auc").expect("valid"), *auc)]);
+        let segment = Some(Segment::new(region.as_str()).expect("valid"));
         out.push(event(
             &format!("eval-{region}"),
             15,
@@ -1081,4 +1026,23 @@ fn fraud(ctx: &Context) -> CliResult<()> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod story_tests {
+    /// The story's data parses, its shapes agree, and it names versions as the registry
+    /// will: the production model is the first promoted version, v1.
+    #[test]
+    fn the_loan_risk_story_parses_and_names_versions_as_the_registry_does() {
+        let story = super::story();
+        assert_eq!(story.runs.len(), 5);
+        assert_eq!(story.runs[0].name, "production v1");
+        assert!(story.live_weeks.iter().all(|w| !w.week.contains("v3")));
+        let ids: std::collections::BTreeSet<_> = story.runs.iter().map(|c| &c.run).collect();
+        assert_eq!(ids.len(), story.runs.len(), "run ids are distinct");
+        assert!(
+            story.live_weeks.iter().all(|w| ids.contains(&w.run)),
+            "live weeks name runs of the story"
+        );
+    }
 }
