@@ -820,6 +820,21 @@ fn candidate_events(
 }
 
 /// The fraud policy (also in `crates/vouch-policy/policies/`).
+/// The fraud story's data (`demo/fraud.toml`), compiled into the binary.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FraudStory {
+    run: String,
+    name: String,
+    commit: String,
+    params: Vec<(String, String)>,
+    metrics: Vec<(String, f64)>,
+}
+
+fn fraud_story() -> FraudStory {
+    toml::from_str(include_str!("../demo/fraud.toml")).expect("demo/fraud.toml parses")
+}
+
 const FRAUD_POLICY: &str = include_str!("../../vouch-policy/policies/fraud.toml");
 
 #[derive(serde::Serialize)]
@@ -841,10 +856,13 @@ fn fraud(ctx: &Context) -> CliResult<()> {
     demo_ledger(ctx, "fraud")?;
     let files = dir.join("demo-files");
     std::fs::create_dir_all(&files).fail(Failure::Io)?;
-    let run = RunId::new("fraud-gbm-7").expect("valid");
+    let story = fraud_story();
+    let run = RunId::new(story.run.as_str()).expect("valid");
     let producer = Producer::new("demo/fraud-train").expect("valid");
-    let model_bytes = b"fraud-detector gradient-boosted model, run fraud-gbm-7\n".repeat(128);
-    let model_path = files.join("fraud-gbm-7.model");
+    let model_bytes = format!("fraud-detector gradient-boosted model, run {run}\n")
+        .into_bytes()
+        .repeat(128);
+    let model_path = files.join(format!("{run}.model"));
     std::fs::write(&model_path, &model_bytes).fail(Failure::Io)?;
     let event = |what: &str, minutes: i64, body: Body| Event {
         id: EventId::new(format!("demo-fraud:{run}:{what}")).expect("valid"),
@@ -853,24 +871,20 @@ fn fraud(ctx: &Context) -> CliResult<()> {
         subject: Subject::Run(run.clone()),
         body,
     };
-    let metrics = [
-        ("recall_at_1pct_fpr", 0.84),
-        ("cost_per_1k", 0.72),
-        ("equal_opportunity_gap", 0.031),
-        ("latency_p99_ms", 38.0),
-    ]
-    .iter()
-    .map(|(k, v)| (Name::new(*k).expect("valid"), *v))
-    .collect();
+    let metrics = story
+        .metrics
+        .iter()
+        .map(|(k, v)| (Name::new(k.as_str()).expect("valid"), *v))
+        .collect();
     let events = vec![
         event(
             "started",
             0,
             Body::RunStarted(RunStarted {
                 experiment: "fraud-detector".into(),
-                name: Some("gbm with merchant-velocity features".into()),
+                name: Some(story.name.clone()),
                 git: Some(GitInfo {
-                    commit: "f4a7d0c0ffee1234567890abcdef123456789abc".into(),
+                    commit: story.commit.clone(),
                     dirty: false,
                 }),
                 env: None,
@@ -880,14 +894,11 @@ fn fraud(ctx: &Context) -> CliResult<()> {
             "params",
             1,
             Body::ParamsLogged(ParamsLogged {
-                params: [
-                    ("model", "gbm"),
-                    ("max_depth", "8"),
-                    ("features", "merchant-velocity-v2"),
-                ]
-                .iter()
-                .map(|(k, v)| (Name::new(*k).expect("valid"), v.to_string()))
-                .collect(),
+                params: story
+                    .params
+                    .iter()
+                    .map(|(k, v)| (Name::new(k.as_str()).expect("valid"), v.clone()))
+                    .collect(),
             }),
         ),
         event(
@@ -1032,6 +1043,13 @@ fn fraud(ctx: &Context) -> CliResult<()> {
 mod story_tests {
     /// The story's data parses, its shapes agree, and it names versions as the registry
     /// will: the production model is the first promoted version, v1.
+    #[test]
+    fn the_fraud_story_parses() {
+        let story = super::fraud_story();
+        assert_eq!(story.run, "fraud-gbm-7");
+        assert_eq!(story.metrics.len(), 4);
+    }
+
     #[test]
     fn the_loan_risk_story_parses_and_names_versions_as_the_registry_does() {
         let story = super::story();
