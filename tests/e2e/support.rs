@@ -124,6 +124,9 @@ impl TestLedger {
             .env_remove("VOUCH_NATS_TOKEN")
             .env_remove("VOUCH_NATS_TLS")
             .env_remove("VOUCH_NATS_CA")
+            // Piped output keeps whole lines unless COLUMNS says otherwise: a CI shell that
+            // exports it must not narrow what the tests read (tests/e2e/tables.rs sets it).
+            .env_remove("COLUMNS")
             .current_dir(self.tmp.path())
             .stdin(Stdio::null());
         if let Some(url) = &self.nats {
