@@ -8,6 +8,7 @@
 //! at any date.
 #![deny(missing_docs)]
 
+pub mod failure;
 pub mod ingest;
 
 use vouch_event::Timestamp;

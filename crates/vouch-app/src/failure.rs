@@ -1,0 +1,198 @@
+//! Why a command failed, decided in one place for every adapter: the CLI turns a
+//! [`Failure`] into an exit code (README's table), the HTTP server into a status code.
+
+/// Why a command failed, and so its exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// 1: a verification failed.
+    Verify,
+    /// 64.
+    Usage,
+    /// 65.
+    BadInput,
+    /// 66.
+    NotFound,
+    /// 69.
+    Busy,
+    /// 69: a server did not answer.
+    Unavailable,
+    /// 78.
+    Config,
+    /// 77: the server refused the credentials.
+    NoPermission,
+    /// 70.
+    Internal,
+    /// 74.
+    Io,
+}
+
+impl Failure {
+    /// The process exit code (README's table).
+    pub fn code(self) -> u8 {
+        match self {
+            Failure::Verify => 1,
+            Failure::Usage => 64,
+            Failure::BadInput => 65,
+            Failure::NotFound => 66,
+            Failure::Busy | Failure::Unavailable => 69,
+            Failure::Config => 78,
+            Failure::NoPermission => 77,
+            Failure::Internal => 70,
+            Failure::Io => 74,
+        }
+    }
+
+    /// The HTTP status `vouch serve --http` answers with.
+    pub fn http_status(self) -> u16 {
+        match self {
+            Failure::Verify => 409,
+            Failure::Usage | Failure::BadInput => 400,
+            Failure::NotFound => 404,
+            Failure::Busy | Failure::Unavailable => 503,
+            Failure::Config | Failure::Internal => 500,
+            Failure::NoPermission => 403,
+            Failure::Io => 507,
+        }
+    }
+
+    /// A stable name for the kind, for JSON error bodies.
+    pub fn name(self) -> &'static str {
+        match self {
+            Failure::Verify => "verification_failed",
+            Failure::Usage => "usage",
+            Failure::BadInput => "bad_input",
+            Failure::NotFound => "not_found",
+            Failure::Busy => "busy",
+            Failure::Unavailable => "unavailable",
+            Failure::Config => "configuration",
+            Failure::NoPermission => "permission_denied",
+            Failure::Internal => "internal",
+            Failure::Io => "io",
+        }
+    }
+}
+
+/// The failure an error opening a ledger is.
+pub fn open_failure(e: &vouch_ledger::OpenError) -> Failure {
+    use vouch_ledger::OpenError as E;
+    match e {
+        E::Missing(_) => Failure::NotFound,
+        E::NotADirectory(_) | E::NotALedger(_) | E::NotEmpty(_) => Failure::BadInput,
+        // The marker is Vouch's own file: one that does not read back is damage.
+        E::BadMarker { .. } => Failure::Internal,
+        E::Busy { .. } => Failure::Busy,
+        E::Io { source, .. } => io_failure(source),
+        E::Nats(n) => nats_failure(n),
+        E::EmbeddedNotNats(_) | E::NothingToFollow(_) => Failure::Usage,
+        E::Project(p) => project_failure(p),
+        E::Views(v) => views_failure(v),
+        E::Trust(t) => trust_failure(t),
+        E::Log(inner) => chain_failure(inner).unwrap_or(Failure::Internal),
+        // The ledger's log is gone: not found, like a missing stream.
+        E::LogMissing { .. } => Failure::NotFound,
+        // Views that met another log, or a log shorter than what they applied: the
+        // store does not hold together (`vouch rebuild` adopts the log as it is).
+        E::OtherLog { .. } | E::LogShrank { .. } => Failure::Internal,
+        _ => chain_failure(e).unwrap_or(Failure::Internal),
+    }
+}
+
+/// The exit code for a file the user named (key, policy, bundle, trust list, NATS
+/// credentials) that could not be read: absent 66; not a regular file, over its size cap
+/// or not text 65; any other failure of the file system 74.
+pub fn user_file_failure(error: &std::io::Error) -> Failure {
+    use std::io::ErrorKind as K;
+    match error.kind() {
+        K::NotFound => Failure::NotFound,
+        K::InvalidInput | K::InvalidData => Failure::BadInput,
+        _ => Failure::Io,
+    }
+}
+
+/// The exit code for a failed read or write of a file Vouch keeps: a store that does not
+/// decode is damage (70); anything else the file system reported, a full disk included,
+/// is I/O (74).
+pub fn io_failure(error: &std::io::Error) -> Failure {
+    match error.kind() {
+        std::io::ErrorKind::InvalidData => Failure::Internal,
+        _ => Failure::Io,
+    }
+}
+
+/// The exit code for the failure at the root of an error whose types this crate does not
+/// name (the embedded log's open errors): the first log or I/O error in its chain.
+pub(crate) fn chain_failure(error: &(dyn std::error::Error + 'static)) -> Option<Failure> {
+    let mut next = Some(error);
+    while let Some(e) = next {
+        if let Some(l) = e.downcast_ref::<vouch_log::LogError>() {
+            return Some(log_failure(l));
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return Some(io_failure(io));
+        }
+        next = e.source();
+    }
+    None
+}
+
+/// The exit code for the ledger's own trust list (`trust.json`): Vouch wrote it, so one
+/// that does not read back is a damaged store (70), like the marker.
+pub fn trust_failure(error: &vouch_ledger::TrustError) -> Failure {
+    use vouch_ledger::TrustError as T;
+    match error {
+        T::Io { source, .. } if source.kind() == std::io::ErrorKind::InvalidInput => {
+            Failure::Internal
+        }
+        T::Io { source, .. } => io_failure(source),
+        T::Damaged { .. } | T::Key(_) => Failure::Internal,
+        _ => Failure::BadInput,
+    }
+}
+
+/// The exit code for a NATS connection or stream problem.
+pub fn nats_failure(error: &vouch_ledger::NatsError) -> Failure {
+    use vouch_ledger::NatsError as N;
+    if error.is_auth_failure() {
+        return Failure::NoPermission;
+    }
+    match error {
+        N::InvalidOption(_) => Failure::Usage,
+        // A credentials file async-nats cannot parse arrives as `InvalidData`: bad input.
+        N::Credentials { source, .. } => user_file_failure(source),
+        N::UnsafeStream { .. } | N::Refused { .. } => Failure::Config,
+        N::MissingStream { .. } => Failure::NotFound,
+        _ => Failure::Unavailable,
+    }
+}
+
+/// The exit code for a log failure.
+pub fn log_failure(error: &vouch_log::LogError) -> Failure {
+    use vouch_log::LogError as L;
+    match error {
+        L::Unavailable(_) => Failure::Unavailable,
+        L::Storage(_) => Failure::Io,
+        L::TooLarge { .. } | L::IdConflict { .. } | L::ContentConflict { .. } => Failure::BadInput,
+        L::PermissionDenied(_) => Failure::NoPermission,
+        _ => Failure::Internal,
+    }
+}
+
+/// The exit code for a views store failure: sled's I/O errors (a full disk) are 74, a
+/// store that does not decode is damage (70).
+pub fn views_failure(error: &vouch_views::ViewsError) -> Failure {
+    match error {
+        // sled keeps an I/O failure's kind through this conversion and calls corruption
+        // `InvalidData`; the CLI needs no sled of its own for that.
+        vouch_views::ViewsError::Storage(s) => io_failure(&std::io::Error::from(s.clone())),
+        _ => Failure::Internal,
+    }
+}
+
+/// The exit code for a projection failure.
+pub fn project_failure(error: &vouch_views::ProjectError) -> Failure {
+    match error {
+        vouch_views::ProjectError::Log(l) => log_failure(l),
+        vouch_views::ProjectError::Views(v) => views_failure(v),
+        _ => Failure::Internal,
+    }
+}
