@@ -6,6 +6,7 @@ mod damage;
 mod diagnose;
 mod edges;
 mod history;
+mod http;
 mod nats;
 mod nats_serve;
 mod release;

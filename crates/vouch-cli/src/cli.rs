@@ -131,6 +131,17 @@ pub struct ServeArgs {
     /// Milliseconds between checks of the stream when there is nothing new.
     #[arg(long, default_value_t = 200, value_name = "MS")]
     pub poll_ms: u64,
+    /// Serve Vouch's JSON API over HTTP on this address (embedded or NATS ledgers), e.g.
+    /// 127.0.0.1:5000. Beyond loopback, --tokens is required.
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<std::net::SocketAddr>,
+    /// A JSON file of named bearer tokens with scopes (read, write, promote):
+    /// {"tokens": [{"name": "ci", "token": "…", "scopes": ["read", "write"]}]}.
+    #[arg(long, value_name = "FILE", requires = "http")]
+    pub tokens: Option<std::path::PathBuf>,
+    /// The largest request body accepted, in MiB.
+    #[arg(long, default_value_t = 64, value_name = "MIB", requires = "http")]
+    pub max_body_mib: u32,
 }
 
 #[derive(Debug, Args)]

@@ -34,6 +34,9 @@ pub fn serve(ctx: &Context, args: &ServeArgs) -> CliResult<()> {
         return Err(bad_input("--poll-ms must be 1 to 60000"));
     }
     install_stop_handlers();
+    if let Some(addr) = args.http {
+        return serve_http(ctx, args, addr);
+    }
     let pacing = FollowOptions {
         poll: Duration::from_millis(args.poll_ms),
         ..FollowOptions::default()
@@ -52,6 +55,53 @@ pub fn serve(ctx: &Context, args: &ServeArgs) -> CliResult<()> {
             report.retries
         );
     }
+    Ok(())
+}
+
+/// `vouch serve --http`: Vouch's JSON API on `addr` until SIGINT or SIGTERM.
+fn serve_http(ctx: &Context, args: &ServeArgs, addr: std::net::SocketAddr) -> CliResult<()> {
+    use vouch_server::ServeError;
+    let failure = |e: ServeError| {
+        let failure = match &e {
+            ServeError::OpenToTheNetwork(_) => Failure::Usage,
+            ServeError::Tokens { .. } => Failure::BadInput,
+            _ => Failure::Io,
+        };
+        CliError::new(failure, e.into())
+    };
+    let tokens = args
+        .tokens
+        .as_deref()
+        .map(vouch_server::Tokens::load)
+        .transpose()
+        .map_err(failure)?;
+    vouch_server::check_listen(addr, tokens.as_ref()).map_err(failure)?;
+    // Fail now, not on the first request, when the directory is not a ledger.
+    drop(ctx.open()?);
+    let options = vouch_server::HttpOptions {
+        addr,
+        ledger: ctx.global.ledger.clone(),
+        open: ctx.options().clone(),
+        tokens,
+        max_body_bytes: args.max_body_mib as usize * (1 << 20),
+        clock: crate::context::now,
+    };
+    let json = ctx.global.json;
+    vouch_server::serve(
+        options,
+        |bound| {
+            if json {
+                output::json(&serde_json::json!({ "listening": format!("http://{bound}") }));
+            } else {
+                say!("listening on http://{bound}");
+            }
+            use std::io::Write;
+            let _ = std::io::stdout().flush();
+        },
+        vouch_server::until(&STOP),
+    )
+    .map_err(failure)?;
+    note!("stopped");
     Ok(())
 }
 

@@ -1,0 +1,433 @@
+//! `vouch serve --http`: Vouch's JSON API over HTTP, a thin adapter over `vouch-app` and
+//! the ledger's queries. It holds no rule of its own: events are ingested by
+//! `vouch_app::ingest` (the same validation, line numbers and idempotence as `vouch
+//! ingest`), failures are classified by `vouch_app::failure` (the same kinds as the CLI's
+//! exit codes, as HTTP statuses), and reads are the views' own queries.
+//!
+//! The ledger is opened per request and closed after it, so CLI commands on the same
+//! directory keep working while the server runs (they wait, at most, for one request).
+//! Requests that touch the ledger are served one at a time.
+//!
+//! Security by default: the server listens on loopback; any other address needs a tokens
+//! file (named bearer tokens with scopes `read`, `write`, `promote`), and then every
+//! request must present one. Request bodies are capped.
+//!
+//! API, version 1 (JSON; errors are `{"error": message, "kind": name}`):
+//!
+//! | method and path | scope | answer |
+//! |---|---|---|
+//! | `GET /api/v1/status` | read | the ledger's positions and totals, as `vouch status --json` |
+//! | `GET /api/v1/runs?experiment=E&where=COND…` | read | runs matching every condition, as `vouch runs list --json` |
+//! | `GET /api/v1/runs/{run}` | read | one run, as `vouch runs show --json` |
+//! | `POST /api/v1/events` | write | JSON lines in the body; the ingest report (422 when a line was not stored) |
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query, Request, State};
+use axum::http::{header, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use vouch_app::failure::{open_failure, project_failure, views_failure, Failure};
+use vouch_app::Clock;
+use vouch_ledger::{Ledger, OpenOptions};
+use vouch_views::{Condition, RunQuery};
+
+/// The largest request body accepted by default: 64 MiB (an ingest of JSON lines).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 64 << 20;
+
+/// The largest tokens file read.
+const TOKENS_FILE: vouch_files::FileKind = vouch_files::FileKind::new("tokens file", 64 << 10);
+
+/// How the server runs.
+pub struct HttpOptions {
+    /// Where to listen (`127.0.0.1:5000` by default in the CLI; port 0 picks one).
+    pub addr: SocketAddr,
+    /// The ledger directory.
+    pub ledger: PathBuf,
+    /// How to open it.
+    pub open: OpenOptions,
+    /// The bearer tokens; required to listen beyond loopback.
+    pub tokens: Option<Tokens>,
+    /// The largest request body accepted.
+    pub max_body_bytes: usize,
+    /// The time events are checked against.
+    pub clock: Clock,
+}
+
+/// Why the server could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// Listening beyond loopback without tokens would open the ledger to the network.
+    #[error("refusing to listen on {0} without --tokens: beyond loopback every request must carry a bearer token (see `vouch serve --help`)")]
+    OpenToTheNetwork(SocketAddr),
+    /// The tokens file is unusable.
+    #[error("tokens file {path}: {reason}")]
+    Tokens {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Binding or serving failed.
+    #[error("serving on {addr}: {source}")]
+    Io {
+        /// The address.
+        addr: SocketAddr,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// What a token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// Read anything.
+    Read,
+    /// Append evidence.
+    Write,
+    /// Record release decisions with the server's release key.
+    Promote,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenEntry {
+    name: String,
+    token: String,
+    scopes: Vec<Scope>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokensFile {
+    tokens: Vec<TokenEntry>,
+}
+
+/// Named bearer tokens with scopes, from a JSON file:
+/// `{"tokens": [{"name": "ci", "token": "…", "scopes": ["read", "write"]}]}`.
+pub struct Tokens(Vec<TokenEntry>);
+
+impl Tokens {
+    /// Reads a tokens file. Tokens must be at least 16 characters, and names and tokens
+    /// distinct.
+    ///
+    /// # Errors
+    /// When the file cannot be read or is not a valid tokens file.
+    pub fn load(path: &Path) -> Result<Tokens, ServeError> {
+        let bad = |reason: String| ServeError::Tokens {
+            path: path.to_owned(),
+            reason,
+        };
+        let text =
+            vouch_files::read_to_string(path, TOKENS_FILE).map_err(|e| bad(e.to_string()))?;
+        let file: TokensFile = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        if file.tokens.is_empty() {
+            return Err(bad("it holds no token".into()));
+        }
+        for (i, t) in file.tokens.iter().enumerate() {
+            if t.token.len() < 16 {
+                return Err(bad(format!(
+                    "the token of `{}` is shorter than 16 characters",
+                    t.name
+                )));
+            }
+            if file.tokens[..i]
+                .iter()
+                .any(|o| o.name == t.name || o.token == t.token)
+            {
+                return Err(bad(format!(
+                    "`{}` repeats another entry's name or token",
+                    t.name
+                )));
+            }
+        }
+        Ok(Tokens(file.tokens))
+    }
+
+    /// The entry whose token is `presented`, compared in constant time per entry.
+    fn find(&self, presented: &str) -> Option<&TokenEntry> {
+        self.0
+            .iter()
+            .find(|t| constant_time_eq(t.token.as_bytes(), presented.as_bytes()))
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Refuses to listen beyond loopback without tokens.
+///
+/// # Errors
+/// [`ServeError::OpenToTheNetwork`].
+pub fn check_listen(addr: SocketAddr, tokens: Option<&Tokens>) -> Result<(), ServeError> {
+    if !addr.ip().is_loopback() && tokens.is_none() {
+        return Err(ServeError::OpenToTheNetwork(addr));
+    }
+    Ok(())
+}
+
+struct AppState {
+    dir: PathBuf,
+    open: OpenOptions,
+    tokens: Option<Tokens>,
+    clock: Clock,
+    /// One request at a time touches the ledger.
+    ledger: tokio::sync::Mutex<()>,
+}
+
+/// A failed request: its kind (as the CLI's exit codes classify it) and message.
+struct ApiError {
+    failure: Failure,
+    message: String,
+}
+
+impl ApiError {
+    fn new(failure: Failure, message: impl std::fmt::Display) -> Self {
+        ApiError {
+            failure,
+            message: message.to_string(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.failure.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = Json(serde_json::json!({
+            "error": self.message,
+            "kind": self.failure.name(),
+        }));
+        (status, body).into_response()
+    }
+}
+
+/// Runs `work` on a freshly opened ledger (caught up first when `catch_up`), on a
+/// blocking thread, one request at a time.
+async fn with_ledger<T: Send + 'static>(
+    state: &Arc<AppState>,
+    catch_up: bool,
+    work: impl FnOnce(&mut Ledger) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let _turn = state.ledger.lock().await;
+    let state = state.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut ledger = Ledger::open(&state.dir, &state.open)
+            .map_err(|e| ApiError::new(open_failure(&e), e))?;
+        if catch_up {
+            ledger
+                .catch_up(&mut |_, _| {})
+                .map_err(|e| ApiError::new(project_failure(&e), e))?;
+        }
+        work(&mut ledger)
+    })
+    .await
+    .map_err(|e| {
+        ApiError::new(
+            Failure::Internal,
+            format!("the request's worker failed: {e}"),
+        )
+    })?
+}
+
+async fn status(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
+    let status = with_ledger(&state, true, |ledger| {
+        ledger
+            .status()
+            .map_err(|e| ApiError::new(project_failure(&e), e))
+    })
+    .await?;
+    let behind = status.log_position.saturating_sub(status.view_position);
+    let mut value = serde_json::to_value(&status).expect("serializable");
+    value["behind"] = behind.into();
+    Ok(Json(value).into_response())
+}
+
+async fn runs(
+    State(state): State<Arc<AppState>>,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
+    let mut query = RunQuery::default();
+    for (key, value) in pairs {
+        match key.as_str() {
+            "experiment" => query.experiment = Some(value),
+            "where" => {
+                query.conditions.push(Condition::parse(&value).map_err(|e| {
+                    ApiError::new(Failure::BadInput, format!("where `{value}`: {e}"))
+                })?)
+            }
+            other => {
+                return Err(ApiError::new(
+                    Failure::BadInput,
+                    format!("unknown query parameter `{other}` (expected experiment, where)"),
+                ))
+            }
+        }
+    }
+    let runs = with_ledger(&state, true, move |ledger| {
+        ledger
+            .views()
+            .runs(&query)
+            .map_err(|e| ApiError::new(views_failure(&e), e))
+    })
+    .await?;
+    Ok(Json(runs).into_response())
+}
+
+async fn run(
+    State(state): State<Arc<AppState>>,
+    UrlPath(run): UrlPath<String>,
+) -> Result<Response, ApiError> {
+    let id = vouch_event::RunId::new(run.clone())
+        .map_err(|e| ApiError::new(Failure::BadInput, format!("run `{run}`: {e}")))?;
+    let doc = with_ledger(&state, true, move |ledger| {
+        ledger
+            .views()
+            .run(&id)
+            .map_err(|e| ApiError::new(views_failure(&e), e))
+    })
+    .await?
+    .ok_or_else(|| {
+        ApiError::new(
+            Failure::NotFound,
+            format!("unknown run `{run}`: the ledger has no events for it"),
+        )
+    })?;
+    Ok(Json(doc).into_response())
+}
+
+async fn events(
+    State(state): State<Arc<AppState>>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let clock = state.clock;
+    let report = with_ledger(&state, false, move |ledger| {
+        let request = vouch_app::ingest::IngestRequest {
+            input: Box::new(std::io::Cursor::new(body)),
+            batch: 8192,
+            clock,
+        };
+        vouch_app::ingest::ingest(ledger, request, &mut |_| {}).map_err(|e| {
+            let failure = match &e {
+                vouch_app::ingest::IngestError::Log(l) => vouch_app::failure::log_failure(l),
+                vouch_app::ingest::IngestError::Project(p) => project_failure(p),
+                _ => Failure::Internal,
+            };
+            ApiError::new(failure, e)
+        })
+    })
+    .await?;
+    let status = if report.bad > 0 {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(report)).into_response())
+}
+
+/// With tokens configured, every request needs a bearer token with the route's scope:
+/// `write` to post, `read` for the rest.
+async fn authorize(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let Some(tokens) = &state.tokens else {
+        return Ok(next.run(request).await);
+    };
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let Some(entry) = presented.and_then(|p| tokens.find(p)) else {
+        let mut response =
+            ApiError::new(Failure::NoPermission, "a bearer token is required").into_response();
+        *response.status_mut() = StatusCode::UNAUTHORIZED;
+        return Ok(response);
+    };
+    let needed = if request.method() == Method::GET || request.method() == Method::HEAD {
+        Scope::Read
+    } else {
+        Scope::Write
+    };
+    if !entry.scopes.contains(&needed) {
+        return Err(ApiError::new(
+            Failure::NoPermission,
+            format!("token `{}` lacks the `{needed:?}` scope", entry.name).to_lowercase(),
+        ));
+    }
+    tracing::debug!(actor = %entry.name, "authorized");
+    Ok(next.run(request).await)
+}
+
+fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
+    Router::new()
+        .route("/api/v1/status", get(status))
+        .route("/api/v1/runs", get(runs))
+        .route("/api/v1/runs/{run}", get(run))
+        .route("/api/v1/events", post(events))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            authorize,
+        ))
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .with_state(state)
+}
+
+/// Serves until `shutdown` completes. `listening` is told the bound address (port 0
+/// picks a free one) once requests are accepted.
+///
+/// # Errors
+/// [`ServeError`] when listening is refused or fails.
+pub fn serve(
+    options: HttpOptions,
+    listening: impl FnOnce(SocketAddr),
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    check_listen(options.addr, options.tokens.as_ref())?;
+    let addr = options.addr;
+    let io = |source| ServeError::Io { addr, source };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(io)?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr).await.map_err(io)?;
+        let bound = listener.local_addr().map_err(io)?;
+        let state = Arc::new(AppState {
+            dir: options.ledger,
+            open: options.open,
+            tokens: options.tokens,
+            clock: options.clock,
+            ledger: tokio::sync::Mutex::new(()),
+        });
+        listening(bound);
+        axum::serve(listener, router(state, options.max_body_bytes))
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(|source| ServeError::Io {
+                addr: bound,
+                source,
+            })
+    })
+}
+
+/// A shutdown future that completes once `flag` is set (by a signal handler, which may
+/// only store to an atomic), checked every 50 ms.
+pub async fn until(flag: &'static std::sync::atomic::AtomicBool) {
+    while !flag.load(std::sync::atomic::Ordering::SeqCst) {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

@@ -1,0 +1,295 @@
+//! `vouch serve --http`: the JSON API through a real server process on a free loopback
+//! port, spoken to over plain HTTP/1.1 sockets, beside CLI commands on the same directory.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::TestLedger;
+
+/// A running `vouch serve --http`, stopped with SIGTERM when dropped.
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Server {
+    fn start(ledger: &TestLedger, extra: &[&str]) -> Server {
+        let mut command = ledger.command();
+        command
+            .args(["serve", "--http", "127.0.0.1:0"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut child = command.spawn().expect("spawn vouch serve");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let addr = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(addr) = line.strip_prefix("listening on http://") {
+                        break Some(addr.trim().to_owned());
+                    }
+                }
+                Err(_) => break None,
+            }
+        };
+        let server = Server {
+            child,
+            addr: addr.clone().unwrap_or_default(),
+        };
+        assert!(addr.is_some(), "vouch serve did not say where it listens");
+        server
+    }
+
+    /// One request; returns the status and the body.
+    fn request(&self, method: &str, path: &str, token: Option<&str>, body: &[u8]) -> (u16, String) {
+        let mut stream = TcpStream::connect(&self.addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n{auth}Content-Length: {}\r\n\r\n",
+            self.addr,
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        // A refused body may close the connection before all of it is sent.
+        let _ = stream.write_all(body);
+        let mut response = Vec::new();
+        let _ = stream.read_to_end(&mut response);
+        let response = String::from_utf8_lossy(&response).into_owned();
+        let status = response
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no status line in {response:?}"));
+        let body = response
+            .split_once("\r\n\r\n")
+            .map_or(String::new(), |(_, b)| b.to_owned());
+        (status, body)
+    }
+
+    fn json(&self, path: &str) -> (u16, serde_json::Value) {
+        let (status, body) = self.request("GET", path, None, b"");
+        (
+            status,
+            serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}")),
+        )
+    }
+
+    fn stop(mut self) -> std::process::ExitStatus {
+        // SAFETY: plain kill(2) on our own child.
+        unsafe {
+            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "vouch serve did not stop on SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn line(id: &str, param: &str) -> String {
+    format!(
+        r#"{{"schema":1,"id":"{id}","time":"2026-11-30T00:00:00Z","producer":"http-test","run":"r1","kind":"params_logged","data":{{"params":{{"{param}":"1"}}}}}}"#
+    )
+}
+
+#[test]
+fn the_json_api_reads_and_ingests_beside_the_cli() {
+    let ledger = TestLedger::new();
+    ledger.start_run("r1");
+    ledger
+        .vouch(&["log", "metric", "--run", "r1", "auc=0.91"])
+        .ok();
+    ledger.start_run("r2");
+    ledger
+        .vouch(&["log", "metric", "--run", "r2", "auc=0.71"])
+        .ok();
+    let server = Server::start(&ledger, &[]);
+
+    let (code, status) = server.json("/api/v1/status");
+    assert_eq!(code, 200, "{status}");
+    assert_eq!(status["log_position"], 4, "{status}");
+
+    let (code, runs) = server.json("/api/v1/runs?where=auc%3E0.8");
+    assert_eq!(code, 200, "{runs}");
+    let names: Vec<_> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["run"].clone())
+        .collect();
+    assert_eq!(names, ["r1"], "{runs}");
+    let (code, bad) = server.json("/api/v1/runs?where=auc%3E%3Ex");
+    assert_eq!(
+        (code, bad["kind"].as_str()),
+        (400, Some("bad_input")),
+        "{bad}"
+    );
+
+    let (code, run) = server.json("/api/v1/runs/r2");
+    assert_eq!((code, run["run"].as_str()), (200, Some("r2")), "{run}");
+    let (code, missing) = server.json("/api/v1/runs/nope");
+    assert_eq!(
+        (code, missing["kind"].as_str()),
+        (404, Some("not_found")),
+        "{missing}"
+    );
+
+    // Ingest: the same validation and line numbers as `vouch ingest`, and idempotent.
+    let body = format!("{}\nnot json\n{}\n", line("h1", "lr"), line("h2", "depth"));
+    let (code, report) = server.request("POST", "/api/v1/events", None, body.as_bytes());
+    let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+    assert_eq!(code, 422, "{report}");
+    assert_eq!(
+        (report["appended"].as_u64(), report["bad"].as_u64()),
+        (Some(2), Some(1)),
+        "{report}"
+    );
+    assert_eq!(report["bad_lines"][0]["line"], 2, "{report}");
+    let (code, again) = server.request("POST", "/api/v1/events", None, body.as_bytes());
+    let again: serde_json::Value = serde_json::from_str(&again).unwrap();
+    assert_eq!(code, 422);
+    assert_eq!(
+        (again["appended"].as_u64(), again["duplicates"].as_u64()),
+        (Some(0), Some(2)),
+        "{again}"
+    );
+    // The same id with other content is refused, naming the id.
+    let (code, changed) = server.request(
+        "POST",
+        "/api/v1/events",
+        None,
+        line("h1", "other").as_bytes(),
+    );
+    assert_eq!(code, 422, "{changed}");
+    assert!(
+        changed.contains("h1") && changed.contains("other content"),
+        "{changed}"
+    );
+
+    // The CLI keeps working on the directory the server serves, and sees what it stored.
+    let started = Instant::now();
+    let cli = ledger
+        .vouch(&["--lock-timeout", "10", "--json", "status"])
+        .json();
+    assert_eq!(cli["log_position"], 6, "{cli}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the CLI waited out the lock"
+    );
+    ledger
+        .vouch(&["log", "metric", "--run", "r2", "auc=0.95"])
+        .ok();
+    let (_, runs) = server.json("/api/v1/runs?where=auc%3E0.8");
+    assert_eq!(
+        runs.as_array().unwrap().len(),
+        2,
+        "the server sees the CLI's write: {runs}"
+    );
+
+    let status = server.stop();
+    assert!(
+        status.success(),
+        "vouch serve exits 0 on SIGTERM: {status:?}"
+    );
+}
+
+#[test]
+fn bodies_are_capped_and_a_capped_body_stores_nothing() {
+    let ledger = TestLedger::new();
+    ledger.start_run("r1");
+    let server = Server::start(&ledger, &["--max-body-mib", "1"]);
+    let mut body = String::new();
+    let mut i = 0;
+    while body.len() < (1 << 20) + 1000 {
+        body.push_str(&line(&format!("big-{i}"), "p"));
+        body.push('\n');
+        i += 1;
+    }
+    let (code, _) = server.request("POST", "/api/v1/events", None, body.as_bytes());
+    assert_eq!(code, 413);
+    let (_, status) = server.json("/api/v1/status");
+    assert_eq!(
+        status["log_position"], 1,
+        "nothing of a refused body is stored: {status}"
+    );
+}
+
+#[test]
+fn beyond_loopback_tokens_are_required_and_checked() {
+    let ledger = TestLedger::new();
+    ledger.start_run("r1");
+    ledger
+        .vouch(&["serve", "--http", "0.0.0.0:0"])
+        .fails(64, "without --tokens");
+    let tokens = ledger.file(
+        "tokens.json",
+        br#"{"tokens": [
+            {"name": "dashboard", "token": "read-only-token-0123", "scopes": ["read"]},
+            {"name": "ci", "token": "write-token-0123456789", "scopes": ["read", "write"]}
+        ]}"#,
+    );
+    let short = ledger.file(
+        "short.json",
+        br#"{"tokens": [{"name": "x", "token": "short", "scopes": ["read"]}]}"#,
+    );
+    ledger
+        .vouch(&[
+            "serve",
+            "--http",
+            "127.0.0.1:0",
+            "--tokens",
+            short.to_str().unwrap(),
+        ])
+        .fails(65, "shorter than 16");
+    let server = Server::start(&ledger, &["--tokens", tokens.to_str().unwrap()]);
+    let (code, _) = server.request("GET", "/api/v1/status", None, b"");
+    assert_eq!(code, 401, "no token");
+    let (code, _) = server.request("GET", "/api/v1/status", Some("wrong-token-000000000"), b"");
+    assert_eq!(code, 401, "an unknown token");
+    let (code, _) = server.request("GET", "/api/v1/status", Some("read-only-token-0123"), b"");
+    assert_eq!(code, 200);
+    let body = line("t1", "lr");
+    let (code, refused) = server.request(
+        "POST",
+        "/api/v1/events",
+        Some("read-only-token-0123"),
+        body.as_bytes(),
+    );
+    assert_eq!(code, 403, "{refused}");
+    let (code, report) = server.request(
+        "POST",
+        "/api/v1/events",
+        Some("write-token-0123456789"),
+        body.as_bytes(),
+    );
+    assert_eq!(code, 200, "{report}");
+    let (_, status) = server.request("GET", "/api/v1/status", Some("write-token-0123456789"), b"");
+    assert!(status.contains("\"log_position\":2"), "{status}");
+}
