@@ -293,3 +293,38 @@ fn beyond_loopback_tokens_are_required_and_checked() {
     let (_, status) = server.request("GET", "/api/v1/status", Some("write-token-0123456789"), b"");
     assert!(status.contains("\"log_position\":2"), "{status}");
 }
+
+/// Over NATS, the served directory's views keep following the stream between requests, as
+/// `vouch serve` does without --http.
+#[test]
+fn over_nats_the_served_views_follow_the_stream_between_requests() {
+    use vouch_log::Log;
+    let nats = vouch_test_nats::NatsServer::start();
+    let ledger = TestLedger::nats(&nats.url());
+    ledger.start_run("r1");
+    let server = Server::start(&ledger, &["--poll-ms", "20"]);
+    let run = vouch_event::RunId::new("published").unwrap();
+    let mut events = vec![crate::support::start_event(&run)];
+    events.extend((0..20).map(|i| crate::support::metric_event(&run, i)));
+    let records = events
+        .iter()
+        .map(|e| vouch_ledger::record(e).unwrap())
+        .collect();
+    nats.log().append_batch(records).unwrap();
+    // No request is made: the views must get there on their own.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = ledger.vouch(&["--json", "status", "--no-catch-up"]).json();
+        if status["view_position"] == 22 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the served views did not follow the stream: {status}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (_, runs) = server.json("/api/v1/runs/published");
+    assert_eq!(runs["run"], "published", "{runs}");
+    assert!(server.stop().success());
+}

@@ -77,7 +77,18 @@ fn serve_http(ctx: &Context, args: &ServeArgs, addr: std::net::SocketAddr) -> Cl
         .map_err(failure)?;
     vouch_server::check_listen(addr, tokens.as_ref()).map_err(failure)?;
     // Fail now, not on the first request, when the directory is not a ledger.
-    drop(ctx.open()?);
+    let follows_a_stream = matches!(ctx.open()?.backend(), vouch_ledger::Backend::Nats(_));
+    // A NATS ledger's views keep following the stream between requests, as `vouch serve`
+    // does without --http (each request also catches up first).
+    let follower = follows_a_stream.then(|| {
+        let dir = ctx.global.ledger.clone();
+        let options = ctx.options().clone();
+        let pacing = FollowOptions {
+            poll: Duration::from_millis(args.poll_ms),
+            ..FollowOptions::default()
+        };
+        std::thread::spawn(move || vouch_ledger::follow(&dir, &options, &pacing, &STOP))
+    });
     let options = vouch_server::HttpOptions {
         addr,
         ledger: ctx.global.ledger.clone(),
@@ -87,7 +98,7 @@ fn serve_http(ctx: &Context, args: &ServeArgs, addr: std::net::SocketAddr) -> Cl
         clock: crate::context::now,
     };
     let json = ctx.global.json;
-    vouch_server::serve(
+    let served = vouch_server::serve(
         options,
         |bound| {
             if json {
@@ -100,7 +111,15 @@ fn serve_http(ctx: &Context, args: &ServeArgs, addr: std::net::SocketAddr) -> Cl
         },
         vouch_server::until(&STOP),
     )
-    .map_err(failure)?;
+    .map_err(failure);
+    STOP.store(true, Ordering::SeqCst);
+    if let Some(follower) = follower {
+        match follower.join().expect("the follower does not panic") {
+            Ok(report) => note!("stopped following at position {}", report.position),
+            Err(e) => note!("following the stream stopped: {e}"),
+        }
+    }
+    served?;
     note!("stopped");
     Ok(())
 }
