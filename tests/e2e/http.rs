@@ -328,3 +328,49 @@ fn over_nats_the_served_views_follow_the_stream_between_requests() {
     assert_eq!(runs["run"], "published", "{runs}");
     assert!(server.stop().success());
 }
+
+/// Verify and audit over HTTP answer as the CLI does, and the bundle the server hands out
+/// verifies offline against the ledger's trust.
+#[test]
+fn verify_audit_and_bundles_over_http() {
+    let ledger = TestLedger::uninitialised();
+    ledger.vouch(&["demo", "loan-risk"]).ok();
+    let server = Server::start(&ledger, &[]);
+    let (code, verified) = server.json("/api/v1/verify");
+    assert_eq!(
+        (code, verified["ok"].as_bool()),
+        (200, Some(true)),
+        "{verified}"
+    );
+    let (_, b) = server.json("/api/v1/runs/loan-risk-b");
+    let digest = b["artifacts"][0]["digest"].as_str().unwrap().to_owned();
+    let (code, audit) = server.json(&format!("/api/v1/audit/{digest}"));
+    assert_eq!((code, audit["ok"].as_bool()), (200, Some(true)), "{audit}");
+    let cli = ledger
+        .vouch(&["--json", "audit", "--digest", &digest])
+        .json();
+    assert_eq!(
+        audit["report"], cli["report"],
+        "the server's audit is the CLI's"
+    );
+    let (code, bundle) =
+        server.request("GET", &format!("/api/v1/audit/{digest}/bundle"), None, b"");
+    assert_eq!(code, 200, "{bundle}");
+    let path = ledger.file("served.bundle.json", bundle.as_bytes());
+    let trust = ledger.path().join("trust.json");
+    ledger
+        .vouch(&[
+            "verify-bundle",
+            path.to_str().unwrap(),
+            "--trust",
+            trust.to_str().unwrap(),
+        ])
+        .ok();
+    let (code, bad) = server.json("/api/v1/audit/not-a-digest");
+    assert_eq!(
+        (code, bad["kind"].as_str()),
+        (400, Some("bad_input")),
+        "{bad}"
+    );
+    assert!(server.stop().success());
+}

@@ -196,3 +196,16 @@ pub fn project_failure(error: &vouch_views::ProjectError) -> Failure {
         _ => Failure::Internal,
     }
 }
+
+/// The failure a release command's error is: a record the rule book refuses, or one the
+/// reviews do not decide, is bad input.
+pub fn release_failure(error: &vouch_ledger::ReleaseError) -> Failure {
+    use vouch_ledger::ReleaseError as R;
+    match error {
+        R::Refused(_) | R::Violation(_) | R::Rejected { .. } => Failure::BadInput,
+        R::Log(l) => log_failure(l),
+        R::Views(v) => views_failure(v),
+        R::Project(p) => project_failure(p),
+        _ => Failure::Internal,
+    }
+}

@@ -25,16 +25,7 @@ use crate::output::{self, note, number, print, say, table, Cell, Progress};
 
 impl From<ReleaseError> for CliError {
     fn from(e: ReleaseError) -> Self {
-        let failure = match &e {
-            ReleaseError::Refused(_)
-            | ReleaseError::Violation(_)
-            | ReleaseError::Rejected { .. } => Failure::BadInput,
-            ReleaseError::Log(l) => crate::exit::log_failure(l),
-            ReleaseError::Views(v) => crate::exit::views_failure(v),
-            ReleaseError::Project(p) => crate::exit::project_failure(p),
-            _ => Failure::Internal,
-        };
-        CliError::new(failure, e.into())
+        CliError::new(vouch_app::failure::release_failure(&e), e.into())
     }
 }
 

@@ -20,6 +20,9 @@
 //! | `GET /api/v1/runs?experiment=E&where=COND…` | read | runs matching every condition, as `vouch runs list --json` |
 //! | `GET /api/v1/runs/{run}` | read | one run, as `vouch runs show --json` |
 //! | `POST /api/v1/events` | write | JSON lines in the body; the ingest report (422 when a line was not stored) |
+//! | `GET /api/v1/verify` | read | the whole log and chain checked, as `vouch verify --json` |
+//! | `GET /api/v1/audit/{digest}` | read | an artifact walked back to its evidence, as `vouch audit --json` |
+//! | `GET /api/v1/audit/{digest}/bundle` | read | the audit bundle, for `vouch verify-bundle` |
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -31,7 +34,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use vouch_app::failure::{open_failure, project_failure, views_failure, Failure};
+use vouch_app::failure::{open_failure, project_failure, release_failure, views_failure, Failure};
 use vouch_app::Clock;
 use vouch_ledger::{Ledger, OpenOptions};
 use vouch_views::{Condition, RunQuery};
@@ -335,6 +338,64 @@ async fn events(
     Ok((status, Json(report)).into_response())
 }
 
+async fn verify(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
+    let report = with_ledger(&state, true, |ledger| {
+        let trust = ledger.trust().clone();
+        ledger
+            .verify(&trust, &mut |_, _| {})
+            .map_err(|e| ApiError::new(release_failure(&e), e))
+    })
+    .await?;
+    Ok(
+        Json(serde_json::json!({ "ok": report.failure.is_none(), "report": report }))
+            .into_response(),
+    )
+}
+
+fn parse_digest(text: &str) -> Result<vouch_event::Digest, ApiError> {
+    vouch_event::Digest::parse(text)
+        .map_err(|e| ApiError::new(Failure::BadInput, format!("digest `{text}`: {e}")))
+}
+
+async fn audit(
+    State(state): State<Arc<AppState>>,
+    UrlPath(digest): UrlPath<String>,
+) -> Result<Response, ApiError> {
+    let digest = parse_digest(&digest)?;
+    let report = with_ledger(&state, true, move |ledger| {
+        let trust = ledger.trust().clone();
+        ledger
+            .audit(&digest, &trust)
+            .map_err(|e| ApiError::new(release_failure(&e), e))
+    })
+    .await?;
+    Ok(Json(serde_json::json!({ "ok": report.ok(), "report": report })).into_response())
+}
+
+async fn bundle(
+    State(state): State<Arc<AppState>>,
+    UrlPath(digest): UrlPath<String>,
+) -> Result<Response, ApiError> {
+    let digest = parse_digest(&digest)?;
+    let bundle = with_ledger(&state, true, move |ledger| {
+        let trust = ledger.trust().clone();
+        let report = ledger
+            .audit(&digest, &trust)
+            .map_err(|e| ApiError::new(release_failure(&e), e))?;
+        let decision = report.decision.ok_or_else(|| {
+            ApiError::new(
+                Failure::NotFound,
+                format!("no promotion of artifact {digest} to bundle"),
+            )
+        })?;
+        ledger
+            .bundle(&digest, decision.index, &trust)
+            .map_err(|e| ApiError::new(release_failure(&e), e))
+    })
+    .await?;
+    Ok(Json(bundle).into_response())
+}
+
 /// With tokens configured, every request needs a bearer token with the route's scope:
 /// `write` to post, `read` for the rest.
 async fn authorize(
@@ -377,6 +438,9 @@ fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
         .route("/api/v1/runs", get(runs))
         .route("/api/v1/runs/{run}", get(run))
         .route("/api/v1/events", post(events))
+        .route("/api/v1/verify", get(verify))
+        .route("/api/v1/audit/{digest}", get(audit))
+        .route("/api/v1/audit/{digest}/bundle", get(bundle))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             authorize,
