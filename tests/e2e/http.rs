@@ -366,6 +366,22 @@ fn verify_audit_and_bundles_over_http() {
             trust.to_str().unwrap(),
         ])
         .ok();
+    let (code, registry) = server.json("/api/v1/registry");
+    assert_eq!(code, 200, "{registry}");
+    let cli = ledger.vouch(&["--json", "registry"]).json();
+    assert_eq!(registry, cli, "the server's registry is the CLI's");
+    let (code, one) = server.json("/api/v1/registry?model=loan-risk");
+    assert_eq!(
+        (code, one.as_array().map(Vec::len)),
+        (200, Some(1)),
+        "{one}"
+    );
+    let (code, none) = server.json("/api/v1/registry?model=no-such-model");
+    assert_eq!(
+        (code, none["kind"].as_str()),
+        (404, Some("not_found")),
+        "{none}"
+    );
     let (code, bad) = server.json("/api/v1/audit/not-a-digest");
     assert_eq!(
         (code, bad["kind"].as_str()),

@@ -10,6 +10,7 @@
 
 pub mod failure;
 pub mod ingest;
+pub mod registry;
 
 use vouch_event::Timestamp;
 

@@ -1,7 +1,6 @@
 //! Release commands: keys, policy check, gate, promote, review, deploy, audit, verify,
 //! verify-bundle, registry, decisions.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
@@ -934,80 +933,22 @@ fn auditor_trust(args: &VerifyBundleArgs, bundle: &Bundle) -> CliResult<Trust> {
     Ok(trust)
 }
 
-/// One promoted version in the registry, with who approved it and on what evidence.
-#[derive(serde::Serialize)]
-struct VersionRow {
-    #[serde(flatten)]
-    decision: vouch_views::DecisionEntry,
-    /// `v1`, `v2`, … in promotion order.
-    version: String,
-    /// Whether it is the production version.
-    production: bool,
-    /// The reviewer who approved it, or the name (else key id) of the signer.
-    approved_by: String,
-    /// How many events the decision read, at which log position, and their digest.
-    evidence: serde_json::Value,
-    /// Environments whose latest deployment is this version.
-    deployed_to: Vec<String>,
-}
-
 pub fn registry(ctx: &Context, args: &RegistryArgs) -> CliResult<()> {
+    use vouch_app::registry::RegistryError;
     let at = At::open(ctx, args.as_of.as_deref())?;
-    let views = at.views();
-    let trust = at.ledger.trust().clone();
-    let mut models = views.models()?;
-    if let Some(m) = &args.model {
-        let m = parse_model(m)?;
-        models.retain(|d| d.model == m);
-        if models.is_empty() {
-            return Err(bad_input(match at.position() {
+    let model = args.model.as_deref().map(parse_model).transpose()?;
+    let out = vouch_app::registry::registry(&at.ledger, at.views(), model.as_ref()).map_err(
+        |e| match e {
+            RegistryError::UnknownModel(m) => bad_input(match at.position() {
                 Some(p) => format!("model {m} had no decisions as of log position {p}"),
                 None => format!("model {m} has no decisions"),
-            }));
-        }
-    }
-    let mut out = Vec::new();
-    for m in &models {
-        // The latest deployment per environment.
-        let mut latest: BTreeMap<&str, &vouch_views::DeploymentEntry> = BTreeMap::new();
-        for d in &m.deployments {
-            latest.insert(d.env.as_str(), d);
-        }
-        let mut versions = Vec::new();
-        for (n, &index) in m.versions.iter().enumerate() {
-            let Some(d) = views.decision(index)? else {
-                continue;
-            };
-            let record = at.ledger.decision_record(&d)?;
-            let approved_by = approver(views, &trust, &d)?;
-            let deployed_to = latest
-                .iter()
-                .filter(|(_, dep)| dep.decision == Some(d.hash))
-                .map(|(env, _)| (*env).to_owned())
-                .collect();
-            versions.push(VersionRow {
-                version: format!("v{}", n + 1),
-                production: m.production == Some(d.index),
-                approved_by,
-                evidence: serde_json::json!({
-                    "events": record.evidence.len(),
-                    "evaluated_at": record.evaluated_at,
-                    "digest": record.evidence_digest,
-                }),
-                deployed_to,
-                decision: d,
-            });
-        }
-        out.push((m, versions));
-    }
+            }),
+            RegistryError::Release(r) => r.into(),
+            other => CliError::new(Failure::Internal, other.into()),
+        },
+    )?;
     if ctx.global.json {
-        let body: Vec<serde_json::Value> = out
-            .iter()
-            .map(|(m, versions)| serde_json::json!({
-                "model": m.model, "production": m.production, "versions": versions, "deployments": m.deployments, "decisions": m.decisions,
-            }))
-            .collect();
-        output::json(&serde_json::json!(body));
+        output::json(&out);
         return Ok(());
     }
     if out.is_empty() {
@@ -1029,8 +970,8 @@ pub fn registry(ctx: &Context, args: &RegistryArgs) -> CliResult<()> {
         "deployed",
         "status",
     ]);
-    for (m, versions) in &out {
-        for v in versions {
+    for m in &out {
+        for v in &m.versions {
             let d = &v.decision;
             t.add_row([
                 m.model.to_string(),
@@ -1057,7 +998,7 @@ pub fn registry(ctx: &Context, args: &RegistryArgs) -> CliResult<()> {
                 .to_owned(),
             ]);
         }
-        if versions.is_empty() {
+        if m.versions.is_empty() {
             let mut row = vec![m.model.to_string()];
             row.extend(std::iter::repeat_n("-".to_owned(), 8));
             row.push("no promotion yet".into());
@@ -1066,29 +1007,6 @@ pub fn registry(ctx: &Context, args: &RegistryArgs) -> CliResult<()> {
     }
     print(&t);
     Ok(())
-}
-
-/// Who approved a promotion: the approving reviewer of the decision it resolves, else the
-/// signer, by the name the trust list gives its key.
-fn approver(views: &Views, trust: &Trust, d: &vouch_views::DecisionEntry) -> CliResult<String> {
-    if let Some(resolved) = &d.resolves {
-        if let Some(original) = views.decision_by_hash(resolved)? {
-            if let Some(review) = original
-                .reviews
-                .iter()
-                .rev()
-                .find(|r| r.verdict == ReviewVerdict::Approve)
-            {
-                let name = trust
-                    .name_of(&review.signer_key)
-                    .map_or_else(|| format!("key {}", review.signer), str::to_owned);
-                return Ok(format!("{name}, by review"));
-            }
-        }
-    }
-    Ok(trust
-        .name_of(&d.signer_key)
-        .map_or_else(|| format!("key {}", d.signer), str::to_owned))
 }
 
 pub fn decisions(ctx: &Context, args: &DecisionsArgs) -> CliResult<()> {

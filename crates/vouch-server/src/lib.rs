@@ -20,6 +20,7 @@
 //! | `GET /api/v1/runs?experiment=E&where=COND…` | read | runs matching every condition, as `vouch runs list --json` |
 //! | `GET /api/v1/runs/{run}` | read | one run, as `vouch runs show --json` |
 //! | `POST /api/v1/events` | write | JSON lines in the body; the ingest report (422 when a line was not stored) |
+//! | `GET /api/v1/registry?model=M` | read | models, versions, approvers, deployments, as `vouch registry --json` |
 //! | `GET /api/v1/verify` | read | the whole log and chain checked, as `vouch verify --json` |
 //! | `GET /api/v1/audit/{digest}` | read | an artifact walked back to its evidence, as `vouch audit --json` |
 //! | `GET /api/v1/audit/{digest}/bundle` | read | the audit bundle, for `vouch verify-bundle` |
@@ -338,6 +339,38 @@ async fn events(
     Ok((status, Json(report)).into_response())
 }
 
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegistryQuery {
+    model: Option<String>,
+}
+
+async fn registry(
+    State(state): State<Arc<AppState>>,
+    Query(query): Query<RegistryQuery>,
+) -> Result<Response, ApiError> {
+    use vouch_app::registry::RegistryError;
+    let model = query
+        .model
+        .map(|m| {
+            vouch_event::ModelName::new(m.clone())
+                .map_err(|e| ApiError::new(Failure::BadInput, format!("model `{m}`: {e}")))
+        })
+        .transpose()?;
+    let models = with_ledger(&state, true, move |ledger| {
+        vouch_app::registry::registry(ledger, ledger.views(), model.as_ref()).map_err(|e| {
+            let failure = match &e {
+                RegistryError::UnknownModel(_) => Failure::NotFound,
+                RegistryError::Release(r) => release_failure(r),
+                _ => Failure::Internal,
+            };
+            ApiError::new(failure, e)
+        })
+    })
+    .await?;
+    Ok(Json(models).into_response())
+}
+
 async fn verify(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
     let report = with_ledger(&state, true, |ledger| {
         let trust = ledger.trust().clone();
@@ -438,6 +471,7 @@ fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
         .route("/api/v1/runs", get(runs))
         .route("/api/v1/runs/{run}", get(run))
         .route("/api/v1/events", post(events))
+        .route("/api/v1/registry", get(registry))
         .route("/api/v1/verify", get(verify))
         .route("/api/v1/audit/{digest}", get(audit))
         .route("/api/v1/audit/{digest}/bundle", get(bundle))
