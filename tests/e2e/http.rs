@@ -213,6 +213,10 @@ fn the_json_api_reads_and_ingests_beside_the_cli() {
         "the server sees the CLI's write: {runs}"
     );
 
+    let (_, served) = server.json("/api/v1/status");
+    let cli = ledger.vouch(&["--json", "status"]).json();
+    assert_eq!(served, cli, "the server's status is the CLI's");
+
     let status = server.stop();
     assert!(
         status.success(),

@@ -11,6 +11,7 @@
 pub mod failure;
 pub mod ingest;
 pub mod registry;
+pub mod status;
 
 use vouch_event::Timestamp;
 

@@ -378,14 +378,12 @@ pub fn status(ctx: &Context, args: &StatusArgs) -> CliResult<()> {
     } else {
         ctx.open_caught_up()?
     };
-    let status = ledger.status()?;
-    let behind = status.log_position.saturating_sub(status.view_position);
+    let report = vouch_app::status::status(&ledger)?;
     if ctx.global.json {
-        let mut value = serde_json::to_value(&status).expect("serializable");
-        value["behind"] = behind.into();
-        output::json(&value);
+        output::json(&report);
         return Ok(());
     }
+    let (status, behind) = (report.status, report.behind);
     let c = status.counts;
     match &status.stream {
         Some(stream) => say!(

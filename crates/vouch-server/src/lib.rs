@@ -245,16 +245,11 @@ async fn with_ledger<T: Send + 'static>(
 }
 
 async fn status(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
-    let status = with_ledger(&state, true, |ledger| {
-        ledger
-            .status()
-            .map_err(|e| ApiError::new(project_failure(&e), e))
+    let report = with_ledger(&state, true, |ledger| {
+        vouch_app::status::status(ledger).map_err(|e| ApiError::new(project_failure(&e), e))
     })
     .await?;
-    let behind = status.log_position.saturating_sub(status.view_position);
-    let mut value = serde_json::to_value(&status).expect("serializable");
-    value["behind"] = behind.into();
-    Ok(Json(value).into_response())
+    Ok(Json(report).into_response())
 }
 
 async fn runs(
