@@ -386,6 +386,20 @@ fn verify_audit_and_bundles_over_http() {
         (404, Some("not_found")),
         "{none}"
     );
+    let (code, chain) = server.json("/api/v1/decisions?model=loan-risk&limit=3");
+    assert_eq!(code, 200, "{chain}");
+    let cli = ledger
+        .vouch(&[
+            "--json",
+            "decisions",
+            "--model",
+            "loan-risk",
+            "--limit",
+            "3",
+        ])
+        .json();
+    assert_eq!(chain, cli, "the server's decisions are the CLI's");
+    assert_eq!(chain.as_array().map(Vec::len), Some(3), "{chain}");
     let (code, bad) = server.json("/api/v1/audit/not-a-digest");
     assert_eq!(
         (code, bad["kind"].as_str()),

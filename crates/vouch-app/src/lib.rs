@@ -8,6 +8,7 @@
 //! at any date.
 #![deny(missing_docs)]
 
+pub mod decisions;
 pub mod failure;
 pub mod ingest;
 pub mod registry;

@@ -501,7 +501,7 @@ pub struct DecisionsArgs {
     #[arg(long)]
     pub model: Option<String>,
     /// At most this many, newest.
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = vouch_app::decisions::DEFAULT_LIMIT)]
     pub limit: usize,
 }
 

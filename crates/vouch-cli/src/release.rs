@@ -1011,13 +1011,11 @@ pub fn registry(ctx: &Context, args: &RegistryArgs) -> CliResult<()> {
 
 pub fn decisions(ctx: &Context, args: &DecisionsArgs) -> CliResult<()> {
     let ledger = ctx.open_caught_up()?;
-    let model = args.model.as_deref().map(parse_model).transpose()?;
-    let mut all = ledger.views().decisions(0, usize::MAX)?;
-    if let Some(m) = &model {
-        all.retain(|d| d.model == *m);
-    }
-    let skip = all.len().saturating_sub(args.limit);
-    let shown = &all[skip..];
+    let request = vouch_app::decisions::DecisionsRequest {
+        model: args.model.as_deref().map(parse_model).transpose()?,
+        limit: args.limit,
+    };
+    let shown = vouch_app::decisions::decisions(ledger.views(), &request)?;
     if ctx.global.json {
         output::json(&shown);
         return Ok(());
@@ -1032,7 +1030,7 @@ pub fn decisions(ctx: &Context, args: &DecisionsArgs) -> CliResult<()> {
         "decided at",
         "signer",
     ]);
-    for d in shown {
+    for d in &shown {
         // A decision that waited for review says which decision resolved it.
         let outcome = match (d.outcome, d.resolved_by) {
             (DecisionOutcome::NeedsReview, Some(by)) => format!("reviewed: see #{by}"),

@@ -21,6 +21,7 @@
 //! | `GET /api/v1/runs/{run}` | read | one run, as `vouch runs show --json` |
 //! | `POST /api/v1/events` | write | JSON lines in the body; the ingest report (422 when a line was not stored) |
 //! | `GET /api/v1/registry?model=M` | read | models, versions, approvers, deployments, as `vouch registry --json` |
+//! | `GET /api/v1/decisions?model=M&limit=N` | read | the chain, newest last (default 50), as `vouch decisions --json` |
 //! | `GET /api/v1/verify` | read | the whole log and chain checked, as `vouch verify --json` |
 //! | `GET /api/v1/audit/{digest}` | read | an artifact walked back to its evidence, as `vouch audit --json` |
 //! | `GET /api/v1/audit/{digest}/bundle` | read | the audit bundle, for `vouch verify-bundle` |
@@ -366,6 +367,35 @@ async fn registry(
     Ok(Json(models).into_response())
 }
 
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DecisionsQuery {
+    model: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn decisions(
+    State(state): State<Arc<AppState>>,
+    Query(query): Query<DecisionsQuery>,
+) -> Result<Response, ApiError> {
+    let request = vouch_app::decisions::DecisionsRequest {
+        model: query
+            .model
+            .map(|m| {
+                vouch_event::ModelName::new(m.clone())
+                    .map_err(|e| ApiError::new(Failure::BadInput, format!("model `{m}`: {e}")))
+            })
+            .transpose()?,
+        limit: query.limit.unwrap_or(vouch_app::decisions::DEFAULT_LIMIT),
+    };
+    let shown = with_ledger(&state, true, move |ledger| {
+        vouch_app::decisions::decisions(ledger.views(), &request)
+            .map_err(|e| ApiError::new(views_failure(&e), e))
+    })
+    .await?;
+    Ok(Json(shown).into_response())
+}
+
 async fn verify(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
     let report = with_ledger(&state, true, |ledger| {
         let trust = ledger.trust().clone();
@@ -467,6 +497,7 @@ fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
         .route("/api/v1/runs/{run}", get(run))
         .route("/api/v1/events", post(events))
         .route("/api/v1/registry", get(registry))
+        .route("/api/v1/decisions", get(decisions))
         .route("/api/v1/verify", get(verify))
         .route("/api/v1/audit/{digest}", get(audit))
         .route("/api/v1/audit/{digest}/bundle", get(bundle))
