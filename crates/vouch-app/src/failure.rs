@@ -209,3 +209,14 @@ pub fn release_failure(error: &vouch_ledger::ReleaseError) -> Failure {
         _ => Failure::Internal,
     }
 }
+
+/// The failure an ingest's error is: unreadable input is I/O; the rest as the log or the
+/// projection classify it.
+pub fn ingest_failure(error: &crate::ingest::IngestError) -> Failure {
+    use crate::ingest::IngestError as I;
+    match error {
+        I::Read { .. } => Failure::Io,
+        I::Log(l) => log_failure(l),
+        I::Project(p) => project_failure(p),
+    }
+}

@@ -17,10 +17,9 @@ const SHOWN_BAD_LINES: usize = 100;
 impl From<IngestError> for CliError {
     fn from(e: IngestError) -> Self {
         match e {
-            IngestError::Read { .. } => CliError::new(Failure::Io, e.into()),
+            // The log's own message for an event over the limit (see `exit::log_error`).
             IngestError::Log(l) => l.into(),
-            IngestError::Project(p) => p.into(),
-            other => CliError::new(Failure::Internal, other.into()),
+            e => CliError::new(vouch_app::failure::ingest_failure(&e), e.into()),
         }
     }
 }

@@ -317,14 +317,8 @@ async fn events(
             batch: 8192,
             clock,
         };
-        vouch_app::ingest::ingest(ledger, request, &mut |_| {}).map_err(|e| {
-            let failure = match &e {
-                vouch_app::ingest::IngestError::Log(l) => vouch_app::failure::log_failure(l),
-                vouch_app::ingest::IngestError::Project(p) => project_failure(p),
-                _ => Failure::Internal,
-            };
-            ApiError::new(failure, e)
-        })
+        vouch_app::ingest::ingest(ledger, request, &mut |_| {})
+            .map_err(|e| ApiError::new(vouch_app::failure::ingest_failure(&e), e))
     })
     .await?;
     let status = if report.bad > 0 {
