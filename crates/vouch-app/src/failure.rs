@@ -220,3 +220,14 @@ pub fn ingest_failure(error: &crate::ingest::IngestError) -> Failure {
         I::Project(p) => project_failure(p),
     }
 }
+
+/// The failure a gate's or a promotion's error is: a policy that does not parse or
+/// governs another model, or an unknown run, is bad input.
+pub fn promote_failure(error: &crate::promote::PromoteError) -> Failure {
+    use crate::promote::PromoteError as P;
+    match error {
+        P::Gate(vouch_replay::GateError::Views(v)) => views_failure(v),
+        P::Release(r) => release_failure(r),
+        _ => Failure::BadInput,
+    }
+}

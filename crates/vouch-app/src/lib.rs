@@ -11,6 +11,7 @@
 pub mod decisions;
 pub mod failure;
 pub mod ingest;
+pub mod promote;
 pub mod registry;
 pub mod status;
 

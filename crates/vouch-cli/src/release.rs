@@ -10,7 +10,6 @@ use vouch_event::{DecisionOutcome, Digest, ModelName, ReviewVerdict, Timestamp};
 use vouch_files::FileKind;
 use vouch_ledger::{verify_bundle, Bundle, Check, Ledger, ReleaseError, Role, Trust, TrustFile};
 use vouch_policy::{Outcome, Policy, Verdict};
-use vouch_replay::{gate_on, record, GateError, Gated};
 use vouch_views::Views;
 
 use crate::asof::At;
@@ -253,39 +252,34 @@ pub fn policy(ctx: &Context, command: PolicyCommand) -> CliResult<()> {
     Ok(())
 }
 
-/// Everything `gate` and `promote` share: the policy, the candidate, the baseline, the
-/// evaluation.
-pub struct Evaluated {
-    pub text: String,
-    pub policy: Policy,
-    pub model: ModelName,
-    pub gated: Gated,
-}
+pub use vouch_app::promote::{Evaluated, Promoted};
 
 /// Evaluates `args` on `views` with the gates reading the time `now`.
 fn evaluate_on(views: &Views, args: &GateArgs, now: Timestamp) -> CliResult<Evaluated> {
     let model = parse_model(&args.model)?;
     let run = parse_run(&args.run, "--run")?;
     let text = read_policy(&args.policy)?;
-    let policy =
-        Policy::parse(&text).map_err(|e| bad_input(format!("{}: {e}", args.policy.display())))?;
-    if *policy.model() != model {
-        return Err(bad_input(format!(
-            "policy {} governs model {}, not {model}",
-            args.policy.display(),
-            policy.model()
-        )));
-    }
-    let gated = gate_on(views, &policy, &run, now).map_err(|e| match e {
-        GateError::Views(v) => v.into(),
-        other => bad_input(other),
-    })?;
-    Ok(Evaluated {
-        text,
-        policy,
-        model,
-        gated,
-    })
+    vouch_app::promote::evaluate(views, &model, &run, text, now)
+        .map_err(|e| promote_error(e, &args.policy))
+}
+
+/// A gate's or a promotion's error, naming the policy file where it is the policy's.
+fn promote_error(e: vouch_app::promote::PromoteError, policy: &Path) -> CliError {
+    use vouch_app::promote::PromoteError as P;
+    let failure = vouch_app::failure::promote_failure(&e);
+    let error = match e {
+        P::Policy(why) => anyhow::anyhow!("{}: {why}", policy.display()),
+        P::WrongModel {
+            policy: governs,
+            asked,
+        } => anyhow::anyhow!(
+            "policy {} governs model {governs}, not {asked}",
+            policy.display()
+        ),
+        P::Release(r) => return r.into(),
+        other => other.into(),
+    };
+    CliError::new(failure, error)
 }
 
 pub fn print_evaluation(e: &Evaluated) {
@@ -356,13 +350,6 @@ pub fn gate(ctx: &Context, args: &GateCommandArgs) -> CliResult<u8> {
     Ok(outcome_code(e.gated.evaluation.outcome))
 }
 
-/// A promotion, recorded.
-pub struct Promoted {
-    pub evaluated: Evaluated,
-    pub recorded: vouch_ledger::Recorded,
-    pub outcome: DecisionOutcome,
-}
-
 /// Evaluates `args` on `ledger` now and records the signed decision.
 pub fn promote_on(
     ctx: &Context,
@@ -370,31 +357,11 @@ pub fn promote_on(
     args: &GateArgs,
     key: &SigningKey,
 ) -> CliResult<Promoted> {
-    // A key that may not sign decisions is refused before anything is written: recording
-    // publishes the policy before it signs.
-    ledger
-        .trust()
-        .authorize(&key.public(), Role::Signer, now())
-        .map_err(ReleaseError::Violation)?;
-    let e = evaluate_on(ledger.views(), args, now())?;
-    let (gated, recorded) = record(
-        ledger,
-        &e.policy,
-        &e.text,
-        &e.gated.candidate.run,
-        key,
-        &ctx.producer,
-        now(),
-    )?;
-    // What was signed is the evaluation made inside the transaction (on a conflict with
-    // another promoter, against the new production version).
-    let e = Evaluated { gated, ..e };
-    let outcome = DecisionOutcome::from(e.gated.evaluation.outcome);
-    Ok(Promoted {
-        evaluated: e,
-        recorded,
-        outcome,
-    })
+    let model = parse_model(&args.model)?;
+    let run = parse_run(&args.run, "--run")?;
+    let text = read_policy(&args.policy)?;
+    vouch_app::promote::promote(ledger, &model, &run, text, key, &ctx.producer, now())
+        .map_err(|e| promote_error(e, &args.policy))
 }
 
 pub fn promote(ctx: &Context, args: &PromoteArgs) -> CliResult<u8> {
