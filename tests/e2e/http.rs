@@ -58,7 +58,7 @@ impl Server {
             .unwrap();
         let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
         let head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n{auth}Content-Length: {}\r\n\r\n",
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
             self.addr,
             body.len()
         );
@@ -294,6 +294,14 @@ fn beyond_loopback_tokens_are_required_and_checked() {
         body.as_bytes(),
     );
     assert_eq!(code, 200, "{report}");
+    // Recording decisions needs the promote scope, which write does not include.
+    let (code, refused) = server.request(
+        "POST",
+        "/api/v1/promote",
+        Some("write-token-0123456789"),
+        b"{}",
+    );
+    assert_eq!(code, 403, "{refused}");
     let (_, status) = server.request("GET", "/api/v1/status", Some("write-token-0123456789"), b"");
     assert!(status.contains("\"log_position\":2"), "{status}");
 }
@@ -406,5 +414,56 @@ fn verify_audit_and_bundles_over_http() {
         (400, Some("bad_input")),
         "{bad}"
     );
+    assert!(server.stop().success());
+}
+
+/// A promotion over HTTP is evaluated and signed with the server's release key, exactly as
+/// `vouch promote` records it, and a server without a key refuses.
+#[test]
+fn promotion_over_http_signs_with_the_servers_release_key() {
+    let ledger = TestLedger::uninitialised();
+    ledger.vouch(&["demo", "loan-risk"]).ok();
+    let files = ledger.path().join("demo-files");
+    let policy = std::fs::read_to_string(files.join("loan-risk-policy.toml")).unwrap();
+    let body = serde_json::json!({ "model": "loan-risk", "run": "loan-risk-c", "policy": policy })
+        .to_string();
+    let before = ledger.vouch(&["--json", "decisions"]).json();
+
+    let keyless = Server::start(&ledger, &[]);
+    let (code, refused) = keyless.request("POST", "/api/v1/promote", None, body.as_bytes());
+    assert_eq!(code, 400, "{refused}");
+    assert!(refused.contains("--release-key"), "{refused}");
+    assert!(keyless.stop().success());
+
+    let key = files.join("release-signer.key");
+    let server = Server::start(&ledger, &["--release-key", key.to_str().unwrap()]);
+    let (code, decided) = server.request("POST", "/api/v1/promote", None, body.as_bytes());
+    assert_eq!(code, 200, "{decided}");
+    let decided: serde_json::Value = serde_json::from_str(&decided).unwrap();
+    // Run C fails the latency gate: a rejection, recorded and signed.
+    assert_eq!(decided["outcome"], "rejected", "{decided}");
+    let after = ledger.vouch(&["--json", "decisions"]).json();
+    assert_eq!(
+        after.as_array().unwrap().len(),
+        before.as_array().unwrap().len() + 1,
+        "one decision recorded"
+    );
+    assert_eq!(
+        after.as_array().unwrap().last().unwrap()["hash"],
+        decided["decision"]
+    );
+    let (code, verified) = server.json("/api/v1/verify");
+    assert_eq!(
+        (code, verified["ok"].as_bool()),
+        (200, Some(true)),
+        "{verified}"
+    );
+    // A policy for another model is bad input, and nothing is recorded.
+    let wrong =
+        serde_json::json!({ "model": "fraud-detector", "run": "loan-risk-c", "policy": policy })
+            .to_string();
+    let (code, bad) = server.request("POST", "/api/v1/promote", None, wrong.as_bytes());
+    assert_eq!(code, 400, "{bad}");
+    assert!(bad.contains("governs model loan-risk"), "{bad}");
     assert!(server.stop().success());
 }

@@ -139,6 +139,10 @@ pub struct ServeArgs {
     /// {"tokens": [{"name": "ci", "token": "…", "scopes": ["read", "write"]}]}.
     #[arg(long, value_name = "FILE", requires = "http")]
     pub tokens: Option<std::path::PathBuf>,
+    /// The release key `POST /api/v1/promote` signs decisions with (a key file only the
+    /// owner can read, trusted as a signer).
+    #[arg(long, value_name = "FILE", requires = "http")]
+    pub release_key: Option<std::path::PathBuf>,
     /// The largest request body accepted, in MiB.
     #[arg(long, default_value_t = 64, value_name = "MIB", requires = "http")]
     pub max_body_mib: u32,

@@ -96,6 +96,12 @@ fn serve_http(ctx: &Context, args: &ServeArgs, addr: std::net::SocketAddr) -> Cl
         tokens,
         max_body_bytes: args.max_body_mib as usize * (1 << 20),
         clock: crate::context::now,
+        release_key: args
+            .release_key
+            .as_deref()
+            .map(crate::release::load_key)
+            .transpose()?,
+        producer: ctx.producer.clone(),
     };
     let json = ctx.global.json;
     let served = vouch_server::serve(

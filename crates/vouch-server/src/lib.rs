@@ -22,6 +22,7 @@
 //! | `POST /api/v1/events` | write | JSON lines in the body; the ingest report (422 when a line was not stored) |
 //! | `GET /api/v1/registry?model=M` | read | models, versions, approvers, deployments, as `vouch registry --json` |
 //! | `GET /api/v1/decisions?model=M&limit=N` | read | the chain, newest last (default 50), as `vouch decisions --json` |
+//! | `POST /api/v1/promote` | promote | `{"model", "run", "policy"}` (the policy's TOML text): evaluated and the signed decision recorded with the server's `--release-key`, as `vouch promote --json` |
 //! | `GET /api/v1/verify` | read | the whole log and chain checked, as `vouch verify --json` |
 //! | `GET /api/v1/audit/{digest}` | read | an artifact walked back to its evidence, as `vouch audit --json` |
 //! | `GET /api/v1/audit/{digest}/bundle` | read | the audit bundle, for `vouch verify-bundle` |
@@ -61,6 +62,11 @@ pub struct HttpOptions {
     pub max_body_bytes: usize,
     /// The time events are checked against.
     pub clock: Clock,
+    /// The release key decisions are signed with (`POST /api/v1/promote`); none: the
+    /// route refuses.
+    pub release_key: Option<vouch_chain::SigningKey>,
+    /// Who is recorded as publishing what the server writes.
+    pub producer: vouch_event::Producer,
 }
 
 /// Why the server could not start or stopped.
@@ -186,6 +192,8 @@ struct AppState {
     open: OpenOptions,
     tokens: Option<Tokens>,
     clock: Clock,
+    release_key: Option<vouch_chain::SigningKey>,
+    producer: vouch_event::Producer,
     /// One request at a time touches the ledger.
     ledger: tokio::sync::Mutex<()>,
 }
@@ -363,6 +371,59 @@ async fn registry(
 
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
+struct PromoteBody {
+    model: String,
+    run: String,
+    policy: String,
+}
+
+async fn promote(
+    State(state): State<Arc<AppState>>,
+    Json(body): Json<PromoteBody>,
+) -> Result<Response, ApiError> {
+    let bad = |what: &str, e: &dyn std::fmt::Display| {
+        ApiError::new(Failure::BadInput, format!("{what}: {e}"))
+    };
+    let model = vouch_event::ModelName::new(body.model.clone()).map_err(|e| bad("model", &e))?;
+    let run = vouch_event::RunId::new(body.run.clone()).map_err(|e| bad("run", &e))?;
+    if state.release_key.is_none() {
+        return Err(ApiError::new(
+            Failure::Usage,
+            "this server holds no release key: start it with --release-key to record decisions",
+        ));
+    }
+    let clock = state.clock;
+    let st = state.clone();
+    let promoted = with_ledger(&state, true, move |ledger| {
+        let key = st.release_key.as_ref().expect("checked above");
+        vouch_app::promote::promote(
+            ledger,
+            &model,
+            &run,
+            body.policy,
+            key,
+            &st.producer,
+            clock(),
+        )
+        .map_err(|e| ApiError::new(vouch_app::failure::promote_failure(&e), e))
+    })
+    .await?;
+    let e = &promoted.evaluated;
+    Ok(Json(serde_json::json!({
+        "decision": promoted.recorded.hash,
+        "index": promoted.recorded.index,
+        "position": promoted.recorded.position,
+        "model": e.model,
+        "run": e.gated.candidate.run,
+        "outcome": promoted.outcome.as_str(),
+        "gates": e.gated.evaluation.gates,
+        "reviews": e.gated.evaluation.reviews,
+    }))
+    .into_response())
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 struct DecisionsQuery {
     model: Option<String>,
     limit: Option<usize>,
@@ -471,6 +532,8 @@ async fn authorize(
     };
     let needed = if request.method() == Method::GET || request.method() == Method::HEAD {
         Scope::Read
+    } else if request.uri().path() == "/api/v1/promote" {
+        Scope::Promote
     } else {
         Scope::Write
     };
@@ -492,6 +555,7 @@ fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
         .route("/api/v1/events", post(events))
         .route("/api/v1/registry", get(registry))
         .route("/api/v1/decisions", get(decisions))
+        .route("/api/v1/promote", post(promote))
         .route("/api/v1/verify", get(verify))
         .route("/api/v1/audit/{digest}", get(audit))
         .route("/api/v1/audit/{digest}/bundle", get(bundle))
@@ -529,6 +593,8 @@ pub fn serve(
             open: options.open,
             tokens: options.tokens,
             clock: options.clock,
+            release_key: options.release_key,
+            producer: options.producer,
             ledger: tokio::sync::Mutex::new(()),
         });
         listening(bound);
