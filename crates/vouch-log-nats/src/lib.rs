@@ -61,6 +61,10 @@ const ACK_WINDOW: usize = 256;
 /// Messages asked of the server per pull request while reading.
 const FETCH_CHUNK: usize = 1024;
 
+/// How long a read waits for records the stream's state says exist before calling them
+/// missing.
+const FETCH_WAIT: Duration = Duration::from_secs(2);
+
 /// Deduplicated records compared with the stored ones at once (one request each).
 const STORED_CHECKS: usize = 64;
 
@@ -517,10 +521,16 @@ impl NatsLog {
         let mut next = start;
         while records.len() < want {
             let chunk = (want - records.len()).min(FETCH_CHUNK);
+            // Not a no-wait fetch: the stream's state can already count a message the
+            // consumer has not been told of yet (a read right after an append), and a
+            // no-wait fetch then answers "nothing" for a record that exists. Every record
+            // asked for is at or below the last sequence, so the server answers as soon as
+            // they are delivered; only a real gap waits out FETCH_WAIT.
             let mut batch = within(self.timeout, "requesting records", async {
                 consumer
-                    .fetch()
+                    .batch()
                     .max_messages(chunk)
+                    .expires(FETCH_WAIT)
                     .messages()
                     .await
                     .map_err(|e| classify(&e, format!("requesting records from {next}: {e}")))

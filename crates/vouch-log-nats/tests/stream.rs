@@ -489,3 +489,25 @@ fn a_retried_batch_with_one_changed_record_is_an_id_conflict_naming_it() {
     assert!(again.iter().all(|a| matches!(a, Appended::Duplicate(_))));
     assert_eq!(log.last_position().unwrap(), Position::new(300));
 }
+
+/// A read right after an append sees the record, every time: the stream's state can count
+/// a message before the reading consumer is told of it, and a read must wait for it
+/// rather than call it missing (this failed as "record N is missing" under load).
+#[test]
+fn a_read_right_after_an_append_sees_the_record() {
+    let server = NatsServer::start();
+    let log = server.log();
+    // Another connection appends, as another process or machine would; this log reads on
+    // with its reused consumer.
+    let writer = server.log();
+    for i in 1..=500u64 {
+        writer
+            .append(rec(&format!("e{i}"), "run.r", format!("{i}").as_bytes()))
+            .unwrap();
+        let records = log
+            .read(Position::new(i), 1)
+            .unwrap_or_else(|e| panic!("read {i} right after its append: {e}"));
+        assert_eq!(records.len(), 1, "read {i}");
+        assert_eq!(records[0].position, Position::new(i));
+    }
+}
