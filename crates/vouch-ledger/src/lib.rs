@@ -57,22 +57,6 @@ pub const MIN_FREE_BYTES: u64 = 16 << 20;
 /// and reads keep answering after a write was refused for space.
 pub const MIN_FREE_TO_PROJECT: u64 = 4 << 20;
 
-/// An error when the disk holding `dir` has less than [`MIN_FREE_BYTES`] free.
-fn room_to_write(dir: &Path) -> Result<(), std::io::Error> {
-    let free = fs2::available_space(dir)?;
-    if free < MIN_FREE_BYTES {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::StorageFull,
-            format!(
-                "the disk is full: {:.1} MiB free, and Vouch writes only with at least {} MiB free (the views store cannot recover from running out midway); nothing was written: free space and retry",
-                free as f64 / (1u64 << 20) as f64,
-                MIN_FREE_BYTES >> 20
-            ),
-        ));
-    }
-    Ok(())
-}
-
 /// How long a command waits for another process to release the ledger, by default.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -395,7 +379,12 @@ pub fn record(event: &Event) -> Result<NewRecord, LogError> {
 
 /// Whether two events state the same facts: equal but for the envelope's time.
 fn same_but_time(a: &Event, b: &Event) -> bool {
-    a.id == b.id && a.producer == b.producer && a.subject == b.subject && a.body == b.body
+    // Compared whole but for the time, so a field added to events later counts too.
+    let b = Event {
+        time: a.time,
+        ..b.clone()
+    };
+    *a == b
 }
 
 /// Opens the views, starting them afresh when the store cannot be read (they are derived
@@ -927,7 +916,12 @@ impl Ledger {
 
     /// [`LogError::Storage`] when the disk is too full to write (see [`MIN_FREE_BYTES`]).
     pub(crate) fn room_to_write(&self) -> Result<(), LogError> {
-        room_to_write(&self.dir).map_err(|e| LogError::Storage(e.to_string()))
+        vouch_views::Room {
+            dir: self.dir.clone(),
+            bytes: MIN_FREE_BYTES,
+        }
+        .check()
+        .map_err(|e| LogError::Storage(e.to_string()))
     }
 
     fn append_once(&mut self, events: &[Event]) -> Result<Vec<Appended>, LogError> {

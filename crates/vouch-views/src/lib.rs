@@ -112,6 +112,30 @@ pub struct Room {
     pub bytes: u64,
 }
 
+impl Room {
+    /// The one check of free space before Vouch writes (the ledger before appending, the
+    /// projector before each batch): an error of kind `StorageFull`, saying so, when the
+    /// disk holding `dir` has less than `bytes` free.
+    ///
+    /// # Errors
+    /// When there is too little room, or the file system cannot say.
+    pub fn check(&self) -> std::io::Result<()> {
+        let free = fs2::available_space(&self.dir)?;
+        if free < self.bytes {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::StorageFull,
+                format!(
+                    "the disk is full: {:.1} MiB free under {}, and Vouch writes there only with at least {} MiB free (the views store, sled, cannot recover from running out midway); nothing more was written: free space and retry",
+                    free as f64 / (1u64 << 20) as f64,
+                    self.dir.display(),
+                    self.bytes >> 20
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
 fn encode_value<T: bincode::Encode>(value: &T) -> Vec<u8> {
     let mut out = vec![VALUE_FORMAT];
     bincode::encode_into_std_write(value, &mut out, bincode::config::standard())
@@ -353,23 +377,12 @@ impl Views {
 
     /// An error when the guarded disk has less room than required.
     pub(crate) fn check_room(&self) -> Result<(), ViewsError> {
-        let Some(room) = &self.room else {
-            return Ok(());
-        };
-        let free =
-            fs2::available_space(&room.dir).map_err(|e| ViewsError::Storage(sled::Error::Io(e)))?;
-        if free < room.bytes {
-            return Err(ViewsError::Storage(sled::Error::Io(std::io::Error::new(
-                std::io::ErrorKind::StorageFull,
-                format!(
-                    "the disk is full: {:.1} MiB free under {}, and the views are written only with at least {} MiB free (sled cannot recover from running out midway); the log is intact: free space and run any command to finish projecting",
-                    free as f64 / (1u64 << 20) as f64,
-                    room.dir.display(),
-                    room.bytes >> 20
-                ),
-            ))));
+        match &self.room {
+            Some(room) => room
+                .check()
+                .map_err(|e| ViewsError::Storage(sled::Error::Io(e))),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Positions whose record may carry `event_id`, among the ids the projector has seen
