@@ -453,6 +453,27 @@ fn promotion_over_http_signs_with_the_servers_release_key() {
         (200, Some(true)),
         "{verified}"
     );
+    // A body that is not the request's JSON, and a query that does not parse, are refused
+    // in the API's error shape.
+    let (code, malformed) = server.request("POST", "/api/v1/promote", None, b"{not json");
+    let malformed: serde_json::Value = serde_json::from_str(&malformed).unwrap();
+    assert_eq!(
+        (code, malformed["kind"].as_str()),
+        (400, Some("bad_input")),
+        "{malformed}"
+    );
+    let (code, limit) = server.json("/api/v1/decisions?limit=many");
+    assert_eq!(
+        (code, limit["kind"].as_str()),
+        (400, Some("bad_input")),
+        "{limit}"
+    );
+    let (code, unknown) = server.json("/api/v1/registry?modle=loan-risk");
+    assert_eq!(
+        (code, unknown["kind"].as_str()),
+        (400, Some("bad_input")),
+        "{unknown}"
+    );
     // A policy for another model is bad input, and nothing is recorded.
     let wrong =
         serde_json::json!({ "model": "fraud-detector", "run": "loan-risk-c", "policy": policy })

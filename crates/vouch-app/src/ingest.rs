@@ -26,6 +26,9 @@ use crate::Clock;
 /// small batches.
 pub const BATCH_BYTES: u64 = 16 << 20;
 
+/// Events per batch when the caller does not say.
+pub const DEFAULT_BATCH: usize = 8192;
+
 /// Decoded batches that may wait for the appender while the reader decodes the next.
 pub const BATCHES_IN_FLIGHT: usize = 2;
 

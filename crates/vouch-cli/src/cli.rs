@@ -705,7 +705,7 @@ pub struct IngestArgs {
     /// The JSON-lines file; `-` or nothing reads standard input.
     pub file: Option<PathBuf>,
     /// Events per append.
-    #[arg(long, default_value_t = 8192, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    #[arg(long, default_value_t = vouch_app::ingest::DEFAULT_BATCH as u64, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub batch: u64,
 }
 

@@ -31,6 +31,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query, Request, State};
 use axum::http::{header, Method, StatusCode};
 use axum::middleware::Next;
@@ -202,6 +203,8 @@ struct AppState {
 struct ApiError {
     failure: Failure,
     message: String,
+    /// A status more precise than the failure's (401, 413, 415).
+    status: Option<StatusCode>,
 }
 
 impl ApiError {
@@ -209,14 +212,17 @@ impl ApiError {
         ApiError {
             failure,
             message: message.to_string(),
+            status: None,
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.failure.http_status())
-            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = self.status.unwrap_or_else(|| {
+            StatusCode::from_u16(self.failure.http_status())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+        });
         let body = Json(serde_json::json!({
             "error": self.message,
             "kind": self.failure.name(),
@@ -253,6 +259,26 @@ async fn with_ledger<T: Send + 'static>(
     })?
 }
 
+/// A request the extractors could not read (a malformed query or body, a missing JSON
+/// content type): bad input, answered in the API's error shape like every other refusal.
+fn rejected(rejection: impl IntoResponse + std::fmt::Display) -> ApiError {
+    let message = rejection.to_string();
+    ApiError {
+        status: Some(rejection.into_response().status()),
+        ..ApiError::new(Failure::BadInput, message)
+    }
+}
+
+/// A model name from a request, if given.
+fn parse_model(model: Option<String>) -> Result<Option<vouch_event::ModelName>, ApiError> {
+    model
+        .map(|m| {
+            vouch_event::ModelName::new(m.clone())
+                .map_err(|e| ApiError::new(Failure::BadInput, format!("model `{m}`: {e}")))
+        })
+        .transpose()
+}
+
 async fn status(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
     let report = with_ledger(&state, true, |ledger| {
         vouch_app::status::status(ledger).map_err(|e| ApiError::new(project_failure(&e), e))
@@ -263,8 +289,9 @@ async fn status(State(state): State<Arc<AppState>>) -> Result<Response, ApiError
 
 async fn runs(
     State(state): State<Arc<AppState>>,
-    Query(pairs): Query<Vec<(String, String)>>,
+    pairs: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
+    let Query(pairs) = pairs.map_err(rejected)?;
     let mut query = RunQuery::default();
     for (key, value) in pairs {
         match key.as_str() {
@@ -322,7 +349,7 @@ async fn events(
     let report = with_ledger(&state, false, move |ledger| {
         let request = vouch_app::ingest::IngestRequest {
             input: Box::new(std::io::Cursor::new(body)),
-            batch: 8192,
+            batch: vouch_app::ingest::DEFAULT_BATCH,
             clock,
         };
         vouch_app::ingest::ingest(ledger, request, &mut |_| {})
@@ -345,16 +372,11 @@ struct RegistryQuery {
 
 async fn registry(
     State(state): State<Arc<AppState>>,
-    Query(query): Query<RegistryQuery>,
+    query: Result<Query<RegistryQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     use vouch_app::registry::RegistryError;
-    let model = query
-        .model
-        .map(|m| {
-            vouch_event::ModelName::new(m.clone())
-                .map_err(|e| ApiError::new(Failure::BadInput, format!("model `{m}`: {e}")))
-        })
-        .transpose()?;
+    let Query(query) = query.map_err(rejected)?;
+    let model = parse_model(query.model)?;
     let models = with_ledger(&state, true, move |ledger| {
         vouch_app::registry::registry(ledger, ledger.views(), model.as_ref()).map_err(|e| {
             let failure = match &e {
@@ -379,13 +401,12 @@ struct PromoteBody {
 
 async fn promote(
     State(state): State<Arc<AppState>>,
-    Json(body): Json<PromoteBody>,
+    body: Result<Json<PromoteBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let bad = |what: &str, e: &dyn std::fmt::Display| {
-        ApiError::new(Failure::BadInput, format!("{what}: {e}"))
-    };
-    let model = vouch_event::ModelName::new(body.model.clone()).map_err(|e| bad("model", &e))?;
-    let run = vouch_event::RunId::new(body.run.clone()).map_err(|e| bad("run", &e))?;
+    let Json(body) = body.map_err(rejected)?;
+    let model = parse_model(Some(body.model))?.expect("given");
+    let run = vouch_event::RunId::new(body.run.clone())
+        .map_err(|e| ApiError::new(Failure::BadInput, format!("run `{}`: {e}", body.run)))?;
     if state.release_key.is_none() {
         return Err(ApiError::new(
             Failure::Usage,
@@ -431,16 +452,11 @@ struct DecisionsQuery {
 
 async fn decisions(
     State(state): State<Arc<AppState>>,
-    Query(query): Query<DecisionsQuery>,
+    query: Result<Query<DecisionsQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(rejected)?;
     let request = vouch_app::decisions::DecisionsRequest {
-        model: query
-            .model
-            .map(|m| {
-                vouch_event::ModelName::new(m.clone())
-                    .map_err(|e| ApiError::new(Failure::BadInput, format!("model `{m}`: {e}")))
-            })
-            .transpose()?,
+        model: parse_model(query.model)?,
         limit: query.limit.unwrap_or(vouch_app::decisions::DEFAULT_LIMIT),
     };
     let shown = with_ledger(&state, true, move |ledger| {
@@ -525,10 +541,10 @@ async fn authorize(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     let Some(entry) = presented.and_then(|p| tokens.find(p)) else {
-        let mut response =
-            ApiError::new(Failure::NoPermission, "a bearer token is required").into_response();
-        *response.status_mut() = StatusCode::UNAUTHORIZED;
-        return Ok(response);
+        return Err(ApiError {
+            status: Some(StatusCode::UNAUTHORIZED),
+            ..ApiError::new(Failure::NoPermission, "a bearer token is required")
+        });
     };
     let needed = if request.method() == Method::GET || request.method() == Method::HEAD {
         Scope::Read
