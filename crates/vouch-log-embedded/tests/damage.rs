@@ -33,6 +33,26 @@ fn segments(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// Changes one byte of record `n`'s bytes in the last segment, `offset` bytes into them,
+/// to `change(old)`; returns the segment and its length.
+fn damage_record(dir: &Path, n: u64, offset: u64, change: impl Fn(u8) -> u8) -> (PathBuf, u64) {
+    let segment = segments(dir).pop().unwrap();
+    let bytes = std::fs::read(&segment).unwrap();
+    let needle = format!("record number {n}");
+    let at = bytes
+        .windows(needle.len())
+        .position(|w| w == needle.as_bytes())
+        .unwrap() as u64
+        + offset;
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&segment)
+        .unwrap();
+    file.write_all_at(&[change(bytes[at as usize])], at)
+        .unwrap();
+    (segment, bytes.len() as u64)
+}
+
 /// Every record reads back, every id is a duplicate, key heads are right, and the next
 /// append gets the next position.
 fn assert_whole(dir: &Path, n: u64) {
@@ -105,21 +125,8 @@ fn a_torn_tail_is_cut_and_reported_and_the_log_goes_on() {
 fn a_flipped_byte_in_a_record_is_located_and_other_records_still_read() {
     let dir = tempfile::tempdir().unwrap();
     fill(dir.path(), 300, Options::default());
-    let segment = segments(dir.path()).pop().unwrap();
-    let bytes = std::fs::read(&segment).unwrap();
     // Flip a byte inside record 150's bytes.
-    let needle = b"record number 150";
-    let at = bytes
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .unwrap() as u64
-        + 3;
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .open(&segment)
-        .unwrap();
-    file.write_all_at(&[bytes[at as usize] ^ 0x20], at).unwrap();
-    drop(file);
+    damage_record(dir.path(), 150, 3, |b| b ^ 0x20);
     let log = EmbeddedLog::open_existing(dir.path()).unwrap();
     assert_eq!(log.read(Position::new(1), 149).unwrap().len(), 149);
     assert_eq!(log.read(Position::new(151), 1000).unwrap().len(), 150);
@@ -146,19 +153,7 @@ fn damage_in_the_middle_of_the_last_segment_is_refused_not_truncated() {
     fill(dir.path(), 300, Options::default());
     // Lose the index, so opening must scan the segment and meet the damage.
     std::fs::remove_file(dir.path().join("index")).unwrap();
-    let segment = segments(dir.path()).pop().unwrap();
-    let before = std::fs::read(&segment).unwrap();
-    let needle = b"record number 150";
-    let at = before
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .unwrap() as u64;
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .open(&segment)
-        .unwrap();
-    file.write_all_at(b"X", at).unwrap();
-    drop(file);
+    let (segment, len) = damage_record(dir.path(), 150, 0, |_| b'X');
     match EmbeddedLog::open_existing(dir.path()) {
         Err(OpenError::Log(LogError::Corrupt { position, reason })) => {
             assert_eq!(position, Position::new(150), "{reason}");
@@ -168,10 +163,7 @@ fn damage_in_the_middle_of_the_last_segment_is_refused_not_truncated() {
         Ok(_) => panic!("expected a located corruption, the log opened"),
     }
     // Nothing was cut off.
-    assert_eq!(
-        std::fs::metadata(&segment).unwrap().len(),
-        before.len() as u64
-    );
+    assert_eq!(std::fs::metadata(&segment).unwrap().len(), len);
 }
 
 fn damage_index(dir: &Path, how: &dyn Fn(&mut Vec<u8>)) {
@@ -295,21 +287,7 @@ fn a_second_opener_is_refused() {
 fn a_flipped_byte_in_the_last_acknowledged_record_is_damage_not_a_torn_tail() {
     let dir = tempfile::tempdir().unwrap();
     fill(dir.path(), 50, Options::default());
-    let segment = segments(dir.path()).pop().unwrap();
-    let before = std::fs::read(&segment).unwrap();
-    let needle = b"record number 50";
-    let at = before
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .unwrap() as u64
-        + 2;
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .open(&segment)
-        .unwrap();
-    file.write_all_at(&[before[at as usize] ^ 0x01], at)
-        .unwrap();
-    drop(file);
+    let (segment, len) = damage_record(dir.path(), 50, 2, |b| b ^ 0x01);
     match EmbeddedLog::open_existing(dir.path()) {
         Err(OpenError::Log(LogError::Corrupt { position, reason })) => {
             assert_eq!(position, Position::new(50), "{reason}");
@@ -324,7 +302,7 @@ fn a_flipped_byte_in_the_last_acknowledged_record_is_damage_not_a_torn_tail() {
     }
     assert_eq!(
         std::fs::metadata(&segment).unwrap().len(),
-        before.len() as u64,
+        len,
         "nothing may be cut off"
     );
 }
@@ -333,21 +311,7 @@ fn a_flipped_byte_in_the_last_acknowledged_record_is_damage_not_a_torn_tail() {
 fn damage_found_on_open_stays_found_on_the_next_open() {
     let dir = tempfile::tempdir().unwrap();
     fill(dir.path(), 50, Options::default());
-    let segment = segments(dir.path()).pop().unwrap();
-    let before = std::fs::read(&segment).unwrap();
-    let needle = b"record number 50";
-    let at = before
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .unwrap() as u64
-        + 2;
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .open(&segment)
-        .unwrap();
-    file.write_all_at(&[before[at as usize] ^ 0x01], at)
-        .unwrap();
-    drop(file);
+    let (segment, len) = damage_record(dir.path(), 50, 2, |b| b ^ 0x01);
     for attempt in 0..3 {
         assert!(
             matches!(
@@ -357,8 +321,5 @@ fn damage_found_on_open_stays_found_on_the_next_open() {
             "open {attempt} did not refuse the damaged last record"
         );
     }
-    assert_eq!(
-        std::fs::metadata(&segment).unwrap().len(),
-        before.len() as u64
-    );
+    assert_eq!(std::fs::metadata(&segment).unwrap().len(), len);
 }
