@@ -326,23 +326,6 @@ impl EmbeddedLog {
         total += std::fs::metadata(index).map(|m| m.len()).unwrap_or(0);
         Ok(total)
     }
-
-    /// Reads every record of the log, checking each frame's checksum and position, and
-    /// returns how many there are. The first damaged record is the error, named by
-    /// position, segment and byte offset.
-    ///
-    /// # Errors
-    /// [`LogError::Corrupt`] at the first damage; [`LogError::Storage`] on I/O failure.
-    pub fn check(&self) -> Result<u64, LogError> {
-        let mut state = self.state.lock().expect("not poisoned");
-        let last = state.last;
-        let mut next = 1;
-        while next <= last {
-            let records = state.read(next, 8192)?;
-            next += records.len().max(1) as u64;
-        }
-        Ok(last)
-    }
 }
 
 impl State {
