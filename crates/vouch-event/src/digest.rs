@@ -14,6 +14,22 @@ pub struct DigestError {
     input: String,
 }
 
+/// A digest computed over bytes that arrive in pieces (a streamed upload).
+#[derive(Default)]
+pub struct DigestWriter(blake3::Hasher);
+
+impl DigestWriter {
+    /// Adds the next piece.
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    /// The digest of every piece, in order.
+    pub fn finish(&self) -> Digest {
+        Digest(*self.0.finalize().as_bytes())
+    }
+}
+
 impl Digest {
     /// The digest of `bytes`.
     pub fn of(bytes: &[u8]) -> Self {

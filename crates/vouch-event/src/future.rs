@@ -40,7 +40,17 @@ impl Event {
             | Body::DecisionRecorded(_)
             | Body::ReviewRecorded(_)
             | Body::DeploymentRecorded(_)
-            | Body::DeploymentSigned(_) => Ok(()),
+            | Body::DeploymentSigned(_)
+            | Body::ExperimentCreated(_)
+            | Body::TagsSet(_)
+            | Body::RunUpdated(_)
+            | Body::MetricPoints(_)
+            | Body::InputsLogged(_)
+            | Body::LoggedModelCreated(_)
+            | Body::LoggedModelUpdated(_)
+            | Body::ModelRegistered(_)
+            | Body::ModelVersionCreated(_)
+            | Body::AliasMoved(_) => Ok(()),
         }
     }
 }

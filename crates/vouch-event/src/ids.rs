@@ -38,6 +38,10 @@ fn check_name(s: &str) -> bool {
     (1..=250).contains(&s.len()) && s.chars().all(is_name_char)
 }
 
+fn check_experiment(s: &str) -> bool {
+    (1..=200).contains(&s.chars().count()) && !s.chars().any(char::is_control)
+}
+
 fn check_segment(s: &str) -> bool {
     s.split(',').all(|pair| match pair.split_once('=') {
         Some((dim, value)) => {
@@ -165,6 +169,21 @@ validated_string!(
     ModelName, "model name", check_key,
     "1 to 128 characters of A-Z a-z 0-9 _ -, starting with a letter or digit"
 );
+validated_string!(
+    /// An experiment's name (`loan-risk`, `/Shared/fraud`): free text, as trackers allow.
+    ExperimentName, "experiment name", check_experiment,
+    "1 to 200 characters without control characters"
+);
+
+impl ExperimentName {
+    /// The experiment's token: 32 lowercase hex characters of BLAKE3 over its name. It
+    /// names the experiment where only a narrow alphabet fits: its log key
+    /// (`experiment.<token>`) and its id in MLflow's API.
+    pub fn token(&self) -> String {
+        crate::Digest::of(self.0.as_bytes()).hex()[..32].to_owned()
+    }
+}
+
 validated_string!(
     /// A param key or metric name (`learning_rate`, `auc`, `eval/loss`).
     Name, "name", check_name,

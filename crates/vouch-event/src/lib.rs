@@ -17,10 +17,11 @@ mod ids;
 mod model;
 mod storage;
 mod time;
+mod tracking;
 mod wire;
 
-pub use digest::{Digest, DigestError};
-pub use ids::{EventId, IdError, ModelName, Name, Producer, RunId, Segment};
+pub use digest::{Digest, DigestError, DigestWriter};
+pub use ids::{EventId, ExperimentName, IdError, ModelName, Name, Producer, RunId, Segment};
 pub use model::{
     hex, parse_hex, ArtifactLogged, Body, DatasetBound, DatasetRole, DecisionOutcome,
     DecisionRecorded, DeploymentRecorded, DeploymentSigned, Environment, Event, GateRecord,
@@ -30,6 +31,12 @@ pub use model::{
 };
 pub use storage::{
     decode, encode, encode_checked, event_digest, DecodeError, EventTooLarge, BINARY_FORMAT_V1,
+};
+pub use tracking::{
+    check_alias, AliasMoved, AnyNumber, DatasetInput, DatasetRef, ExperimentCreated, InputsLogged,
+    Lifecycle, LoggedModelCreated, LoggedModelUpdated, MetricPointLogged, MetricPoints,
+    ModelRegistered, ModelStatus, ModelVersionCreated, RunUpdated, Tags, TagsSet,
+    MAX_TAG_KEY_CHARS, MAX_TAG_VALUE_CHARS,
 };
 pub use time::{FutureTimeError, Timestamp, TimestampError, MAX_CLOCK_SKEW};
 pub use wire::{from_json, to_json, to_json_value, WireError};

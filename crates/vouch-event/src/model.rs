@@ -4,7 +4,13 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::{Digest, EventId, ModelName, Name, Producer, RunId, Segment, Timestamp};
+use crate::tracking;
+
+use crate::tracking::{
+    AliasMoved, ExperimentCreated, InputsLogged, LoggedModelCreated, LoggedModelUpdated,
+    MetricPoints, ModelRegistered, ModelVersionCreated, RunUpdated, TagsSet,
+};
+use crate::{Digest, EventId, ExperimentName, ModelName, Name, Producer, RunId, Segment, Timestamp};
 
 /// One immutable fact in the ledger.
 #[derive(Debug, Clone, PartialEq, bincode::Encode, bincode::Decode)]
@@ -21,13 +27,40 @@ pub struct Event {
     pub body: Body,
 }
 
-/// What an event concerns: a run, or (for release events) a model.
+/// What an event concerns: a run, a model (release events, the registry), or an
+/// experiment. New subjects are only added at the end, so stored events keep decoding.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, bincode::Encode, bincode::Decode)]
 pub enum Subject {
     /// A training or evaluation run.
     Run(RunId),
     /// A model under release management.
     Model(ModelName),
+    /// An experiment: a group of runs.
+    Experiment(ExperimentName),
+}
+
+impl Subject {
+    /// The subject's kind of thing: `run`, `model` or `experiment` (also the envelope's
+    /// field name in JSON).
+    pub const fn field(&self) -> &'static str {
+        match self {
+            Subject::Run(_) => "run",
+            Subject::Model(_) => "model",
+            Subject::Experiment(_) => "experiment",
+        }
+    }
+
+    /// The log key events of this subject are stored under: `run.<id>`, `model.<name>`,
+    /// or `experiment.<token>`, where an experiment's token is [`ExperimentName::token`]
+    /// (its name may hold characters a NATS subject cannot). The one place keys are
+    /// decided: the ledger writes under it, the projector checks it.
+    pub fn log_key(&self) -> String {
+        match self {
+            Subject::Run(run) => format!("run.{run}"),
+            Subject::Model(model) => format!("model.{model}"),
+            Subject::Experiment(experiment) => format!("experiment.{}", experiment.token()),
+        }
+    }
 }
 
 /// An event's payload. New kinds are only ever added at the end, so stored events of
@@ -58,6 +91,26 @@ pub enum Body {
     LiveMetricsObserved(LiveMetricsObserved),
     /// An artifact deployed to an environment, signed by a deployer or release key.
     DeploymentSigned(Box<DeploymentSigned>),
+    /// An experiment created before its runs.
+    ExperimentCreated(ExperimentCreated),
+    /// Tags set or deleted.
+    TagsSet(TagsSet),
+    /// A run renamed, deleted, restored or reopened.
+    RunUpdated(RunUpdated),
+    /// Metric values, each with its own step and time.
+    MetricPoints(MetricPoints),
+    /// Datasets and models a run consumed.
+    InputsLogged(InputsLogged),
+    /// A model a run logged.
+    LoggedModelCreated(LoggedModelCreated),
+    /// A logged model finalized, tagged or linked as an output.
+    LoggedModelUpdated(LoggedModelUpdated),
+    /// A registered model created.
+    ModelRegistered(ModelRegistered),
+    /// A registered model's new version.
+    ModelVersionCreated(ModelVersionCreated),
+    /// A registry alias moved or removed.
+    AliasMoved(AliasMoved),
 }
 
 /// Every event kind, including those reserved for later versions.
@@ -88,11 +141,31 @@ pub enum Kind {
     LiveMetricsObserved,
     /// [`DeploymentSigned`]: written by Vouch, not accepted as JSON.
     DeploymentSigned,
+    /// [`ExperimentCreated`].
+    ExperimentCreated,
+    /// [`TagsSet`].
+    TagsSet,
+    /// [`RunUpdated`].
+    RunUpdated,
+    /// [`MetricPoints`].
+    MetricPoints,
+    /// [`InputsLogged`].
+    InputsLogged,
+    /// [`LoggedModelCreated`].
+    LoggedModelCreated,
+    /// [`LoggedModelUpdated`].
+    LoggedModelUpdated,
+    /// [`ModelRegistered`].
+    ModelRegistered,
+    /// [`ModelVersionCreated`].
+    ModelVersionCreated,
+    /// [`AliasMoved`].
+    AliasMoved,
 }
 
 impl Kind {
     /// Every kind, in wire-name order of introduction.
-    pub const ALL: [Kind; 12] = [
+    pub const ALL: [Kind; 22] = [
         Kind::RunStarted,
         Kind::ParamsLogged,
         Kind::MetricsLogged,
@@ -105,6 +178,16 @@ impl Kind {
         Kind::DeploymentRecorded,
         Kind::LiveMetricsObserved,
         Kind::DeploymentSigned,
+        Kind::ExperimentCreated,
+        Kind::TagsSet,
+        Kind::RunUpdated,
+        Kind::MetricPoints,
+        Kind::InputsLogged,
+        Kind::LoggedModelCreated,
+        Kind::LoggedModelUpdated,
+        Kind::ModelRegistered,
+        Kind::ModelVersionCreated,
+        Kind::AliasMoved,
     ];
 
     /// The wire name (`metrics_logged`).
@@ -122,6 +205,16 @@ impl Kind {
             Kind::DeploymentRecorded => "deployment_recorded",
             Kind::LiveMetricsObserved => "live_metrics_observed",
             Kind::DeploymentSigned => "deployment_signed",
+            Kind::ExperimentCreated => "experiment_created",
+            Kind::TagsSet => "tags_set",
+            Kind::RunUpdated => "run_updated",
+            Kind::MetricPoints => "metric_points",
+            Kind::InputsLogged => "inputs_logged",
+            Kind::LoggedModelCreated => "logged_model_created",
+            Kind::LoggedModelUpdated => "logged_model_updated",
+            Kind::ModelRegistered => "model_registered",
+            Kind::ModelVersionCreated => "model_version_created",
+            Kind::AliasMoved => "alias_moved",
         }
     }
 
@@ -139,10 +232,31 @@ impl Kind {
         )
     }
 
-    /// Whether events of this kind concern a model (`model` in the envelope) rather than a
-    /// run: the release records, and live observations of a deployed model.
-    pub const fn concerns_model(self) -> bool {
-        self.is_reserved() || matches!(self, Kind::LiveMetricsObserved)
+    /// Whether events of this kind may concern `subject`: release records, live
+    /// observations and the registry concern a model; `experiment_created` an
+    /// experiment; `tags_set` any subject; the rest a run.
+    pub fn fits(self, subject: &Subject) -> bool {
+        matches!(self, Kind::TagsSet) || self.subject_field() == subject.field()
+    }
+
+    /// The envelope field events of this kind usually carry (`run`, `model` or
+    /// `experiment`), for messages; `tags_set` accepts any of them and says `run`.
+    pub const fn subject_field(self) -> &'static str {
+        if self.is_reserved()
+            || matches!(
+                self,
+                Kind::LiveMetricsObserved
+                    | Kind::ModelRegistered
+                    | Kind::ModelVersionCreated
+                    | Kind::AliasMoved
+            )
+        {
+            "model"
+        } else if matches!(self, Kind::ExperimentCreated) {
+            "experiment"
+        } else {
+            "run"
+        }
     }
 }
 
@@ -382,6 +496,16 @@ impl Body {
             Body::DeploymentRecorded(_) => Kind::DeploymentRecorded,
             Body::LiveMetricsObserved(_) => Kind::LiveMetricsObserved,
             Body::DeploymentSigned(_) => Kind::DeploymentSigned,
+            Body::ExperimentCreated(_) => Kind::ExperimentCreated,
+            Body::TagsSet(_) => Kind::TagsSet,
+            Body::RunUpdated(_) => Kind::RunUpdated,
+            Body::MetricPoints(_) => Kind::MetricPoints,
+            Body::InputsLogged(_) => Kind::InputsLogged,
+            Body::LoggedModelCreated(_) => Kind::LoggedModelCreated,
+            Body::LoggedModelUpdated(_) => Kind::LoggedModelUpdated,
+            Body::ModelRegistered(_) => Kind::ModelRegistered,
+            Body::ModelVersionCreated(_) => Kind::ModelVersionCreated,
+            Body::AliasMoved(_) => Kind::AliasMoved,
         }
     }
 }
@@ -700,7 +824,7 @@ impl Event {
     pub fn run(&self) -> Option<&RunId> {
         match &self.subject {
             Subject::Run(run) => Some(run),
-            Subject::Model(_) => None,
+            Subject::Model(_) | Subject::Experiment(_) => None,
         }
     }
 
@@ -711,19 +835,18 @@ impl Event {
     /// # Errors
     /// A message naming the offending field.
     pub fn check(&self) -> Result<(), String> {
-        match (&self.subject, self.kind().concerns_model()) {
-            (Subject::Run(_), false) | (Subject::Model(_), true) => {}
-            (Subject::Model(_), false) => {
-                return Err(format!(
-                    "kind {} concerns a run: set `run`, not `model`",
-                    self.kind()
-                ))
-            }
-            (Subject::Run(_), true) => {
-                return Err(format!(
-                    "kind {} concerns a model: set `model`, not `run`",
-                    self.kind()
-                ))
+        if !self.kind().fits(&self.subject) {
+            let wanted = self.kind().subject_field();
+            return Err(format!(
+                "kind {} concerns a {wanted}: set `{wanted}`, not `{}`",
+                self.kind(),
+                self.subject.field()
+            ));
+        }
+        if let (Body::TagsSet(b), false) = (&self.body, matches!(self.subject, Subject::Model(_)))
+        {
+            if b.version.is_some() {
+                return Err("data.version names a model version: only a model's tags have one".into());
             }
         }
         match &self.body {
@@ -847,6 +970,111 @@ impl Event {
                         "data.window_start {} is after data.window_end {}",
                         b.window_start, b.window_end
                     ));
+                }
+            }
+            Body::ExperimentCreated(b) => tracking::tags("data.tags", &b.tags)?,
+            Body::TagsSet(b) => {
+                if b.set.is_empty() && b.deleted.is_empty() {
+                    return Err("data must set or delete at least one tag".into());
+                }
+                tracking::tags("data.set", &b.set)?;
+                for key in &b.deleted {
+                    tracking::tag_key("data.deleted", key)?;
+                    if b.set.contains_key(key) {
+                        return Err(format!("tag `{key}` is both set and deleted"));
+                    }
+                }
+            }
+            Body::RunUpdated(b) => {
+                if b.name.is_none() && b.lifecycle.is_none() && !b.reopened {
+                    return Err("data must rename, delete, restore or reopen the run".into());
+                }
+                if let Some(name) = &b.name {
+                    text("data.name", name, 250)?;
+                }
+            }
+            Body::MetricPoints(b) => {
+                if b.points.is_empty() {
+                    return Err("data.points must hold at least one point".into());
+                }
+                for p in &b.points {
+                    if let Some(d) = &p.dataset {
+                        text("data.points.dataset.name", &d.name, 500)?;
+                        text("data.points.dataset.digest", &d.digest, 64)?;
+                    }
+                    if let Some(id) = &p.model_id {
+                        tracking::model_id(id)?;
+                    }
+                }
+            }
+            Body::InputsLogged(b) => {
+                if b.datasets.is_empty() && b.models.is_empty() {
+                    return Err("data must name at least one dataset or model".into());
+                }
+                for d in &b.datasets {
+                    text("data.datasets.name", &d.name, 500)?;
+                    text("data.datasets.digest", &d.digest, 64)?;
+                    for (field, value) in [
+                        ("data.datasets.source_type", &d.source_type),
+                        ("data.datasets.source", &d.source),
+                        ("data.datasets.schema", &d.schema),
+                        ("data.datasets.profile", &d.profile),
+                    ] {
+                        if let Some(v) = value {
+                            tracking::free_text(field, v, tracking::MAX_TEXT_CHARS)?;
+                        }
+                    }
+                    tracking::tags("data.datasets.tags", &d.tags)?;
+                }
+                b.models.iter().try_for_each(|m| tracking::model_id(m))?;
+            }
+            Body::LoggedModelCreated(b) => {
+                tracking::model_id(&b.model_id)?;
+                text("data.name", &b.name, 250)?;
+                if let Some(t) = &b.model_type {
+                    text("data.model_type", t, 250)?;
+                }
+                tracking::tags("data.params", &b.params)?;
+                tracking::tags("data.tags", &b.tags)?;
+            }
+            Body::LoggedModelUpdated(b) => {
+                tracking::model_id(&b.model_id)?;
+                if b.status.is_none()
+                    && b.params.is_empty()
+                    && b.tags.is_empty()
+                    && b.output_step.is_none()
+                {
+                    return Err("data must change the model's status, params, tags or output".into());
+                }
+                tracking::tags("data.params", &b.params)?;
+                tracking::tags("data.tags", &b.tags)?;
+            }
+            Body::ModelRegistered(b) => {
+                if let Some(d) = &b.description {
+                    tracking::free_text("data.description", d, tracking::MAX_TEXT_CHARS)?;
+                }
+                tracking::tags("data.tags", &b.tags)?;
+            }
+            Body::ModelVersionCreated(b) => {
+                if b.version == 0 {
+                    return Err("data.version counts from 1".into());
+                }
+                text("data.source", &b.source, 2048)?;
+                if let Some(id) = &b.model_id {
+                    tracking::model_id(id)?;
+                }
+                if let Some(d) = &b.description {
+                    tracking::free_text("data.description", d, tracking::MAX_TEXT_CHARS)?;
+                }
+                tracking::tags("data.tags", &b.tags)?;
+            }
+            Body::AliasMoved(b) => {
+                tracking::check_alias(&b.alias)?;
+                if b.version == Some(0) {
+                    return Err("data.version counts from 1".into());
+                }
+                if b.version.is_none() && b.decision.is_some() {
+                    return Err("a removed alias cites no decision".into());
                 }
             }
         }

@@ -4,8 +4,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::{
-    Body, Event, EventId, Kind, ModelName, Producer, RunId, Subject, Timestamp, MAX_EVENT_BYTES,
-    SCHEMA_VERSION,
+    Body, Event, EventId, ExperimentName, Kind, ModelName, Producer, RunId, Subject, Timestamp,
+    MAX_EVENT_BYTES, SCHEMA_VERSION,
 };
 
 /// Why a JSON document is not a valid v1 event.
@@ -54,6 +54,8 @@ struct WireIn<'a> {
     run: Option<RunId>,
     #[serde(default, deserialize_with = "present")]
     model: Option<ModelName>,
+    #[serde(default, deserialize_with = "present")]
+    experiment: Option<ExperimentName>,
     #[serde(borrow)]
     data: &'a RawValue,
 }
@@ -75,6 +77,8 @@ struct WireOut<'a> {
     run: Option<&'a RunId>,
     #[serde(skip_serializing_if = "Option::is_none")]
     model: Option<&'a ModelName>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    experiment: Option<&'a ExperimentName>,
     data: serde_json::Value,
 }
 
@@ -96,24 +100,23 @@ pub fn from_json(bytes: &[u8]) -> Result<Event, WireError> {
     if wire.schema != u64::from(SCHEMA_VERSION) {
         return Err(WireError::UnsupportedSchema(wire.schema));
     }
-    let subject = match (wire.run, wire.model) {
-        (Some(run), None) => Subject::Run(run),
-        (None, Some(model)) => Subject::Model(model),
-        (Some(_), Some(_)) => {
-            return Err(WireError::Invalid(
-                "an event concerns a run or a model, not both: set `run` or `model`".into(),
-            ))
-        }
-        (None, None) => {
-            let field = if wire.kind.concerns_model() {
-                "model"
-            } else {
-                "run"
-            };
+    let subject = match (wire.run, wire.model, wire.experiment) {
+        (Some(run), None, None) => Subject::Run(run),
+        (None, Some(model), None) => Subject::Model(model),
+        (None, None, Some(experiment)) => Subject::Experiment(experiment),
+        (None, None, None) => {
+            let field = wire.kind.subject_field();
             return Err(WireError::Invalid(format!(
                 "kind {} concerns a {field}: missing field `{field}`",
                 wire.kind
             )));
+        }
+        _ => {
+            return Err(WireError::Invalid(
+                "an event concerns one run, model or experiment: set exactly one of `run`, \
+                 `model` and `experiment`"
+                    .into(),
+            ))
         }
     };
     let data = wire.data.get();
@@ -157,6 +160,16 @@ fn decode_body(kind: Kind, data: &[u8]) -> Result<Body, String> {
         Kind::DatasetBound => Body::DatasetBound(parse(data)?),
         Kind::RunFinished => Body::RunFinished(parse(data)?),
         Kind::LiveMetricsObserved => Body::LiveMetricsObserved(parse(data)?),
+        Kind::ExperimentCreated => Body::ExperimentCreated(parse(data)?),
+        Kind::TagsSet => Body::TagsSet(parse(data)?),
+        Kind::RunUpdated => Body::RunUpdated(parse(data)?),
+        Kind::MetricPoints => Body::MetricPoints(parse(data)?),
+        Kind::InputsLogged => Body::InputsLogged(parse(data)?),
+        Kind::LoggedModelCreated => Body::LoggedModelCreated(parse(data)?),
+        Kind::LoggedModelUpdated => Body::LoggedModelUpdated(parse(data)?),
+        Kind::ModelRegistered => Body::ModelRegistered(parse(data)?),
+        Kind::ModelVersionCreated => Body::ModelVersionCreated(parse(data)?),
+        Kind::AliasMoved => Body::AliasMoved(parse(data)?),
         Kind::PolicyPublished
         | Kind::DecisionRecorded
         | Kind::ReviewRecorded
@@ -180,11 +193,22 @@ pub fn to_json_value(event: &Event) -> serde_json::Value {
         Body::DeploymentRecorded(b) => serde_json::to_value(b),
         Body::LiveMetricsObserved(b) => serde_json::to_value(b),
         Body::DeploymentSigned(b) => serde_json::to_value(b),
+        Body::ExperimentCreated(b) => serde_json::to_value(b),
+        Body::TagsSet(b) => serde_json::to_value(b),
+        Body::RunUpdated(b) => serde_json::to_value(b),
+        Body::MetricPoints(b) => serde_json::to_value(b),
+        Body::InputsLogged(b) => serde_json::to_value(b),
+        Body::LoggedModelCreated(b) => serde_json::to_value(b),
+        Body::LoggedModelUpdated(b) => serde_json::to_value(b),
+        Body::ModelRegistered(b) => serde_json::to_value(b),
+        Body::ModelVersionCreated(b) => serde_json::to_value(b),
+        Body::AliasMoved(b) => serde_json::to_value(b),
     }
     .expect("payloads serialize: string keys, finite numbers");
-    let (run, model) = match &event.subject {
-        Subject::Run(run) => (Some(run), None),
-        Subject::Model(model) => (None, Some(model)),
+    let (run, model, experiment) = match &event.subject {
+        Subject::Run(run) => (Some(run), None, None),
+        Subject::Model(model) => (None, Some(model), None),
+        Subject::Experiment(experiment) => (None, None, Some(experiment)),
     };
     serde_json::to_value(WireOut {
         id: &event.id,
@@ -194,6 +218,7 @@ pub fn to_json_value(event: &Event) -> serde_json::Value {
         producer: &event.producer,
         run,
         model,
+        experiment,
         data,
     })
     .expect("the envelope serializes")

@@ -350,11 +350,8 @@ fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -
 
 /// The log key an event is appended under.
 pub fn log_key(event: &Event) -> LogKey {
-    let (kind, id) = match &event.subject {
-        vouch_event::Subject::Run(run) => ("run", run.as_str()),
-        vouch_event::Subject::Model(model) => ("model", model.as_str()),
-    };
-    LogKey::new(format!("{kind}.{id}")).expect("run ids and model names are valid key tokens")
+    LogKey::new(event.subject.log_key())
+        .expect("run ids, model names and experiment tokens are valid key tokens")
 }
 
 /// The log record for an event: its canonical binary form. Every event the ledger

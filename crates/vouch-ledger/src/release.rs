@@ -192,7 +192,9 @@ fn decode(record: &Record) -> Result<Event, ReleaseError> {
 fn model_of(event: &Event, position: u64) -> Result<&ModelName, ReleaseError> {
     match &event.subject {
         Subject::Model(m) => Ok(m),
-        Subject::Run(_) => Err(corrupt(position, "a release record must concern a model")),
+        Subject::Run(_) | Subject::Experiment(_) => {
+            Err(corrupt(position, "a release record must concern a model"))
+        }
     }
 }
 

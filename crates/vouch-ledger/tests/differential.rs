@@ -476,7 +476,7 @@ fn signed_time(event: &Event) -> Timestamp {
 fn model_of(event: &Event) -> ModelName {
     match &event.subject {
         Subject::Model(m) => m.clone(),
-        Subject::Run(_) => model(),
+        Subject::Run(_) | Subject::Experiment(_) => model(),
     }
 }
 

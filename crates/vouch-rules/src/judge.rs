@@ -106,7 +106,7 @@ pub struct DecisionCase<'a> {
 pub fn model_of(event: &Event) -> Result<&ModelName, Violation> {
     match &event.subject {
         Subject::Model(model) => Ok(model),
-        Subject::Run(_) => Err(Violation::new(
+        Subject::Run(_) | Subject::Experiment(_) => Err(Violation::new(
             Rule::NotARecord,
             "a release record must concern a model",
         )),

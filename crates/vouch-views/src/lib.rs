@@ -33,15 +33,17 @@ mod model;
 mod project;
 mod query;
 mod release;
+mod tracking;
 
 use std::path::Path;
 
 pub use model::{
-    ArtifactEntry, ArtifactRef, Counts, DatasetEntry, Finished, LatestMetric, MetricKey,
+    InputEntry, ModelOutput, ArtifactEntry, ArtifactRef, Counts, DatasetEntry, Finished, LatestMetric, MetricKey,
     MetricPoint, ParamValue, QuarantineEntry, RunDoc, Started,
 };
 pub use project::{catch_up, catch_up_to, rebuild, CatchUpReport, ProjectError, BATCH_RECORDS};
 pub use query::{Comparison, Condition, ConditionError, RunQuery};
+pub use tracking::{AliasEntry, ExperimentDoc, LoggedModelDoc, RegisteredDoc, VersionDoc};
 pub use release::{
     ChainHead, DecisionEntry, DeploymentEntry, LiveObservation, ModelDoc, PolicyEntry, ReviewEntry,
 };
@@ -53,7 +55,7 @@ use vouch_log::Position;
 pub const FLUSH_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// The layout version of the views. A store written with another version is rebuilt.
-pub const VIEW_FORMAT: u32 = 6;
+pub const VIEW_FORMAT: u32 = 7;
 const VALUE_FORMAT: u8 = 1;
 
 const CURRENT: &[u8] = b"current";

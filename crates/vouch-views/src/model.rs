@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::{Serialize, Serializer};
 use vouch_event::{
-    Body, DatasetRole, Digest, Environment, Event, GitInfo, Name, RunId, RunStatus, Segment,
-    Timestamp,
+    Body, DatasetInput, DatasetRole, Digest, Environment, Event, GitInfo, Lifecycle, Name, RunId,
+    RunStatus, Segment, Timestamp,
 };
 
 /// Everything known about one run, folded from its events.
@@ -27,12 +27,52 @@ pub struct RunDoc {
     pub artifacts: Vec<ArtifactEntry>,
     /// Datasets in log order.
     pub datasets: Vec<DatasetEntry>,
+    /// Current tags (`tags_set`: last write wins, deletes hide).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+    /// The name the run was last renamed to (`run_updated`), over `started.name`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub renamed: Option<String>,
+    /// Listed or deleted (hidden unless asked for).
+    #[serde(skip_serializing_if = "is_active")]
+    pub lifecycle: Lifecycle,
+    /// Datasets a tracker described (`inputs_logged`), in log order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<InputEntry>,
+    /// Logged models the run read.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub model_inputs: Vec<String>,
+    /// Logged models the run produced, with the step they were recorded as output at.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub model_outputs: Vec<ModelOutput>,
     /// How many of the run's events have been applied.
     pub events: u64,
     /// Log position of the run's first and last applied event.
     pub first_position: u64,
     /// See `first_position`.
     pub last_position: u64,
+}
+
+fn is_active(lifecycle: &Lifecycle) -> bool {
+    *lifecycle == Lifecycle::Active
+}
+
+/// A dataset input of a run, as a tracker described it.
+#[derive(Debug, Clone, PartialEq, Serialize, bincode::Encode, bincode::Decode)]
+pub struct InputEntry {
+    /// The dataset as described.
+    pub dataset: DatasetInput,
+    /// Log position.
+    pub position: u64,
+}
+
+/// A logged model a run produced.
+#[derive(Debug, Clone, PartialEq, Serialize, bincode::Encode, bincode::Decode)]
+pub struct ModelOutput {
+    /// The logged model's id.
+    pub model_id: String,
+    /// The step the run recorded it at, once recorded as an output.
+    pub step: Option<u64>,
 }
 
 fn values_only<S: Serializer, K, V: Serialize>(
@@ -227,6 +267,12 @@ impl RunDoc {
             metrics: BTreeMap::new(),
             artifacts: Vec::new(),
             datasets: Vec::new(),
+            tags: BTreeMap::new(),
+            renamed: None,
+            lifecycle: Lifecycle::Active,
+            inputs: Vec::new(),
+            model_inputs: Vec::new(),
+            model_outputs: Vec::new(),
             events: 0,
             first_position: position,
             last_position: position,
@@ -317,6 +363,93 @@ impl RunDoc {
                 uri: b.uri.clone(),
                 position,
             }),
+            Body::TagsSet(b) => {
+                for key in &b.deleted {
+                    self.tags.remove(key);
+                }
+                self.tags
+                    .extend(b.set.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+            Body::RunUpdated(b) => {
+                if let Some(name) = &b.name {
+                    self.renamed = Some(name.clone());
+                }
+                if let Some(lifecycle) = b.lifecycle {
+                    self.lifecycle = lifecycle;
+                }
+                if b.reopened {
+                    self.finished = None;
+                }
+            }
+            Body::MetricPoints(b) => {
+                for p in &b.points {
+                    let key = MetricKey {
+                        name: p.key.clone(),
+                        segment: None,
+                    };
+                    let point = (Some(p.step), p.time, p.value.0);
+                    match self.metrics.get_mut(&key) {
+                        Some(latest) => {
+                            latest.count += 1;
+                            if is_later(point, (latest.step, latest.time, latest.value)) {
+                                latest.value = p.value.0;
+                                latest.step = Some(p.step);
+                                latest.time = p.time;
+                                latest.position = position;
+                            }
+                        }
+                        None => {
+                            self.metrics.insert(
+                                key,
+                                LatestMetric {
+                                    name: p.key.clone(),
+                                    segment: None,
+                                    value: p.value.0,
+                                    step: Some(p.step),
+                                    time: p.time,
+                                    position,
+                                    count: 1,
+                                },
+                            );
+                        }
+                    }
+                }
+            }
+            Body::InputsLogged(b) => {
+                self.inputs.extend(b.datasets.iter().map(|d| InputEntry {
+                    dataset: d.clone(),
+                    position,
+                }));
+                for model in &b.models {
+                    if !self.model_inputs.contains(model) {
+                        self.model_inputs.push(model.clone());
+                    }
+                }
+            }
+            Body::LoggedModelCreated(b) => {
+                if self.model_outputs.iter().any(|m| m.model_id == b.model_id) {
+                    return Err(format!("logged model {} already exists", b.model_id));
+                }
+                self.model_outputs.push(ModelOutput {
+                    model_id: b.model_id.clone(),
+                    step: None,
+                });
+            }
+            Body::LoggedModelUpdated(b) => {
+                let Some(output) = self
+                    .model_outputs
+                    .iter_mut()
+                    .find(|m| m.model_id == b.model_id)
+                else {
+                    return Err(format!(
+                        "logged model {} was not created by run {run}",
+                        b.model_id
+                    ));
+                };
+                if let Some(step) = b.output_step {
+                    output.step = Some(step);
+                }
+            }
             Body::RunFinished(b) => {
                 if let Some(finished) = &self.finished {
                     return Err(format!(
@@ -336,8 +469,12 @@ impl RunDoc {
             | Body::ReviewRecorded(_)
             | Body::DeploymentRecorded(_)
             | Body::DeploymentSigned(_)
-            | Body::LiveMetricsObserved(_) => {
-                // `Event::check` ties these kinds to a model subject.
+            | Body::LiveMetricsObserved(_)
+            | Body::ExperimentCreated(_)
+            | Body::ModelRegistered(_)
+            | Body::ModelVersionCreated(_)
+            | Body::AliasMoved(_) => {
+                // `Event::check` ties these kinds to a model or experiment subject.
                 return Err(format!(
                     "kind {} concerns a model, not run {run}",
                     event.kind()
@@ -347,6 +484,13 @@ impl RunDoc {
         self.events += 1;
         self.last_position = position;
         Ok(())
+    }
+
+    /// The run's display name: its last rename, else its name when started.
+    pub fn name(&self) -> Option<&str> {
+        self.renamed
+            .as_deref()
+            .or_else(|| self.started.as_ref().and_then(|s| s.name.as_deref()))
     }
 
     /// `ok`, `failed`, `killed`, `running`, or `unknown` (events arrived before
@@ -371,4 +515,16 @@ impl RunDoc {
             segment: segment.cloned(),
         })
     }
+}
+
+/// Whether a metric point (step, time, value) is later than the current latest: the
+/// greatest step, then time, then value wins (NaN above every number), so points that
+/// arrive out of order give the same latest value.
+fn is_later(point: (Option<u64>, Timestamp, f64), latest: (Option<u64>, Timestamp, f64)) -> bool {
+    let rank = |(step, time, value): (Option<u64>, Timestamp, f64)| (step.unwrap_or(0), time, value);
+    let (a, b) = (rank(point), rank(latest));
+    (a.0, a.1)
+        .cmp(&(b.0, b.1))
+        .then_with(|| a.2.total_cmp(&b.2))
+        .is_gt()
 }

@@ -7,6 +7,10 @@ use vouch_event::{Body, DecisionOutcome, Digest, Event, ModelName, RunId, Subjec
 use vouch_log::{Log, LogError, Position, Record};
 
 use crate::judge::{judge_release, ChainState};
+use crate::tracking::{
+    experiment_doc_key, is_registry, logged_model_key, registered_key, ExperimentDoc,
+    LoggedModelDoc, RegisteredDoc,
+};
 use crate::{
     artifact_key, decision_hash_key, decision_key, decode_value, deployment_key, encode_value,
     experiment_key, history_prefix, live_key, metric_index_key, model_key, policy_key,
@@ -165,20 +169,16 @@ pub fn rebuild(
 /// foreign key would mislead whoever reads that key (the chain head is the last record
 /// under `chain`), so it is quarantined instead of applied.
 fn check_key(event: &Event, key: &str) -> Result<(), String> {
+    let expected = event.subject.log_key();
+    // Only decisions sit on the chain; anything else there is quarantined (the rule book
+    // would refuse it too).
     let fits = match &event.subject {
-        Subject::Run(run) => key.strip_prefix("run.") == Some(run.as_str()),
-        // Only decisions sit on the chain; anything else there is quarantined (the rule
-        // book would refuse it too).
         Subject::Model(_) if key == "chain" => matches!(event.body, Body::DecisionRecorded(_)),
-        Subject::Model(model) => key.strip_prefix("model.") == Some(model.as_str()),
+        _ => key == expected,
     };
     if fits {
         return Ok(());
     }
-    let expected = match &event.subject {
-        Subject::Run(run) => format!("run.{run}"),
-        Subject::Model(model) => format!("model.{model}"),
-    };
     Err(format!(
         "the event belongs under key `{expected}` but was logged under `{key}` (on NATS: \
          publish it on subject `<prefix>.{expected}`)"
@@ -197,6 +197,12 @@ struct Batch<'v> {
     positions: HashMap<RunId, Vec<u64>>,
     /// Registry entries touched by this batch.
     models: HashMap<ModelName, ModelDoc>,
+    /// Experiments touched by this batch, by token.
+    experiment_docs: HashMap<String, ExperimentDoc>,
+    /// Logged models touched by this batch, by id.
+    logged_models: HashMap<String, LoggedModelDoc>,
+    /// Registered models (the tracker's registry) touched by this batch.
+    registered: HashMap<ModelName, RegisteredDoc>,
     /// Decisions added or changed (a review was added) by this batch, by chain index.
     decisions: BTreeMap<u64, DecisionEntry>,
     /// Hashes of the decisions this batch added.
@@ -237,6 +243,9 @@ impl<'v> Batch<'v> {
             experiments: HashMap::new(),
             positions: HashMap::new(),
             models: HashMap::new(),
+            experiment_docs: HashMap::new(),
+            logged_models: HashMap::new(),
+            registered: HashMap::new(),
             decisions: BTreeMap::new(),
             new_hashes: HashMap::new(),
             head: None,
@@ -405,8 +414,24 @@ impl<'v> Batch<'v> {
     ) -> Result<Result<(), String>, ProjectError> {
         let run = match &event.subject {
             Subject::Run(run) => run,
+            Subject::Model(model) if is_registry(&event.body) => {
+                return self.apply_registry(event, model, position);
+            }
             Subject::Model(model) => return self.apply_release(event, model, key, position),
+            Subject::Experiment(experiment) => {
+                return self.apply_experiment(event, experiment, position);
+            }
         };
+        // A logged model's id names one model across the ledger: a second creation under
+        // another run is refused before the run document changes.
+        if let Body::LoggedModelCreated(b) = &event.body {
+            if let Some(existing) = self.logged_model(&b.model_id)? {
+                return Ok(Err(format!(
+                    "logged model {} already exists (created by run {} at position {})",
+                    b.model_id, existing.run, existing.position
+                )));
+            }
+        }
         self.load_doc(run, position)?;
         match self.positions.get_mut(run) {
             Some(positions) => positions.push(position),
@@ -429,10 +454,64 @@ impl<'v> Batch<'v> {
         // What the run document does not hold: the experiment list, metric history, the
         // artifact index and the totals.
         match &event.body {
-            Body::RunStarted(b) => experiments
-                .entry(b.experiment.clone())
-                .or_default()
-                .push(run.clone()),
+            Body::RunStarted(b) => {
+                experiments
+                    .entry(b.experiment.clone())
+                    .or_default()
+                    .push(run.clone());
+                if let Ok(name) = vouch_event::ExperimentName::new(b.experiment.clone()) {
+                    let token = name.token();
+                    if self.experiment_doc(&token)?.is_none() {
+                        let doc = ExperimentDoc::new(name, event.time, position);
+                        self.experiment_docs.insert(token, doc);
+                    }
+                }
+            }
+            Body::MetricPoints(b) => {
+                let series = history.entry(run.clone()).or_default();
+                for p in &b.points {
+                    let key = MetricKey {
+                        name: p.key.clone(),
+                        segment: None,
+                    };
+                    series.entry(key).or_default().push(MetricPoint {
+                        step: Some(p.step),
+                        value: p.value.0,
+                        time: p.time,
+                        position,
+                    });
+                }
+                counts.metric_values += b.points.len() as u64;
+            }
+            Body::LoggedModelCreated(b) => {
+                let doc = LoggedModelDoc {
+                    model_id: b.model_id.clone(),
+                    run: run.clone(),
+                    name: b.name.clone(),
+                    model_type: b.model_type.clone(),
+                    status: vouch_event::ModelStatus::Pending,
+                    params: b.params.clone(),
+                    tags: b.tags.clone(),
+                    created: event.time,
+                    updated: event.time,
+                    position,
+                };
+                self.logged_models.insert(b.model_id.clone(), doc);
+            }
+            Body::LoggedModelUpdated(b) => {
+                let Some(mut doc) = self.logged_model(&b.model_id)? else {
+                    unreachable!("the run document holds only models it created")
+                };
+                if let Some(status) = b.status {
+                    doc.status = status;
+                }
+                for (k, v) in &b.params {
+                    doc.params.entry(k.clone()).or_insert_with(|| v.clone());
+                }
+                doc.tags.extend(b.tags.clone());
+                doc.updated = doc.updated.max(event.time);
+                self.logged_models.insert(b.model_id.clone(), doc);
+            }
             Body::MetricsLogged(b) => {
                 let series = history.entry(run.clone()).or_default();
                 for (name, &value) in &b.metrics {
@@ -464,6 +543,86 @@ impl<'v> Batch<'v> {
             Body::DatasetBound(_) => counts.datasets += 1,
             _ => {}
         }
+        Ok(Ok(()))
+    }
+
+    fn experiment_doc(&self, token: &str) -> Result<Option<ExperimentDoc>, ViewsError> {
+        match self.experiment_docs.get(token) {
+            Some(doc) => Ok(Some(doc.clone())),
+            None => self.views.experiment(token),
+        }
+    }
+
+    fn logged_model(&self, model_id: &str) -> Result<Option<LoggedModelDoc>, ViewsError> {
+        match self.logged_models.get(model_id) {
+            Some(doc) => Ok(Some(doc.clone())),
+            None => self.views.logged_model(model_id),
+        }
+    }
+
+    /// Applies `experiment_created` or an experiment's `tags_set`.
+    fn apply_experiment(
+        &mut self,
+        event: &Event,
+        experiment: &vouch_event::ExperimentName,
+        position: u64,
+    ) -> Result<Result<(), String>, ProjectError> {
+        let token = experiment.token();
+        let existing = self.experiment_doc(&token)?;
+        let doc = match (&event.body, existing) {
+            (Body::ExperimentCreated(b), None) => {
+                let mut doc = ExperimentDoc::new(experiment.clone(), event.time, position);
+                doc.tags.extend(b.tags.clone());
+                doc
+            }
+            (Body::ExperimentCreated(_), Some(doc)) => {
+                return Ok(Err(format!(
+                    "experiment `{experiment}` already exists (since position {})",
+                    doc.position
+                )));
+            }
+            (Body::TagsSet(b), existing) => {
+                let mut doc = existing
+                    .unwrap_or_else(|| ExperimentDoc::new(experiment.clone(), event.time, position));
+                for key in &b.deleted {
+                    doc.tags.remove(key);
+                }
+                doc.tags.extend(b.set.clone());
+                doc.updated = doc.updated.max(event.time);
+                doc
+            }
+            (_, _) => {
+                return Ok(Err(format!(
+                    "kind {} does not concern an experiment",
+                    event.kind()
+                )));
+            }
+        };
+        self.experiment_docs.insert(token, doc);
+        Ok(Ok(()))
+    }
+
+    /// Applies a registry event (`model_registered`, `model_version_created`, a model's
+    /// `tags_set`, `alias_moved`).
+    fn apply_registry(
+        &mut self,
+        event: &Event,
+        model: &ModelName,
+        position: u64,
+    ) -> Result<Result<(), String>, ProjectError> {
+        if !self.registered.contains_key(model) {
+            let doc = match self.views.registered(model)? {
+                Some(doc) => doc,
+                None => RegisteredDoc::new(model.clone(), event.time),
+            };
+            self.registered.insert(model.clone(), doc);
+        }
+        let doc = self.registered.get_mut(model).expect("inserted above");
+        let mut changed = doc.clone();
+        if let Err(reason) = changed.apply(event, position) {
+            return Ok(Err(reason));
+        }
+        *doc = changed;
         Ok(Ok(()))
     }
 
@@ -685,6 +844,16 @@ impl<'v> Batch<'v> {
         }
         for (model, doc) in &self.models {
             self.writes.insert(model_key(model), encode_value(doc));
+        }
+        for (token, doc) in &self.experiment_docs {
+            self.writes
+                .insert(experiment_doc_key(token), encode_value(doc));
+        }
+        for (id, doc) in &self.logged_models {
+            self.writes.insert(logged_model_key(id), encode_value(doc));
+        }
+        for (model, doc) in &self.registered {
+            self.writes.insert(registered_key(model), encode_value(doc));
         }
         if let Some(Some(head)) = &self.head {
             self.writes.insert(CHAIN_HEAD, encode_value(head));

@@ -1,0 +1,234 @@
+//! MLflow's JSON: the request bodies the client sends and the objects it reads back.
+//!
+//! Requests ignore fields they do not know (the client sends legacy duplicates such as
+//! `run_uuid`). Responses carry every field of MLflow's objects that the client reads;
+//! the client ignores fields it does not know, so nothing here needs to be exhaustive.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+use vouch_event::{AnyNumber, Timestamp};
+use vouch_views::RunDoc;
+
+/// A `{key, value}` pair (tags, params).
+#[derive(Debug, Clone, Deserialize)]
+pub struct KeyValue {
+    /// The key.
+    pub key: String,
+    /// The value; MLflow sends strings, but a missing value is an empty one.
+    #[serde(default)]
+    pub value: String,
+}
+
+/// One metric value as the client sends it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MetricIn {
+    /// Its name.
+    pub key: String,
+    /// Its value: a number, or `"NaN"`, `"Infinity"`, `"-Infinity"`.
+    pub value: AnyNumber,
+    /// Milliseconds since the epoch.
+    pub timestamp: i64,
+    /// The step; 0 when not given.
+    #[serde(default)]
+    pub step: i64,
+    /// The dataset it was measured on.
+    #[serde(default)]
+    pub dataset_name: Option<String>,
+    /// See `dataset_name`.
+    #[serde(default)]
+    pub dataset_digest: Option<String>,
+    /// The logged model it was measured for.
+    #[serde(default)]
+    pub model_id: Option<String>,
+}
+
+/// A dataset as `log-inputs` describes it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatasetIn {
+    /// Its name.
+    pub name: String,
+    /// The client's digest.
+    pub digest: String,
+    /// `local`, `s3`, …
+    #[serde(default)]
+    pub source_type: Option<String>,
+    /// A JSON string.
+    #[serde(default)]
+    pub source: Option<String>,
+    /// A JSON string.
+    #[serde(default)]
+    pub schema: Option<String>,
+    /// A JSON string.
+    #[serde(default)]
+    pub profile: Option<String>,
+}
+
+/// One dataset input with its tags.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatasetInputIn {
+    /// Input tags (`mlflow.data.context`).
+    #[serde(default)]
+    pub tags: Vec<KeyValue>,
+    /// The dataset.
+    pub dataset: DatasetIn,
+}
+
+/// A logged model reference.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ModelRefIn {
+    /// The logged model's id.
+    pub model_id: String,
+    /// The step (for outputs).
+    #[serde(default)]
+    pub step: Option<i64>,
+}
+
+/// Milliseconds since the epoch as a timestamp; outside Vouch's years is bad input.
+pub fn from_millis(field: &str, ms: i64) -> crate::Result<Timestamp> {
+    ms.checked_mul(1_000_000)
+        .map(Timestamp::from_unix_nanos)
+        .ok_or_else(|| crate::MlflowError::invalid(format!("{field} {ms} is out of range")))
+}
+
+/// A timestamp in milliseconds since the epoch.
+pub fn millis(time: Timestamp) -> i64 {
+    time.unix_nanos().div_euclid(1_000_000)
+}
+
+/// `[{key, value}]` from a map.
+pub fn pairs<'a>(map: impl IntoIterator<Item = (&'a String, &'a String)>) -> Value {
+    Value::Array(
+        map.into_iter()
+            .map(|(k, v)| json!({"key": k, "value": v}))
+            .collect(),
+    )
+}
+
+/// A metric value in MLflow's JSON: non-finite values as strings.
+pub fn number(value: f64) -> Value {
+    serde_json::to_value(AnyNumber(value)).expect("a number or a string")
+}
+
+/// A run's MLflow status name.
+pub fn run_status(doc: &RunDoc) -> &'static str {
+    match doc.status() {
+        "ok" => "FINISHED",
+        "failed" => "FAILED",
+        "killed" => "KILLED",
+        "running" => "RUNNING",
+        _ => "SCHEDULED",
+    }
+}
+
+/// The artifact root of a run, served by the artifact proxy.
+pub fn run_artifact_uri(run: &str) -> String {
+    format!("mlflow-artifacts:/runs/{run}/artifacts")
+}
+
+/// The artifact root of a logged model, served by the artifact proxy.
+pub fn model_artifact_uri(model_id: &str) -> String {
+    format!("mlflow-artifacts:/models/{model_id}/artifacts")
+}
+
+/// The tag that names a run's user.
+pub const USER_TAG: &str = "mlflow.user";
+/// The tag that names a run.
+pub const RUN_NAME_TAG: &str = "mlflow.runName";
+
+/// MLflow's Run object for a run document. `experiment_id` is the id MLflow knows the
+/// run's experiment by.
+pub fn run_json(doc: &RunDoc, experiment_id: &str) -> Value {
+    let run_id = doc.run.as_str();
+    let name = doc.name().unwrap_or("");
+    let mut info = json!({
+        "run_id": run_id,
+        "run_uuid": run_id,
+        "run_name": name,
+        "experiment_id": experiment_id,
+        "user_id": doc.tags.get(USER_TAG).map_or("", String::as_str),
+        "status": run_status(doc),
+        "start_time": doc.started.as_ref().map_or(0, |s| millis(s.time)),
+        "artifact_uri": run_artifact_uri(run_id),
+        "lifecycle_stage": doc.lifecycle.as_str(),
+    });
+    if let Some(finished) = &doc.finished {
+        info["end_time"] = json!(millis(finished.time));
+    }
+    let metrics: Vec<Value> = doc
+        .metrics
+        .values()
+        .filter(|m| m.segment.is_none())
+        .map(|m| {
+            json!({
+                "key": m.name.as_str(),
+                "value": number(m.value),
+                "timestamp": millis(m.time),
+                "step": m.step.unwrap_or(0),
+            })
+        })
+        .collect();
+    let params: Vec<Value> = doc
+        .params
+        .iter()
+        .map(|(k, v)| json!({"key": k.as_str(), "value": v.value}))
+        .collect();
+    let mut tags: BTreeMap<&str, &str> = doc.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    if !name.is_empty() {
+        tags.insert(RUN_NAME_TAG, name);
+    }
+    let tags: Vec<Value> = tags
+        .into_iter()
+        .map(|(k, v)| json!({"key": k, "value": v}))
+        .collect();
+    let dataset_inputs: Vec<Value> = doc
+        .inputs
+        .iter()
+        .map(|input| {
+            let d = &input.dataset;
+            let mut dataset = json!({"name": d.name, "digest": d.digest});
+            for (field, value) in [
+                ("source_type", &d.source_type),
+                ("source", &d.source),
+                ("schema", &d.schema),
+                ("profile", &d.profile),
+            ] {
+                if let Some(v) = value {
+                    dataset[field] = json!(v);
+                }
+            }
+            json!({"tags": pairs(&d.tags), "dataset": dataset})
+        })
+        .collect();
+    let model_inputs: Vec<Value> = doc
+        .model_inputs
+        .iter()
+        .map(|m| json!({"model_id": m}))
+        .collect();
+    let model_outputs: Vec<Value> = doc
+        .model_outputs
+        .iter()
+        .filter_map(|m| m.step.map(|step| json!({"model_id": m.model_id, "step": step})))
+        .collect();
+    json!({
+        "info": info,
+        "data": {
+            "metrics": metrics,
+            "params": params,
+            "tags": tags,
+        },
+        "inputs": {"dataset_inputs": dataset_inputs, "model_inputs": model_inputs},
+        "outputs": {"model_outputs": model_outputs},
+    })
+}
+
+/// Reads a string field that may arrive as a JSON string or number (GET parameters
+/// arrive as strings; some clients send numbers).
+pub fn lenient_i64(value: &Value) -> Option<i64> {
+    match value {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+}
