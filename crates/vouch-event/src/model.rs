@@ -837,8 +837,9 @@ impl Event {
     pub fn check(&self) -> Result<(), String> {
         if !self.kind().fits(&self.subject) {
             let wanted = self.kind().subject_field();
+            let a = if wanted == "experiment" { "an" } else { "a" };
             return Err(format!(
-                "kind {} concerns a {wanted}: set `{wanted}`, not `{}`",
+                "kind {} concerns {a} {wanted}: set `{wanted}`, not `{}`",
                 self.kind(),
                 self.subject.field()
             ));
@@ -974,6 +975,9 @@ impl Event {
             }
             Body::ExperimentCreated(b) => tracking::tags("data.tags", &b.tags)?,
             Body::TagsSet(b) => {
+                if b.version == Some(0) {
+                    return Err("data.version counts from 1".into());
+                }
                 if b.set.is_empty() && b.deleted.is_empty() {
                     return Err("data must set or delete at least one tag".into());
                 }

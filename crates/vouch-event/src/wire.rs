@@ -106,8 +106,9 @@ pub fn from_json(bytes: &[u8]) -> Result<Event, WireError> {
         (None, None, Some(experiment)) => Subject::Experiment(experiment),
         (None, None, None) => {
             let field = wire.kind.subject_field();
+            let a = if field == "experiment" { "an" } else { "a" };
             return Err(WireError::Invalid(format!(
-                "kind {} concerns a {field}: missing field `{field}`",
+                "kind {} concerns {a} {field}: missing field `{field}`",
                 wire.kind
             )));
         }

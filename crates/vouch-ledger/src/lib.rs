@@ -35,7 +35,7 @@ use vouch_views::{CatchUpReport, Counts, ProjectError, Views, ViewsError};
 
 pub use bundle::{verify_bundle, Bundle, BundleRecord, BUNDLE_FORMAT, MAX_BUNDLE_BYTES};
 pub use follow::{follow, FollowOptions, FollowReport};
-pub use lock::DirLock;
+pub use lock::{lock_waiters_path, DirLock};
 pub use migrate::{MigrateError, MigrateReport};
 pub use release::{
     chain_key, verify_log, AuditReport, Check, DecisionDraft, Failure, Recorded, ReleaseError,

@@ -40,10 +40,18 @@ impl DirLock {
             })?;
         let start = Instant::now();
         let mut pause = Duration::from_millis(1);
+        let waiting = lock_waiters_path(dir);
+        let mut announced = false;
         loop {
             match file.try_lock_exclusive() {
                 Ok(()) => break,
                 Err(e) if e.raw_os_error() == fs2::lock_contended_error().raw_os_error() => {
+                    // Tell a holder that keeps the ledger open between its own requests
+                    // (`vouch serve --http`) that someone is waiting.
+                    if !announced {
+                        announced = std::fs::write(&waiting, std::process::id().to_string())
+                            .is_ok();
+                    }
                     if start.elapsed() >= timeout {
                         let mut holder = String::new();
                         let _ = file.read_to_string(&mut holder);
@@ -69,11 +77,21 @@ impl DirLock {
                 }
             }
         }
+        if announced {
+            let _ = std::fs::remove_file(&waiting);
+        }
         let _ = file.set_len(0);
         let _ = file.rewind();
         let _ = write!(file, "{}", std::process::id());
         Ok(DirLock { file })
     }
+}
+
+/// The file a process waiting for the ledger's lock creates while it waits, and removes
+/// once it has the lock: a holder that would otherwise keep the ledger open lets it go
+/// when it sees the file.
+pub fn lock_waiters_path(dir: &Path) -> std::path::PathBuf {
+    dir.join("LOCK.waiting")
 }
 
 impl Drop for DirLock {

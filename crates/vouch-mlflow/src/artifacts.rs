@@ -178,12 +178,9 @@ pub fn list(views: &Views, path: &ArtifactPath) -> Result<Value> {
     }
     let files: Vec<Value> = files
         .into_iter()
-        .map(|(name, size)| {
-            let full = format!("{dir}{name}");
-            match size {
-                Some(size) => json!({"path": full, "is_dir": false, "file_size": size}),
-                None => json!({"path": full, "is_dir": true}),
-            }
+        .map(|(name, size)| match size {
+            Some(size) => json!({"path": name, "is_dir": false, "file_size": size}),
+            None => json!({"path": name, "is_dir": true}),
         })
         .collect();
     Ok(json!({ "files": files }))
