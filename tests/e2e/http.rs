@@ -483,3 +483,312 @@ fn promotion_over_http_signs_with_the_servers_release_key() {
     assert!(bad.contains("governs model loan-risk"), "{bad}");
     assert!(server.stop().success());
 }
+
+/// The CLI's `--json` output for `args` on `ledger`, asserting it succeeded.
+fn cli_json(ledger: &TestLedger, args: &[&str]) -> serde_json::Value {
+    let mut full = vec!["--json"];
+    full.extend(args);
+    let run = ledger.vouch(&full);
+    run.ok();
+    run.json()
+}
+
+/// A URL query value: RFC 3339 times carry `+` and `:`.
+fn escaped(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Asserts an error answer: its status and `kind`, in the API's shape.
+fn assert_refused(answer: (u16, serde_json::Value), status: u16, kind: &str) {
+    let (code, body) = answer;
+    assert_eq!(
+        (code, body["kind"].as_str()),
+        (status, Some(kind)),
+        "{body}"
+    );
+    assert!(body["error"].is_string(), "{body}");
+}
+
+/// `runs` and `runs/{run}` over HTTP, now and `as_of` a position or a time, answer exactly
+/// `vouch runs list|show --json` for the same ledger.
+#[test]
+fn runs_over_http_as_of_are_the_clis_json() {
+    let ledger = TestLedger::uninitialised();
+    ledger.vouch(&["demo", "loan-risk"]).ok();
+    let server = Server::start(&ledger, &[]);
+
+    let (code, served) = server.json("/api/v1/runs?experiment=loan-risk&where=auc%3E0.85");
+    assert_eq!(code, 200, "{served}");
+    let cli = cli_json(
+        &ledger,
+        &[
+            "runs",
+            "list",
+            "--experiment",
+            "loan-risk",
+            "--where",
+            "auc>0.85",
+        ],
+    );
+    assert_eq!(served, cli, "the server's runs are the CLI's");
+
+    let (code, served) = server.json("/api/v1/runs?as_of=12");
+    assert_eq!(code, 200, "{served}");
+    let cli = cli_json(&ledger, &["runs", "list", "--as-of", "12"]);
+    assert_eq!(
+        served, cli,
+        "the server's runs as of a position are the CLI's"
+    );
+    assert!(!cli.as_array().unwrap().is_empty(), "{cli}");
+
+    let b = cli_json(&ledger, &["runs", "show", "loan-risk-b"]);
+    let (code, served) = server.json("/api/v1/runs/loan-risk-b?history=auc");
+    assert_eq!(code, 200, "{served}");
+    let cli = cli_json(
+        &ledger,
+        &["runs", "show", "loan-risk-b", "--history", "auc"],
+    );
+    assert_eq!(served, cli, "the server's run is the CLI's");
+    let started = b["started"]["time"].as_str().unwrap().to_owned();
+    let (code, served) = server.json(&format!(
+        "/api/v1/runs/loan-risk-b?as_of={}",
+        escaped(&started)
+    ));
+    assert_eq!(code, 200, "{served}");
+    let cli = cli_json(
+        &ledger,
+        &["runs", "show", "loan-risk-b", "--as-of", &started],
+    );
+    assert_eq!(served, cli, "the server's run as of a time is the CLI's");
+
+    assert_refused(
+        server.json("/api/v1/runs?as_of=2026-13-01"),
+        400,
+        "bad_input",
+    );
+    assert_refused(
+        server.json("/api/v1/runs/loan-risk-b?as_of=2100-01-01T00:00:00Z"),
+        400,
+        "bad_input",
+    );
+    assert_refused(server.json("/api/v1/runs?as_of=99999999"), 400, "bad_input");
+    assert_refused(
+        server.json("/api/v1/runs/loan-risk-b?as_of=1"),
+        404,
+        "not_found",
+    );
+    assert_refused(
+        server.json("/api/v1/runs/loan-risk-b?history=nope"),
+        400,
+        "bad_input",
+    );
+    assert!(server.stop().success());
+}
+
+/// `compare` over HTTP answers exactly `vouch compare --json`; an unknown run is 404.
+#[test]
+fn compare_over_http_is_the_clis_json() {
+    let ledger = TestLedger::uninitialised();
+    ledger.vouch(&["demo", "loan-risk"]).ok();
+    let server = Server::start(&ledger, &[]);
+    let runs = ["loan-risk-prod", "loan-risk-b", "loan-risk-c"];
+    let (code, served) =
+        server.json("/api/v1/compare?run=loan-risk-prod&run=loan-risk-b&run=loan-risk-c");
+    assert_eq!(code, 200, "{served}");
+    let mut args = vec!["compare"];
+    args.extend(runs);
+    let cli = cli_json(&ledger, &args);
+    assert_eq!(served, cli, "the server's comparison is the CLI's");
+
+    // As of the position of Run B's last event: both runs exist, later events do not.
+    let b = cli_json(&ledger, &["runs", "show", "loan-risk-b"]);
+    let at = b["last_position"].as_u64().unwrap().to_string();
+    let (code, served) = server.json(&format!(
+        "/api/v1/compare?run=loan-risk-prod&run=loan-risk-b&as_of={at}"
+    ));
+    assert_eq!(code, 200, "{served}");
+    let cli = cli_json(
+        &ledger,
+        &["compare", "loan-risk-prod", "loan-risk-b", "--as-of", &at],
+    );
+    assert_eq!(
+        served, cli,
+        "the server's comparison as of a position is the CLI's"
+    );
+
+    assert_refused(
+        server.json("/api/v1/compare?run=loan-risk-prod&run=no-such-run"),
+        404,
+        "not_found",
+    );
+    ledger
+        .vouch(&["compare", "loan-risk-prod", "no-such-run"])
+        .fails(65, "unknown run `no-such-run`");
+    assert_refused(
+        server.json("/api/v1/compare?run=loan-risk-prod"),
+        400,
+        "bad_input",
+    );
+    assert_refused(
+        server.json("/api/v1/compare?run=loan-risk-prod&run=loan-risk-b&as_of=yesterday"),
+        400,
+        "bad_input",
+    );
+    assert!(server.stop().success());
+}
+
+/// `diagnose` over HTTP answers exactly `vouch diagnose --json` (as of one time, so both
+/// measure ages to the same instant); a model never released is 404.
+#[test]
+fn diagnose_over_http_is_the_clis_json() {
+    let ledger = TestLedger::uninitialised();
+    ledger.vouch(&["demo", "loan-risk"]).ok();
+    let server = Server::start(&ledger, &[]);
+    let status = cli_json(&ledger, &["status"]);
+    let last = status["log_position"].as_u64().unwrap().to_string();
+    let (code, served) = server.json(&format!(
+        "/api/v1/diagnose?model=loan-risk&env=production&tolerance=0.02&as_of={last}"
+    ));
+    assert_eq!(code, 200, "{served}");
+    let cli = cli_json(
+        &ledger,
+        &[
+            "diagnose",
+            "--model",
+            "loan-risk",
+            "--env",
+            "production",
+            "--tolerance",
+            "0.02",
+            "--as-of",
+            &last,
+        ],
+    );
+    assert_eq!(served, cli, "the server's diagnosis is the CLI's");
+    assert_eq!(served["verdict"], cli["verdict"]);
+
+    // Now: the same findings, measured to the server's and the CLI's own clocks.
+    let (code, mut served) = server.json("/api/v1/diagnose?model=loan-risk");
+    assert_eq!(code, 200, "{served}");
+    let mut cli = cli_json(&ledger, &["diagnose", "--model", "loan-risk"]);
+    served["now"] = serde_json::Value::Null;
+    cli["now"] = serde_json::Value::Null;
+    assert_eq!(
+        served["findings"].as_array().map(Vec::len),
+        cli["findings"].as_array().map(Vec::len)
+    );
+    assert_eq!(served["summary"], cli["summary"]);
+
+    assert_refused(
+        server.json("/api/v1/diagnose?model=ghost"),
+        404,
+        "not_found",
+    );
+    assert_refused(
+        server.json("/api/v1/diagnose?model=loan-risk&tolerance=-1"),
+        400,
+        "bad_input",
+    );
+    assert_refused(
+        server.json("/api/v1/diagnose?model=loan-risk&as_of=2100-01-01"),
+        400,
+        "bad_input",
+    );
+    assert_refused(
+        server.json("/api/v1/diagnose?env=production"),
+        400,
+        "bad_input",
+    );
+    assert!(server.stop().success());
+}
+
+/// `POST /api/v1/replay` with a policy's text answers exactly `vouch replay --json` for the
+/// same policy file (but for the time taken); a malformed policy is bad input.
+#[test]
+fn replay_over_http_is_the_clis_json() {
+    let ledger = TestLedger::uninitialised();
+    ledger.vouch(&["demo", "loan-risk"]).ok();
+    let files = ledger.path().join("demo-files");
+    let policy = std::fs::read_to_string(files.join("loan-risk-policy.toml")).unwrap();
+    let strict = policy.replace("max = 200", "max = 150");
+    let server = Server::start(&ledger, &[]);
+    for (text, all) in [(&policy, true), (&strict, false)] {
+        let body = serde_json::json!({ "policy": text, "all": all }).to_string();
+        let (code, served) = server.request("POST", "/api/v1/replay", None, body.as_bytes());
+        assert_eq!(code, 200, "{served}");
+        let mut served: serde_json::Value = serde_json::from_str(&served).unwrap();
+        let file = ledger.file("replayed.toml", text.as_bytes());
+        let mut args = vec!["replay", "--policy", file.to_str().unwrap()];
+        if all {
+            args.push("--all");
+        }
+        let mut cli = cli_json(&ledger, &args);
+        assert!(served["seconds"].is_number(), "{served}");
+        served["seconds"] = 0.into();
+        cli["seconds"] = 0.into();
+        assert_eq!(served, cli, "the server's replay is the CLI's");
+    }
+    let changed = &cli_json(
+        &ledger,
+        &[
+            "replay",
+            "--policy",
+            ledger
+                .file("strict.toml", strict.as_bytes())
+                .to_str()
+                .unwrap(),
+        ],
+    )["summary"]["changed"];
+    assert_eq!(changed, 1);
+
+    let ranged = serde_json::json!({
+        "policy": policy, "model": "loan-risk", "since": "2000-01-01", "until": "2000-01-02",
+    })
+    .to_string();
+    let (code, served) = server.request("POST", "/api/v1/replay", None, ranged.as_bytes());
+    assert_eq!(code, 200, "{served}");
+    let served: serde_json::Value = serde_json::from_str(&served).unwrap();
+    assert_eq!(served["summary"]["in_scope"], 0, "{served}");
+
+    let post = |body: serde_json::Value| {
+        let (code, answer) =
+            server.request("POST", "/api/v1/replay", None, body.to_string().as_bytes());
+        (
+            code,
+            serde_json::from_str::<serde_json::Value>(&answer).unwrap(),
+        )
+    };
+    let malformed = post(serde_json::json!({ "policy": "model = [" }));
+    assert!(
+        malformed.1["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("policy: "),
+        "{}",
+        malformed.1
+    );
+    assert_refused(malformed, 400, "bad_input");
+    assert_refused(
+        post(serde_json::json!({ "policy": policy, "since": "2026-12-02", "until": "2026-12-01" })),
+        400,
+        "bad_input",
+    );
+    assert_refused(
+        post(serde_json::json!({ "policy": policy, "model": "ghost" })),
+        404,
+        "not_found",
+    );
+    assert_refused(
+        post(serde_json::json!({ "policies": policy })),
+        422,
+        "bad_input",
+    );
+    assert!(server.stop().success());
+}

@@ -10,6 +10,9 @@ pub enum Failure {
     Usage,
     /// 65.
     BadInput,
+    /// 65 as well in the CLI (bad input: the request names a run, model or environment
+    /// the ledger does not hold), but 404 over HTTP, where what is named is the resource.
+    Unknown,
     /// 66.
     NotFound,
     /// 69.
@@ -32,7 +35,7 @@ impl Failure {
         match self {
             Failure::Verify => 1,
             Failure::Usage => 64,
-            Failure::BadInput => 65,
+            Failure::BadInput | Failure::Unknown => 65,
             Failure::NotFound => 66,
             Failure::Busy | Failure::Unavailable => 69,
             Failure::Config => 78,
@@ -47,7 +50,7 @@ impl Failure {
         match self {
             Failure::Verify => 409,
             Failure::Usage | Failure::BadInput => 400,
-            Failure::NotFound => 404,
+            Failure::NotFound | Failure::Unknown => 404,
             Failure::Busy | Failure::Unavailable => 503,
             Failure::Config | Failure::Internal => 500,
             Failure::NoPermission => 403,
@@ -61,7 +64,7 @@ impl Failure {
             Failure::Verify => "verification_failed",
             Failure::Usage => "usage",
             Failure::BadInput => "bad_input",
-            Failure::NotFound => "not_found",
+            Failure::NotFound | Failure::Unknown => "not_found",
             Failure::Busy => "busy",
             Failure::Unavailable => "unavailable",
             Failure::Config => "configuration",
@@ -229,5 +232,112 @@ pub fn promote_failure(error: &crate::promote::PromoteError) -> Failure {
         P::Gate(vouch_replay::GateError::Views(v)) => views_failure(v),
         P::Release(r) => release_failure(r),
         _ => Failure::BadInput,
+    }
+}
+
+/// The failure a time's refusal is: bad input.
+pub fn time_failure(_error: &crate::time::TimeError) -> Failure {
+    Failure::BadInput
+}
+
+/// The failure an as-of view's error is: a point that does not parse or lies beyond the
+/// log is bad input; the rest as the log, the projection or the views classify it.
+pub fn as_of_failure(error: &crate::as_of::AsOfError) -> Failure {
+    use crate::as_of::AsOfError as A;
+    match error {
+        A::Log(l) => log_failure(l),
+        A::Project(p) => project_failure(p),
+        A::Views(v) => views_failure(v),
+        _ => Failure::BadInput,
+    }
+}
+
+/// The failure showing or comparing runs is: a run the ledger does not hold is
+/// [`Failure::Unknown`]; a metric it never logged, or too few runs, bad input.
+pub fn runs_failure(error: &crate::runs::RunsError) -> Failure {
+    use crate::runs::RunsError as R;
+    match error {
+        R::UnknownRun { .. } => Failure::Unknown,
+        R::Views(v) => views_failure(v),
+        _ => Failure::BadInput,
+    }
+}
+
+/// The failure a diagnosis's error is: a model never released or an environment it never
+/// reached is [`Failure::Unknown`]; a bad tolerance is bad input.
+pub fn diagnose_failure(error: &vouch_diagnose::DiagnoseError) -> Failure {
+    use vouch_diagnose::DiagnoseError as D;
+    match error {
+        D::NoDecisions(_) | D::UnknownEnv { .. } => Failure::Unknown,
+        D::InvalidTolerance(_) => Failure::BadInput,
+        D::Views(v) => views_failure(v),
+        D::Release(r) => release_failure(r),
+        D::Replay(r) => replay_library_failure(r),
+        _ => Failure::Internal,
+    }
+}
+
+/// The failure a replay's error is: a policy that does not parse, an empty range or a
+/// model with no decisions is bad input.
+pub fn replay_failure(error: &crate::replay::ReplayError) -> Failure {
+    use crate::replay::ReplayError as R;
+    match error {
+        R::Replay(r) => replay_library_failure(r),
+        _ => Failure::BadInput,
+    }
+}
+
+/// The failure of `vouch_replay`'s own error (folding a decision's evidence, a replay).
+pub fn replay_library_failure(error: &vouch_replay::ReplayError) -> Failure {
+    use vouch_replay::ReplayError as R;
+    match error {
+        R::NoDecisions(_) => Failure::Unknown,
+        R::Log(l) => log_failure(l),
+        R::Release(r) => release_failure(r),
+        R::Views(v) => views_failure(v),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runs::RunsError;
+
+    #[test]
+    fn an_unknown_name_is_bad_input_to_the_cli_and_not_found_over_http() {
+        let unknown = RunsError::UnknownRun {
+            run: vouch_event::RunId::new("r1").unwrap(),
+            position: None,
+        };
+        let failure = runs_failure(&unknown);
+        assert_eq!(
+            (failure.code(), failure.http_status(), failure.name()),
+            (65, 404, "not_found")
+        );
+        assert_eq!(
+            unknown.to_string(),
+            "unknown run `r1`: the ledger has no events for it"
+        );
+        assert_eq!(runs_failure(&RunsError::TooFewRuns(1)), Failure::BadInput);
+    }
+
+    #[test]
+    fn a_replay_that_cannot_run_is_classified() {
+        use crate::replay::{check_range, parse_policy, ReplayError};
+        let policy = parse_policy("model = [").unwrap_err();
+        assert!(matches!(policy, ReplayError::Policy(_)));
+        assert_eq!(replay_failure(&policy), Failure::BadInput);
+        let t = |s| vouch_event::Timestamp::parse_rfc3339(s).unwrap();
+        let empty = check_range(
+            Some(t("2026-11-02T00:00:00Z")),
+            Some(t("2026-11-01T00:00:00Z")),
+        )
+        .unwrap_err();
+        assert_eq!(replay_failure(&empty), Failure::BadInput);
+        assert!(check_range(Some(t("2026-11-01T00:00:00Z")), None).is_ok());
+        let none = ReplayError::Replay(vouch_replay::ReplayError::NoDecisions(
+            vouch_event::ModelName::new("ghost").unwrap(),
+        ));
+        assert_eq!(replay_failure(&none), Failure::Unknown);
     }
 }

@@ -8,12 +8,18 @@
 //! at any date.
 #![deny(missing_docs)]
 
+pub mod as_of;
+pub mod compare;
 pub mod decisions;
+pub mod diagnose;
 pub mod failure;
 pub mod ingest;
 pub mod promote;
 pub mod registry;
+pub mod replay;
+pub mod runs;
 pub mod status;
+pub mod time;
 
 use vouch_event::Timestamp;
 

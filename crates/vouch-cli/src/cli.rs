@@ -146,6 +146,14 @@ pub struct ServeArgs {
     /// The largest request body accepted, in MiB.
     #[arg(long, default_value_t = 64, value_name = "MIB", requires = "http")]
     pub max_body_mib: u32,
+    /// A release policy (TOML) that moving a guarded MLflow alias (`champion`,
+    /// `production`) of its model evaluates; repeat for several models. A model without
+    /// one uses the policy last published for it in the ledger.
+    #[arg(long = "policy", value_name = "FILE", requires = "http")]
+    pub policies: Vec<std::path::PathBuf>,
+    /// The largest artifact uploaded through the MLflow artifact proxy, in MiB.
+    #[arg(long, default_value_t = 4096, value_name = "MIB", requires = "http")]
+    pub max_upload_mib: u64,
 }
 
 #[derive(Debug, Args)]
@@ -272,6 +280,10 @@ pub struct DiagnoseArgs {
     /// the previous version before it is a finding.
     #[arg(long, default_value_t = vouch_diagnose::DEFAULT_TOLERANCE, value_name = "X")]
     pub tolerance: f64,
+    /// Answer from the ledger as it stood at a log position (a number) or a time (RFC 3339
+    /// or a date), with ages measured to then: the log up to there, projected again.
+    #[arg(long, value_name = "POSITION|TIME")]
+    pub as_of: Option<String>,
 }
 
 #[derive(Debug, Args)]

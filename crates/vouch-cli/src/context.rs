@@ -5,6 +5,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use vouch_app::time::DayEnd;
 use vouch_event::{Body, Event, EventId, Producer, RunId, Subject, Timestamp};
 use vouch_ledger::{Ledger, NatsOptions, OpenOptions};
 
@@ -121,39 +122,10 @@ pub fn nats_options(args: &NatsArgs, url: String) -> CliResult<NatsOptions> {
     Ok(nats)
 }
 
-/// Which end of a day a bare date (`2026-11-01`) stands for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DayEnd {
-    /// Midnight at its start (UTC): for `--since`.
-    Start,
-    /// The last nanosecond of the day (UTC): for `--until` and `--as-of`.
-    End,
-}
-
-/// Parses a time flag: RFC 3339, or a bare date read as the start or end of that UTC day.
-/// A time after now (beyond the allowed clock skew, [`vouch_event::MAX_CLOCK_SKEW`]) is
-/// refused: the ledger cannot know the future, so it is a mistake.
+/// Parses a time flag: RFC 3339, or a bare date read as the start or end of that UTC day
+/// (`vouch_app::time::parse_time`, against the clock). A time in the future is refused.
 pub fn parse_time(text: &str, flag: &str, day: DayEnd) -> CliResult<Timestamp> {
-    let date = text.len() == 10;
-    let parsed = if date {
-        Timestamp::parse_rfc3339(&format!("{text}T00:00:00Z"))
-    } else {
-        Timestamp::parse_rfc3339(text)
-    };
-    let time = parsed.map_err(|e| {
-        bad_input(format!(
-            "{flag}: {e}; a bare date like 2026-11-01 works too"
-        ))
-    })?;
-    let now = now();
-    // A date is in the future when its day has not begun.
-    time.check_not_future(flag, now).map_err(bad_input)?;
-    Ok(match (date, day) {
-        (true, DayEnd::End) => Timestamp::from_unix_nanos(
-            (time.unix_nanos() + 86_400_000_000_000 - 1).min(now.unix_nanos()),
-        ),
-        _ => time,
-    })
+    vouch_app::time::parse_time(text, flag, day, now()).map_err(bad_input)
 }
 
 /// The clock, read only here at the edge.

@@ -3,13 +3,17 @@
 
 use std::path::Path;
 
-use vouch_diagnose::{DiagnoseError, Diagnosis, Options, Severity};
+use vouch_app::diagnose::DiagnoseRequest;
+use vouch_app::failure::diagnose_failure;
+use vouch_app::time::DayEnd;
+use vouch_diagnose::{DiagnoseError, Diagnosis, Severity};
 use vouch_event::{Body, Digest, Event, EventId, LiveMetricsObserved, Segment, Subject};
 use vouch_log::Appended;
 
+use crate::asof::At;
 use crate::cli::{DiagnoseArgs, LogLiveArgs};
-use crate::context::{check_flags, now, parse_time, random_u64, Context, DayEnd};
-use crate::exit::{bad_input, CliError, CliResult, Failure};
+use crate::context::{check_flags, now, parse_time, random_u64, Context};
+use crate::exit::{bad_input, CliError, CliResult};
 use crate::output::{self, print, say, table, Cell};
 use crate::release::{check_env, parse_model};
 
@@ -18,11 +22,13 @@ impl From<DiagnoseError> for CliError {
         match e {
             DiagnoseError::NoDecisions(_)
             | DiagnoseError::UnknownEnv { .. }
-            | DiagnoseError::InvalidTolerance(_) => bad_input(e),
+            | DiagnoseError::InvalidTolerance(_) => {
+                CliError::new(diagnose_failure(&e), anyhow::anyhow!("{e}"))
+            }
             DiagnoseError::Views(v) => v.into(),
             DiagnoseError::Release(r) => r.into(),
             DiagnoseError::Replay(r) => r.into(),
-            e => CliError::new(Failure::Internal, e.into()),
+            e => CliError::new(diagnose_failure(&e), e.into()),
         }
     }
 }
@@ -105,16 +111,13 @@ pub fn log_live(ctx: &Context, args: &LogLiveArgs) -> CliResult<()> {
 
 pub fn diagnose(ctx: &Context, args: &DiagnoseArgs) -> CliResult<()> {
     let model = parse_model(&args.model)?;
-    let ledger = ctx.open_caught_up()?;
-    let diagnosis = vouch_diagnose::diagnose(
-        &ledger,
-        &model,
-        &Options {
-            env: args.env.clone(),
-            tolerance: args.tolerance,
-            now: now(),
-        },
-    )?;
+    let at = At::open(ctx, args.as_of.as_deref())?;
+    let request = DiagnoseRequest {
+        model,
+        env: args.env.clone(),
+        tolerance: args.tolerance,
+    };
+    let diagnosis = vouch_app::diagnose::diagnose(&at.app(), &request, now)?;
     if ctx.global.json {
         output::json(&diagnosis);
     } else {

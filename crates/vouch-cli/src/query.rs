@@ -4,16 +4,18 @@ use std::collections::BTreeSet;
 use std::time::Instant;
 
 use comfy_table::CellAlignment;
-use vouch_event::{Name, RunId, Segment};
+use vouch_app::failure::runs_failure;
+use vouch_app::runs::{label, RunsError, ShowRequest};
+use vouch_event::Segment;
 use vouch_log::Position;
-use vouch_views::{Condition, MetricKey, RunDoc, RunQuery};
+use vouch_views::{Condition, MetricKey, RunQuery};
 
 use crate::asof::At;
 use crate::cli::{
     CompareArgs, QuarantineArgs, RunsCommand, RunsListArgs, RunsShowArgs, StatusArgs,
 };
 use crate::context::{parse_run, Context};
-use crate::exit::{bad_input, CliResult};
+use crate::exit::{bad_input, CliError, CliResult};
 use crate::output::{self, note, number, print, say, table, Cell, Progress};
 
 pub fn runs(ctx: &Context, command: RunsCommand) -> CliResult<()> {
@@ -23,10 +25,12 @@ pub fn runs(ctx: &Context, command: RunsCommand) -> CliResult<()> {
     }
 }
 
-fn label(key: &MetricKey) -> String {
-    match &key.segment {
-        Some(segment) => format!("{}[{segment}]", key.name),
-        None => key.name.to_string(),
+impl From<RunsError> for CliError {
+    fn from(e: RunsError) -> Self {
+        match e {
+            RunsError::Views(v) => v.into(),
+            e => CliError::new(runs_failure(&e), anyhow::anyhow!("{e}")),
+        }
     }
 }
 
@@ -41,7 +45,7 @@ fn list(ctx: &Context, args: &RunsListArgs) -> CliResult<()> {
         experiment: args.experiment.clone(),
         conditions: conditions.clone(),
     };
-    let runs = at.views().runs(&query)?;
+    let runs = vouch_app::runs::list(&at.app(), &query)?;
     if ctx.global.json {
         output::json(&runs);
         return Ok(());
@@ -104,58 +108,23 @@ fn list(ctx: &Context, args: &RunsListArgs) -> CliResult<()> {
     Ok(())
 }
 
-fn parse_series(text: &str) -> CliResult<MetricKey> {
-    let fail = |e: String| bad_input(format!("--history `{text}`: {e}"));
-    let (name, segment) = match text.strip_suffix(']').and_then(|t| t.split_once('[')) {
-        Some((name, segment)) => (
-            name,
-            Some(Segment::new(segment).map_err(|e| fail(e.to_string()))?),
-        ),
-        None => (text, None),
-    };
-    Ok(MetricKey {
-        name: Name::new(name).map_err(|e| fail(e.to_string()))?,
-        segment,
-    })
-}
-
-fn find_run(at: &At, run: &RunId) -> CliResult<RunDoc> {
-    at.views().run(run)?.ok_or_else(|| match at.position() {
-        Some(position) => bad_input(format!(
-            "unknown run `{run}` as of log position {position}: the ledger had no events for it then"
-        )),
-        None => bad_input(format!(
-            "unknown run `{run}`: the ledger has no events for it"
-        )),
-    })
-}
-
 fn show(ctx: &Context, args: &RunsShowArgs) -> CliResult<()> {
     let run = parse_run(&args.run, "RUN")?;
-    let series = args.history.as_deref().map(parse_series).transpose()?;
+    let history = args
+        .history
+        .as_deref()
+        .map(|text| {
+            vouch_app::runs::parse_metric_key(text)
+                .map_err(|e| bad_input(format!("--history `{text}`: {e}")))
+        })
+        .transpose()?;
     let at = At::open(ctx, args.as_of.as_deref())?;
-    let doc = find_run(&at, &run)?;
-    let history = match &series {
-        Some(key) => {
-            if !doc.metrics.contains_key(key) {
-                return Err(bad_input(format!(
-                    "run `{run}` has no metric `{}`",
-                    label(key)
-                )));
-            }
-            Some(at.views().history(&run, key)?)
-        }
-        None => None,
-    };
+    let shown = vouch_app::runs::show(&at.app(), &ShowRequest { run, history })?;
     if ctx.global.json {
-        let mut body = serde_json::to_value(&doc).expect("serializable");
-        body["status"] = serde_json::json!(doc.status());
-        if let (Some(key), Some(points)) = (&series, &history) {
-            body["history"] = serde_json::json!({ "metric": label(key), "points": points });
-        }
-        output::json(&body);
+        output::json(&shown);
         return Ok(());
     }
+    let doc = &shown.doc;
     say!("run         {}", doc.run);
     match &doc.started {
         Some(s) => {
@@ -255,7 +224,7 @@ fn show(ctx: &Context, args: &RunsShowArgs) -> CliResult<()> {
         }
         print(&t);
     }
-    if let (Some(key), Some(points)) = (&series, &history) {
+    if let Some((key, points)) = &shown.history {
         say!();
         let mut t = table(["step", label(key).as_str(), "time", "position"]);
         for p in points {
@@ -278,38 +247,12 @@ pub fn compare(ctx: &Context, args: &CompareArgs) -> CliResult<()> {
         .map(|r| parse_run(r, "RUN"))
         .collect::<CliResult<Vec<_>>>()?;
     let at = At::open(ctx, args.as_of.as_deref())?;
-    let docs = ids
-        .iter()
-        .map(|r| find_run(&at, r))
-        .collect::<CliResult<Vec<_>>>()?;
-    let params: BTreeSet<&Name> = docs.iter().flat_map(|d| d.params.keys()).collect();
-    let metrics: BTreeSet<&MetricKey> = docs.iter().flat_map(|d| d.metrics.keys()).collect();
+    let comparison = vouch_app::compare::compare(&at.app(), &ids)?;
     if ctx.global.json {
-        let params: serde_json::Map<String, serde_json::Value> = params
-            .iter()
-            .map(|p| {
-                (
-                    p.to_string(),
-                    docs.iter()
-                        .map(|d| d.params.get(*p).map(|v| v.value.clone()))
-                        .collect(),
-                )
-            })
-            .collect();
-        let metrics: serde_json::Map<String, serde_json::Value> = metrics
-            .iter()
-            .map(|m| {
-                (
-                    label(m),
-                    docs.iter()
-                        .map(|d| d.metrics.get(*m).map(|v| v.value))
-                        .collect(),
-                )
-            })
-            .collect();
-        output::json(&serde_json::json!({ "runs": ids, "params": params, "metrics": metrics }));
+        output::json(&comparison);
         return Ok(());
     }
+    let (docs, params, metrics) = (&comparison.runs, comparison.params(), comparison.metrics());
     let mut header = vec![String::new()];
     header.extend(docs.iter().map(
         |d| match d.started.as_ref().and_then(|s| s.name.as_deref()) {

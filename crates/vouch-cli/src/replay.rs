@@ -1,30 +1,45 @@
 //! `vouch replay`: past decisions under another policy.
 
+use vouch_app::failure::{replay_failure, replay_library_failure};
+use vouch_app::replay::{ReplayError, ReplayRequest};
+use vouch_app::time::DayEnd;
 use vouch_event::{GateRecord, GateVerdict};
-use vouch_policy::Policy;
-use vouch_replay::{replay as replay_decisions, ReplayError, Replayed, Scope};
+use vouch_replay::Replayed;
 
 use crate::cli::ReplayArgs;
-use crate::context::{parse_time, Context, DayEnd};
-use crate::exit::{bad_input, CliError, CliResult, Failure};
+use crate::context::{parse_time, Context};
+use crate::exit::{CliError, CliResult, Failure};
 use crate::output::{self, note, number, print, say, table, Cell, Progress};
 use crate::release::{parse_model, read_policy};
 
-impl From<ReplayError> for CliError {
-    fn from(e: ReplayError) -> Self {
+impl From<vouch_replay::ReplayError> for CliError {
+    fn from(e: vouch_replay::ReplayError) -> Self {
+        use vouch_replay::ReplayError as R;
         match e {
-            ReplayError::NoDecisions(_) => bad_input(e),
-            ReplayError::Log(l) => l.into(),
-            ReplayError::Release(r) => r.into(),
-            ReplayError::Views(v) => v.into(),
+            R::NoDecisions(_) => CliError::new(replay_library_failure(&e), anyhow::anyhow!("{e}")),
+            R::Log(l) => l.into(),
+            R::Release(r) => r.into(),
+            R::Views(v) => v.into(),
         }
     }
 }
 
 pub fn replay(ctx: &Context, args: &ReplayArgs) -> CliResult<u8> {
+    let path = args.policy.display();
+    let refused = |e: ReplayError| -> CliError {
+        let failure = replay_failure(&e);
+        match e {
+            ReplayError::Policy(why) => CliError::new(failure, anyhow::anyhow!("{path}: {why}")),
+            ReplayError::EmptyRange { since, until } => CliError::new(
+                failure,
+                anyhow::anyhow!("--since {since} is after --until {until}: no decision can match"),
+            ),
+            ReplayError::Replay(r) => r.into(),
+            e => CliError::new(failure, e.into()),
+        }
+    };
     let text = read_policy(&args.policy)?;
-    let policy =
-        Policy::parse(&text).map_err(|e| bad_input(format!("{}: {e}", args.policy.display())))?;
+    let policy = vouch_app::replay::parse_policy(&text).map_err(refused)?;
     let model = match &args.model {
         Some(m) => parse_model(m)?,
         None => policy.model().clone(),
@@ -39,43 +54,27 @@ pub fn replay(ctx: &Context, args: &ReplayArgs) -> CliResult<u8> {
         .as_deref()
         .map(|t| parse_time(t, "--until", DayEnd::End))
         .transpose()?;
-    if let (Some(s), Some(u)) = (since, until) {
-        if s > u {
-            return Err(bad_input(format!(
-                "--since {s} is after --until {u}: no decision can match"
-            )));
-        }
-    }
+    vouch_app::replay::check_range(since, until).map_err(refused)?;
     let ledger = ctx.open_caught_up()?;
     let progress = Progress::new("replaying");
-    let start = std::time::Instant::now();
-    let report = replay_decisions(
+    let result = vouch_app::replay::replay(
         &ledger,
-        &policy,
-        &Scope {
-            model: model.clone(),
+        &ReplayRequest {
+            policy: text,
+            model: Some(model.clone()),
             since,
             until,
+            all: args.all,
         },
         &mut |at, end| progress.update(at, end),
-    )?;
+    )
+    .map_err(refused)?;
     progress.finish();
-    let seconds = start.elapsed().as_secs_f64();
-    let listed: Vec<&Replayed> = report
-        .decisions
-        .iter()
-        .filter(|d| args.all || d.changed || d.evidence_problem.is_some())
-        .collect();
+    let (report, seconds) = (&result.report, result.seconds);
+    let listed = result.listed();
     let s = &report.summary;
     if ctx.global.json {
-        output::json(&serde_json::json!({
-            "model": report.model,
-            "policy": { "version": report.policy_version, "governs": policy.model() },
-            "summary": s,
-            "never_logged": report.never_logged,
-            "seconds": seconds,
-            "decisions": listed,
-        }));
+        output::json(&result);
     } else {
         if policy.model() != &model {
             note!(
@@ -147,7 +146,7 @@ pub fn replay(ctx: &Context, args: &ReplayArgs) -> CliResult<u8> {
             d.evidence_problem.as_deref().unwrap_or_default()
         );
     }
-    Ok(if s.evidence_failures > 0 {
+    Ok(if result.evidence_failed() {
         Failure::Verify.code()
     } else {
         0

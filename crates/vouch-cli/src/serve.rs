@@ -95,6 +95,7 @@ fn serve_http(ctx: &Context, args: &ServeArgs, addr: std::net::SocketAddr) -> Cl
         open: ctx.options().clone(),
         tokens,
         max_body_bytes: args.max_body_mib as usize * (1 << 20),
+        max_upload_bytes: args.max_upload_mib.saturating_mul(1 << 20),
         clock: crate::context::now,
         release_key: args
             .release_key
@@ -102,6 +103,20 @@ fn serve_http(ctx: &Context, args: &ServeArgs, addr: std::net::SocketAddr) -> Cl
             .map(crate::release::load_key)
             .transpose()?,
         producer: ctx.producer.clone(),
+        policies: args
+            .policies
+            .iter()
+            .map(|path| {
+                let text = crate::release::read_policy(path)?;
+                let policy = vouch_policy::Policy::parse(&text).map_err(|e| {
+                    CliError::new(
+                        Failure::BadInput,
+                        anyhow::anyhow!("policy {}: {e}", path.display()),
+                    )
+                })?;
+                Ok((policy.model().clone(), text))
+            })
+            .collect::<CliResult<_>>()?,
     };
     let json = ctx.global.json;
     let served = vouch_server::serve(

@@ -231,10 +231,23 @@ pub fn diagnose(
     model: &ModelName,
     options: &Options,
 ) -> Result<Diagnosis, DiagnoseError> {
+    diagnose_in(ledger, ledger.views(), model, options)
+}
+
+/// [`diagnose`] answered from `views`, which may be the ledger's views as of an earlier log
+/// position (`Ledger::as_of`): the log records they cite are read from `ledger`'s log.
+///
+/// # Errors
+/// As [`diagnose`].
+pub fn diagnose_in(
+    ledger: &Ledger,
+    views: &vouch_views::Views,
+    model: &ModelName,
+    options: &Options,
+) -> Result<Diagnosis, DiagnoseError> {
     if !(options.tolerance.is_finite() && options.tolerance >= 0.0) {
         return Err(DiagnoseError::InvalidTolerance(options.tolerance));
     }
-    let views = ledger.views();
     let doc = views
         .model(model)?
         .filter(|m| !m.decisions.is_empty())

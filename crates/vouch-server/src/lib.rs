@@ -17,8 +17,11 @@
 //! | method and path | scope | answer |
 //! |---|---|---|
 //! | `GET /api/v1/status` | read | the ledger's positions and totals, as `vouch status --json` |
-//! | `GET /api/v1/runs?experiment=E&where=COND…` | read | runs matching every condition, as `vouch runs list --json` |
-//! | `GET /api/v1/runs/{run}` | read | one run, as `vouch runs show --json` |
+//! | `GET /api/v1/runs?experiment=E&where=COND…&as_of=T` | read | runs matching every condition (as of a log position or RFC 3339 time), as `vouch runs list --json` |
+//! | `GET /api/v1/runs/{run}?history=METRIC&as_of=T` | read | one run, as `vouch runs show --json` |
+//! | `GET /api/v1/compare?run=A&run=B…&as_of=T` | read | runs side by side, as `vouch compare --json` |
+//! | `GET /api/v1/diagnose?model=M&env=E&tolerance=X&as_of=T` | read | a deployed model's findings, as `vouch diagnose --json` |
+//! | `POST /api/v1/replay` | write | `{"policy", "model", "since", "until", "all"}` (the policy's TOML text): past decisions replayed under it, as `vouch replay --json` |
 //! | `POST /api/v1/events` | write | JSON lines in the body; the ingest report (422 when a line was not stored) |
 //! | `GET /api/v1/registry?model=M` | read | models, versions, approvers, deployments, as `vouch registry --json` |
 //! | `GET /api/v1/decisions?model=M&limit=N` | read | the chain, newest last (default 50), as `vouch decisions --json` |
@@ -26,6 +29,9 @@
 //! | `GET /api/v1/verify` | read | the whole log and chain checked, as `vouch verify --json` |
 //! | `GET /api/v1/audit/{digest}` | read | an artifact walked back to its evidence, as `vouch audit --json` |
 //! | `GET /api/v1/audit/{digest}/bundle` | read | the audit bundle, for `vouch verify-bundle` |
+
+mod mlflow;
+mod queries;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -41,7 +47,6 @@ use axum::{Json, Router};
 use vouch_app::failure::{open_failure, project_failure, release_failure, views_failure, Failure};
 use vouch_app::Clock;
 use vouch_ledger::{Ledger, OpenOptions};
-use vouch_views::{Condition, RunQuery};
 
 /// The largest request body accepted by default: 64 MiB (an ingest of JSON lines).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 << 20;
@@ -68,7 +73,18 @@ pub struct HttpOptions {
     pub release_key: Option<vouch_chain::SigningKey>,
     /// Who is recorded as publishing what the server writes.
     pub producer: vouch_event::Producer,
+    /// The largest artifact uploaded through the MLflow artifact proxy.
+    pub max_upload_bytes: u64,
+    /// Release policies by model, for moves of guarded MLflow aliases.
+    pub policies: std::collections::BTreeMap<vouch_event::ModelName, String>,
 }
+
+/// The largest artifact upload accepted by default: 4 GiB.
+pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 4 << 30;
+
+/// The name of the token a request presented, recorded as the actor of what it writes.
+#[derive(Debug, Clone)]
+pub(crate) struct Actor(pub(crate) String);
 
 /// Why the server could not start or stopped.
 #[derive(Debug, thiserror::Error)]
@@ -195,8 +211,12 @@ struct AppState {
     clock: Clock,
     release_key: Option<vouch_chain::SigningKey>,
     producer: vouch_event::Producer,
-    /// One request at a time touches the ledger.
-    ledger: tokio::sync::Mutex<()>,
+    /// One request at a time touches the ledger, which stays open between requests.
+    ledger: Arc<tokio::sync::Mutex<Held>>,
+    /// The largest artifact upload accepted.
+    max_upload_bytes: u64,
+    /// Release policies by model, for moves of guarded MLflow aliases.
+    policies: std::collections::BTreeMap<vouch_event::ModelName, String>,
 }
 
 /// A failed request: its kind (as the CLI's exit codes classify it) and message.
@@ -231,24 +251,45 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Runs `work` on a freshly opened ledger (caught up first when `catch_up`), on a
-/// blocking thread, one request at a time.
+/// The ledger the server holds open between requests, and when it was last used.
+pub(crate) struct Held {
+    ledger: Option<Ledger>,
+    last_used: std::time::Instant,
+}
+
+/// How long the server keeps the ledger open without a request. Opening costs
+/// milliseconds (two stores); holding it keeps other processes out, so it is let go
+/// soon, and at once when another process waits for it (see `vouch_ledger::lock`).
+const HOLD_IDLE: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// How often the server checks whether to let the ledger go.
+const HOLD_CHECK: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// Runs `work` on the ledger (opened if the server does not hold it; caught up first
+/// when `catch_up`), on a blocking thread, one request at a time. The ledger stays open
+/// for the next request until it is idle or another process asks for it.
 async fn with_ledger<T: Send + 'static>(
     state: &Arc<AppState>,
     catch_up: bool,
     work: impl FnOnce(&mut Ledger) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    let _turn = state.ledger.lock().await;
+    let mut held = state.ledger.clone().lock_owned().await;
     let state = state.clone();
     tokio::task::spawn_blocking(move || {
-        let mut ledger = Ledger::open(&state.dir, &state.open)
-            .map_err(|e| ApiError::new(open_failure(&e), e))?;
-        if catch_up {
-            ledger
-                .catch_up(&mut |_, _| {})
-                .map_err(|e| ApiError::new(project_failure(&e), e))?;
+        let mut ledger = match held.ledger.take() {
+            Some(ledger) => ledger,
+            None => Ledger::open(&state.dir, &state.open)
+                .map_err(|e| ApiError::new(open_failure(&e), e))?,
+        };
+        let fresh = catch_up.then(|| ledger.catch_up(&mut |_, _| {}));
+        if let Some(Err(e)) = fresh {
+            // A ledger that failed is reopened by the next request.
+            return Err(ApiError::new(project_failure(&e), e));
         }
-        work(&mut ledger)
+        let result = work(&mut ledger);
+        held.ledger = Some(ledger);
+        held.last_used = std::time::Instant::now();
+        result
     })
     .await
     .map_err(|e| {
@@ -257,6 +298,32 @@ async fn with_ledger<T: Send + 'static>(
             format!("the request's worker failed: {e}"),
         )
     })?
+}
+
+/// Lets the held ledger go when no request used it for [`HOLD_IDLE`], or at once when
+/// another process waits for the ledger's lock, so CLI commands on the directory never
+/// wait out their lock timeout while the server runs.
+async fn release_when_idle(state: Arc<AppState>) {
+    let waiting = vouch_ledger::lock_waiters_path(&state.dir);
+    loop {
+        tokio::time::sleep(HOLD_CHECK).await;
+        let Ok(mut held) = state.ledger.clone().try_lock_owned() else {
+            continue;
+        };
+        if held.ledger.is_none() {
+            continue;
+        }
+        if held.last_used.elapsed() >= HOLD_IDLE || waiting.exists() {
+            let ledger = held.ledger.take();
+            // Closing flushes the views; off the async threads, and still holding the
+            // turn so no request opens the ledger meanwhile.
+            let _ = tokio::task::spawn_blocking(move || {
+                drop(ledger);
+                drop(held);
+            })
+            .await;
+        }
+    }
 }
 
 /// A request the extractors could not read (a malformed query or body, a missing JSON
@@ -285,60 +352,6 @@ async fn status(State(state): State<Arc<AppState>>) -> Result<Response, ApiError
     })
     .await?;
     Ok(Json(report).into_response())
-}
-
-async fn runs(
-    State(state): State<Arc<AppState>>,
-    pairs: Result<Query<Vec<(String, String)>>, QueryRejection>,
-) -> Result<Response, ApiError> {
-    let Query(pairs) = pairs.map_err(rejected)?;
-    let mut query = RunQuery::default();
-    for (key, value) in pairs {
-        match key.as_str() {
-            "experiment" => query.experiment = Some(value),
-            "where" => {
-                query.conditions.push(Condition::parse(&value).map_err(|e| {
-                    ApiError::new(Failure::BadInput, format!("where `{value}`: {e}"))
-                })?)
-            }
-            other => {
-                return Err(ApiError::new(
-                    Failure::BadInput,
-                    format!("unknown query parameter `{other}` (expected experiment, where)"),
-                ))
-            }
-        }
-    }
-    let runs = with_ledger(&state, true, move |ledger| {
-        ledger
-            .views()
-            .runs(&query)
-            .map_err(|e| ApiError::new(views_failure(&e), e))
-    })
-    .await?;
-    Ok(Json(runs).into_response())
-}
-
-async fn run(
-    State(state): State<Arc<AppState>>,
-    UrlPath(run): UrlPath<String>,
-) -> Result<Response, ApiError> {
-    let id = vouch_event::RunId::new(run.clone())
-        .map_err(|e| ApiError::new(Failure::BadInput, format!("run `{run}`: {e}")))?;
-    let doc = with_ledger(&state, true, move |ledger| {
-        ledger
-            .views()
-            .run(&id)
-            .map_err(|e| ApiError::new(views_failure(&e), e))
-    })
-    .await?
-    .ok_or_else(|| {
-        ApiError::new(
-            Failure::NotFound,
-            format!("unknown run `{run}`: the ledger has no events for it"),
-        )
-    })?;
-    Ok(Json(doc).into_response())
 }
 
 async fn events(
@@ -546,7 +559,9 @@ async fn authorize(
             ..ApiError::new(Failure::NoPermission, "a bearer token is required")
         });
     };
-    let needed = if request.method() == Method::GET || request.method() == Method::HEAD {
+    let needed = if let Some(scope) = mlflow::scope(request.method(), request.uri().path()) {
+        scope
+    } else if request.method() == Method::GET || request.method() == Method::HEAD {
         Scope::Read
     } else if request.uri().path() == "/api/v1/promote" {
         Scope::Promote
@@ -560,14 +575,19 @@ async fn authorize(
         ));
     }
     tracing::debug!(actor = %entry.name, "authorized");
+    let mut request = request;
+    request.extensions_mut().insert(Actor(entry.name.clone()));
     Ok(next.run(request).await)
 }
 
 fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
     Router::new()
         .route("/api/v1/status", get(status))
-        .route("/api/v1/runs", get(runs))
-        .route("/api/v1/runs/{run}", get(run))
+        .route("/api/v1/runs", get(queries::runs))
+        .route("/api/v1/runs/{run}", get(queries::run))
+        .route("/api/v1/compare", get(queries::compare))
+        .route("/api/v1/diagnose", get(queries::diagnose))
+        .route("/api/v1/replay", post(queries::replay))
         .route("/api/v1/events", post(events))
         .route("/api/v1/registry", get(registry))
         .route("/api/v1/decisions", get(decisions))
@@ -575,6 +595,7 @@ fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
         .route("/api/v1/verify", get(verify))
         .route("/api/v1/audit/{digest}", get(audit))
         .route("/api/v1/audit/{digest}/bundle", get(bundle))
+        .merge(mlflow::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             authorize,
@@ -611,8 +632,14 @@ pub fn serve(
             clock: options.clock,
             release_key: options.release_key,
             producer: options.producer,
-            ledger: tokio::sync::Mutex::new(()),
+            ledger: Arc::new(tokio::sync::Mutex::new(Held {
+                ledger: None,
+                last_used: std::time::Instant::now(),
+            })),
+            max_upload_bytes: options.max_upload_bytes,
+            policies: options.policies,
         });
+        tokio::spawn(release_when_idle(state.clone()));
         listening(bound);
         axum::serve(listener, router(state, options.max_body_bytes))
             .with_graceful_shutdown(shutdown)

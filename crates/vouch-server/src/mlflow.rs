@@ -117,6 +117,7 @@ async fn endpoint(
     let answer = with_ledger(&state, true, move |ledger| {
         let promoter = Promoter {
             key: held.release_key.as_ref(),
+            policies: &held.policies,
         };
         Ok(handle(ledger, &caller, &promoter, endpoint, request))
     })
