@@ -1423,8 +1423,9 @@ fn ingest_stores_good_lines_and_reports_bad_ones_by_line_number() {
     assert_eq!(s["log_position"], unique, "{s}");
     assert_eq!(s["view_position"], unique, "{s}");
     assert_eq!(
-        s["counts"]["runs"], 4,
-        "r-7f3a, fraud-gbm-20261127-02, r-9b21, ghost-run: {s}"
+        s["counts"]["runs"], 6,
+        "r-7f3a, fraud-gbm-20261127-02, r-9b21, ghost-run, and the MLflow-shaped runs \
+         4c2e9a81…, 5d3f0b92: {s}"
     );
     assert_eq!(s["counts"]["quarantined"], 0, "{s}");
     let r = show(&ledger, "r-7f3a");

@@ -7,6 +7,7 @@ mod diagnose;
 mod edges;
 mod history;
 mod http;
+mod mlflow;
 mod nats;
 mod nats_serve;
 mod release;

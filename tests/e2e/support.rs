@@ -1,8 +1,11 @@
 //! Helpers: a temp ledger and a way to run the `vouch` binary against it.
 
 use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use vouch_event::{
     Body, Event, EventId, MetricsLogged, Name, Producer, RunId, RunStarted, Subject, Timestamp,
@@ -294,5 +297,117 @@ pub fn start_event(run: &RunId) -> Event {
             git: None,
             env: None,
         }),
+    }
+}
+
+/// A running `vouch serve --http`, stopped with SIGTERM when dropped.
+pub struct Server {
+    child: Child,
+    /// `host:port`.
+    pub addr: String,
+}
+
+impl Server {
+    pub fn start(ledger: &TestLedger, extra: &[&str]) -> Server {
+        let mut command = ledger.command();
+        command
+            .args(["serve", "--http", "127.0.0.1:0"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut child = command.spawn().expect("spawn vouch serve");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let addr = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(addr) = line.strip_prefix("listening on http://") {
+                        break Some(addr.trim().to_owned());
+                    }
+                }
+                Err(_) => break None,
+            }
+        };
+        let server = Server {
+            child,
+            addr: addr.clone().unwrap_or_default(),
+        };
+        assert!(addr.is_some(), "vouch serve did not say where it listens");
+        server
+    }
+
+    /// One request; returns the status and the body.
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: &[u8],
+    ) -> (u16, String) {
+        let mut stream = TcpStream::connect(&self.addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            self.addr,
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        // A refused body may close the connection before all of it is sent.
+        let _ = stream.write_all(body);
+        let mut response = Vec::new();
+        let _ = stream.read_to_end(&mut response);
+        let response = String::from_utf8_lossy(&response).into_owned();
+        let status = response
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no status line in {response:?}"));
+        let body = response
+            .split_once("\r\n\r\n")
+            .map_or(String::new(), |(_, b)| b.to_owned());
+        (status, body)
+    }
+
+    pub fn json(&self, path: &str) -> (u16, serde_json::Value) {
+        let (status, body) = self.request("GET", path, None, b"");
+        (
+            status,
+            serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}")),
+        )
+    }
+
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        // SAFETY: plain kill(2) on our own child.
+        unsafe {
+            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "vouch serve did not stop on SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

@@ -12,8 +12,13 @@ from mlflow.tracking import MlflowClient
 
 
 class Scorer(mlflow.pyfunc.PythonModel):
+    """Scores every row with one number: each run's model is a different file."""
+
+    def __init__(self, score):
+        self.score = score
+
     def predict(self, context, model_input, params=None):
-        return [0.5 for _ in model_input]
+        return [self.score for _ in model_input]
 
 
 c = MlflowClient()
@@ -28,17 +33,18 @@ out = {}
 mlflow.set_experiment("churn-registry")
 
 
-def train(name, auc, model):
+def train(name, metrics, model):
     with mlflow.start_run(run_name=name) as run:
-        mlflow.log_metric("auc", auc)
+        mlflow.log_metrics(metrics)
+        score = metrics.get("auc", metrics.get("recall_at_1pct_fpr"))
         info = mlflow.pyfunc.log_model(
-            name="model", python_model=Scorer(), registered_model_name=model, pip_requirements=[]
+            name="model", python_model=Scorer(score), registered_model_name=model, pip_requirements=[]
         )
     return run.info.run_id, info
 
 
-good, good_info = train("good", 0.93, "churn")
-bad, _ = train("bad", 0.61, "churn")
+good, good_info = train("good", {"auc": 0.93}, "churn")
+bad, _ = train("bad", {"auc": 0.61}, "churn")
 out["model_uri"] = good_info.model_uri
 versions = {v.run_id: v.version for v in c.search_model_versions("name='churn'")}
 out["versions"] = sorted(versions.values())
@@ -70,7 +76,13 @@ try:
 except MlflowException as e:
     out["champion_delete"] = e.error_code
 # A model whose policy always asks for a review.
-review, _ = train("needs-review", 0.95, "fraud-detector")
+fraud = {
+    "recall_at_1pct_fpr": 0.86,
+    "cost_per_1k": 0.70,
+    "equal_opportunity_gap": 0.02,
+    "latency_p99_ms": 31.0,
+}
+review, _ = train("needs-review", fraud, "fraud-detector")
 v = [x.version for x in c.search_model_versions("name='fraud-detector'") if x.run_id == review][0]
 try:
     c.set_registered_model_alias("fraud-detector", "champion", v)
@@ -78,4 +90,6 @@ try:
 except MlflowException as e:
     out["review"] = {"code": e.error_code, "message": e.message}
 out["review_version"] = v
+out["review_run"] = review
+out["good_run"] = good
 print(json.dumps(out))

@@ -32,13 +32,13 @@ pub use model::{
 pub use storage::{
     decode, encode, encode_checked, event_digest, DecodeError, EventTooLarge, BINARY_FORMAT_V1,
 };
+pub use time::{FutureTimeError, Timestamp, TimestampError, MAX_CLOCK_SKEW};
 pub use tracking::{
     check_alias, AliasMoved, AnyNumber, DatasetInput, DatasetRef, ExperimentCreated, InputsLogged,
     Lifecycle, LoggedModelCreated, LoggedModelUpdated, MetricPointLogged, MetricPoints,
     ModelRegistered, ModelStatus, ModelVersionCreated, RunUpdated, Tags, TagsSet,
     MAX_TAG_KEY_CHARS, MAX_TAG_VALUE_CHARS,
 };
-pub use time::{FutureTimeError, Timestamp, TimestampError, MAX_CLOCK_SKEW};
 pub use wire::{from_json, to_json, to_json_value, WireError};
 
 /// The largest event Vouch accepts, in bytes (1 MiB), in either form: a JSON document,

@@ -10,7 +10,9 @@ use crate::tracking::{
     AliasMoved, ExperimentCreated, InputsLogged, LoggedModelCreated, LoggedModelUpdated,
     MetricPoints, ModelRegistered, ModelVersionCreated, RunUpdated, TagsSet,
 };
-use crate::{Digest, EventId, ExperimentName, ModelName, Name, Producer, RunId, Segment, Timestamp};
+use crate::{
+    Digest, EventId, ExperimentName, ModelName, Name, Producer, RunId, Segment, Timestamp,
+};
 
 /// One immutable fact in the ledger.
 #[derive(Debug, Clone, PartialEq, bincode::Encode, bincode::Decode)]
@@ -844,10 +846,11 @@ impl Event {
                 self.subject.field()
             ));
         }
-        if let (Body::TagsSet(b), false) = (&self.body, matches!(self.subject, Subject::Model(_)))
-        {
+        if let (Body::TagsSet(b), false) = (&self.body, matches!(self.subject, Subject::Model(_))) {
             if b.version.is_some() {
-                return Err("data.version names a model version: only a model's tags have one".into());
+                return Err(
+                    "data.version names a model version: only a model's tags have one".into(),
+                );
             }
         }
         match &self.body {
@@ -1048,7 +1051,9 @@ impl Event {
                     && b.tags.is_empty()
                     && b.output_step.is_none()
                 {
-                    return Err("data must change the model's status, params, tags or output".into());
+                    return Err(
+                        "data must change the model's status, params, tags or output".into(),
+                    );
                 }
                 tracking::tags("data.params", &b.params)?;
                 tracking::tags("data.tags", &b.tags)?;

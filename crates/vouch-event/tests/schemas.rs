@@ -229,8 +229,6 @@ enum Expect {
     Invalid,
     /// The schema accepts it and Vouch rejects it, as the quoted documentation says.
     OnlyVouchRejects(&'static str),
-    /// The schema rejects it and Vouch accepts it: a known gap in Vouch's checks, quoted.
-    OnlySchemaRejects(&'static str),
 }
 
 /// A valid example with one field set to `value`.
@@ -260,7 +258,7 @@ fn object(entries: impl IntoIterator<Item = (String, Value)>) -> Value {
 }
 
 fn probes() -> Vec<Probe> {
-    use Expect::{Invalid, OnlySchemaRejects, OnlyVouchRejects as Gap, Valid};
+    use Expect::{Invalid, OnlyVouchRejects as Gap, Valid};
     const RS: &str = "run_started-git-and-env.json";
     const PL: &str = "params_logged-xgboost-hyperparams.json";
     const ML: &str = "metrics_logged-segment-region-eu.json";
@@ -677,10 +675,6 @@ fn boundary_probes_agree() {
             Expect::OnlyVouchRejects(why) => {
                 ((true, false), format!("only Vouch to reject it ({why})"))
             }
-            Expect::OnlySchemaRejects(why) => (
-                (false, true),
-                format!("only the schema to reject it ({why})"),
-            ),
         };
         if (schema_ok, vouch_ok) != want {
             disagreements.push(format!(

@@ -49,8 +49,8 @@ impl DirLock {
                     // Tell a holder that keeps the ledger open between its own requests
                     // (`vouch serve --http`) that someone is waiting.
                     if !announced {
-                        announced = std::fs::write(&waiting, std::process::id().to_string())
-                            .is_ok();
+                        announced =
+                            std::fs::write(&waiting, std::process::id().to_string()).is_ok();
                     }
                     if start.elapsed() >= timeout {
                         let mut holder = String::new();

@@ -78,9 +78,9 @@ pub fn parse_path(path: &str) -> Result<ArtifactPath> {
         )));
     }
     let root = match (kind, id, marker) {
-        (Some("runs"), Some(run), Some("artifacts")) => Root::Run(
-            RunId::new(run).map_err(|_| MlflowError::missing(format!("no run `{run}`")))?,
-        ),
+        (Some("runs"), Some(run), Some("artifacts")) => {
+            Root::Run(RunId::new(run).map_err(|_| MlflowError::missing(format!("no run `{run}`")))?)
+        }
         (Some("models"), Some(model), Some("artifacts")) => Root::Model(model.to_owned()),
         _ => {
             return Err(MlflowError::missing(format!(
@@ -100,7 +100,9 @@ fn locate(views: &Views, root: &Root) -> Result<(RunDoc, String)> {
             let model = views
                 .logged_model(id)
                 .map_err(|e| views_error(&e))?
-                .ok_or_else(|| MlflowError::missing(format!("Logged model with ID '{id}' not found")))?;
+                .ok_or_else(|| {
+                    MlflowError::missing(format!("Logged model with ID '{id}' not found"))
+                })?;
             (model.run, format!("models/{id}/"))
         }
     };
@@ -209,7 +211,10 @@ pub fn record(
         )));
     }
     let name = format!("{prefix}{}", path.rel);
-    if latest(&doc, "").get(name.as_str()).is_some_and(|e| e.digest == digest) {
+    if latest(&doc, "")
+        .get(name.as_str())
+        .is_some_and(|e| e.digest == digest)
+    {
         return Ok(());
     }
     let root = match &path.root {
@@ -220,7 +225,12 @@ pub fn record(
         caller,
         event_id(
             "artifact",
-            &[doc.run.as_str().as_bytes(), name.as_bytes(), digest.as_bytes(), &doc.last_position.to_le_bytes()],
+            &[
+                doc.run.as_str().as_bytes(),
+                name.as_bytes(),
+                digest.as_bytes(),
+                &doc.last_position.to_le_bytes(),
+            ],
         ),
         caller.now,
         Subject::Run(doc.run.clone()),

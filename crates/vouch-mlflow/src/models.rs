@@ -112,7 +112,10 @@ pub fn create(ledger: &mut Ledger, caller: &Caller, body: Value) -> Result<Value
         ));
     };
     let doc = crate::tracking::find_active_run(ledger.views(), &run)?;
-    let name = req.name.filter(|n| !n.is_empty()).unwrap_or_else(|| "model".to_owned());
+    let name = req
+        .name
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "model".to_owned());
     let tags = kv_map(&req.tags);
     let params = kv_map(&req.params);
     // One model per (run, name, params, tags, models the run already has): a retry after
@@ -158,7 +161,10 @@ fn update(
     let at = doc.updated.unix_nanos().to_le_bytes();
     let e = event(
         caller,
-        event_id("logged-model-update", &[doc.model_id.as_bytes(), &encoded, &at]),
+        event_id(
+            "logged-model-update",
+            &[doc.model_id.as_bytes(), &encoded, &at],
+        ),
         caller.now,
         Subject::Run(doc.run.clone()),
         Body::LoggedModelUpdated(change),
@@ -167,7 +173,12 @@ fn update(
 }
 
 /// `PATCH logged-models/{id}`: finalize (status READY or UPLOAD_FAILED).
-pub fn finalize(ledger: &mut Ledger, caller: &Caller, model_id: &str, body: Value) -> Result<Value> {
+pub fn finalize(
+    ledger: &mut Ledger,
+    caller: &Caller,
+    model_id: &str,
+    body: Value,
+) -> Result<Value> {
     #[derive(Deserialize)]
     struct Req {
         status: String,
@@ -187,7 +198,12 @@ pub fn finalize(ledger: &mut Ledger, caller: &Caller, model_id: &str, body: Valu
 }
 
 /// `PATCH logged-models/{id}/tags`.
-pub fn set_tags(ledger: &mut Ledger, caller: &Caller, model_id: &str, body: Value) -> Result<Value> {
+pub fn set_tags(
+    ledger: &mut Ledger,
+    caller: &Caller,
+    model_id: &str,
+    body: Value,
+) -> Result<Value> {
     #[derive(Deserialize)]
     struct Req {
         #[serde(default)]
@@ -211,7 +227,12 @@ pub fn set_tags(ledger: &mut Ledger, caller: &Caller, model_id: &str, body: Valu
 }
 
 /// `POST logged-models/{id}/params`: params beyond the first hundred.
-pub fn log_params(ledger: &mut Ledger, caller: &Caller, model_id: &str, body: Value) -> Result<Value> {
+pub fn log_params(
+    ledger: &mut Ledger,
+    caller: &Caller,
+    model_id: &str,
+    body: Value,
+) -> Result<Value> {
     #[derive(Deserialize)]
     struct Req {
         #[serde(default)]
@@ -312,8 +333,16 @@ pub fn search(views: &Views, body: Value) -> Result<Value> {
             source_run_id: Some(doc.run.as_str()),
             creation_timestamp: millis(doc.created),
             last_updated_timestamp: millis(doc.updated),
-            params: doc.params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect(),
-            tags: doc.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect(),
+            params: doc
+                .params
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect(),
+            tags: doc
+                .tags
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect(),
             metrics: Default::default(),
         };
         if filter.matches(&facts) {
@@ -321,7 +350,11 @@ pub fn search(views: &Views, body: Value) -> Result<Value> {
         }
     }
     // Newest first, as MLflow orders by default.
-    found.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| a.model_id.cmp(&b.model_id)));
+    found.sort_by(|a, b| {
+        b.created
+            .cmp(&a.created)
+            .then_with(|| a.model_id.cmp(&b.model_id))
+    });
     let models: Vec<Value> = found
         .iter()
         .skip(offset)

@@ -27,10 +27,13 @@ pub fn is_guarded(alias: &str) -> bool {
     GUARDED_ALIASES.contains(&alias)
 }
 
-/// What an alias move needs to promote: the release key and the time gates read.
+/// What an alias move needs to promote.
 pub struct Promoter<'a> {
     /// The server's release key; none: guarded aliases cannot move.
     pub key: Option<&'a vouch_chain::SigningKey>,
+    /// Policies the server was started with, by model (their exact text); a model
+    /// without one uses the policy last published for it in the ledger.
+    pub policies: &'a std::collections::BTreeMap<ModelName, String>,
 }
 
 fn model_name(name: &str) -> Result<ModelName> {
@@ -73,6 +76,9 @@ pub fn resolve(views: &Views, doc: &RegisteredDoc, alias: &str) -> Result<Option
         let Some(version) = entry.version else {
             return Ok(None);
         };
+        if doc.version(version).is_none() {
+            continue;
+        }
         if !is_guarded(alias) {
             return Ok(Some(version));
         }
@@ -89,7 +95,12 @@ pub fn resolve(views: &Views, doc: &RegisteredDoc, alias: &str) -> Result<Option
 
 /// Whether the decision with `hash` (or the decision that resolved its review) promoted
 /// `run` of `model`.
-fn promotes(views: &Views, hash: &vouch_event::Digest, model: &ModelName, run: &RunId) -> Result<bool> {
+fn promotes(
+    views: &Views,
+    hash: &vouch_event::Digest,
+    model: &ModelName,
+    run: &RunId,
+) -> Result<bool> {
     let Some(decision) = views.decision_by_hash(hash).map_err(|e| views_error(&e))? else {
         return Ok(false);
     };
@@ -105,7 +116,11 @@ fn promotes(views: &Views, hash: &vouch_event::Digest, model: &ModelName, run: &
     }))
 }
 
-fn aliases_of(views: &Views, doc: &RegisteredDoc, version: Option<u64>) -> Result<Vec<(String, u64)>> {
+fn aliases_of(
+    views: &Views,
+    doc: &RegisteredDoc,
+    version: Option<u64>,
+) -> Result<Vec<(String, u64)>> {
     let mut out = Vec::new();
     for alias in doc.aliases.keys() {
         if let Some(v) = resolve(views, doc, alias)? {
@@ -170,7 +185,10 @@ pub fn model_json(views: &Views, doc: &RegisteredDoc) -> Result<Value> {
 }
 
 fn kv_map(items: &[KeyValue]) -> Tags {
-    items.iter().map(|kv| (kv.key.clone(), kv.value.clone())).collect()
+    items
+        .iter()
+        .map(|kv| (kv.key.clone(), kv.value.clone()))
+        .collect()
 }
 
 /// `POST registered-models/create`.
@@ -185,7 +203,11 @@ pub fn create_model(ledger: &mut Ledger, caller: &Caller, body: Value) -> Result
     }
     let req: Req = parse(body)?;
     let model = model_name(&req.name)?;
-    if let Some(doc) = ledger.views().registered(&model).map_err(|e| views_error(&e))? {
+    if let Some(doc) = ledger
+        .views()
+        .registered(&model)
+        .map_err(|e| views_error(&e))?
+    {
         if doc.registered {
             return Err(MlflowError::new(
                 ErrorCode::ResourceAlreadyExists,
@@ -219,7 +241,12 @@ pub fn get_model(views: &Views, body: Value) -> Result<Value> {
     Ok(json!({ "registered_model": model_json(views, &doc)? }))
 }
 
-fn paged(items: Vec<Value>, max: Option<&Value>, token: Option<&str>, field: &str) -> Result<Value> {
+fn paged(
+    items: Vec<Value>,
+    max: Option<&Value>,
+    token: Option<&str>,
+    field: &str,
+) -> Result<Value> {
     let max = max
         .and_then(crate::wire::lenient_i64)
         .and_then(|n| usize::try_from(n).ok())
@@ -259,13 +286,22 @@ pub fn search_models(views: &Views, body: Value) -> Result<Value> {
     for doc in views.registered_models().map_err(|e| views_error(&e))? {
         let facts = ModelFacts {
             name: doc.name.as_str(),
-            tags: doc.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect(),
+            tags: doc
+                .tags
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect(),
         };
         if filter.matches(&facts) {
             items.push(model_json(views, &doc)?);
         }
     }
-    paged(items, req.max_results.as_ref(), req.page_token.as_deref(), "registered_models")
+    paged(
+        items,
+        req.max_results.as_ref(),
+        req.page_token.as_deref(),
+        "registered_models",
+    )
 }
 
 /// The run a version's source names, when the request gives none.
@@ -312,10 +348,16 @@ pub fn create_version(ledger: &mut Ledger, caller: &Caller, body: Value) -> Resu
         }
     }
     let doc = views.registered(&model).map_err(|e| views_error(&e))?;
-    let version = doc.as_ref().and_then(|d| d.versions.last()).map_or(1, |v| v.version + 1);
+    let version = doc
+        .as_ref()
+        .and_then(|d| d.versions.last())
+        .map_or(1, |v| v.version + 1);
     let e = event(
         caller,
-        event_id("model-version", &[req.name.as_bytes(), &version.to_le_bytes()]),
+        event_id(
+            "model-version",
+            &[req.name.as_bytes(), &version.to_le_bytes()],
+        ),
         caller.now,
         Subject::Model(model),
         Body::ModelVersionCreated(ModelVersionCreated {
@@ -379,18 +421,32 @@ pub fn search_versions(views: &Views, body: Value) -> Result<Value> {
                 version: v.version,
                 run_id: v.run.as_ref().map(RunId::as_str),
                 source: &v.source,
-                tags: v.tags.iter().map(|(k, t)| (k.as_str(), t.as_str())).collect(),
+                tags: v
+                    .tags
+                    .iter()
+                    .map(|(k, t)| (k.as_str(), t.as_str()))
+                    .collect(),
             };
             if filter.matches(&facts) {
                 items.push(version_json(views, &doc, v)?);
             }
         }
     }
-    paged(items, req.max_results.as_ref(), req.page_token.as_deref(), "model_versions")
+    paged(
+        items,
+        req.max_results.as_ref(),
+        req.page_token.as_deref(),
+        "model_versions",
+    )
 }
 
 /// `POST model-versions/set-tag` and `registered-models/set-tag`.
-pub fn set_tag(ledger: &mut Ledger, caller: &Caller, body: Value, of_version: bool) -> Result<Value> {
+pub fn set_tag(
+    ledger: &mut Ledger,
+    caller: &Caller,
+    body: Value,
+    of_version: bool,
+) -> Result<Value> {
     #[derive(Deserialize)]
     struct Req {
         name: String,
@@ -417,7 +473,13 @@ pub fn set_tag(ledger: &mut Ledger, caller: &Caller, body: Value, of_version: bo
         caller,
         event_id(
             "registry-tag",
-            &[req.name.as_bytes(), &version.unwrap_or(0).to_le_bytes(), req.key.as_bytes(), req.value.as_bytes(), prior.as_bytes()],
+            &[
+                req.name.as_bytes(),
+                &version.unwrap_or(0).to_le_bytes(),
+                req.key.as_bytes(),
+                req.value.as_bytes(),
+                prior.as_bytes(),
+            ],
         ),
         caller.now,
         Subject::Model(doc.name.clone()),
@@ -462,8 +524,8 @@ fn policy_text(ledger: &Ledger, model: &ModelName) -> Result<String> {
             MlflowError::new(
                 ErrorCode::PermissionDenied,
                 format!(
-                    "no release policy is published for model {model}: a guarded alias moves \
-                     only by promotion (publish one with `vouch promote --policy FILE` once)"
+                    "no release policy governs model {model}: a guarded alias moves only by \
+                     promotion (start the server with `--policy FILE` for it)"
                 ),
             )
         })?;
@@ -473,10 +535,15 @@ fn policy_text(ledger: &Ledger, model: &ModelName) -> Result<String> {
         .map_err(|e| MlflowError::ledger(vouch_app::failure::log_failure(&e), &e))?
         .into_iter()
         .next()
-        .ok_or_else(|| MlflowError::new(ErrorCode::InternalError, "the policy record is missing"))?;
+        .ok_or_else(|| {
+            MlflowError::new(ErrorCode::InternalError, "the policy record is missing")
+        })?;
     match vouch_event::decode(&record.bytes).map(|e| e.body) {
         Ok(Body::PolicyPublished(p)) => Ok(p.text),
-        _ => Err(MlflowError::new(ErrorCode::InternalError, "the policy record does not decode")),
+        _ => Err(MlflowError::new(
+            ErrorCode::InternalError,
+            "the policy record does not decode",
+        )),
     }
 }
 
@@ -518,7 +585,10 @@ pub fn set_alias(
                 req.alias
             )));
         };
-        let text = policy_text(ledger, &doc.name)?;
+        let text = match promoter.policies.get(&doc.name) {
+            Some(text) => text.clone(),
+            None => policy_text(ledger, &doc.name)?,
+        };
         let promoted = vouch_app::promote::promote(
             ledger,
             &doc.name,
@@ -528,9 +598,7 @@ pub fn set_alias(
             &caller.producer,
             caller.now,
         )
-        .map_err(|e| {
-            MlflowError::ledger(vouch_app::failure::promote_failure(&e), e)
-        })?;
+        .map_err(|e| MlflowError::ledger(vouch_app::failure::promote_failure(&e), e))?;
         let table = gate_table(&promoted.evaluated.gated.evaluation.records());
         let hash = promoted.recorded.hash;
         match promoted.outcome {
@@ -547,7 +615,8 @@ pub fn set_alias(
                 append(ledger, &[e])?;
                 return Err(refuse(format!(
                     "alias `{}` not moved yet: version {} (run {run}) needs a review; decision \
-                     {hash}. Once a reviewer approves it (`vouch review approve {}`), the alias \
+                     {hash}. Once reviewers approve it (`vouch review approve --decision {} \
+                     --key REVIEWER.key --reason …`) and a release key enacts it, the alias \
                      names version {}.{table}",
                     req.alias,
                     v.version,
@@ -575,7 +644,13 @@ fn alias_event(
         caller,
         event_id(
             "alias",
-            &[doc.name.as_str().as_bytes(), alias.as_bytes(), &version.to_le_bytes(), &moves.to_le_bytes(), &decision_bytes],
+            &[
+                doc.name.as_str().as_bytes(),
+                alias.as_bytes(),
+                &version.to_le_bytes(),
+                &moves.to_le_bytes(),
+                &decision_bytes,
+            ],
         ),
         caller.now,
         Subject::Model(doc.name.clone()),
@@ -597,10 +672,7 @@ pub fn get_alias(views: &Views, body: Value) -> Result<Value> {
     let req: Req = parse(body)?;
     let doc = find(views, &req.name)?;
     let version = resolve(views, &doc, &req.alias)?.ok_or_else(|| {
-        MlflowError::missing(format!(
-            "Registered model alias {} not found.",
-            req.alias
-        ))
+        MlflowError::missing(format!("Registered model alias {} not found.", req.alias))
     })?;
     let v = find_version(&doc, &version.to_string())?;
     Ok(json!({ "model_version": version_json(views, &doc, v)? }))
@@ -632,7 +704,14 @@ pub fn delete_alias(ledger: &mut Ledger, caller: &Caller, body: Value) -> Result
     let moves = doc.aliases.get(&req.alias).map_or(0, Vec::len) as u64;
     let e = event(
         caller,
-        event_id("alias-delete", &[req.name.as_bytes(), req.alias.as_bytes(), &moves.to_le_bytes()]),
+        event_id(
+            "alias-delete",
+            &[
+                req.name.as_bytes(),
+                req.alias.as_bytes(),
+                &moves.to_le_bytes(),
+            ],
+        ),
         caller.now,
         Subject::Model(doc.name.clone()),
         Body::AliasMoved(AliasMoved {

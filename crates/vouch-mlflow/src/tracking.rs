@@ -7,8 +7,8 @@ use serde_json::{json, Value};
 use vouch_app::failure::{log_failure, project_failure, views_failure};
 use vouch_event::{
     Body, DatasetInput, DatasetRef, Event, ExperimentCreated, ExperimentName, InputsLogged,
-    Lifecycle, MetricPointLogged, MetricPoints, Name, ParamsLogged, RunFinished, RunId,
-    RunStarted, RunStatus, RunUpdated, Subject, Tags, TagsSet, Timestamp,
+    Lifecycle, MetricPointLogged, MetricPoints, Name, ParamsLogged, RunFinished, RunId, RunStarted,
+    RunStatus, RunUpdated, Subject, Tags, TagsSet, Timestamp,
 };
 use vouch_ledger::Ledger;
 use vouch_views::{MetricKey, RunDoc, RunQuery, Views};
@@ -50,7 +50,13 @@ pub(crate) fn append(ledger: &mut Ledger, events: &[Event]) -> Result<()> {
     })
 }
 
-pub(crate) fn event(caller: &Caller, id: vouch_event::EventId, time: Timestamp, subject: Subject, body: Body) -> Result<Event> {
+pub(crate) fn event(
+    caller: &Caller,
+    id: vouch_event::EventId,
+    time: Timestamp,
+    subject: Subject,
+    body: Body,
+) -> Result<Event> {
     let event = Event {
         id,
         time,
@@ -178,8 +184,8 @@ pub fn create_experiment(ledger: &mut Ledger, caller: &Caller, body: Value) -> R
         tags: Vec<KeyValue>,
     }
     let req: Req = parse(body)?;
-    let name = ExperimentName::new(req.name.clone())
-        .map_err(|e| MlflowError::invalid(e.to_string()))?;
+    let name =
+        ExperimentName::new(req.name.clone()).map_err(|e| MlflowError::invalid(e.to_string()))?;
     if experiment_json(ledger.views(), &req.name)?.is_some() {
         return Err(MlflowError::new(
             crate::ErrorCode::ResourceAlreadyExists,
@@ -210,7 +216,12 @@ pub fn set_experiment_tag(ledger: &mut Ledger, caller: &Caller, body: Value) -> 
     let req: Req = parse(body)?;
     let name = experiment_name(ledger.views(), &req.experiment_id)?
         .ok_or_else(|| no_experiment(&format!("id={}", req.experiment_id)))?;
-    check_tag(&req.key, &req.value, MAX_EXPERIMENT_TAG_VALUE_CHARS, "experiment tag")?;
+    check_tag(
+        &req.key,
+        &req.value,
+        MAX_EXPERIMENT_TAG_VALUE_CHARS,
+        "experiment tag",
+    )?;
     let name = ExperimentName::new(name).map_err(|e| MlflowError::invalid(e.to_string()))?;
     let current = ledger
         .views()
@@ -223,7 +234,12 @@ pub fn set_experiment_tag(ledger: &mut Ledger, caller: &Caller, body: Value) -> 
     let prior = current.unwrap_or_default();
     let id = event_id(
         "experiment-tag",
-        &[name.as_str().as_bytes(), req.key.as_bytes(), req.value.as_bytes(), prior.as_bytes()],
+        &[
+            name.as_str().as_bytes(),
+            req.key.as_bytes(),
+            req.value.as_bytes(),
+            prior.as_bytes(),
+        ],
     );
     let body = Body::TagsSet(TagsSet {
         set: Tags::from([(req.key, req.value)]),
@@ -279,7 +295,9 @@ pub(crate) fn find_active_run_in(views: &Views, body: &Value) -> Result<RunDoc> 
 }
 
 fn run_response(views: &Views, doc: &RunDoc) -> Value {
-    let experiment = doc.experiment().map_or_else(|| "0".to_owned(), experiment_id);
+    let experiment = doc
+        .experiment()
+        .map_or_else(|| "0".to_owned(), experiment_id);
     let _ = views;
     run_json(doc, &experiment)
 }
@@ -369,7 +387,12 @@ pub fn create_run(ledger: &mut Ledger, caller: &Caller, body: Value) -> Result<V
         .views()
         .run(&run)
         .map_err(|e| views_error(&e))?
-        .ok_or_else(|| MlflowError::new(crate::ErrorCode::InternalError, "the new run is not in the views"))?;
+        .ok_or_else(|| {
+            MlflowError::new(
+                crate::ErrorCode::InternalError,
+                "the new run is not in the views",
+            )
+        })?;
     Ok(json!({ "run": run_response(ledger.views(), &doc) }))
 }
 
@@ -398,10 +421,16 @@ pub fn update_run(ledger: &mut Ledger, caller: &Caller, body: Value) -> Result<V
     // changes nothing, and a later change back is a new fact.
     let at = doc.last_position.to_le_bytes();
     let mut events = Vec::new();
-    if let Some(name) = req.run_name.filter(|n| !n.is_empty() && Some(n.as_str()) != doc.name()) {
+    if let Some(name) = req
+        .run_name
+        .filter(|n| !n.is_empty() && Some(n.as_str()) != doc.name())
+    {
         events.push(event(
             caller,
-            event_id("run-rename", &[run.as_str().as_bytes(), name.as_bytes(), &at]),
+            event_id(
+                "run-rename",
+                &[run.as_str().as_bytes(), name.as_bytes(), &at],
+            ),
             caller.now,
             subject(),
             Body::RunUpdated(RunUpdated {
@@ -444,7 +473,10 @@ pub fn update_run(ledger: &mut Ledger, caller: &Caller, body: Value) -> Result<V
                 };
                 events.push(event(
                     caller,
-                    event_id("run-end", &[run.as_str().as_bytes(), status.as_str().as_bytes(), &at]),
+                    event_id(
+                        "run-end",
+                        &[run.as_str().as_bytes(), status.as_str().as_bytes(), &at],
+                    ),
                     end,
                     subject(),
                     Body::RunFinished(RunFinished { status }),
@@ -474,7 +506,11 @@ pub fn set_lifecycle(
         caller,
         event_id(
             "run-lifecycle",
-            &[run.as_str().as_bytes(), lifecycle.as_str().as_bytes(), &doc.last_position.to_le_bytes()],
+            &[
+                run.as_str().as_bytes(),
+                lifecycle.as_str().as_bytes(),
+                &doc.last_position.to_le_bytes(),
+            ],
         ),
         caller.now,
         Subject::Run(run),
@@ -621,7 +657,11 @@ fn batch_events(caller: &Caller, doc: &RunDoc, batch: Batch) -> Result<Vec<Event
             caller,
             event_id(
                 "run-rename",
-                &[run.as_bytes(), name.as_bytes(), &doc.last_position.to_le_bytes()],
+                &[
+                    run.as_bytes(),
+                    name.as_bytes(),
+                    &doc.last_position.to_le_bytes(),
+                ],
             ),
             caller.now,
             subject(),
@@ -742,7 +782,12 @@ pub fn delete_tag(ledger: &mut Ledger, caller: &Caller, body: Value) -> Result<V
         caller,
         event_id(
             "tag-delete",
-            &[run.as_bytes(), req.key.as_bytes(), prior.as_bytes(), &doc.last_position.to_le_bytes()],
+            &[
+                run.as_bytes(),
+                req.key.as_bytes(),
+                prior.as_bytes(),
+                &doc.last_position.to_le_bytes(),
+            ],
         ),
         caller.now,
         Subject::Run(doc.run.clone()),
@@ -850,7 +895,11 @@ fn facts(doc: &RunDoc) -> RunFacts<'_> {
             .map(|i| DatasetFacts {
                 name: &i.dataset.name,
                 digest: &i.dataset.digest,
-                context: i.dataset.tags.get("mlflow.data.context").map(String::as_str),
+                context: i
+                    .dataset
+                    .tags
+                    .get("mlflow.data.context")
+                    .map(String::as_str),
             })
             .collect(),
     }
@@ -964,8 +1013,10 @@ pub fn metric_history(views: &Views, body: Value) -> Result<Value> {
         segment: None,
     };
     let mut points = views.history(&doc.run, &key).map_err(|e| views_error(&e))?;
-    points.sort_by(|a, b| (a.step, a.time).cmp(&(b.step, b.time)));
-    points.dedup_by(|a, b| a.step == b.step && a.time == b.time && a.value.to_bits() == b.value.to_bits());
+    points.sort_by_key(|p| (p.step, p.time));
+    points.dedup_by(|a, b| {
+        a.step == b.step && a.time == b.time && a.value.to_bits() == b.value.to_bits()
+    });
     let metrics: Vec<Value> = points
         .iter()
         .skip(offset)

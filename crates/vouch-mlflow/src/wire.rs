@@ -174,7 +174,11 @@ pub fn run_json(doc: &RunDoc, experiment_id: &str) -> Value {
         .iter()
         .map(|(k, v)| json!({"key": k.as_str(), "value": v.value}))
         .collect();
-    let mut tags: BTreeMap<&str, &str> = doc.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut tags: BTreeMap<&str, &str> = doc
+        .tags
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     if !name.is_empty() {
         tags.insert(RUN_NAME_TAG, name);
     }
@@ -209,7 +213,10 @@ pub fn run_json(doc: &RunDoc, experiment_id: &str) -> Value {
     let model_outputs: Vec<Value> = doc
         .model_outputs
         .iter()
-        .filter_map(|m| m.step.map(|step| json!({"model_id": m.model_id, "step": step})))
+        .filter_map(|m| {
+            m.step
+                .map(|step| json!({"model_id": m.model_id, "step": step}))
+        })
         .collect();
     json!({
         "info": info,

@@ -105,9 +105,8 @@ async fn endpoint(
     } else if body.iter().all(u8::is_ascii_whitespace) {
         json!({})
     } else {
-        serde_json::from_slice(&body).map_err(|e| {
-            MlflowError::invalid(format!("the request body is not JSON: {e}"))
-        })?
+        serde_json::from_slice(&body)
+            .map_err(|e| MlflowError::invalid(format!("the request body is not JSON: {e}")))?
     };
     if !request.is_object() {
         return Err(MlflowError::invalid("the request body must be a JSON object").into());
@@ -235,8 +234,12 @@ async fn upload(
             return Ok((status, body).into_response());
         }
     }
-    let (digest, size) = tokio::task::block_in_place(|| upload.finish(&store))
-        .map_err(|e| MlflowResponse(MlflowError::new(ErrorCode::TemporarilyUnavailable, e.to_string())))?;
+    let (digest, size) = tokio::task::block_in_place(|| upload.finish(&store)).map_err(|e| {
+        MlflowResponse(MlflowError::new(
+            ErrorCode::TemporarilyUnavailable,
+            e.to_string(),
+        ))
+    })?;
     let caller = caller(&state, actor.as_ref().map(|Extension(a)| a));
     with_ledger(&state, true, move |ledger| {
         Ok(artifacts::record(ledger, &caller, &parsed, digest, size))

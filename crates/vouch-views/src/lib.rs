@@ -38,15 +38,15 @@ mod tracking;
 use std::path::Path;
 
 pub use model::{
-    InputEntry, ModelOutput, ArtifactEntry, ArtifactRef, Counts, DatasetEntry, Finished, LatestMetric, MetricKey,
-    MetricPoint, ParamValue, QuarantineEntry, RunDoc, Started,
+    ArtifactEntry, ArtifactRef, Counts, DatasetEntry, Finished, InputEntry, LatestMetric,
+    MetricKey, MetricPoint, ModelOutput, ParamValue, QuarantineEntry, RunDoc, Started,
 };
 pub use project::{catch_up, catch_up_to, rebuild, CatchUpReport, ProjectError, BATCH_RECORDS};
 pub use query::{Comparison, Condition, ConditionError, RunQuery};
-pub use tracking::{AliasEntry, ExperimentDoc, LoggedModelDoc, RegisteredDoc, VersionDoc};
 pub use release::{
     ChainHead, DecisionEntry, DeploymentEntry, LiveObservation, ModelDoc, PolicyEntry, ReviewEntry,
 };
+pub use tracking::{AliasEntry, ExperimentDoc, LoggedModelDoc, RegisteredDoc, VersionDoc};
 
 use vouch_event::{Digest, ModelName, RunId};
 use vouch_log::Position;

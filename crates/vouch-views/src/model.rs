@@ -521,7 +521,8 @@ impl RunDoc {
 /// greatest step, then time, then value wins (NaN above every number), so points that
 /// arrive out of order give the same latest value.
 fn is_later(point: (Option<u64>, Timestamp, f64), latest: (Option<u64>, Timestamp, f64)) -> bool {
-    let rank = |(step, time, value): (Option<u64>, Timestamp, f64)| (step.unwrap_or(0), time, value);
+    let rank =
+        |(step, time, value): (Option<u64>, Timestamp, f64)| (step.unwrap_or(0), time, value);
     let (a, b) = (rank(point), rank(latest));
     (a.0, a.1)
         .cmp(&(b.0, b.1))

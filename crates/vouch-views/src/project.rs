@@ -582,8 +582,9 @@ impl<'v> Batch<'v> {
                 )));
             }
             (Body::TagsSet(b), existing) => {
-                let mut doc = existing
-                    .unwrap_or_else(|| ExperimentDoc::new(experiment.clone(), event.time, position));
+                let mut doc = existing.unwrap_or_else(|| {
+                    ExperimentDoc::new(experiment.clone(), event.time, position)
+                });
                 for key in &b.deleted {
                     doc.tags.remove(key);
                 }

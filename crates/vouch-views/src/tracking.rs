@@ -185,11 +185,8 @@ impl RegisteredDoc {
                 tags.extend(b.set.clone());
             }
             Body::AliasMoved(b) => {
-                if let Some(n) = b.version {
-                    if self.version(n).is_none() {
-                        return Err(format!("model {} has no version {n}", self.name));
-                    }
-                }
+                // A move to a version not (yet) registered is kept: it names nothing until
+                // the version exists (see `vouch_mlflow::registry::resolve`).
                 self.aliases
                     .entry(b.alias.clone())
                     .or_default()
