@@ -133,6 +133,8 @@ fn an_mlflow_training_script_logs_into_vouch_unchanged() {
     );
     assert_eq!(seen["tags"], serde_json::json!({"team": "risk-2"}));
     assert_eq!(seen["unknown_run"], "RESOURCE_DOES_NOT_EXIST");
+    assert_eq!(seen["experiments"], serde_json::json!(["Default", "churn"]));
+    assert_eq!(seen["experiment_found"], serde_json::json!(["churn"]));
 
     // The same facts, through the CLI, as Vouch's own evidence.
     let run = seen["run_id"].as_str().unwrap();

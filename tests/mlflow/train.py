@@ -85,4 +85,6 @@ try:
     out["unknown_run"] = "found"
 except MlflowException as e:
     out["unknown_run"] = e.error_code
+out["experiments"] = sorted(e.name for e in mlflow.search_experiments())
+out["experiment_found"] = [e.name for e in mlflow.search_experiments(filter_string="name LIKE 'chu%'")]
 print(json.dumps(out))

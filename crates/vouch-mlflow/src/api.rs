@@ -19,6 +19,8 @@ pub enum Endpoint {
     CreateExperiment,
     /// `POST experiments/set-experiment-tag`.
     SetExperimentTag,
+    /// `POST experiments/search` (also `GET`).
+    SearchExperiments,
     /// `POST runs/create`.
     CreateRun,
     /// `POST runs/update`.
@@ -107,6 +109,7 @@ impl Endpoint {
             ("GET", "experiments/get") => E::GetExperiment,
             ("POST", "experiments/create") => E::CreateExperiment,
             ("POST", "experiments/set-experiment-tag") => E::SetExperimentTag,
+            ("POST" | "GET", "experiments/search") => E::SearchExperiments,
             ("POST", "runs/create") => E::CreateRun,
             ("POST", "runs/update") => E::UpdateRun,
             ("GET", "runs/get") => E::GetRun,
@@ -145,6 +148,7 @@ impl Endpoint {
             self,
             Endpoint::GetExperimentByName
                 | Endpoint::GetExperiment
+                | Endpoint::SearchExperiments
                 | Endpoint::GetRun
                 | Endpoint::SearchRuns
                 | Endpoint::MetricHistory
@@ -183,6 +187,7 @@ pub fn handle(
         E::GetExperiment => tracking::get_experiment(ledger.views(), body),
         E::CreateExperiment => tracking::create_experiment(ledger, caller, body),
         E::SetExperimentTag => tracking::set_experiment_tag(ledger, caller, body),
+        E::SearchExperiments => tracking::search_experiments(ledger.views(), body),
         E::CreateRun => tracking::create_run(ledger, caller, body),
         E::UpdateRun => tracking::update_run(ledger, caller, body),
         E::GetRun => tracking::get_run(ledger.views(), body),

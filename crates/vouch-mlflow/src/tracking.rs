@@ -204,6 +204,65 @@ pub fn create_experiment(ledger: &mut Ledger, caller: &Caller, body: Value) -> R
     Ok(json!({ "experiment_id": name.token() }))
 }
 
+/// `POST experiments/search`: every experiment (`Default` included) whose name and tags
+/// match the filter (the registered-model grammar: `name LIKE 'churn%'`, `tags.team =
+/// 'risk'`), by name.
+pub fn search_experiments(views: &Views, body: Value) -> Result<Value> {
+    #[derive(Deserialize)]
+    struct Req {
+        #[serde(default)]
+        filter: Option<String>,
+        #[serde(default)]
+        max_results: Option<Value>,
+        #[serde(default)]
+        page_token: Option<String>,
+    }
+    let req: Req = parse(body)?;
+    let filter = crate::filter::ModelFilter::parse(req.filter.as_deref().unwrap_or(""))
+        .map_err(|e| MlflowError::invalid(e.to_string()))?;
+    let mut names: Vec<String> = views
+        .experiments()
+        .map_err(|e| views_error(&e))?
+        .into_iter()
+        .map(|d| d.name.to_string())
+        .collect();
+    if !names.iter().any(|n| n == DEFAULT_EXPERIMENT) {
+        names.push(DEFAULT_EXPERIMENT.to_owned());
+    }
+    names.sort();
+    let mut found = Vec::new();
+    for name in names {
+        let Some(experiment) = experiment_json(views, &name)? else {
+            continue;
+        };
+        let tags: BTreeMap<&str, &str> = experiment["tags"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| Some((t["key"].as_str()?, t["value"].as_str()?)))
+            .collect();
+        let facts = crate::filter::ModelFacts { name: &name, tags };
+        if filter.matches(&facts) {
+            found.push(experiment);
+        }
+    }
+    let max = match &req.max_results {
+        None => 1000,
+        Some(v) => crate::wire::lenient_i64(v)
+            .and_then(|n| usize::try_from(n).ok())
+            .filter(|&n| n > 0)
+            .ok_or_else(|| MlflowError::invalid("max_results must be a positive number"))?,
+    };
+    let offset = page(req.page_token.as_deref())?;
+    let total = found.len();
+    let experiments: Vec<Value> = found.into_iter().skip(offset).take(max).collect();
+    let mut out = json!({ "experiments": experiments });
+    if offset + max < total {
+        out["next_page_token"] = json!((offset + max).to_string());
+    }
+    Ok(out)
+}
+
 /// `POST experiments/set-experiment-tag`.
 pub fn set_experiment_tag(ledger: &mut Ledger, caller: &Caller, body: Value) -> Result<Value> {
     #[derive(Deserialize)]

@@ -540,13 +540,22 @@ async fn bundle(
 
 /// With tokens configured, every request needs a bearer token with the route's scope:
 /// `write` to post, `read` for the rest.
-async fn authorize(
-    State(state): State<Arc<AppState>>,
-    request: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
+async fn authorize(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
     let Some(tokens) = &state.tokens else {
-        return Ok(next.run(request).await);
+        return next.run(request).await;
+    };
+    let path = request.uri().path();
+    // MLflow's client reads MLflow's error shape; Vouch's API answers in its own.
+    let refuse = |status: StatusCode, message: String| {
+        if mlflow::scope(request.method(), path).is_some() {
+            mlflow::refusal(status, message)
+        } else {
+            ApiError {
+                status: Some(status),
+                ..ApiError::new(Failure::NoPermission, message)
+            }
+            .into_response()
+        }
     };
     let presented = request
         .headers()
@@ -554,30 +563,38 @@ async fn authorize(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     let Some(entry) = presented.and_then(|p| tokens.find(p)) else {
-        return Err(ApiError {
-            status: Some(StatusCode::UNAUTHORIZED),
-            ..ApiError::new(Failure::NoPermission, "a bearer token is required")
-        });
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "a bearer token is required (MLflow clients: set MLFLOW_TRACKING_TOKEN)".to_owned(),
+        );
     };
-    let needed = if let Some(scope) = mlflow::scope(request.method(), request.uri().path()) {
-        scope
-    } else if request.method() == Method::GET || request.method() == Method::HEAD {
-        Scope::Read
-    } else if request.uri().path() == "/api/v1/promote" {
-        Scope::Promote
-    } else {
-        Scope::Write
-    };
+    let needed = needed_scope(request.method(), path);
     if !entry.scopes.contains(&needed) {
-        return Err(ApiError::new(
-            Failure::NoPermission,
+        return refuse(
+            StatusCode::FORBIDDEN,
             format!("token `{}` lacks the `{needed:?}` scope", entry.name).to_lowercase(),
-        ));
+        );
     }
     tracing::debug!(actor = %entry.name, "authorized");
     let mut request = request;
     request.extensions_mut().insert(Actor(entry.name.clone()));
-    Ok(next.run(request).await)
+    next.run(request).await
+}
+
+/// The scope a request needs: the one place that decides it. Reads need `read` (also
+/// the POSTs that only read: MLflow's searches, replay, gate), recording a decision with
+/// the server's key `promote`, anything else `write`.
+fn needed_scope(method: &Method, path: &str) -> Scope {
+    const READING_POSTS: [&str; 2] = ["/api/v1/replay", "/api/v1/gate"];
+    if let Some(scope) = mlflow::scope(method, path) {
+        scope
+    } else if method == Method::GET || method == Method::HEAD || READING_POSTS.contains(&path) {
+        Scope::Read
+    } else if path == "/api/v1/promote" || path.ends_with("/enact") {
+        Scope::Promote
+    } else {
+        Scope::Write
+    }
 }
 
 fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {

@@ -261,6 +261,21 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         )
 }
 
+/// A refusal of an MLflow request before it reached its endpoint (no token, a token
+/// without the scope), in MLflow's error shape.
+pub(crate) fn refusal(status: StatusCode, message: String) -> Response {
+    let code = if status == StatusCode::UNAUTHORIZED {
+        "UNAUTHENTICATED"
+    } else {
+        "PERMISSION_DENIED"
+    };
+    (
+        status,
+        Json(json!({"error_code": code, "message": message})),
+    )
+        .into_response()
+}
+
 /// The scope a request to an MLflow path needs, if it is one: reads (searches are
 /// POSTs) need `read`, writes `write`, an alias move `promote`.
 pub(crate) fn scope(method: &Method, path: &str) -> Option<crate::Scope> {
