@@ -75,8 +75,19 @@ fn client(server: &Server, script: &str, args: &[&str]) -> serde_json::Value {
 
 #[test]
 fn an_mlflow_training_script_logs_into_vouch_unchanged() {
-    let ledger = TestLedger::new();
-    let server = Server::start(&ledger, &[]);
+    training_script_logs_into(&TestLedger::new());
+}
+
+/// The same script on a ledger whose log is a JetStream stream: the served directory's
+/// follower and the server share the ledger.
+#[test]
+fn over_nats_an_mlflow_training_script_logs_into_vouch_unchanged() {
+    let nats = vouch_test_nats::NatsServer::start();
+    training_script_logs_into(&TestLedger::nats(&nats.url()));
+}
+
+fn training_script_logs_into(ledger: &TestLedger) {
+    let server = Server::start(ledger, &["--poll-ms", "20"]);
     let downloads = ledger.tmp.path().join("downloads");
     let seen = client(&server, "train.py", &[downloads.to_str().unwrap()]);
 
