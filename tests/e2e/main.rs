@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `vouch` binary against real ledgers in temp directories.
 
 mod cli;
+mod client;
 mod crash;
 mod damage;
 mod diagnose;
@@ -8,6 +9,7 @@ mod edges;
 mod history;
 mod http;
 mod mlflow;
+mod mlflow_edges;
 mod nats;
 mod nats_serve;
 mod release;

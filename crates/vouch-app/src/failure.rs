@@ -75,6 +75,47 @@ impl Failure {
     }
 }
 
+impl Failure {
+    /// The failure a stable name ([`Failure::name`]) stands for: its inverse, for a client
+    /// reading a server's `{"error", "kind"}`. `not_found` is [`Failure::Unknown`]: over
+    /// HTTP what a request names is the resource, and a run, model or decision the ledger
+    /// does not hold is bad input to the CLI (65), as the local command says.
+    pub fn from_name(name: &str) -> Option<Failure> {
+        Some(match name {
+            "verification_failed" => Failure::Verify,
+            "usage" => Failure::Usage,
+            "bad_input" => Failure::BadInput,
+            "not_found" => Failure::Unknown,
+            "busy" => Failure::Busy,
+            "unavailable" => Failure::Unavailable,
+            "configuration" => Failure::Config,
+            "permission_denied" => Failure::NoPermission,
+            "internal" => Failure::Internal,
+            "io" => Failure::Io,
+            _ => return None,
+        })
+    }
+
+    /// The failure a server's error answer is, from its status and, when it names one,
+    /// its kind: a refused token (401, 403) is [`Failure::NoPermission`] whatever the
+    /// body says; a known kind is itself; otherwise 404 is [`Failure::Unknown`], any
+    /// other 4xx bad input, 503 unavailable, and any other status internal.
+    pub fn from_http(status: u16, kind: Option<&str>) -> Failure {
+        if status == 401 || status == 403 {
+            return Failure::NoPermission;
+        }
+        if let Some(failure) = kind.and_then(Failure::from_name) {
+            return failure;
+        }
+        match status {
+            404 => Failure::Unknown,
+            400..=499 => Failure::BadInput,
+            503 => Failure::Unavailable,
+            _ => Failure::Internal,
+        }
+    }
+}
+
 /// The failure an error opening a ledger is.
 pub fn open_failure(e: &vouch_ledger::OpenError) -> Failure {
     use vouch_ledger::OpenError as E;
@@ -319,6 +360,39 @@ mod tests {
             "unknown run `r1`: the ledger has no events for it"
         );
         assert_eq!(runs_failure(&RunsError::TooFewRuns(1)), Failure::BadInput);
+    }
+
+    #[test]
+    fn every_name_reads_back_and_a_server_answer_is_classified() {
+        use Failure as F;
+        let all = [
+            F::Verify,
+            F::Usage,
+            F::BadInput,
+            F::Unknown,
+            F::NotFound,
+            F::Busy,
+            F::Unavailable,
+            F::Config,
+            F::NoPermission,
+            F::Internal,
+            F::Io,
+        ];
+        for f in all {
+            let back = Failure::from_name(f.name()).unwrap();
+            assert_eq!(back.name(), f.name());
+            assert_eq!(
+                Failure::from_http(f.http_status(), Some(f.name())).name(),
+                f.name()
+            );
+        }
+        assert_eq!(Failure::from_name("not_found"), Some(F::Unknown));
+        assert_eq!(Failure::from_name("nonsense"), None);
+        assert_eq!(Failure::from_http(401, Some("bad_input")), F::NoPermission);
+        assert_eq!(Failure::from_http(404, None).code(), 65);
+        assert_eq!(Failure::from_http(413, None), F::BadInput);
+        assert_eq!(Failure::from_http(502, None).code(), 70);
+        assert_eq!(Failure::from_http(503, None).code(), 69);
     }
 
     #[test]

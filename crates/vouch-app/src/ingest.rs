@@ -40,10 +40,24 @@ pub struct IngestRequest {
     pub batch: usize,
     /// The time lines are checked against (data dated in the future is refused).
     pub clock: Clock,
+    /// Whether the report lists where each event is stored ([`IngestReport::stored`]):
+    /// a client writing one event (`vouch --server … log metric`) prints its position.
+    pub positions: bool,
+}
+
+/// Where a valid line's event is in the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StoredLine {
+    /// The line, from 1.
+    pub line: u64,
+    /// The event's log position.
+    pub position: u64,
+    /// Whether it was already there (the same id and content).
+    pub duplicate: bool,
 }
 
 /// A line that was not stored, and why.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BadLine {
     /// Its number, from 1.
     pub line: u64,
@@ -52,7 +66,7 @@ pub struct BadLine {
 }
 
 /// What an ingest did with every line.
-#[derive(Debug, Default, Clone, serde::Serialize)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub struct IngestReport {
     /// Lines read.
     pub lines: u64,
@@ -66,6 +80,10 @@ pub struct IngestReport {
     pub bad: u64,
     /// Every line not stored, in line order.
     pub bad_lines: Vec<BadLine>,
+    /// Where each stored event is, in line order, when the request asked
+    /// ([`IngestRequest::positions`]); absent from the JSON otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stored: Vec<StoredLine>,
 }
 
 /// How far an ingest is, for a progress display.
@@ -123,6 +141,7 @@ pub fn ingest(
     progress: &mut dyn FnMut(IngestProgress),
 ) -> Result<IngestReport, IngestError> {
     let mut report = IngestReport::default();
+    let positions = request.positions;
     let (bad_tx, bad_rx) = mpsc::channel::<BadLine>();
     let (tx, rx) = mpsc::sync_channel::<Chunk>(BATCHES_IN_FLIGHT);
     // Not a scoped thread: when appending fails, the command must end (and release the
@@ -133,6 +152,7 @@ pub fn ingest(
             input,
             batch,
             clock,
+            positions: _,
         } = request;
         std::thread::spawn(move || read_events(input, batch.max(1), clock, &tx, &bad_tx))
     };
@@ -150,7 +170,19 @@ pub fn ingest(
             } => {
                 let results = append(ledger, &events, &lines, &bad_tx)?;
                 let mut batch_end = Position::ZERO;
-                for result in results.into_iter().flatten() {
+                for (result, &line) in results.iter().zip(&lines) {
+                    let Some(result) = *result else { continue };
+                    if positions {
+                        let (position, duplicate) = match result {
+                            Appended::New(p) => (p, false),
+                            Appended::Duplicate(p) => (p, true),
+                        };
+                        report.stored.push(StoredLine {
+                            line,
+                            position: position.get(),
+                            duplicate,
+                        });
+                    }
                     match result {
                         Appended::New(p) => {
                             report.appended += 1;

@@ -21,6 +21,34 @@ pub struct Evaluated {
     pub gated: Gated,
 }
 
+impl Evaluated {
+    /// What `vouch gate --json` prints and `POST /api/v1/gate` answers.
+    pub fn gate_report(&self) -> serde_json::Value {
+        serde_json::json!({
+            "model": self.model,
+            "policy": {
+                "version": self.policy.version(),
+                "digest": vouch_event::Digest::of(self.text.as_bytes()),
+            },
+            "run": self.gated.candidate.run,
+            "baseline": self.gated.baseline.as_ref().map(|b| &b.run),
+            "gates": self.gated.evaluation.gates,
+            "reviews": self.gated.evaluation.reviews,
+            "outcome": self.gated.evaluation.outcome.as_str(),
+        })
+    }
+}
+
+/// The exit code of a gate's or a promotion's outcome as `--json` names it (`promoted`
+/// 0, `rejected` 1, `needs_review` 2), for a client reading a server's answer.
+pub fn outcome_code(name: &str) -> Option<u8> {
+    use vouch_policy::Outcome as O;
+    [O::Promote, O::Reject, O::NeedsReview]
+        .into_iter()
+        .find(|o| o.as_str() == name)
+        .map(O::exit_code)
+}
+
 /// A recorded decision and the evaluation it signed.
 pub struct Promoted {
     /// What was signed: the evaluation made inside the recording transaction.

@@ -51,6 +51,11 @@ pub struct Global {
         value_name = "NAME"
     )]
     pub producer: String,
+    /// Run the command against a running `vouch serve --http` at this URL
+    /// (http://HOST:PORT) instead of a ledger directory. A bearer token comes from
+    /// VOUCH_TOKEN. Keys stay here: reviews and deployments are signed locally.
+    #[arg(long, global = true, env = "VOUCH_SERVER", value_name = "URL")]
+    pub server: Option<String>,
     #[command(flatten)]
     pub nats: NatsArgs,
 }
@@ -385,9 +390,10 @@ pub struct GateArgs {
 pub struct PromoteArgs {
     #[command(flatten)]
     pub gate: GateArgs,
-    /// The private key file that signs the decision.
+    /// The private key file that signs the decision (required; with --server the server
+    /// signs with its own release key, so it is refused).
     #[arg(long)]
-    pub key: PathBuf,
+    pub key: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -413,9 +419,10 @@ pub struct EnactArgs {
     /// The decision that needed review.
     #[arg(long)]
     pub decision: String,
-    /// The release key (trusted as a signer) that signs the enacting decision.
+    /// The release key (trusted as a signer) that signs the enacting decision (required;
+    /// with --server the server signs with its own release key, so it is refused).
     #[arg(long)]
-    pub key: PathBuf,
+    pub key: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -43,6 +43,33 @@ fn artifact(text: &str) -> CliResult<Digest> {
 }
 
 pub fn log_live(ctx: &Context, args: &LogLiveArgs) -> CliResult<()> {
+    let (model, artifact, event) = build_live(ctx, args)?;
+    let mut ledger = ctx.open_caught_up()?;
+    if ledger
+        .views()
+        .model(&model)?
+        .is_none_or(|m| m.decisions.is_empty())
+    {
+        return Err(unknown_model(&model));
+    }
+    let result = crate::evidence::append_one(&mut ledger, event)?;
+    report_live(ctx, &model, &artifact, result);
+    Ok(())
+}
+
+/// A live observation of a model with no decisions: nothing of it is deployed.
+pub fn unknown_model(model: &vouch_event::ModelName) -> CliError {
+    bad_input(format!(
+        "unknown model `{model}`: it has no decisions in this ledger, so nothing of it is deployed to observe"
+    ))
+}
+
+/// The event of `log live` (the artifact hashed here, where the file is): the model, the
+/// artifact and the event.
+pub fn build_live(
+    ctx: &Context,
+    args: &LogLiveArgs,
+) -> CliResult<(vouch_event::ModelName, Digest, Event)> {
     let model = parse_model(&args.model)?;
     check_env(&args.env)?;
     let window_start = parse_time(&args.window_start, "--window-start", DayEnd::Start)?;
@@ -82,17 +109,16 @@ pub fn log_live(ctx: &Context, args: &LogLiveArgs) -> CliResult<()> {
         }),
     };
     check_flags(&event, now)?;
-    let mut ledger = ctx.open_caught_up()?;
-    if ledger
-        .views()
-        .model(&model)?
-        .is_none_or(|m| m.decisions.is_empty())
-    {
-        return Err(bad_input(format!(
-            "unknown model `{model}`: it has no decisions in this ledger, so nothing of it is deployed to observe"
-        )));
-    }
-    let result = crate::evidence::append_one(&mut ledger, event)?;
+    Ok((model, artifact, event))
+}
+
+/// Prints where a live observation is.
+pub fn report_live(
+    ctx: &Context,
+    model: &vouch_event::ModelName,
+    artifact: &Digest,
+    result: Appended,
+) {
     let (position, duplicate) = match result {
         Appended::New(p) => (p, false),
         Appended::Duplicate(p) => (p, true),
@@ -106,7 +132,6 @@ pub fn log_live(ctx: &Context, args: &LogLiveArgs) -> CliResult<()> {
     } else {
         say!("recorded at position {position}");
     }
-    Ok(())
 }
 
 pub fn diagnose(ctx: &Context, args: &DiagnoseArgs) -> CliResult<()> {

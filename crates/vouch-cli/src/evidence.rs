@@ -43,13 +43,83 @@ pub fn init(ctx: &Context, args: &InitArgs) -> CliResult<()> {
     Ok(())
 }
 
+/// An event a `run` or `log` command built from its flags, before it is appended: the
+/// same whether it goes to a ledger directory or to a server (`vouch --server`).
+pub struct Built {
+    /// The run it concerns.
+    pub run: RunId,
+    /// The event.
+    pub event: Event,
+    /// The digest of the file it records (artifacts and datasets), printed as the answer.
+    pub digest: Option<Digest>,
+    /// What it does.
+    pub what: Write,
+}
+
+/// What a built event does, which decides the checks before it and the report after it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Write {
+    /// `run start`: needs no run before it; prints the run id.
+    Start,
+    /// `run finish` and `log …`: the run must exist.
+    ToRun,
+}
+
+/// Where built events go: a ledger directory, or a server.
+pub trait Store {
+    /// Fails with a clear message when the ledger has never heard of `run`.
+    fn require_run(&mut self, run: &RunId) -> CliResult<()>;
+    /// Appends one event (a retry is a duplicate; other content under its id, 65).
+    fn append_one(&mut self, event: Event) -> CliResult<Appended>;
+}
+
+impl Store for Ledger {
+    fn require_run(&mut self, run: &RunId) -> CliResult<()> {
+        require_run(self, run)
+    }
+
+    fn append_one(&mut self, event: Event) -> CliResult<Appended> {
+        append_one(self, event)
+    }
+}
+
 pub fn run(ctx: &Context, command: RunCommand) -> CliResult<()> {
+    let built = build_run(ctx, &command)?;
+    write(ctx, &mut ctx.open()?, built)
+}
+
+/// Appends a built event to `store` and reports it.
+pub fn write(ctx: &Context, store: &mut dyn Store, built: Built) -> CliResult<()> {
+    let Built {
+        run,
+        event,
+        digest,
+        what,
+    } = built;
+    if what == Write::ToRun {
+        store.require_run(&run)?;
+    }
+    let result = store.append_one(event)?;
+    if what == Write::Start && !ctx.global.json {
+        if let Appended::Duplicate(p) = result {
+            tracing::warn!(
+                position = p.get(),
+                "run {run} was already started; nothing written"
+            );
+        }
+        say!("{run}");
+        return Ok(());
+    }
+    report(ctx, &run, result, digest.as_ref());
+    Ok(())
+}
+
+/// The event of `run start` or `run finish`.
+pub fn build_run(ctx: &Context, command: &RunCommand) -> CliResult<Built> {
     match command {
-        RunCommand::Start(args) => start(ctx, &args),
+        RunCommand::Start(args) => start(ctx, args),
         RunCommand::Finish(args) => {
             let run = parse_run(&args.run, "--run")?;
-            let mut ledger = ctx.open()?;
-            require_run(&mut ledger, &run)?;
             let status = match args.status {
                 StatusArg::Ok => RunStatus::Ok,
                 StatusArg::Failed => RunStatus::Failed,
@@ -63,14 +133,17 @@ pub fn run(ctx: &Context, command: RunCommand) -> CliResult<()> {
                 &run,
                 Body::RunFinished(RunFinished { status }),
             )?;
-            let result = append_one(&mut ledger, event)?;
-            report(ctx, &run, result, None);
-            Ok(())
+            Ok(Built {
+                run,
+                event,
+                digest: None,
+                what: Write::ToRun,
+            })
         }
     }
 }
 
-fn start(ctx: &Context, args: &RunStartArgs) -> CliResult<()> {
+fn start(ctx: &Context, args: &RunStartArgs) -> CliResult<Built> {
     let run = match (&args.run_id, &args.event_id) {
         (Some(id), _) => {
             RunId::new(id.as_str()).map_err(|e| bad_input(format!("--run-id: {e}")))?
@@ -126,20 +199,12 @@ fn start(ctx: &Context, args: &RunStartArgs) -> CliResult<()> {
         .clone()
         .unwrap_or_else(|| format!("{run}:started"));
     let event = ctx.event(id, &run, body)?;
-    let mut ledger = ctx.open()?;
-    let result = append_one(&mut ledger, event)?;
-    if ctx.global.json {
-        report(ctx, &run, result, None);
-    } else {
-        if let Appended::Duplicate(p) = result {
-            tracing::warn!(
-                position = p.get(),
-                "run {run} was already started; nothing written"
-            );
-        }
-        say!("{run}");
-    }
-    Ok(())
+    Ok(Built {
+        run,
+        event,
+        digest: None,
+        what: Write::Start,
+    })
 }
 
 /// `git rev-parse HEAD` and `git status --porcelain` in the current directory; nothing
@@ -234,8 +299,17 @@ pub fn metric_pairs(pairs: &[String]) -> CliResult<BTreeMap<Name, f64>> {
 }
 
 pub fn log(ctx: &Context, command: LogCommand) -> CliResult<()> {
+    if let LogCommand::Live(args) = &command {
+        return crate::diagnose::log_live(ctx, args);
+    }
+    let built = build_log(ctx, command)?;
+    write(ctx, &mut ctx.open()?, built)
+}
+
+/// The event of `log param|metric|artifact|dataset` (files hashed here, where they are).
+pub fn build_log(ctx: &Context, command: LogCommand) -> CliResult<Built> {
     let (target, what, body, digest) = match command {
-        LogCommand::Live(args) => return crate::diagnose::log_live(ctx, &args),
+        LogCommand::Live(_) => unreachable!("`log live` concerns a model: see diagnose.rs"),
         LogCommand::Param { target, pairs } => {
             let mut params = BTreeMap::new();
             for pair in &pairs {
@@ -338,11 +412,12 @@ pub fn log(ctx: &Context, command: LogCommand) -> CliResult<()> {
     };
     let run = parse_run(&target.run, "--run")?;
     let event = ctx.event(event_id(target.event_id.as_deref(), &run, what), &run, body)?;
-    let mut ledger = ctx.open()?;
-    require_run(&mut ledger, &run)?;
-    let result = append_one(&mut ledger, event)?;
-    report(ctx, &run, result, digest.as_ref());
-    Ok(())
+    Ok(Built {
+        run,
+        event,
+        digest,
+        what: Write::ToRun,
+    })
 }
 
 fn name_or_file_name(name: Option<String>, path: &Path) -> CliResult<String> {

@@ -48,6 +48,7 @@ pub fn ingest(ctx: &Context, args: &IngestArgs) -> CliResult<()> {
         input,
         batch: args.batch as usize,
         clock: now,
+        positions: false,
     };
     let report = vouch_app::ingest::ingest(&mut ledger, request, &mut |step| match step {
         IngestProgress::Read(bytes) => reading.set(bytes),
@@ -55,7 +56,12 @@ pub fn ingest(ctx: &Context, args: &IngestArgs) -> CliResult<()> {
         IngestProgress::Projecting(at, end) => projecting.update(at.get(), end.get()),
     })?;
     projecting.finish();
-    print_report(ctx, &report);
+    finish(ctx, &report)
+}
+
+/// Prints an ingest's report, and fails (65) when a line was not stored.
+pub fn finish(ctx: &Context, report: &IngestReport) -> CliResult<()> {
+    print_report(ctx, report);
     if report.bad > 0 {
         return Err(CliError {
             failure: Failure::BadInput,

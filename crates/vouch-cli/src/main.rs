@@ -9,10 +9,12 @@ mod demo;
 mod diagnose;
 mod evidence;
 mod exit;
+mod http;
 mod ingest;
 mod output;
 mod query;
 mod release;
+mod remote;
 mod replay;
 mod serve;
 
@@ -101,6 +103,9 @@ fn init_tracing() {
 
 fn run(cli: Cli) -> CliResult<u8> {
     let ctx = Context::new(cli.global)?;
+    if let Some(url) = ctx.global.server.clone() {
+        return remote::run(&ctx, &url, cli.command);
+    }
     match cli.command {
         Command::Init(args) => evidence::init(&ctx, &args),
         Command::Serve(args) => serve::serve(&ctx, &args),

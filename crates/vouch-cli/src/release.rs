@@ -38,10 +38,10 @@ const KEY_FILE: FileKind = FileKind::new("key file", 64 << 10);
 /// A policy: at most what a `policy_published` event holds.
 const POLICY_FILE: FileKind = FileKind::new("policy", vouch_event::MAX_POLICY_BYTES as u64);
 /// An audit bundle, capped where the format is defined.
-const BUNDLE_FILE: FileKind = FileKind::new("audit bundle", vouch_ledger::MAX_BUNDLE_BYTES);
+pub const BUNDLE_FILE: FileKind = FileKind::new("audit bundle", vouch_ledger::MAX_BUNDLE_BYTES);
 
 /// Reads a file the user named (key, policy, bundle) by `vouch_files`' rules.
-fn read_text(path: &Path, kind: FileKind) -> CliResult<String> {
+pub fn read_text(path: &Path, kind: FileKind) -> CliResult<String> {
     vouch_files::read_to_string(path, kind).map_err(|e| {
         CliError::new(
             crate::exit::user_file_failure(&e),
@@ -334,15 +334,7 @@ pub fn gate(ctx: &Context, args: &GateCommandArgs) -> CliResult<u8> {
     let at = At::open(ctx, args.as_of.as_deref())?;
     let e = evaluate_on(at.views(), &args.gate, at.now())?;
     if ctx.global.json {
-        output::json(&serde_json::json!({
-            "model": e.model,
-            "policy": { "version": e.policy.version(), "digest": Digest::of(e.text.as_bytes()) },
-            "run": e.gated.candidate.run,
-            "baseline": e.gated.baseline.as_ref().map(|b| &b.run),
-            "gates": e.gated.evaluation.gates,
-            "reviews": e.gated.evaluation.reviews,
-            "outcome": e.gated.evaluation.outcome.as_str(),
-        }));
+        output::json(&e.gate_report());
     } else {
         print_evaluation(&e);
         say!("outcome: {}", e.gated.evaluation.outcome.as_str());
@@ -365,7 +357,13 @@ pub fn promote_on(
 }
 
 pub fn promote(ctx: &Context, args: &PromoteArgs) -> CliResult<u8> {
-    let key = load_key(&args.key)?;
+    let Some(key) = &args.key else {
+        return Err(CliError::new(
+            Failure::Usage,
+            anyhow::anyhow!("promote needs --key FILE: the release key that signs the decision"),
+        ));
+    };
+    let key = load_key(key)?;
     let mut ledger = ctx.open_caught_up()?;
     let Promoted {
         evaluated: e,
@@ -399,7 +397,17 @@ pub fn review(ctx: &Context, command: ReviewCommand) -> CliResult<()> {
     let (args, verdict) = match &command {
         ReviewCommand::Approve(a) => (a, ReviewVerdict::Approve),
         ReviewCommand::Reject(a) => (a, ReviewVerdict::Reject),
-        ReviewCommand::Enact(a) => return enact(ctx, &a.decision, &a.key),
+        ReviewCommand::Enact(a) => {
+            let Some(key) = &a.key else {
+                return Err(CliError::new(
+                    Failure::Usage,
+                    anyhow::anyhow!(
+                        "review enact needs --key FILE: the release key that signs the enacting decision"
+                    ),
+                ));
+            };
+            return enact(ctx, &a.decision, key);
+        }
     };
     if args.reason.trim().is_empty() {
         return Err(bad_input("--reason must say why"));
@@ -424,54 +432,87 @@ pub fn review(ctx: &Context, command: ReviewCommand) -> CliResult<()> {
         (Some(release), true) => Some(ledger.enact_review(&target.hash.hex(), release, now())?),
         _ => None,
     };
+    print_review(
+        ctx,
+        &ReviewShown {
+            review,
+            position,
+            decision: target.hash,
+            index: target.index,
+            state,
+            enacted: enacted.map(|(outcome, r)| (outcome.as_str().to_owned(), r.hash, r.index)),
+        },
+    );
+    Ok(())
+}
+
+/// A review recorded, as `review approve|reject` reports it.
+pub struct ReviewShown {
+    /// The review's hash and position.
+    pub review: Digest,
+    pub position: u64,
+    /// The decision reviewed, and its chain index.
+    pub decision: Digest,
+    pub index: u64,
+    /// Where its reviews stand.
+    pub state: vouch_ledger::ReviewState,
+    /// The enacting decision, when a release key enacted it at once: outcome, hash, index.
+    pub enacted: Option<(String, Digest, u64)>,
+}
+
+pub fn print_review(ctx: &Context, r: &ReviewShown) {
+    let state = &r.state;
+    let decided = state.rejected || state.approvals >= state.required;
     if ctx.global.json {
         output::json(&serde_json::json!({
-            "review": review, "position": position, "decision": target.hash,
+            "review": r.review, "position": r.position, "decision": r.decision,
             "approvals": state.approvals, "required": state.required, "rejected": state.rejected,
-            "enacted": enacted.as_ref().map(|(outcome, r)| serde_json::json!({
-                "decision": r.hash, "index": r.index, "outcome": outcome.as_str(),
+            "enacted": r.enacted.as_ref().map(|(outcome, hash, index)| serde_json::json!({
+                "decision": hash, "index": index, "outcome": outcome,
             })),
         }));
     } else {
-        say!("review {} recorded", review.hex());
-        match &enacted {
-            Some((outcome, r)) => say!(
+        say!("review {} recorded", r.review.hex());
+        match &r.enacted {
+            Some((outcome, hash, index)) => say!(
                 "decision {} (chain index {}): {}",
-                r.hash.hex(),
-                r.index,
-                outcome.as_str()
+                hash.hex(),
+                index,
+                outcome
             ),
             None if decided => say!(
                 "the reviews decide decision {}: a release key enacts it with `vouch review enact --decision {} --key RELEASE.key`",
-                target.index,
-                &target.hash.hex()[..12]
+                r.index,
+                &r.decision.hex()[..12]
             ),
             None => say!(
                 "decision {} has {} of {} approvals; waiting for more reviewers",
-                target.index, state.approvals, state.required
+                r.index, state.approvals, state.required
             ),
         }
     }
-    Ok(())
 }
 
 fn enact(ctx: &Context, decision: &str, key: &Path) -> CliResult<()> {
     let key = load_key(key)?;
     let mut ledger = ctx.open_caught_up()?;
     let (outcome, recorded) = ledger.enact_review(decision, &key, now())?;
+    print_enacted(ctx, outcome.as_str(), &recorded.hash, recorded.index);
+    Ok(())
+}
+
+/// An enacting decision, as `review enact` reports it.
+pub fn print_enacted(ctx: &Context, outcome: &str, hash: &Digest, index: u64) {
     if ctx.global.json {
-        output::json(
-            &serde_json::json!({ "decision": recorded.hash, "index": recorded.index, "outcome": outcome.as_str() }),
-        );
+        output::json(&serde_json::json!({ "decision": hash, "index": index, "outcome": outcome }));
     } else {
         say!(
             "decision {} (chain index {}): {}",
-            recorded.hash.hex(),
-            recorded.index,
-            outcome.as_str()
+            hash.hex(),
+            index,
+            outcome
         );
     }
-    Ok(())
 }
 
 pub fn reviews(ctx: &Context, args: &ReviewsArgs) -> CliResult<()> {
@@ -528,7 +569,7 @@ pub fn reviews(ctx: &Context, args: &ReviewsArgs) -> CliResult<()> {
     Ok(())
 }
 
-fn artifact_digest(path: Option<&Path>, digest: Option<&str>) -> CliResult<Digest> {
+pub fn artifact_digest(path: Option<&Path>, digest: Option<&str>) -> CliResult<Digest> {
     match (path, digest) {
         (_, Some(d)) => Digest::parse(d).map_err(|e| bad_input(format!("--digest: {e}"))),
         (Some(path), None) => crate::evidence::hash_file(path, false).map(|(d, _, _)| d),
@@ -545,7 +586,9 @@ pub fn check_env(env: &str) -> CliResult<()> {
     Ok(())
 }
 
-pub fn deploy(ctx: &Context, args: &DeployArgs) -> CliResult<()> {
+/// What `deploy` is asked: the model, the artifact's digest (a file hashed here) and the
+/// reason of a forced deployment.
+pub fn deploy_request(args: &DeployArgs) -> CliResult<(ModelName, Digest, Option<&str>)> {
     let model = parse_model(&args.model)?;
     check_env(&args.env)?;
     let digest = artifact_digest(args.artifact.as_deref(), args.digest.as_deref())?;
@@ -554,30 +597,55 @@ pub fn deploy(ctx: &Context, args: &DeployArgs) -> CliResult<()> {
         (true, _) => return Err(bad_input("--force needs --reason TEXT")),
         (false, _) => None,
     };
+    Ok((model, digest, forced))
+}
+
+pub fn deploy(ctx: &Context, args: &DeployArgs) -> CliResult<()> {
+    let (model, digest, forced) = deploy_request(args)?;
     let key = load_key(&args.key)?;
     let mut ledger = ctx.open_caught_up()?;
     let (position, decision) =
         ledger.record_deployment(&model, &args.env, digest, forced, &key, now())?;
+    let decision = decision.map(|d| (d.hash, d.index));
+    print_deployment(
+        ctx,
+        &model,
+        &args.env,
+        &digest,
+        position,
+        decision,
+        forced.is_some(),
+    );
+    Ok(())
+}
+
+/// A deployment recorded, as `deploy` reports it; `decision` is the promoting one's hash
+/// and chain index.
+pub fn print_deployment(
+    ctx: &Context,
+    model: &ModelName,
+    env: &str,
+    digest: &Digest,
+    position: u64,
+    decision: Option<(Digest, u64)>,
+    forced: bool,
+) {
     if ctx.global.json {
         output::json(&serde_json::json!({
-            "model": model, "env": args.env, "artifact": digest, "position": position,
-            "decision": decision.as_ref().map(|d| d.hash), "forced": forced.is_some(),
+            "model": model, "env": env, "artifact": digest, "position": position,
+            "decision": decision.map(|d| d.0), "forced": forced,
         }));
     } else {
         match &decision {
-            Some(d) => say!(
-                "deployed {digest} to {} (promoted by decision {}, chain index {})",
-                args.env,
-                d.hash.hex(),
-                d.index
+            Some((hash, index)) => say!(
+                "deployed {digest} to {env} (promoted by decision {}, chain index {index})",
+                hash.hex(),
             ),
-            None => say!(
-                "FORCED deployment of {digest} to {} recorded: no decision promoted it",
-                args.env
-            ),
+            None => {
+                say!("FORCED deployment of {digest} to {env} recorded: no decision promoted it")
+            }
         }
     }
-    Ok(())
 }
 
 pub fn print_checks(checks: &[Check]) {

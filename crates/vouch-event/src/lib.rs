@@ -23,11 +23,11 @@ mod wire;
 pub use digest::{Digest, DigestError, DigestWriter};
 pub use ids::{EventId, ExperimentName, IdError, ModelName, Name, Producer, RunId, Segment};
 pub use model::{
-    hex, parse_hex, ArtifactLogged, Body, DatasetBound, DatasetRole, DecisionOutcome,
-    DecisionRecorded, DeploymentRecorded, DeploymentSigned, Environment, Event, GateRecord,
-    GateVerdict, GitInfo, Kind, LiveMetricsObserved, MetricsLogged, ParamsLogged, PolicyPublished,
-    PublicKeyBytes, ReviewLink, ReviewRecorded, ReviewVerdict, RunFinished, RunStarted, RunStatus,
-    SignatureBytes, Subject, MAX_POLICY_BYTES,
+    hex, parse_hex, parse_hex_bytes, ArtifactLogged, Body, DatasetBound, DatasetRole,
+    DecisionOutcome, DecisionRecorded, DeploymentRecorded, DeploymentSigned, Environment, Event,
+    GateRecord, GateVerdict, GitInfo, Kind, LiveMetricsObserved, MetricsLogged, ParamsLogged,
+    PolicyPublished, PublicKeyBytes, ReviewLink, ReviewRecorded, ReviewVerdict, RunFinished,
+    RunStarted, RunStatus, SignatureBytes, Subject, MAX_POLICY_BYTES,
 };
 pub use storage::{
     decode, encode, encode_checked, event_digest, DecodeError, EventTooLarge, BINARY_FORMAT_V1,

@@ -35,11 +35,11 @@ use vouch_views::{CatchUpReport, Counts, ProjectError, Views, ViewsError};
 
 pub use bundle::{verify_bundle, Bundle, BundleRecord, BUNDLE_FORMAT, MAX_BUNDLE_BYTES};
 pub use follow::{follow, FollowOptions, FollowReport};
-pub use lock::{lock_waiters_path, DirLock};
+pub use lock::{lock_waiters_path, others_waiting, DirLock};
 pub use migrate::{MigrateError, MigrateReport};
 pub use release::{
-    chain_key, verify_log, AuditReport, Check, DecisionDraft, Failure, Recorded, ReleaseError,
-    ReviewState, VerifyReport,
+    chain_key, sign_draft, verify_log, AuditReport, Check, DecisionDraft, Failure, Recorded,
+    ReleaseError, ReviewState, VerifyReport,
 };
 pub use trust::{Revocation, Role, Trust, TrustChangeError, TrustError, TrustFile, TrustedKey};
 pub use vouch_log_nats::{NatsError, NatsOptions, DUPLICATE_WINDOW};
@@ -418,7 +418,7 @@ fn holds_foreign_files(dir: &Path) -> Result<bool, OpenError> {
     for entry in entries {
         let entry = entry.map_err(io("reading", dir))?;
         let name = entry.file_name();
-        let ours = ["LOCK", "log", "views", "ledger.json.tmp"];
+        let ours = ["LOCK", "LOCK.waiting", "log", "views", "ledger.json.tmp"];
         if !ours.iter().any(|o| name == *o) {
             return Ok(true);
         }

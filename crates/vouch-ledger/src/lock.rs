@@ -94,6 +94,18 @@ pub fn lock_waiters_path(dir: &Path) -> std::path::PathBuf {
     dir.join("LOCK.waiting")
 }
 
+/// Whether another live process is waiting for the ledger's lock (it left
+/// [`lock_waiters_path`] naming itself). A file left by a process that died is ignored.
+pub fn others_waiting(dir: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(lock_waiters_path(dir)) else {
+        return false;
+    };
+    match text.trim().parse::<u32>() {
+        Ok(pid) => pid != std::process::id() && Path::new(&format!("/proc/{pid}")).exists(),
+        Err(_) => false,
+    }
+}
+
 impl Drop for DirLock {
     fn drop(&mut self) {
         let _ = self.file.set_len(0);

@@ -493,6 +493,10 @@ impl Ledger {
     /// itself: a release identity enacts it ([`Ledger::enact_review`]) once the reviews
     /// decide it. Returns the review's hash and position.
     ///
+    /// Drafting, signing and appending are three steps ([`Ledger::draft_review`],
+    /// [`sign_draft`], [`Ledger::append_signed`]) so that a reviewer on another machine
+    /// (`vouch --server`) signs with a key that never leaves it; this is the three in a row.
+    ///
     /// # Errors
     /// When the key may not review, the decision is unknown, not waiting, already
     /// resolved or already reviewed by this key, the rule book refuses the review, or the
@@ -505,34 +509,79 @@ impl Ledger {
         key: &SigningKey,
         time: Timestamp,
     ) -> Result<(Digest, u64), ReleaseError> {
+        let (draft, _) = self.draft_review(decision, verdict, reason, &key.public(), time)?;
+        self.append_signed(&sign_draft(draft, key)?)
+    }
+
+    /// Drafts the review `signer` would sign: the decision it cites, the reviewer's name
+    /// the trust list gives the key, the verdict, reason and time; unsigned. Returns the
+    /// draft (a `review_recorded` event with a zero signature, for [`sign_draft`]) and the
+    /// decision reviewed.
+    ///
+    /// # Errors
+    /// When the key may not review at `time`, or the decision is unknown, not waiting or
+    /// already resolved.
+    pub fn draft_review(
+        &mut self,
+        decision: &str,
+        verdict: ReviewVerdict,
+        reason: &str,
+        signer: &PublicKeyBytes,
+        time: Timestamp,
+    ) -> Result<(Event, DecisionEntry), ReleaseError> {
         let reviewer = self
             .trust
-            .authorize(&key.public(), Role::Reviewer, time)
+            .authorize(signer, Role::Reviewer, time)
             .map_err(ReleaseError::Violation)?
             .name
             .clone();
         let target = self.find_decision(decision)?;
         pending(&target)?;
-        let mut review = ReviewRecorded {
+        let review = ReviewRecorded {
             decision: target.hash,
             verdict,
             reviewer,
             reason: reason.to_owned(),
             reviewed_at: time,
-            signer: PublicKeyBytes([0; 32]),
+            signer: *signer,
             signature: SignatureBytes([0; 64]),
         };
-        vouch_chain::sign_review(&target.model, &mut review, key);
-        let hash = vouch_chain::review_hash(&target.model, &review);
-        let event = Event {
-            id: EventId::new(format!("review:{}", hash.hex())).expect("valid id"),
+        let draft = release_event(
+            &target.model,
+            "review:draft",
             time,
-            producer: release_producer(),
-            subject: Subject::Model(target.model.clone()),
-            body: Body::ReviewRecorded(Box::new(review)),
+            Body::ReviewRecorded(Box::new(review)),
+        );
+        Ok((draft, target))
+    }
+
+    /// Appends a signed review or deployment (made by [`sign_draft`], here or on the
+    /// signer's machine) once the rule book accepts it on the views caught up to now, as
+    /// the projector will judge it; reports success only once the projector accepted it.
+    /// The one path by which reviews and deployments are written, locally and over HTTP.
+    /// Returns the record's hash and position.
+    ///
+    /// # Errors
+    /// When the event is not a review or deployment about a model, the rule book refuses
+    /// it, the projector quarantined it, or the log fails.
+    pub fn append_signed(&mut self, event: &Event) -> Result<(Digest, u64), ReleaseError> {
+        let Subject::Model(model) = &event.subject else {
+            return Err(ReleaseError::Refused(
+                "a review or deployment must concern a model".into(),
+            ));
         };
-        let key_name = LogKey::new(vouch_rules::model_key(&target.model)).expect("valid key");
-        let record = self.judged_record(&event, key_name)?;
+        let hash = match &event.body {
+            Body::ReviewRecorded(r) => vouch_chain::review_hash(model, r),
+            Body::DeploymentSigned(d) => vouch_chain::deployment_hash(model, d),
+            other => {
+                return Err(ReleaseError::Refused(format!(
+                    "expected a signed review or deployment, not a `{}` event",
+                    other.kind().as_str()
+                )))
+            }
+        };
+        let key = LogKey::new(vouch_rules::model_key(model)).expect("valid key");
+        let record = self.judged_record(event, key)?;
         self.room_to_write()?;
         let appended = self.log().append(record)?;
         let position = appended.position().get();
@@ -663,7 +712,8 @@ impl Ledger {
     /// Records that `artifact` of `model` was deployed to `env`, signed with `key` (a
     /// deployer or release key). Refuses an artifact no accepted decision promoted for
     /// that model, unless `forced` with a reason (recorded as a forced deployment, which
-    /// audit shows); one that awaits review is named as such.
+    /// audit shows); one that awaits review is named as such. Drafting, signing and
+    /// appending in a row, as [`Ledger::record_review`].
     ///
     /// # Errors
     /// When refused, or the log fails.
@@ -677,8 +727,31 @@ impl Ledger {
         key: &SigningKey,
         time: Timestamp,
     ) -> Result<(u64, Option<DecisionEntry>), ReleaseError> {
+        let (draft, promoting) =
+            self.draft_deployment(model, env, artifact, forced, &key.public(), time)?;
+        let (_, position) = self.append_signed(&sign_draft(draft, key)?)?;
+        Ok((position, promoting))
+    }
+
+    /// Drafts the deployment `signer` would sign: citing the latest accepted promotion of
+    /// `artifact` for `model`, or forced with a reason; unsigned. Returns the draft (a
+    /// `deployment_signed` event with a zero signature, for [`sign_draft`]) and the
+    /// promoting decision.
+    ///
+    /// # Errors
+    /// When the key may not deploy at `time`, or the artifact was never promoted (naming
+    /// a pending review when there is one) and the deployment is not forced.
+    pub fn draft_deployment(
+        &mut self,
+        model: &ModelName,
+        env: &str,
+        artifact: Digest,
+        forced: Option<&str>,
+        signer: &PublicKeyBytes,
+        time: Timestamp,
+    ) -> Result<(Event, Option<DecisionEntry>), ReleaseError> {
         self.trust
-            .authorize_deployment(&key.public(), time)
+            .authorize_deployment(signer, time)
             .map_err(ReleaseError::Violation)?;
         let mut promoting = None;
         for index in self.views().promotions(&artifact)?.into_iter().rev() {
@@ -702,32 +775,23 @@ impl Ledger {
                 "artifact {artifact} was never promoted for model {model}; deploy it anyway with --force --reason TEXT (recorded as a forced deployment)"
             )));
         }
-        let mut deployment = DeploymentSigned {
+        let deployment = DeploymentSigned {
             env: env.to_owned(),
             artifact,
             decision: promoting.as_ref().map(|d| d.hash),
             forced: forced.is_some(),
             reason: forced.map(str::to_owned),
             deployed_at: time,
-            signer: PublicKeyBytes([0; 32]),
+            signer: *signer,
             signature: SignatureBytes([0; 64]),
         };
-        vouch_chain::sign_deployment(model, &mut deployment, key);
-        let hash = vouch_chain::deployment_hash(model, &deployment);
-        let event = Event {
-            id: EventId::new(format!("deployment:{}", hash.hex())).expect("valid id"),
+        let draft = release_event(
+            model,
+            "deployment:draft",
             time,
-            producer: release_producer(),
-            subject: Subject::Model(model.clone()),
-            body: Body::DeploymentSigned(Box::new(deployment)),
-        };
-        let log_key = LogKey::new(vouch_rules::model_key(model)).expect("valid key");
-        let record = self.judged_record(&event, log_key)?;
-        self.room_to_write()?;
-        let appended = self.log().append(record)?;
-        let position = appended.position().get();
-        self.accepted(position, &hash)?;
-        Ok((position, promoting))
+            Body::DeploymentSigned(Box::new(deployment)),
+        );
+        Ok((draft, promoting))
     }
 
     /// A decision about `model` concerning `artifact` that waits for review, if any.
@@ -1187,6 +1251,62 @@ impl AuditReport {
             ok,
             detail,
         });
+    }
+}
+
+/// Signs a drafted review or deployment ([`Ledger::draft_review`],
+/// [`Ledger::draft_deployment`]) with `key`, and gives it the envelope the rule book
+/// requires: the event id derived from the signed record's hash, the envelope time equal
+/// to the signed time, the release producer. Runs where the key is: no ledger needed.
+///
+/// # Errors
+/// When `draft` is not a review or deployment about a model, or was drafted for another
+/// key than `key`.
+pub fn sign_draft(draft: Event, key: &SigningKey) -> Result<Event, ReleaseError> {
+    let Subject::Model(model) = &draft.subject else {
+        return Err(ReleaseError::Refused(
+            "a review or deployment must concern a model".into(),
+        ));
+    };
+    let (kind, time, hash, body) = match draft.body {
+        Body::ReviewRecorded(mut r) if r.signer == key.public() => {
+            vouch_chain::sign_review(model, &mut r, key);
+            let hash = vouch_chain::review_hash(model, &r);
+            ("review", r.reviewed_at, hash, Body::ReviewRecorded(r))
+        }
+        Body::DeploymentSigned(mut d) if d.signer == key.public() => {
+            vouch_chain::sign_deployment(model, &mut d, key);
+            let hash = vouch_chain::deployment_hash(model, &d);
+            ("deployment", d.deployed_at, hash, Body::DeploymentSigned(d))
+        }
+        Body::ReviewRecorded(_) | Body::DeploymentSigned(_) => {
+            return Err(ReleaseError::Refused(
+                "the draft names another signer than this key".into(),
+            ))
+        }
+        other => {
+            return Err(ReleaseError::Refused(format!(
+                "expected a review or deployment to sign, not a `{}` event",
+                other.kind().as_str()
+            )))
+        }
+    };
+    Ok(release_event(
+        model,
+        &format!("{kind}:{}", hash.hex()),
+        time,
+        body,
+    ))
+}
+
+/// A release record's event about `model`.
+fn release_event(model: &ModelName, id: &str, time: Timestamp, body: Body) -> Event {
+    Event {
+        id: EventId::new(id).expect("valid id"),
+        time,
+        producer: release_producer(),
+        subject: Subject::Model(model.clone()),
+        body,
     }
 }
 

@@ -188,6 +188,26 @@ pub fn list(views: &Views, path: &ArtifactPath) -> Result<Value> {
     Ok(json!({ "files": files }))
 }
 
+/// Whether a file may be uploaded to `path`: its run or logged model exists and the run
+/// is not deleted. Checked before any byte is stored, and again when the upload is
+/// logged; the one rule for both is here.
+///
+/// # Errors
+/// 404 for an unknown run or model, 400 for a deleted run or a path without a file name.
+pub fn check_target(views: &Views, path: &ArtifactPath) -> Result<()> {
+    if path.rel.is_empty() {
+        return Err(MlflowError::invalid("an upload needs a file name"));
+    }
+    let (doc, _) = locate(views, &path.root)?;
+    if doc.lifecycle == vouch_event::Lifecycle::Deleted {
+        return Err(MlflowError::invalid(format!(
+            "The run {} must be in the 'active' state. Current state is deleted.",
+            doc.run
+        )));
+    }
+    Ok(())
+}
+
 /// Logs an uploaded file, stored as `digest`, at `path`: an `artifact_logged` event on
 /// the run that owns the path. The same content at the same path again is no new fact.
 ///
@@ -200,16 +220,8 @@ pub fn record(
     digest: Digest,
     size: u64,
 ) -> Result<()> {
-    if path.rel.is_empty() {
-        return Err(MlflowError::invalid("an upload needs a file name"));
-    }
+    check_target(ledger.views(), path)?;
     let (doc, prefix) = locate(ledger.views(), &path.root)?;
-    if doc.lifecycle == vouch_event::Lifecycle::Deleted {
-        return Err(MlflowError::invalid(format!(
-            "The run {} must be in the 'active' state. Current state is deleted.",
-            doc.run
-        )));
-    }
     let name = format!("{prefix}{}", path.rel);
     if latest(&doc, "")
         .get(name.as_str())

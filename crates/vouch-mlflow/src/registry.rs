@@ -468,7 +468,8 @@ pub fn set_tag(
     if current.as_deref() == Some(req.value.as_str()) {
         return Ok(json!({}));
     }
-    let prior = current.unwrap_or_default();
+    // The id names the state the change follows: a retry is a duplicate, a change back
+    // and forth a new fact.
     let e = event(
         caller,
         event_id(
@@ -478,7 +479,7 @@ pub fn set_tag(
                 &version.unwrap_or(0).to_le_bytes(),
                 req.key.as_bytes(),
                 req.value.as_bytes(),
-                prior.as_bytes(),
+                &doc.last_position.to_le_bytes(),
             ],
         ),
         caller.now,

@@ -282,22 +282,24 @@ pub fn set_experiment_tag(ledger: &mut Ledger, caller: &Caller, body: Value) -> 
         "experiment tag",
     )?;
     let name = ExperimentName::new(name).map_err(|e| MlflowError::invalid(e.to_string()))?;
-    let current = ledger
+    let doc = ledger
         .views()
         .experiment(&name.token())
-        .map_err(|e| views_error(&e))?
-        .and_then(|d| d.tags.get(&req.key).cloned());
+        .map_err(|e| views_error(&e))?;
+    let current = doc.as_ref().and_then(|d| d.tags.get(&req.key).cloned());
     if current.as_deref() == Some(req.value.as_str()) {
         return Ok(json!({}));
     }
-    let prior = current.unwrap_or_default();
+    // The id names the state the change follows, so a retry is a duplicate and a later
+    // change back and forth is a new fact.
+    let at = doc.map_or(0, |d| d.last_position).to_le_bytes();
     let id = event_id(
         "experiment-tag",
         &[
             name.as_str().as_bytes(),
             req.key.as_bytes(),
             req.value.as_bytes(),
-            prior.as_bytes(),
+            &at,
         ],
     );
     let body = Body::TagsSet(TagsSet {
@@ -693,7 +695,10 @@ fn batch_events(caller: &Caller, doc: &RunDoc, batch: Batch) -> Result<Vec<Event
         .filter(|(k, v)| doc.tags.get(k) != Some(v))
         .collect();
     if !changed.is_empty() {
-        let mut parts: Vec<Vec<u8>> = vec![run.as_bytes().to_vec()];
+        let mut parts: Vec<Vec<u8>> = vec![
+            run.as_bytes().to_vec(),
+            doc.last_position.to_le_bytes().to_vec(),
+        ];
         for (k, v) in &changed {
             parts.push(k.clone().into_bytes());
             parts.push(v.clone().into_bytes());

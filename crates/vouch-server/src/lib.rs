@@ -21,17 +21,24 @@
 //! | `GET /api/v1/runs/{run}?history=METRIC&as_of=T` | read | one run, as `vouch runs show --json` |
 //! | `GET /api/v1/compare?run=A&run=B…&as_of=T` | read | runs side by side, as `vouch compare --json` |
 //! | `GET /api/v1/diagnose?model=M&env=E&tolerance=X&as_of=T` | read | a deployed model's findings, as `vouch diagnose --json` |
-//! | `POST /api/v1/replay` | write | `{"policy", "model", "since", "until", "all"}` (the policy's TOML text): past decisions replayed under it, as `vouch replay --json` |
-//! | `POST /api/v1/events` | write | JSON lines in the body; the ingest report (422 when a line was not stored) |
+//! | `POST /api/v1/replay` | read | `{"policy", "model", "since", "until", "all"}` (the policy's TOML text): past decisions replayed under it, as `vouch replay --json` |
+//! | `POST /api/v1/events?positions=true` | write | JSON lines in the body; the ingest report (422 when a line was not stored); with `positions=true` it lists in `stored` where each event is (`vouch --server`'s writes print it) |
 //! | `GET /api/v1/registry?model=M` | read | models, versions, approvers, deployments, as `vouch registry --json` |
 //! | `GET /api/v1/decisions?model=M&limit=N` | read | the chain, newest last (default 50), as `vouch decisions --json` |
 //! | `POST /api/v1/promote` | promote | `{"model", "run", "policy"}` (the policy's TOML text): evaluated and the signed decision recorded with the server's `--release-key`, as `vouch promote --json` |
+//! | `POST /api/v1/gate` | read | `{"model", "run", "policy", "as_of"}`: the policy evaluated and nothing recorded, as `vouch gate --json` (the outcome is in the answer) |
+//! | `POST /api/v1/reviews/draft` | write | `{"decision", "verdict", "reason", "signer", "at"}`: the unsigned review the ledger's facts give, `{"record": HEX, "decision"}`, for the reviewer to sign locally (see `signed.rs`) |
+//! | `POST /api/v1/reviews` | write | `{"record": HEX}`, a signed review: judged by the rule book and appended, as `vouch review approve --json` (the signature authorizes it) |
+//! | `POST /api/v1/reviews/{decision}/enact` | promote | the reviews enacted with the server's `--release-key`, as `vouch review enact --json` |
+//! | `POST /api/v1/deployments/draft` | write | `{"model", "env", "artifact", "forced", "signer", "at"}`: the unsigned deployment, `{"record": HEX, "decision"}` |
+//! | `POST /api/v1/deployments` | write | `{"record": HEX}`, a signed deployment: judged and appended, as `vouch deploy --json` |
 //! | `GET /api/v1/verify` | read | the whole log and chain checked, as `vouch verify --json` |
 //! | `GET /api/v1/audit/{digest}` | read | an artifact walked back to its evidence, as `vouch audit --json` |
 //! | `GET /api/v1/audit/{digest}/bundle` | read | the audit bundle, for `vouch verify-bundle` |
 
 mod mlflow;
 mod queries;
+mod signed;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -276,6 +283,15 @@ async fn with_ledger<T: Send + 'static>(
     let mut held = state.ledger.clone().lock_owned().await;
     let state = state.clone();
     tokio::task::spawn_blocking(move || {
+        // Another process waits for the ledger: let it in before this request, or it can
+        // wait forever behind a steady stream of requests.
+        if vouch_ledger::others_waiting(&state.dir) {
+            drop(held.ledger.take());
+            let deadline = std::time::Instant::now() + state.open.lock_timeout;
+            while vouch_ledger::others_waiting(&state.dir) && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        }
         let mut ledger = match held.ledger.take() {
             Some(ledger) => ledger,
             None => Ledger::open(&state.dir, &state.open)
@@ -304,7 +320,6 @@ async fn with_ledger<T: Send + 'static>(
 /// another process waits for the ledger's lock, so CLI commands on the directory never
 /// wait out their lock timeout while the server runs.
 async fn release_when_idle(state: Arc<AppState>) {
-    let waiting = vouch_ledger::lock_waiters_path(&state.dir);
     loop {
         tokio::time::sleep(HOLD_CHECK).await;
         let Ok(mut held) = state.ledger.clone().try_lock_owned() else {
@@ -313,7 +328,7 @@ async fn release_when_idle(state: Arc<AppState>) {
         if held.ledger.is_none() {
             continue;
         }
-        if held.last_used.elapsed() >= HOLD_IDLE || waiting.exists() {
+        if held.last_used.elapsed() >= HOLD_IDLE || vouch_ledger::others_waiting(&state.dir) {
             let ledger = held.ledger.take();
             // Closing flushes the views; off the async threads, and still holding the
             // turn so no request opens the ledger meanwhile.
@@ -354,16 +369,27 @@ async fn status(State(state): State<Arc<AppState>>) -> Result<Response, ApiError
     Ok(Json(report).into_response())
 }
 
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventsQuery {
+    /// List where each stored event is (`vouch --server`'s writes print it).
+    #[serde(default)]
+    positions: bool,
+}
+
 async fn events(
     State(state): State<Arc<AppState>>,
+    query: Result<Query<EventsQuery>, QueryRejection>,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(rejected)?;
     let clock = state.clock;
     let report = with_ledger(&state, false, move |ledger| {
         let request = vouch_app::ingest::IngestRequest {
             input: Box::new(std::io::Cursor::new(body)),
             batch: vouch_app::ingest::DEFAULT_BATCH,
             clock,
+            positions: query.positions,
         };
         vouch_app::ingest::ingest(ledger, request, &mut |_| {})
             .map_err(|e| ApiError::new(vouch_app::failure::ingest_failure(&e), e))
@@ -609,6 +635,12 @@ fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
         .route("/api/v1/registry", get(registry))
         .route("/api/v1/decisions", get(decisions))
         .route("/api/v1/promote", post(promote))
+        .route("/api/v1/gate", post(queries::gate))
+        .route("/api/v1/reviews/draft", post(signed::review_draft))
+        .route("/api/v1/reviews", post(signed::review))
+        .route("/api/v1/reviews/{decision}/enact", post(signed::enact))
+        .route("/api/v1/deployments/draft", post(signed::deployment_draft))
+        .route("/api/v1/deployments", post(signed::deployment))
         .route("/api/v1/verify", get(verify))
         .route("/api/v1/audit/{digest}", get(audit))
         .route("/api/v1/audit/{digest}/bundle", get(bundle))

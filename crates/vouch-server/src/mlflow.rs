@@ -193,9 +193,13 @@ async fn upload(
     request: Request,
 ) -> Result<Response, MlflowResponse> {
     let parsed = artifacts::parse_path(&path)?;
-    if parsed.rel.is_empty() {
-        return Err(MlflowError::invalid("an upload needs a file name").into());
-    }
+    // Nothing is stored for a path no run or model can take.
+    let target = parsed.clone();
+    with_ledger(&state, true, move |ledger| {
+        Ok(artifacts::check_target(ledger.views(), &target))
+    })
+    .await
+    .map_err(from_api)??;
     let store = BlobStore::new(&state.dir);
     let nonce = {
         let mut bytes = [0u8; 8];

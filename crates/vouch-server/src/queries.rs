@@ -229,3 +229,43 @@ pub(crate) async fn replay(
     .await?;
     Ok(Json(result).into_response())
 }
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct GateBody {
+    model: String,
+    run: String,
+    policy: String,
+    as_of: Option<String>,
+}
+
+/// `POST /api/v1/gate` with `{"model", "run", "policy": TOML text, "as_of"}`: the policy
+/// evaluated on the run (as of a past point, when given) and nothing recorded, as `vouch
+/// gate --json`. The outcome is in the answer, not the status: a failed gate is a verdict.
+pub(crate) async fn gate(
+    State(state): State<Arc<AppState>>,
+    body: Result<Json<GateBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(body) = body.map_err(rejected)?;
+    let model = parse_model(Some(body.model))?.expect("given");
+    let run = parse_run(&body.run)?;
+    let clock = state.clock;
+    let point = parse_as_of(body.as_of.as_deref(), clock())?;
+    let report = with_ledger(&state, true, move |ledger| {
+        let past = project(ledger, point)?;
+        let at = At::new(ledger, past.as_ref());
+        vouch_app::promote::evaluate(at.views(), &model, &run, body.policy, at.now(clock))
+            .map(|e| e.gate_report())
+            .map_err(|e| {
+                let failure = vouch_app::failure::promote_failure(&e);
+                match e {
+                    vouch_app::promote::PromoteError::Policy(why) => {
+                        ApiError::new(failure, format!("policy: {why}"))
+                    }
+                    e => ApiError::new(failure, e),
+                }
+            })
+    })
+    .await?;
+    Ok(Json(report).into_response())
+}

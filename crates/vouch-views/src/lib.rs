@@ -55,7 +55,7 @@ use vouch_log::Position;
 pub const FLUSH_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// The layout version of the views. A store written with another version is rebuilt.
-pub const VIEW_FORMAT: u32 = 7;
+pub const VIEW_FORMAT: u32 = 8;
 const VALUE_FORMAT: u8 = 1;
 
 const CURRENT: &[u8] = b"current";

@@ -590,6 +590,7 @@ impl<'v> Batch<'v> {
                 }
                 doc.tags.extend(b.set.clone());
                 doc.updated = doc.updated.max(event.time);
+                doc.last_position = position;
                 doc
             }
             (_, _) => {

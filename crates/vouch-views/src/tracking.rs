@@ -28,6 +28,8 @@ pub struct ExperimentDoc {
     pub lifecycle: Lifecycle,
     /// Log position of its first event.
     pub position: u64,
+    /// Log position of its last event: a change names the state it follows by it.
+    pub last_position: u64,
 }
 
 /// A model a run logged, with its files under the run's `models/<id>/` artifacts.
@@ -112,6 +114,8 @@ pub struct RegisteredDoc {
     pub created: Timestamp,
     /// When it last changed.
     pub updated: Timestamp,
+    /// Log position of its last event: a change names the state it follows by it.
+    pub last_position: u64,
 }
 
 impl RegisteredDoc {
@@ -125,6 +129,7 @@ impl RegisteredDoc {
             aliases: BTreeMap::new(),
             created: time,
             updated: time,
+            last_position: 0,
         }
     }
 
@@ -200,6 +205,7 @@ impl RegisteredDoc {
             _ => return Err(format!("kind {} is not a registry event", event.kind())),
         }
         self.updated = self.updated.max(time);
+        self.last_position = position;
         Ok(())
     }
 }
@@ -213,6 +219,7 @@ impl ExperimentDoc {
             tags: BTreeMap::new(),
             lifecycle: Lifecycle::Active,
             position,
+            last_position: position,
         }
     }
 }
