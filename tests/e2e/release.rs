@@ -3554,3 +3554,64 @@ fn a_revoked_key_keeps_its_earlier_decisions_and_signs_nothing_later() {
     env.deploy("credit", "staging", &runs[1].artifact, &later, &[])
         .fails(65, "only from");
 }
+
+/// An artifact promoted twice (the same model file, promoted again, then deployed to a
+/// second environment): each promotion's bundle verifies on its own. A deployment citing
+/// the earlier promotion belongs to that promotion's bundle, not to the later one's, where
+/// the decision it cites is absent.
+#[test]
+fn each_promotion_of_an_artifact_promoted_twice_has_a_bundle_that_verifies() {
+    let ledger = crate::support::TestLedger::uninitialised();
+    ledger.vouch(&["demo", "loan-risk"]).ok();
+    let files = ledger.path().join("demo-files");
+    let key = files.join("release-signer.key");
+    let s = |p: &Path| p.to_str().unwrap().to_owned();
+    let digest = ledger
+        .vouch(&["--json", "runs", "show", "loan-risk-b"])
+        .json()["artifacts"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ledger
+        .vouch(&[
+            "promote",
+            "--run",
+            "loan-risk-b",
+            "--model",
+            "loan-risk",
+            "--policy",
+            &s(&files.join("loan-risk-policy.toml")),
+            "--key",
+            &s(&key),
+        ])
+        .ok();
+    ledger
+        .vouch(&[
+            "deploy",
+            "--model",
+            "loan-risk",
+            "--env",
+            "staging",
+            "--digest",
+            &digest,
+            "--key",
+            &s(&key),
+        ])
+        .ok();
+    let trust = ledger.path().join("trust.json");
+    let later = ledger.tmp.path().join("later.json");
+    ledger
+        .vouch(&["audit", "--digest", &digest, "--bundle", &s(&later)])
+        .ok();
+    for bundle in [later, files.join("loan-risk-b.audit-bundle.json")] {
+        let verified = ledger.vouch(&["verify-bundle", &s(&bundle), "--trust", &s(&trust)]);
+        assert_eq!(
+            verified.code,
+            0,
+            "{}: {}{}",
+            bundle.display(),
+            verified.stdout,
+            verified.stderr
+        );
+    }
+}

@@ -5,7 +5,8 @@
 //! It holds the decision that promoted the artifact, the decision before it (its
 //! previous link) and every decision after it up to the head, the decision's evidence
 //! events and policy, the decision it resolves with that decision's reviews (for a
-//! promotion a review enacted), and the artifact's deployments. A bundle is checked
+//! promotion a review enacted), and the artifact's deployments that cite one of those
+//! decisions, or none (forced). A bundle is checked
 //! against the auditor's trust, never the keys written inside it, and every record in it
 //! must be covered by a check: an extra record fails the bundle.
 
@@ -105,8 +106,12 @@ impl Ledger {
             }
         }
         let mut next = index;
+        // The decisions the bundle holds from the audited one on: a deployment citing an
+        // earlier promotion of the same artifact belongs to that promotion's bundle.
+        let mut held = std::collections::BTreeSet::new();
         while let Some(entry) = self.views().decision(next)? {
             positions.push(entry.position);
+            held.insert(entry.hash);
             if next == index {
                 let record = self.decision_record(&entry)?;
                 positions.extend(&record.evidence);
@@ -131,6 +136,7 @@ impl Ledger {
             self.views()
                 .deployments(artifact)?
                 .iter()
+                .filter(|d| d.decision.is_none_or(|cited| held.contains(&cited)))
                 .map(|d| d.position),
         );
         positions.sort_unstable();
