@@ -37,6 +37,7 @@
 //! | `GET /api/v1/audit/{digest}/bundle` | read | the audit bundle, for `vouch verify-bundle` |
 
 mod mlflow;
+mod ui;
 mod queries;
 mod signed;
 
@@ -468,18 +469,7 @@ async fn promote(
         .map_err(|e| ApiError::new(vouch_app::failure::promote_failure(&e), e))
     })
     .await?;
-    let e = &promoted.evaluated;
-    Ok(Json(serde_json::json!({
-        "decision": promoted.recorded.hash,
-        "index": promoted.recorded.index,
-        "position": promoted.recorded.position,
-        "model": e.model,
-        "run": e.gated.candidate.run,
-        "outcome": promoted.outcome.as_str(),
-        "gates": e.gated.evaluation.gates,
-        "reviews": e.gated.evaluation.reviews,
-    }))
-    .into_response())
+    Ok(Json(promoted.report()).into_response())
 }
 
 #[derive(serde::Deserialize)]
@@ -504,6 +494,13 @@ async fn decisions(
     })
     .await?;
     Ok(Json(shown).into_response())
+}
+
+/// `GET /api/v1/trust`: the server's trust list (public keys, names, roles), as the
+/// ledger's `trust.json` holds it: what names signers in `vouch --server` tables.
+async fn trust(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
+    let trust = with_ledger(&state, false, |ledger| Ok(ledger.trust().clone())).await?;
+    Ok(Json(trust).into_response())
 }
 
 async fn verify(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
@@ -642,9 +639,11 @@ fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
         .route("/api/v1/deployments/draft", post(signed::deployment_draft))
         .route("/api/v1/deployments", post(signed::deployment))
         .route("/api/v1/verify", get(verify))
+        .route("/api/v1/trust", get(trust))
         .route("/api/v1/audit/{digest}", get(audit))
         .route("/api/v1/audit/{digest}/bundle", get(bundle))
         .merge(mlflow::routes())
+        .merge(ui::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             authorize,
