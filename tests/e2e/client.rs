@@ -465,3 +465,229 @@ fn unreachable_servers_bad_tokens_and_local_only_commands() {
         .vouch(&["review", "enact", "--decision", "0"])
         .fails(77, "lacks the `promote` scope");
 }
+
+/// Without `--json` the client prints exactly what the local command prints on the same
+/// ledger: the server's answers are read back into the types the local command renders,
+/// and printed by the same code (widths are equal: output piped, `COLUMNS` unset).
+#[test]
+fn tables_through_the_server_equal_the_local_ones() {
+    let (ledger, _server, client) = demo();
+    let files = ledger.path().join("demo-files");
+    let policy = files.join("loan-risk-policy.toml");
+    let model = files.join("loan-risk-b.model");
+    // The same stdout and exit code from the client and the local command.
+    let same = |args: &[&str], code: i32| -> String {
+        let remote = client.vouch(args);
+        let here = ledger.vouch(args);
+        assert_eq!(
+            (remote.code, here.code),
+            (code, code),
+            "{args:?}\nclient stderr: {}\nlocal stderr: {}",
+            remote.stderr,
+            here.stderr
+        );
+        assert!(!here.stdout.is_empty(), "{args:?} printed nothing");
+        assert_eq!(remote.stdout, here.stdout, "{args:?}");
+        here.stdout
+    };
+    for (args, code) in [
+        (&["status"][..], 0),
+        (&["runs", "list"], 0),
+        (&["runs", "list", "--where", "auc>0.85"], 0),
+        (
+            &["runs", "list", "--experiment", "loan-risk", "--as-of", "10"],
+            0,
+        ),
+        (&["runs", "show", "loan-risk-b"], 0),
+        (&["runs", "show", "loan-risk-b", "--history", "auc"], 0),
+        (&["compare", "loan-risk-a", "loan-risk-b", "loan-risk-c"], 0),
+        (
+            &["compare", "loan-risk-b", "loan-risk-c", "--as-of", "60"],
+            0,
+        ),
+        (&["registry"], 0),
+        (&["registry", "--model", "loan-risk"], 0),
+        (&["decisions"], 0),
+        (&["decisions", "--model", "loan-risk", "--limit", "2"], 0),
+        (&["diagnose", "--model", "loan-risk"], 0),
+        (&["audit", s(&model)], 0),
+        (&["audit", s(&files.join("loan-risk-c.model"))], 1),
+    ] {
+        same(args, code);
+    }
+    // Gates: B passes, C fails its latency SLO.
+    for (run, code) in [("loan-risk-b", 0), ("loan-risk-c", 1)] {
+        let args = [
+            "gate",
+            "--model",
+            "loan-risk",
+            "--run",
+            run,
+            "--policy",
+            s(&policy),
+        ];
+        same(&args, code);
+        let mut json = vec!["--json"];
+        json.extend(args);
+        same(&json, code);
+    }
+    // Replay: its summary line ends with the seconds it took and the records it read,
+    // which vary between two local runs too; everything before them is compared.
+    let stricter = std::fs::read_to_string(&policy)
+        .unwrap()
+        .replace("version = \"2026.11-1\"", "version = \"2026.11-replay\"")
+        .replace("max = 0.08", "max = 0.0");
+    let replayed = client.path("replay-policy.toml");
+    std::fs::write(&replayed, stricter).unwrap();
+    for extra in [&[][..], &["--all"]] {
+        let mut args = vec!["replay", "--policy", s(&replayed)];
+        args.extend(extra);
+        let remote = client.vouch(&args);
+        let here = ledger.vouch(&args);
+        assert_eq!((remote.code, here.code), (0, 0), "{}", remote.stderr);
+        let timeless = |out: &str| -> String {
+            out.lines()
+                .map(|l| l.split(" s, ").next().unwrap_or(l))
+                .map(|l| l.rsplit_once(" (").map_or(l, |(kept, _)| kept).to_owned() + "\n")
+                .collect()
+        };
+        assert_eq!(timeless(&remote.stdout), timeless(&here.stdout), "{args:?}");
+        assert!(here.stdout.contains("would change"), "{}", here.stdout);
+    }
+    // Promote: the client's table is the local gate's table for the same request, and its
+    // decision line names the decision recorded.
+    let gate_args = [
+        "gate",
+        "--model",
+        "loan-risk",
+        "--run",
+        "loan-risk-b",
+        "--policy",
+        s(&replayed),
+    ];
+    let gated = ledger.vouch(&gate_args);
+    assert_eq!(gated.code, 2, "{}", gated.stderr);
+    let mut promote = gate_args;
+    promote[0] = "promote";
+    let promoted = client.vouch(&promote);
+    assert_eq!(promoted.code, 2, "{}", promoted.stderr);
+    let decision = local(&ledger, &["decisions"], 0);
+    let decision = decision.as_array().unwrap().last().unwrap().clone();
+    let (table, _) = gated.stdout.trim_end().rsplit_once('\n').unwrap();
+    assert_eq!(
+        promoted.stdout,
+        format!(
+            "{table}\ndecision {} (chain index {}): needs_review\n",
+            decision["hash"]
+                .as_str()
+                .unwrap()
+                .trim_start_matches("blake3:"),
+            decision["index"]
+        )
+    );
+    // And the decisions and registry that follow still read the same.
+    same(&["decisions"], 0);
+    same(&["registry"], 0);
+}
+
+/// Every answer the client reads back is a type that round-trips: the local `--json` of a
+/// demo ledger read as its type prints byte for byte again, and reads back equal.
+#[test]
+fn answers_read_back_into_the_types_that_printed_them() {
+    use serde::de::DeserializeOwned;
+    use serde::Serialize;
+
+    let (ledger, _server, client) = demo();
+    let files = ledger.path().join("demo-files");
+    let policy = files.join("loan-risk-policy.toml");
+    let model = files.join("loan-risk-b.model");
+    /// `args`' `--json` read as `T`: printed again the same, and read back equal.
+    fn check<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(
+        ledger: &TestLedger,
+        args: &[&str],
+        code: i32,
+    ) -> T {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let run = ledger.vouch(&all);
+        assert_eq!(run.code, code, "{args:?}: {}", run.stderr);
+        let value: T = serde_json::from_str(&run.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}\n{}", run.stdout));
+        let again = serde_json::to_string_pretty(&value).unwrap() + "\n";
+        assert_eq!(again, run.stdout, "{args:?}");
+        let back: T = serde_json::from_str(&again).unwrap();
+        assert_eq!(back, value, "{args:?}");
+        value
+    }
+    check::<vouch_app::status::StatusReport>(&ledger, &["status"], 0);
+    let runs = check::<Vec<vouch_views::RunDoc>>(&ledger, &["runs", "list"], 0);
+    assert!(runs
+        .iter()
+        .any(|r| !r.metrics.is_empty() && !r.datasets.is_empty()));
+    let shown = check::<vouch_app::runs::RunShown>(
+        &ledger,
+        &["runs", "show", "loan-risk-b", "--history", "auc"],
+        0,
+    );
+    assert!(shown.history.is_some());
+    check::<Vec<vouch_app::registry::ModelEntry>>(&ledger, &["registry"], 0);
+    check::<Vec<vouch_views::DecisionEntry>>(&ledger, &["decisions"], 0);
+    // A diagnosis' findings keep a ranking weight they do not print: compared as printed.
+    let diagnosed = ledger.vouch(&["--json", "diagnose", "--model", "loan-risk"]);
+    let diagnosis: vouch_diagnose::Diagnosis = serde_json::from_str(&diagnosed.stdout).unwrap();
+    assert_eq!(
+        serde_json::to_string_pretty(&diagnosis).unwrap() + "\n",
+        diagnosed.stdout
+    );
+    assert!(!diagnosis.findings.is_empty());
+    let gate = [
+        "gate",
+        "--model",
+        "loan-risk",
+        "--run",
+        "loan-risk-c",
+        "--policy",
+        s(&policy),
+    ];
+    check::<vouch_app::promote::GateReport>(&ledger, &gate, 1);
+    check::<vouch_app::replay::ReplayResult>(
+        &ledger,
+        &["replay", "--policy", s(&policy), "--all"],
+        0,
+    );
+    /// `audit --json`: `{ok, report}`, printed with its keys sorted as `json!` sorts them.
+    #[derive(serde::Deserialize, PartialEq, Debug)]
+    struct Audited {
+        ok: bool,
+        report: vouch_ledger::AuditReport,
+    }
+    impl Serialize for Audited {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            serde_json::json!({ "ok": self.ok, "report": self.report }).serialize(s)
+        }
+    }
+    let audited = check::<Audited>(&ledger, &["audit", s(&model)], 0);
+    assert!(audited.report.record.is_some() && audited.report.run.is_some());
+    // A promotion through the server (the demo's key is there), read as its type.
+    let promoted = client.json(
+        &[
+            "promote",
+            "--model",
+            "loan-risk",
+            "--run",
+            "loan-risk-c",
+            "--policy",
+            s(&policy),
+        ],
+        1,
+    );
+    let report: vouch_app::promote::PromoteReport =
+        serde_json::from_value(promoted.clone()).unwrap();
+    assert_eq!(serde_json::to_value(&report).unwrap(), promoted);
+    // The trust list `GET /api/v1/trust` answers, which names signers in tables.
+    let trust = std::fs::read_to_string(ledger.path().join("trust.json")).unwrap();
+    let trust: vouch_ledger::Trust = serde_json::from_str(&trust).unwrap();
+    let again: vouch_ledger::Trust =
+        serde_json::from_str(&serde_json::to_string(&trust).unwrap()).unwrap();
+    assert_eq!(again, trust);
+}

@@ -1,5 +1,6 @@
 //! End-to-end tests: the real `vouch` binary against real ledgers in temp directories.
 
+mod browser;
 mod cli;
 mod client;
 mod crash;
@@ -15,3 +16,4 @@ mod nats_serve;
 mod release;
 mod support;
 mod tables;
+mod ui_forms;

@@ -2,10 +2,11 @@
 //! version, and, for `promote`, the signed decision recorded on the chain. What `vouch
 //! gate` / `vouch promote` do and `POST /api/v1/promote` does with the server's key.
 
+use serde::{Deserialize, Serialize, Serializer};
 use vouch_chain::SigningKey;
-use vouch_event::{DecisionOutcome, ModelName, Producer, RunId, Timestamp};
+use vouch_event::{DecisionOutcome, Digest, ModelName, Producer, RunId, Timestamp};
 use vouch_ledger::{Ledger, ReleaseError, Role};
-use vouch_policy::Policy;
+use vouch_policy::{GateResult, Outcome, Policy, ReviewResult};
 use vouch_replay::{gate_on, record, GateError, Gated};
 use vouch_views::Views;
 
@@ -22,20 +23,121 @@ pub struct Evaluated {
 }
 
 impl Evaluated {
-    /// What `vouch gate --json` prints and `POST /api/v1/gate` answers.
-    pub fn gate_report(&self) -> serde_json::Value {
+    /// What `vouch gate` shows and `POST /api/v1/gate` answers.
+    pub fn gate_report(&self) -> GateReport {
+        GateReport {
+            model: self.model.clone(),
+            policy: PolicyCited {
+                version: self.policy.version().to_owned(),
+                digest: Digest::of(self.text.as_bytes()),
+            },
+            run: self.gated.candidate.run.clone(),
+            baseline: self.gated.baseline.as_ref().map(|b| b.run.clone()),
+            gates: self.gated.evaluation.gates.clone(),
+            reviews: self.gated.evaluation.reviews.clone(),
+            outcome: self.gated.evaluation.outcome,
+        }
+    }
+}
+
+/// A policy as a report names it: its version and the digest of its text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PolicyCited {
+    /// Its version string.
+    pub version: String,
+    /// BLAKE3 of its text.
+    pub digest: Digest,
+}
+
+/// A policy evaluated on a run, nothing recorded: what `vouch gate` shows (`--json`
+/// prints it) and `POST /api/v1/gate` answers. Serializes with its keys sorted, as
+/// `vouch gate --json` always has.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct GateReport {
+    /// The model.
+    pub model: ModelName,
+    /// The policy evaluated.
+    pub policy: PolicyCited,
+    /// The candidate run.
+    pub run: RunId,
+    /// The production run it was held against; `None` for a first release.
+    pub baseline: Option<RunId>,
+    /// The gates' results.
+    pub gates: Vec<GateResult>,
+    /// The review rules' results.
+    pub reviews: Vec<ReviewResult>,
+    /// The outcome.
+    pub outcome: Outcome,
+}
+
+impl Serialize for GateReport {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serde_json::json!({
             "model": self.model,
-            "policy": {
-                "version": self.policy.version(),
-                "digest": vouch_event::Digest::of(self.text.as_bytes()),
-            },
-            "run": self.gated.candidate.run,
-            "baseline": self.gated.baseline.as_ref().map(|b| &b.run),
-            "gates": self.gated.evaluation.gates,
-            "reviews": self.gated.evaluation.reviews,
-            "outcome": self.gated.evaluation.outcome.as_str(),
+            "policy": { "version": self.policy.version, "digest": self.policy.digest },
+            "run": self.run,
+            "baseline": self.baseline,
+            "gates": self.gates,
+            "reviews": self.reviews,
+            "outcome": self.outcome.as_str(),
         })
+        .serialize(serializer)
+    }
+}
+
+/// A recorded decision: what `vouch promote` shows (`--json` prints it) and `POST
+/// /api/v1/promote` answers. Serializes with its keys sorted, as `vouch promote --json`
+/// always has.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct PromoteReport {
+    /// The decision record's hash.
+    pub decision: Digest,
+    /// Its chain index.
+    pub index: u64,
+    /// Its log position.
+    pub position: u64,
+    /// The model.
+    pub model: ModelName,
+    /// The candidate run.
+    pub run: RunId,
+    /// The outcome recorded.
+    pub outcome: DecisionOutcome,
+    /// The gates' results.
+    pub gates: Vec<GateResult>,
+    /// The review rules' results.
+    pub reviews: Vec<ReviewResult>,
+}
+
+impl Serialize for PromoteReport {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serde_json::json!({
+            "decision": self.decision,
+            "index": self.index,
+            "position": self.position,
+            "model": self.model,
+            "run": self.run,
+            "outcome": self.outcome.as_str(),
+            "gates": self.gates,
+            "reviews": self.reviews,
+        })
+        .serialize(serializer)
+    }
+}
+
+impl Promoted {
+    /// What `vouch promote --json` prints and `POST /api/v1/promote` answers.
+    pub fn report(&self) -> PromoteReport {
+        let e = &self.evaluated;
+        PromoteReport {
+            decision: self.recorded.hash,
+            index: self.recorded.index,
+            position: self.recorded.position,
+            model: e.model.clone(),
+            run: e.gated.candidate.run.clone(),
+            outcome: self.outcome,
+            gates: e.gated.evaluation.gates.clone(),
+            reviews: e.gated.evaluation.reviews.clone(),
+        }
     }
 }
 

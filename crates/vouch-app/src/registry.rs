@@ -9,7 +9,7 @@ use vouch_ledger::{Ledger, ReleaseError, Trust};
 use vouch_views::{DecisionEntry, Views};
 
 /// One promoted version, with who approved it and on what evidence.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct VersionRow {
     /// The decision that promoted it.
     #[serde(flatten)]
@@ -27,7 +27,7 @@ pub struct VersionRow {
 }
 
 /// One model in the registry.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ModelEntry {
     /// Its name.
     pub model: ModelName,

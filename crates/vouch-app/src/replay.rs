@@ -3,11 +3,11 @@
 
 use std::time::Instant;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use vouch_event::{ModelName, Timestamp};
 use vouch_ledger::Ledger;
 use vouch_policy::Policy;
-use vouch_replay::{ReplayReport, Replayed, Scope};
+use vouch_replay::{ReplayReport, Replayed, Scope, Summary};
 
 /// What to replay.
 #[derive(Debug, Clone)]
@@ -47,7 +47,7 @@ pub enum ReplayError {
 
 /// A replay's report. Serializes as `{model, policy: {version, governs}, summary,
 /// never_logged, seconds, decisions}`, `decisions` holding only those [`Self::listed`].
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ReplayResult {
     /// What the replay found.
     pub report: ReplayReport,
@@ -88,6 +88,45 @@ impl Serialize for ReplayResult {
             "decisions": self.listed(),
         })
         .serialize(serializer)
+    }
+}
+
+/// Reads what [`ReplayResult`] serializes as. Only the listed decisions are in it: read
+/// back, `report.decisions` holds those, and `all` is set only when one of them is a
+/// decision that neither changed nor failed (so [`ReplayResult::listed`] is all of them).
+impl<'de> Deserialize<'de> for ReplayResult {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct PolicyNamed {
+            version: String,
+            governs: ModelName,
+        }
+        #[derive(Deserialize)]
+        struct Wire {
+            model: ModelName,
+            policy: PolicyNamed,
+            summary: Summary,
+            never_logged: Vec<String>,
+            seconds: f64,
+            decisions: Vec<Replayed>,
+        }
+        let w = Wire::deserialize(deserializer)?;
+        let all = w
+            .decisions
+            .iter()
+            .any(|d| !d.changed && d.evidence_problem.is_none());
+        Ok(ReplayResult {
+            report: ReplayReport {
+                model: w.model,
+                policy_version: w.policy.version,
+                decisions: w.decisions,
+                summary: w.summary,
+                never_logged: w.never_logged,
+            },
+            governs: w.policy.governs,
+            seconds: w.seconds,
+            all,
+        })
     }
 }
 

@@ -2,7 +2,7 @@
 //! an earlier point. What `vouch runs list|show` print and `GET /api/v1/runs[/{run}]`
 //! answers.
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use vouch_event::{IdError, Name, RunId, Segment};
 use vouch_log::Position;
 use vouch_views::{MetricKey, MetricPoint, RunDoc, RunQuery, ViewsError};
@@ -88,7 +88,7 @@ pub struct ShowRequest {
 
 /// A run's document, its status and, when asked for, a metric's history. Serializes as
 /// the run's document with `status` (and `history: {metric, points}`) added.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RunShown {
     /// Everything the views hold about the run.
     pub doc: RunDoc,
@@ -104,6 +104,32 @@ impl Serialize for RunShown {
             body["history"] = serde_json::json!({ "metric": label(key), "points": points });
         }
         body.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for RunShown {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        #[derive(Deserialize)]
+        struct History {
+            metric: String,
+            points: Vec<MetricPoint>,
+        }
+        let mut body = serde_json::Map::deserialize(deserializer)?;
+        // `status` is the document's own (`RunDoc::status`), added for readers.
+        body.remove("status");
+        let history = match body.remove("history") {
+            None => None,
+            Some(h) => {
+                let h: History = serde_json::from_value(h).map_err(D::Error::custom)?;
+                let key = parse_metric_key(&h.metric)
+                    .map_err(|e| D::Error::custom(format!("history `{}`: {e}", h.metric)))?;
+                Some((key, h.points))
+            }
+        };
+        let doc =
+            serde_json::from_value(serde_json::Value::Object(body)).map_err(D::Error::custom)?;
+        Ok(RunShown { doc, history })
     }
 }
 

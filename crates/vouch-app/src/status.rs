@@ -5,7 +5,7 @@ use vouch_ledger::{Ledger, Status};
 use vouch_views::ProjectError;
 
 /// The ledger's state.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StatusReport {
     /// Positions, backend, identity and totals.
     #[serde(flatten)]

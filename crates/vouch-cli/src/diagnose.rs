@@ -143,12 +143,17 @@ pub fn diagnose(ctx: &Context, args: &DiagnoseArgs) -> CliResult<()> {
         tolerance: args.tolerance,
     };
     let diagnosis = vouch_app::diagnose::diagnose(&at.app(), &request, now)?;
-    if ctx.global.json {
-        output::json(&diagnosis);
-    } else {
-        print_diagnosis(&diagnosis);
-    }
+    show_diagnosis(ctx, &diagnosis);
     Ok(())
+}
+
+/// `diagnose`'s answer: `--json`, or [`print_diagnosis`].
+pub fn show_diagnosis(ctx: &Context, diagnosis: &Diagnosis) {
+    if ctx.global.json {
+        output::json(diagnosis);
+    } else {
+        print_diagnosis(diagnosis);
+    }
 }
 
 /// The findings as a table (severity, check, finding, evidence), then the verdict.

@@ -4,11 +4,13 @@ use std::collections::BTreeSet;
 use std::time::Instant;
 
 use comfy_table::CellAlignment;
+use vouch_app::compare::Comparison;
 use vouch_app::failure::runs_failure;
-use vouch_app::runs::{label, RunsError, ShowRequest};
+use vouch_app::runs::{label, RunShown, RunsError, ShowRequest};
+use vouch_app::status::StatusReport;
 use vouch_event::Segment;
 use vouch_log::Position;
-use vouch_views::{Condition, MetricKey, RunQuery};
+use vouch_views::{Condition, MetricKey, RunDoc, RunQuery};
 
 use crate::asof::At;
 use crate::cli::{
@@ -46,13 +48,20 @@ fn list(ctx: &Context, args: &RunsListArgs) -> CliResult<()> {
         conditions: conditions.clone(),
     };
     let runs = vouch_app::runs::list(&at.app(), &query)?;
+    print_runs(ctx, &runs, &conditions);
+    Ok(())
+}
+
+/// `runs list`'s answer: `--json`, or a table with the metrics `conditions` name as
+/// columns (else the first few overall metrics).
+pub fn print_runs(ctx: &Context, runs: &[RunDoc], conditions: &[Condition]) {
     if ctx.global.json {
         output::json(&runs);
-        return Ok(());
+        return;
     }
     if runs.is_empty() {
         note!("no runs match");
-        return Ok(());
+        return;
     }
     // Columns: the metrics the conditions name, else the first few overall metrics.
     let mut shown: Vec<MetricKey> = conditions
@@ -80,7 +89,7 @@ fn list(ctx: &Context, args: &RunsListArgs) -> CliResult<()> {
     ];
     header.extend(shown.iter().map(label));
     let mut t = table(header);
-    for run in &runs {
+    for run in runs {
         let mut row = vec![
             Cell::new(&run.run),
             Cell::new(run.experiment().unwrap_or("-")),
@@ -105,7 +114,6 @@ fn list(ctx: &Context, args: &RunsListArgs) -> CliResult<()> {
     }
     print(&t);
     note!("{} runs", runs.len());
-    Ok(())
 }
 
 fn show(ctx: &Context, args: &RunsShowArgs) -> CliResult<()> {
@@ -120,9 +128,15 @@ fn show(ctx: &Context, args: &RunsShowArgs) -> CliResult<()> {
         .transpose()?;
     let at = At::open(ctx, args.as_of.as_deref())?;
     let shown = vouch_app::runs::show(&at.app(), &ShowRequest { run, history })?;
+    print_run(ctx, &shown);
+    Ok(())
+}
+
+/// `runs show`'s answer: `--json`, or the run's facts and tables.
+pub fn print_run(ctx: &Context, shown: &RunShown) {
     if ctx.global.json {
-        output::json(&shown);
-        return Ok(());
+        output::json(shown);
+        return;
     }
     let doc = &shown.doc;
     say!("run         {}", doc.run);
@@ -237,7 +251,6 @@ fn show(ctx: &Context, args: &RunsShowArgs) -> CliResult<()> {
         }
         print(&t);
     }
-    Ok(())
 }
 
 pub fn compare(ctx: &Context, args: &CompareArgs) -> CliResult<()> {
@@ -248,9 +261,15 @@ pub fn compare(ctx: &Context, args: &CompareArgs) -> CliResult<()> {
         .collect::<CliResult<Vec<_>>>()?;
     let at = At::open(ctx, args.as_of.as_deref())?;
     let comparison = vouch_app::compare::compare(&at.app(), &ids)?;
+    print_comparison(ctx, &comparison);
+    Ok(())
+}
+
+/// `compare`'s answer: `--json`, or one column per run and a row per fact that can differ.
+pub fn print_comparison(ctx: &Context, comparison: &Comparison) {
     if ctx.global.json {
-        output::json(&comparison);
-        return Ok(());
+        output::json(comparison);
+        return;
     }
     let (docs, params, metrics) = (&comparison.runs, comparison.params(), comparison.metrics());
     let mut header = vec![String::new()];
@@ -312,7 +331,6 @@ pub fn compare(ctx: &Context, args: &CompareArgs) -> CliResult<()> {
         );
     }
     print(&t);
-    Ok(())
 }
 
 pub fn status(ctx: &Context, args: &StatusArgs) -> CliResult<()> {
@@ -322,11 +340,17 @@ pub fn status(ctx: &Context, args: &StatusArgs) -> CliResult<()> {
         ctx.open_caught_up()?
     };
     let report = vouch_app::status::status(&ledger)?;
+    print_status(ctx, &report);
+    Ok(())
+}
+
+/// `status`'s answer: `--json`, or a line per fact.
+pub fn print_status(ctx: &Context, report: &StatusReport) {
     if ctx.global.json {
-        output::json(&report);
-        return Ok(());
+        output::json(report);
+        return;
     }
-    let (status, behind) = (report.status, report.behind);
+    let (status, behind) = (&report.status, report.behind);
     let c = status.counts;
     match &status.stream {
         Some(stream) => say!(
@@ -375,7 +399,6 @@ pub fn status(ctx: &Context, args: &StatusArgs) -> CliResult<()> {
             c.quarantined
         );
     }
-    Ok(())
 }
 
 pub fn rebuild(ctx: &Context) -> CliResult<()> {

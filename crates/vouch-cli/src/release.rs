@@ -5,12 +5,14 @@ use std::io::Write;
 use std::path::Path;
 
 use comfy_table::CellAlignment;
+use vouch_app::registry::ModelEntry;
 use vouch_chain::SigningKey;
-use vouch_event::{DecisionOutcome, Digest, ModelName, ReviewVerdict, Timestamp};
+use vouch_event::{DecisionOutcome, Digest, ModelName, ReviewVerdict, RunId, Timestamp};
 use vouch_files::FileKind;
+use vouch_ledger::AuditReport;
 use vouch_ledger::{verify_bundle, Bundle, Check, Ledger, ReleaseError, Role, Trust, TrustFile};
-use vouch_policy::{Outcome, Policy, Verdict};
-use vouch_views::Views;
+use vouch_policy::{GateResult, Outcome, Policy, ReviewResult, Verdict};
+use vouch_views::{DecisionEntry, Views};
 
 use crate::asof::At;
 use crate::cli::{
@@ -252,7 +254,7 @@ pub fn policy(ctx: &Context, command: PolicyCommand) -> CliResult<()> {
     Ok(())
 }
 
-pub use vouch_app::promote::{Evaluated, Promoted};
+pub use vouch_app::promote::{Evaluated, GateReport, PromoteReport, Promoted};
 
 /// Evaluates `args` on `views` with the gates reading the time `now`.
 fn evaluate_on(views: &Views, args: &GateArgs, now: Timestamp) -> CliResult<Evaluated> {
@@ -283,15 +285,30 @@ fn promote_error(e: vouch_app::promote::PromoteError, policy: &Path) -> CliError
 }
 
 pub fn print_evaluation(e: &Evaluated) {
+    let r = e.gate_report();
+    print_gates(
+        &r.model,
+        &r.policy.version,
+        &r.run,
+        r.baseline.as_ref(),
+        &r.gates,
+        &r.reviews,
+    );
+}
+
+/// An evaluation's header line, its gates as a table, and the review rules that asked for
+/// a human: what `gate` and `promote` show.
+pub fn print_gates(
+    model: &ModelName,
+    policy_version: &str,
+    run: &RunId,
+    baseline: Option<&RunId>,
+    gates: &[GateResult],
+    reviews: &[ReviewResult],
+) {
     say!(
-        "model {}  policy {}  candidate {}  baseline {}",
-        e.model,
-        e.policy.version(),
-        e.gated.candidate.run,
-        e.gated
-            .baseline
-            .as_ref()
-            .map_or("none (first release)".into(), |b| b.run.to_string())
+        "model {model}  policy {policy_version}  candidate {run}  baseline {}",
+        baseline.map_or("none (first release)".into(), ToString::to_string)
     );
     let mut t = table([
         "gate",
@@ -302,7 +319,7 @@ pub fn print_evaluation(e: &Evaluated) {
         "result",
         "reason",
     ]);
-    for g in &e.gated.evaluation.gates {
+    for g in gates {
         let value = |v: Option<f64>| {
             Cell::new(v.map_or("-".into(), number)).set_alignment(CellAlignment::Right)
         };
@@ -321,7 +338,7 @@ pub fn print_evaluation(e: &Evaluated) {
         ]);
     }
     print(&t);
-    for r in e.gated.evaluation.reviews.iter().filter(|r| r.triggered) {
+    for r in reviews.iter().filter(|r| r.triggered) {
         say!("review required ({}): {}", r.rule, r.reason);
     }
 }
@@ -333,13 +350,26 @@ fn outcome_code(outcome: Outcome) -> u8 {
 pub fn gate(ctx: &Context, args: &GateCommandArgs) -> CliResult<u8> {
     let at = At::open(ctx, args.as_of.as_deref())?;
     let e = evaluate_on(at.views(), &args.gate, at.now())?;
+    let report = e.gate_report();
+    print_gate(ctx, &report);
+    Ok(outcome_code(report.outcome))
+}
+
+/// `gate`'s answer: `--json`, or the evaluation and its outcome.
+pub fn print_gate(ctx: &Context, r: &GateReport) {
     if ctx.global.json {
-        output::json(&e.gate_report());
+        output::json(r);
     } else {
-        print_evaluation(&e);
-        say!("outcome: {}", e.gated.evaluation.outcome.as_str());
+        print_gates(
+            &r.model,
+            &r.policy.version,
+            &r.run,
+            r.baseline.as_ref(),
+            &r.gates,
+            &r.reviews,
+        );
+        say!("outcome: {}", r.outcome.as_str());
     }
-    Ok(outcome_code(e.gated.evaluation.outcome))
 }
 
 /// Evaluates `args` on `ledger` now and records the signed decision.
@@ -365,32 +395,43 @@ pub fn promote(ctx: &Context, args: &PromoteArgs) -> CliResult<u8> {
     };
     let key = load_key(key)?;
     let mut ledger = ctx.open_caught_up()?;
-    let Promoted {
-        evaluated: e,
-        recorded,
-        outcome,
-    } = promote_on(ctx, &mut ledger, &args.gate, &key)?;
+    let promoted = promote_on(ctx, &mut ledger, &args.gate, &key)?;
+    let e = &promoted.evaluated;
+    print_promotion(
+        ctx,
+        &promoted.report(),
+        e.policy.version(),
+        e.gated.baseline.as_ref().map(|b| &b.run),
+    );
+    Ok(outcome_code(e.gated.evaluation.outcome))
+}
+
+/// `promote`'s answer: `--json`, or the evaluation (under the policy version, against
+/// the baseline the decision records) and the decision.
+pub fn print_promotion(
+    ctx: &Context,
+    r: &PromoteReport,
+    policy_version: &str,
+    baseline: Option<&RunId>,
+) {
     if ctx.global.json {
-        output::json(&serde_json::json!({
-            "decision": recorded.hash,
-            "index": recorded.index,
-            "position": recorded.position,
-            "model": e.model,
-            "run": e.gated.candidate.run,
-            "outcome": outcome.as_str(),
-            "gates": e.gated.evaluation.gates,
-            "reviews": e.gated.evaluation.reviews,
-        }));
+        output::json(r);
     } else {
-        print_evaluation(&e);
+        print_gates(
+            &r.model,
+            policy_version,
+            &r.run,
+            baseline,
+            &r.gates,
+            &r.reviews,
+        );
         say!(
             "decision {} (chain index {}): {}",
-            recorded.hash.hex(),
-            recorded.index,
-            outcome.as_str()
+            r.decision.hex(),
+            r.index,
+            r.outcome.as_str()
         );
     }
-    Ok(outcome_code(e.gated.evaluation.outcome))
 }
 
 pub fn review(ctx: &Context, command: ReviewCommand) -> CliResult<()> {
@@ -675,6 +716,46 @@ pub fn audit(ctx: &Context, args: &AuditArgs) -> CliResult<u8> {
             )
         })?;
     }
+    print_audit(ctx, &report, &trust);
+    if !ctx.global.json {
+        if let Some(path) = &args.bundle {
+            if report.decision.is_some() {
+                say!("audit bundle written to {}", path.display());
+            }
+        }
+    }
+    audit_code(ctx, &report)
+}
+
+/// `audit`'s exit code, and on failure (without `--json`) what failed.
+pub fn audit_code(ctx: &Context, report: &AuditReport) -> CliResult<u8> {
+    if report.ok() {
+        Ok(0)
+    } else {
+        if !ctx.global.json {
+            note!(
+                "error: audit of {} failed: {}",
+                report.artifact,
+                match report.decision {
+                    None => "the artifact was never promoted".to_owned(),
+                    Some(_) => report
+                        .checks
+                        .iter()
+                        .filter(|c| !c.ok)
+                        .map(|c| c.what.clone())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                }
+            );
+        }
+        Ok(1)
+    }
+}
+
+/// `audit`'s answer: `--json` (`{ok, report}`), or the artifact's story and the checks,
+/// signers named by `trust`.
+pub fn print_audit(ctx: &Context, report: &AuditReport, trust: &Trust) {
+    let digest = report.artifact;
     if ctx.global.json {
         output::json(&serde_json::json!({ "ok": report.ok(), "report": report }));
     } else {
@@ -784,31 +865,6 @@ pub fn audit(ctx: &Context, args: &AuditArgs) -> CliResult<u8> {
             print(&t);
         }
         print_checks(&report.checks);
-        if let Some(path) = &args.bundle {
-            if report.decision.is_some() {
-                say!("audit bundle written to {}", path.display());
-            }
-        }
-    }
-    if report.ok() {
-        Ok(0)
-    } else {
-        if !ctx.global.json {
-            note!(
-                "error: audit of {digest} failed: {}",
-                match report.decision {
-                    None => "the artifact was never promoted".to_owned(),
-                    Some(_) => report
-                        .checks
-                        .iter()
-                        .filter(|c| !c.ok)
-                        .map(|c| c.what.clone())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                }
-            );
-        }
-        Ok(1)
     }
 }
 
@@ -982,16 +1038,23 @@ pub fn registry(ctx: &Context, args: &RegistryArgs) -> CliResult<()> {
             other => CliError::new(Failure::Internal, other.into()),
         },
     )?;
+    print_registry(ctx, &out, at.position());
+    Ok(())
+}
+
+/// `registry`'s answer: `--json`, or a row per promoted version (as of log position
+/// `as_of`, when the registry is of the past).
+pub fn print_registry(ctx: &Context, out: &[ModelEntry], as_of: Option<vouch_log::Position>) {
     if ctx.global.json {
         output::json(&out);
-        return Ok(());
+        return;
     }
     if out.is_empty() {
-        match at.position() {
+        match as_of {
             Some(p) => say!("no model had decisions as of log position {p}"),
             None => say!("no model has decisions yet"),
         }
-        return Ok(());
+        return;
     }
     let mut t = table([
         "model",
@@ -1005,7 +1068,7 @@ pub fn registry(ctx: &Context, args: &RegistryArgs) -> CliResult<()> {
         "deployed",
         "status",
     ]);
-    for m in &out {
+    for m in out {
         for v in &m.versions {
             let d = &v.decision;
             t.add_row([
@@ -1041,7 +1104,6 @@ pub fn registry(ctx: &Context, args: &RegistryArgs) -> CliResult<()> {
         }
     }
     print(&t);
-    Ok(())
 }
 
 pub fn decisions(ctx: &Context, args: &DecisionsArgs) -> CliResult<()> {
@@ -1051,9 +1113,15 @@ pub fn decisions(ctx: &Context, args: &DecisionsArgs) -> CliResult<()> {
         limit: args.limit,
     };
     let shown = vouch_app::decisions::decisions(ledger.views(), &request)?;
+    print_decisions(ctx, &shown, ledger.trust());
+    Ok(())
+}
+
+/// `decisions`' answer: `--json`, or a row per decision, signers named by `trust`.
+pub fn print_decisions(ctx: &Context, shown: &[DecisionEntry], trust: &Trust) {
     if ctx.global.json {
         output::json(&shown);
-        return Ok(());
+        return;
     }
     let mut t = table([
         "#",
@@ -1065,15 +1133,14 @@ pub fn decisions(ctx: &Context, args: &DecisionsArgs) -> CliResult<()> {
         "decided at",
         "signer",
     ]);
-    for d in &shown {
+    for d in shown {
         // A decision that waited for review says which decision resolved it.
         let outcome = match (d.outcome, d.resolved_by) {
             (DecisionOutcome::NeedsReview, Some(by)) => format!("reviewed: see #{by}"),
             (DecisionOutcome::NeedsReview, None) => "needs_review (pending)".to_owned(),
             (outcome, _) => outcome.as_str().to_owned(),
         };
-        let signer = ledger
-            .trust()
+        let signer = trust
             .name_of(&d.signer_key)
             .map_or_else(|| format!("key {}", d.signer), str::to_owned);
         t.add_row([
@@ -1088,5 +1155,4 @@ pub fn decisions(ctx: &Context, args: &DecisionsArgs) -> CliResult<()> {
         ]);
     }
     print(&t);
-    Ok(())
 }

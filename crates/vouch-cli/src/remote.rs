@@ -2,8 +2,9 @@
 //! a ledger directory. Only the source differs: events are built by the same code as the
 //! local commands (files hashed here), reviews and deployments are signed here with the
 //! same code (`vouch_ledger::sign_draft`: the key never leaves this machine), and answers
-//! print as the local `--json` does. The server judges and appends with the code the local
-//! commands use (`Ledger::append_signed`, `vouch_app::ingest`).
+//! are read back into the types the local commands render (`vouch_app`'s results) and
+//! printed by the same functions, tables and `--json` alike. The server judges and appends
+//! with the code the local commands use (`Ledger::append_signed`, `vouch_app::ingest`).
 //!
 //! Commands that only make sense on a ledger directory (`init`, `rebuild`, `migrate`,
 //! `demo`, `keys`, `serve`) refuse `--server` with exit 64; `verify-bundle` and `policy`
@@ -13,6 +14,7 @@ use std::io::Read;
 
 use vouch_event::{Body, Digest, Event, ReviewVerdict};
 use vouch_log::{Appended, Position};
+use vouch_views::Condition;
 
 use crate::cli::{
     AuditArgs, Command, CompareArgs, DecisionsArgs, DeployArgs, DiagnoseArgs, GateCommandArgs,
@@ -57,8 +59,18 @@ pub fn run(ctx: &Context, url: &str, command: Command) -> CliResult<u8> {
         // Local files only: no ledger, no server.
         Command::Policy(command) => crate::release::policy(ctx, command).map(|()| 0),
         Command::VerifyBundle(args) => crate::release::verify_bundle_command(ctx, &args),
-        Command::Status(_) => show(ctx, &server.get("/api/v1/status")?),
+        Command::Status(_) => {
+            let report = typed(server.get("/api/v1/status")?, "status")?;
+            crate::query::print_status(ctx, &report);
+            Ok(0)
+        }
         Command::Runs(RunsCommand::List(args)) => {
+            // Parsed here too: the table's columns are the metrics the conditions name.
+            let conditions = args
+                .conditions
+                .iter()
+                .map(|c| Condition::parse(c).map_err(|e| bad_input(format!("--where: {e}"))))
+                .collect::<CliResult<Vec<_>>>()?;
             let mut pairs = Vec::new();
             if let Some(e) = &args.experiment {
                 pairs.push(("experiment", e.as_str()));
@@ -67,7 +79,12 @@ pub fn run(ctx: &Context, url: &str, command: Command) -> CliResult<u8> {
             if let Some(a) = &args.as_of {
                 pairs.push(("as_of", a.as_str()));
             }
-            show(ctx, &server.get(&format!("/api/v1/runs{}", query(pairs)))?)
+            let runs: Vec<vouch_views::RunDoc> = typed(
+                server.get(&format!("/api/v1/runs{}", query(pairs)))?,
+                "runs",
+            )?;
+            crate::query::print_runs(ctx, &runs, &conditions);
+            Ok(0)
         }
         Command::Runs(RunsCommand::Show(args)) => {
             let run = parse_run(&args.run, "RUN")?;
@@ -79,7 +96,9 @@ pub fn run(ctx: &Context, url: &str, command: Command) -> CliResult<u8> {
                 pairs.push(("as_of", a.as_str()));
             }
             let path = format!("/api/v1/runs/{}{}", encode(run.as_str()), query(pairs));
-            show(ctx, &server.get(&path)?)
+            let shown = typed(server.get(&path)?, "run")?;
+            crate::query::print_run(ctx, &shown);
+            Ok(0)
         }
         Command::Compare(args) => compare(ctx, &server, &args),
         Command::Registry(args) => registry(ctx, &server, &args),
@@ -117,10 +136,23 @@ pub fn run(ctx: &Context, url: &str, command: Command) -> CliResult<u8> {
     }
 }
 
-/// Prints an answer: as the local `--json` does, or indented for people.
-fn show(_ctx: &Context, answer: &serde_json::Value) -> CliResult<u8> {
-    output::json(answer);
-    Ok(0)
+/// The server's answer read as the type the local command renders: `--json` then prints
+/// it as the local command does (the type's own key order), and tables are the local ones.
+fn typed<T: serde::de::DeserializeOwned>(answer: serde_json::Value, what: &str) -> CliResult<T> {
+    serde_json::from_value(answer).map_err(|e| {
+        CliError::new(
+            Failure::Internal,
+            anyhow::anyhow!("the server's {what} answer is not what this vouch reads: {e}"),
+        )
+    })
+}
+
+/// The server's trust list, which names signers in tables; none is needed for `--json`.
+fn trust(ctx: &Context, server: &Server) -> CliResult<vouch_ledger::Trust> {
+    if ctx.global.json {
+        return Ok(vouch_ledger::Trust::default());
+    }
+    typed(server.get("/api/v1/trust")?, "trust")
 }
 
 /// The server as a place to append events: `POST /api/v1/events?positions=true`.
@@ -208,10 +240,26 @@ fn compare(ctx: &Context, server: &Server, args: &CompareArgs) -> CliResult<u8> 
     if let Some(a) = &args.as_of {
         pairs.push(("as_of", a.as_str()));
     }
-    show(
-        ctx,
-        &server.get(&format!("/api/v1/compare{}", query(pairs)))?,
-    )
+    // The comparison's answer names the runs' values only; the table shows more of each
+    // run (name, status, code), so the runs are read whole, as of the same point.
+    server.get(&format!("/api/v1/compare{}", query(pairs)))?;
+    let as_of: Vec<(&str, &str)> = args.as_of.iter().map(|a| ("as_of", a.as_str())).collect();
+    let runs = args
+        .runs
+        .iter()
+        .map(|r| {
+            let run = parse_run(r, "RUN")?;
+            let path = format!(
+                "/api/v1/runs/{}{}",
+                encode(run.as_str()),
+                query(as_of.clone())
+            );
+            let shown: vouch_app::runs::RunShown = typed(server.get(&path)?, "run")?;
+            Ok(shown.doc)
+        })
+        .collect::<CliResult<Vec<_>>>()?;
+    crate::query::print_comparison(ctx, &vouch_app::compare::Comparison { runs });
+    Ok(0)
 }
 
 fn registry(ctx: &Context, server: &Server, args: &RegistryArgs) -> CliResult<u8> {
@@ -226,7 +274,11 @@ fn registry(ctx: &Context, server: &Server, args: &RegistryArgs) -> CliResult<u8
         query(model.as_ref().map(|m| ("model", m.as_str())))
     );
     match server.get(&path) {
-        Ok(answer) => show(ctx, &answer),
+        Ok(answer) => {
+            let models: Vec<vouch_app::registry::ModelEntry> = typed(answer, "registry")?;
+            crate::release::print_registry(ctx, &models, None);
+            Ok(0)
+        }
         // As the local command words it.
         Err(e) if e.failure == Failure::Unknown => Err(bad_input(format!(
             "model {} has no decisions",
@@ -243,10 +295,12 @@ fn decisions(ctx: &Context, server: &Server, args: &DecisionsArgs) -> CliResult<
     if let Some(m) = &model {
         pairs.push(("model", m.as_str()));
     }
-    show(
-        ctx,
-        &server.get(&format!("/api/v1/decisions{}", query(pairs)))?,
-    )
+    let shown: Vec<vouch_views::DecisionEntry> = typed(
+        server.get(&format!("/api/v1/decisions{}", query(pairs)))?,
+        "decisions",
+    )?;
+    crate::release::print_decisions(ctx, &shown, &trust(ctx, server)?);
+    Ok(0)
 }
 
 fn diagnose(ctx: &Context, server: &Server, args: &DiagnoseArgs) -> CliResult<u8> {
@@ -260,10 +314,12 @@ fn diagnose(ctx: &Context, server: &Server, args: &DiagnoseArgs) -> CliResult<u8
     if let Some(a) = &args.as_of {
         pairs.push(("as_of", a.as_str()));
     }
-    show(
-        ctx,
-        &server.get(&format!("/api/v1/diagnose{}", query(pairs)))?,
-    )
+    let diagnosis = typed(
+        server.get(&format!("/api/v1/diagnose{}", query(pairs)))?,
+        "diagnosis",
+    )?;
+    crate::diagnose::show_diagnosis(ctx, &diagnosis);
+    Ok(0)
 }
 
 fn replay(ctx: &Context, server: &Server, args: &ReplayArgs) -> CliResult<u8> {
@@ -285,13 +341,8 @@ fn replay(ctx: &Context, server: &Server, args: &ReplayArgs) -> CliResult<u8> {
             "all": args.all,
         }),
     )?;
-    show(ctx, &answer)?;
-    let failures = answer["summary"]["evidence_failures"].as_u64().unwrap_or(0);
-    Ok(if failures > 0 {
-        Failure::Verify.code()
-    } else {
-        0
-    })
+    let result = typed(answer, "replay")?;
+    Ok(crate::replay::print_replay(ctx, &result, &args.policy))
 }
 
 fn verify(ctx: &Context, server: &Server) -> CliResult<u8> {
@@ -357,7 +408,8 @@ fn audit(ctx: &Context, server: &Server, args: &AuditArgs) -> CliResult<u8> {
     let digest = crate::release::artifact_digest(args.path.as_deref(), args.digest.as_deref())?;
     let path = format!("/api/v1/audit/{}", encode(&digest.to_string()));
     let answer = server.get(&path)?;
-    let promoted = !answer["report"]["decision"].is_null();
+    let report: vouch_ledger::AuditReport = field(&answer, "report")?;
+    let promoted = report.decision.is_some();
     if let (Some(out), true) = (&args.bundle, promoted) {
         let bundle = server.get(&format!("{path}/bundle"))?;
         let text = serde_json::to_string_pretty(&bundle).expect("serializable") + "\n";
@@ -368,46 +420,13 @@ fn audit(ctx: &Context, server: &Server, args: &AuditArgs) -> CliResult<u8> {
             )
         })?;
     }
-    output::json(&answer);
+    crate::release::print_audit(ctx, &report, &trust(ctx, server)?);
     if !ctx.global.json {
         if let (Some(out), true) = (&args.bundle, promoted) {
             say!("audit bundle written to {}", out.display());
         }
     }
-    if answer["ok"].as_bool() == Some(true) {
-        return Ok(0);
-    }
-    if !ctx.global.json {
-        let failed: Vec<&str> = answer["report"]["checks"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|c| c["ok"].as_bool() != Some(true))
-            .filter_map(|c| c["what"].as_str())
-            .collect();
-        note!(
-            "error: audit of {digest} failed: {}",
-            if promoted {
-                failed.join(", ")
-            } else {
-                "the artifact was never promoted".to_owned()
-            }
-        );
-    }
-    Ok(1)
-}
-
-/// The exit code of an answer's `outcome`.
-fn outcome_code(answer: &serde_json::Value) -> CliResult<u8> {
-    answer["outcome"]
-        .as_str()
-        .and_then(vouch_app::promote::outcome_code)
-        .ok_or_else(|| {
-            CliError::new(
-                Failure::Internal,
-                anyhow::anyhow!("the server's answer names no outcome"),
-            )
-        })
+    crate::release::audit_code(ctx, &report)
 }
 
 fn gate(ctx: &Context, server: &Server, args: &GateCommandArgs) -> CliResult<u8> {
@@ -423,11 +442,9 @@ fn gate(ctx: &Context, server: &Server, args: &GateCommandArgs) -> CliResult<u8>
             }),
         )
         .map_err(|e| policy_named(e, &g.policy))?;
-    output::json(&answer);
-    if !ctx.global.json {
-        say!("outcome: {}", answer["outcome"].as_str().unwrap_or("?"));
-    }
-    outcome_code(&answer)
+    let report: vouch_app::promote::GateReport = typed(answer, "gate")?;
+    crate::release::print_gate(ctx, &report);
+    Ok(report.outcome.exit_code())
 }
 
 /// The server names a policy that does not parse `policy: …`; the CLI names the file.
@@ -455,16 +472,39 @@ fn promote(ctx: &Context, server: &Server, args: &PromoteArgs) -> CliResult<u8> 
             &serde_json::json!({ "model": model, "run": run, "policy": text }),
         )
         .map_err(|e| policy_named(e, &g.policy))?;
-    output::json(&answer);
-    if !ctx.global.json {
-        say!(
-            "decision {} (chain index {}): {}",
-            answer["decision"].as_str().unwrap_or("?"),
-            answer["index"],
-            answer["outcome"].as_str().unwrap_or("?")
+    let report: vouch_app::promote::PromoteReport = typed(answer, "promote")?;
+    // The table's header names the policy version and the baseline: the decision
+    // recorded both, so they are read from it.
+    let (policy_version, baseline) = if ctx.global.json {
+        (String::new(), None)
+    } else {
+        let limit = vouch_app::decisions::DEFAULT_LIMIT.to_string();
+        let path = format!(
+            "/api/v1/decisions{}",
+            query([("model", model.as_str()), ("limit", limit.as_str())])
         );
-    }
-    outcome_code(&answer)
+        let decisions: Vec<vouch_views::DecisionEntry> = typed(server.get(&path)?, "decisions")?;
+        let d = decisions
+            .into_iter()
+            .find(|d| d.index == report.index && d.hash == report.decision)
+            .ok_or_else(|| {
+                CliError::new(
+                    Failure::Internal,
+                    anyhow::anyhow!(
+                        "the server recorded decision {} but does not list it",
+                        report.decision
+                    ),
+                )
+            })?;
+        (d.policy_version, d.baseline)
+    };
+    crate::release::print_promotion(ctx, &report, &policy_version, baseline.as_ref());
+    vouch_app::promote::outcome_code(report.outcome.as_str()).ok_or_else(|| {
+        CliError::new(
+            Failure::Internal,
+            anyhow::anyhow!("outcome {} has no exit code", report.outcome.as_str()),
+        )
+    })
 }
 
 /// A field of an answer the CLI relies on.

@@ -1,7 +1,9 @@
 //! `vouch replay`: past decisions under another policy.
 
+use std::path::Path;
 use vouch_app::failure::{replay_failure, replay_library_failure};
-use vouch_app::replay::{ReplayError, ReplayRequest};
+
+use vouch_app::replay::{ReplayError, ReplayRequest, ReplayResult};
 use vouch_app::time::DayEnd;
 use vouch_event::{GateRecord, GateVerdict};
 use vouch_replay::Replayed;
@@ -70,17 +72,24 @@ pub fn replay(ctx: &Context, args: &ReplayArgs) -> CliResult<u8> {
     )
     .map_err(refused)?;
     progress.finish();
+    Ok(print_replay(ctx, &result, &args.policy))
+}
+
+/// `replay`'s answer: `--json`, or the decisions that would change and a summary; what
+/// failed on standard error. Returns the exit code.
+pub fn print_replay(ctx: &Context, result: &ReplayResult, policy: &Path) -> u8 {
     let (report, seconds) = (&result.report, result.seconds);
+    let model = &report.model;
     let listed = result.listed();
     let s = &report.summary;
     if ctx.global.json {
-        output::json(&result);
+        output::json(result);
     } else {
-        if policy.model() != &model {
+        if &result.governs != model {
             note!(
                 "note: policy {} governs model {}; replaying it on {model}'s decisions",
-                args.policy.display(),
-                policy.model()
+                policy.display(),
+                result.governs
             );
         }
         if !listed.is_empty() {
@@ -146,11 +155,11 @@ pub fn replay(ctx: &Context, args: &ReplayArgs) -> CliResult<u8> {
             d.evidence_problem.as_deref().unwrap_or_default()
         );
     }
-    Ok(if result.evidence_failed() {
+    if result.evidence_failed() {
         Failure::Verify.code()
     } else {
         0
-    })
+    }
 }
 
 /// `latency_p95_ms: pass -> FAIL (182 > 150)` for each changed gate.

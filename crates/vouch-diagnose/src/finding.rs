@@ -3,11 +3,11 @@
 
 use std::collections::BTreeSet;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use vouch_event::{Name, Segment};
 
 /// How bad a finding is. Declared most severe first: that is the ranking order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     /// Explains a live drop on its own, or breaks a release promise.
@@ -37,7 +37,7 @@ impl Severity {
 /// explains everything; a regression measured live against the previous version's live
 /// traffic (same population, same label process) is stronger evidence than a gap between
 /// live and validation numbers, which distribution shift alone can open.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CheckId {
     /// The deployed artifact against the approved one, and the artifact live traffic names.
@@ -82,7 +82,7 @@ impl CheckId {
 }
 
 /// One conclusion of one check.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Finding {
     /// How bad.
     pub severity: Severity,
@@ -91,13 +91,13 @@ pub struct Finding {
     /// One line saying what was found.
     pub title: String,
     /// The metric, for series comparisons.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metric: Option<Name>,
     /// The segment, for series comparisons (`None`: the overall value).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub segment: Option<Segment>,
     /// The few words this finding adds to the verdict, for critical and warning findings.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cause: Option<String>,
     /// The evidence, one readable line per fact: values, windows, times, positions.
     pub facts: Vec<String>,

@@ -30,10 +30,10 @@ mod finding;
 
 use std::collections::{BTreeSet, HashSet};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use vouch_event::{Body, DatasetRole, DecisionRecorded, Digest, ModelName, Name, RunId, Timestamp};
 use vouch_ledger::{Ledger, ReleaseError};
-use vouch_policy::{GateCheck, Policy, Tolerance};
+use vouch_policy::{GateCheck, Policy};
 use vouch_replay::ReplayError;
 use vouch_views::{DecisionEntry, DeploymentEntry, LiveObservation, RunDoc, ViewsError};
 
@@ -104,7 +104,7 @@ fn known_envs(known: &[String]) -> String {
 }
 
 /// A promoted version of the model.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Version {
     /// `v1`, `v2`, … in promotion order, as `vouch registry` names them.
     pub version: String,
@@ -137,7 +137,7 @@ impl Version {
 }
 
 /// The freshness limits the checks apply, and where they come from.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Limits {
     /// The oldest validation snapshot accepted, in days.
     pub max_snapshot_age_days: u32,
@@ -158,7 +158,7 @@ impl Default for Limits {
 }
 
 /// Findings by severity.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 pub struct Summary {
     /// Critical findings.
     pub critical: usize,
@@ -171,7 +171,7 @@ pub struct Summary {
 }
 
 /// What `vouch diagnose` reports.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Diagnosis {
     /// The model.
     pub model: ModelName,
@@ -389,56 +389,16 @@ fn limits(policy: Option<&Policy>) -> Limits {
     limits
 }
 
-/// Metrics `policy` treats as lower-is-better: a `max` bound without a `min`, or a
-/// `max_rise` tolerance. Every other metric is read as higher-is-better.
+/// Metrics `policy` treats as lower-is-better ([`Policy::lower_is_better`]). Every other
+/// metric is read as higher-is-better.
 fn lower_is_better(policy: Option<&Policy>) -> BTreeSet<Name> {
-    let mut lower = BTreeSet::new();
-    let mut higher = BTreeSet::new();
-    let Some(policy) = policy else {
-        return lower;
-    };
-    let mut note = |metric: &Name, is_lower: Option<bool>| match is_lower {
-        Some(true) => {
-            lower.insert(metric.clone());
-        }
-        Some(false) => {
-            higher.insert(metric.clone());
-        }
-        None => {}
-    };
-    let from_bounds = |min: Option<f64>, max: Option<f64>| match (min, max) {
-        (None, Some(_)) => Some(true),
-        (Some(_), None) => Some(false),
-        _ => None,
-    };
-    let from_tolerance = |t: &Tolerance| {
-        Some(matches!(
-            t,
-            Tolerance::MaxRise(_) | Tolerance::MaxRisePct(_)
-        ))
-    };
-    for gate in policy.gates() {
-        match gate.check() {
-            GateCheck::Absolute { metric, bounds, .. } => {
-                note(metric, from_bounds(bounds.min(), bounds.max()));
-            }
-            GateCheck::Baseline { metric, tolerance } => note(metric, from_tolerance(tolerance)),
-            GateCheck::Segments {
-                metric,
-                tolerance,
-                bounds,
-                ..
-            } => {
-                if let Some(t) = tolerance {
-                    note(metric, from_tolerance(t));
-                }
-                if let Some(b) = bounds {
-                    note(metric, from_bounds(b.min(), b.max()));
-                }
-            }
-            _ => {}
-        }
-    }
-    // A policy that says both is contradictory; take the safer reading (higher is better).
-    &lower - &higher
+    policy
+        .map(|p| {
+            p.lower_is_better()
+                .into_iter()
+                .filter(|(_, lower)| *lower)
+                .map(|(metric, _)| metric)
+                .collect()
+        })
+        .unwrap_or_default()
 }

@@ -613,8 +613,32 @@ impl Serialize for SignatureBytes {
     }
 }
 
+/// Reads the lowercase hex [`PublicKeyBytes`] and [`SignatureBytes`] serialize as.
+fn deserialize_hex<'de, D: serde::Deserializer<'de>, const N: usize>(
+    d: D,
+) -> Result<[u8; N], D::Error> {
+    let text = String::deserialize(d)?;
+    parse_hex::<N>(&text).ok_or_else(|| {
+        serde::de::Error::custom(format!("expected {} hex digits, got `{text}`", N * 2))
+    })
+}
+
+impl<'de> Deserialize<'de> for PublicKeyBytes {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        deserialize_hex(d).map(PublicKeyBytes)
+    }
+}
+
+impl<'de> Deserialize<'de> for SignatureBytes {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        deserialize_hex(d).map(SignatureBytes)
+    }
+}
+
 /// What a gate said.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, bincode::Encode, bincode::Decode)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, bincode::Encode, bincode::Decode,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum GateVerdict {
     /// Passed.
@@ -626,7 +650,9 @@ pub enum GateVerdict {
 }
 
 /// The outcome of a decision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, bincode::Encode, bincode::Decode)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, bincode::Encode, bincode::Decode,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum DecisionOutcome {
     /// The run's artifacts are promoted: the model's new production version.
@@ -649,7 +675,7 @@ impl DecisionOutcome {
 }
 
 /// One gate's result, as recorded in a decision.
-#[derive(Debug, Clone, PartialEq, Serialize, bincode::Encode, bincode::Decode)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, bincode::Encode, bincode::Decode)]
 pub struct GateRecord {
     /// The gate's name in the policy.
     pub gate: String,
@@ -668,7 +694,7 @@ pub struct GateRecord {
 }
 
 /// The review a decision resolves (an approval or rejection of a needs-review decision).
-#[derive(Debug, Clone, PartialEq, Serialize, bincode::Encode, bincode::Decode)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, bincode::Encode, bincode::Decode)]
 pub struct ReviewLink {
     /// The hash of the needs-review decision.
     pub decision: Digest,
@@ -680,7 +706,7 @@ pub struct ReviewLink {
 
 /// `decision_recorded`: one link of the decision chain. Its canonical bytes, hash and
 /// signature are defined in `schemas/decision-record.md` (crate `vouch-chain`).
-#[derive(Debug, Clone, PartialEq, Serialize, bincode::Encode, bincode::Decode)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, bincode::Encode, bincode::Decode)]
 pub struct DecisionRecorded {
     /// Place in the chain, from 0.
     pub index: u64,
@@ -719,7 +745,9 @@ pub struct DecisionRecorded {
 }
 
 /// A reviewer's verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, bincode::Encode, bincode::Decode)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, bincode::Encode, bincode::Decode,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ReviewVerdict {
     /// Promote the candidate.

@@ -38,8 +38,8 @@ pub use follow::{follow, FollowOptions, FollowReport};
 pub use lock::{lock_waiters_path, others_waiting, DirLock};
 pub use migrate::{MigrateError, MigrateReport};
 pub use release::{
-    chain_key, sign_draft, verify_log, AuditReport, Check, DecisionDraft, Failure, Recorded,
-    ReleaseError, ReviewState, VerifyReport,
+    chain_key, sign_draft, verify_log, AuditReport, Check, DecisionDraft, DecisionJudged, Failure,
+    Recorded, ReleaseError, ReviewState, VerifyReport,
 };
 pub use trust::{Revocation, Role, Trust, TrustChangeError, TrustError, TrustFile, TrustedKey};
 pub use vouch_log_nats::{NatsError, NatsOptions, DUPLICATE_WINDOW};
@@ -246,7 +246,7 @@ pub enum Initialised {
 }
 
 /// The state `vouch status` reports.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Status {
     /// The ledger directory.
     pub ledger: PathBuf,
@@ -264,6 +264,43 @@ pub struct Status {
     pub view_position: u64,
     /// View totals.
     pub counts: Counts,
+}
+
+/// [`Status`] as read back from its JSON: the backend named by any string.
+#[derive(serde::Deserialize)]
+struct StatusRead {
+    ledger: PathBuf,
+    backend: String,
+    #[serde(default)]
+    stream: Option<String>,
+    log_identity: String,
+    log_position: u64,
+    view_position: u64,
+    counts: Counts,
+}
+
+impl<'de> serde::Deserialize<'de> for Status {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = StatusRead::deserialize(d)?;
+        let backend = ["embedded", "nats"]
+            .into_iter()
+            .find(|known| *known == s.backend)
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "unknown log backend `{}` (expected embedded or nats)",
+                    s.backend
+                ))
+            })?;
+        Ok(Status {
+            ledger: s.ledger,
+            backend,
+            stream: s.stream,
+            log_identity: s.log_identity,
+            log_position: s.log_position,
+            view_position: s.view_position,
+            counts: s.counts,
+        })
+    }
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]

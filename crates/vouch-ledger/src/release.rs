@@ -139,7 +139,7 @@ pub struct VerifyReport {
 }
 
 /// One check `audit` made.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Check {
     /// What was checked.
     pub what: String,
@@ -150,7 +150,7 @@ pub struct Check {
 }
 
 /// Everything `audit` reports about one artifact.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AuditReport {
     /// The artifact.
     pub artifact: Digest,
@@ -175,6 +175,21 @@ impl AuditReport {
     pub fn ok(&self) -> bool {
         self.decision.is_some() && self.checks.iter().all(|c| c.ok)
     }
+}
+
+/// A decision judged again against the log ([`Ledger::judge_decision`]).
+#[derive(Debug, Clone)]
+pub struct DecisionJudged {
+    /// The decision's record, read from the log.
+    pub record: DecisionRecorded,
+    /// Its hash when the rule book accepts it, else the first rule it breaks.
+    pub verdict: Result<Digest, vouch_rules::Violation>,
+    /// The decision after it, if any, and whether it names this one as previous.
+    pub next: Option<(u64, bool)>,
+    /// The needs-review decision it resolves, with its reviews.
+    pub reviewed: Option<DecisionEntry>,
+    /// The decoded record at its policy position, if the log has one that decodes.
+    pub policy: Option<Event>,
 }
 
 fn corrupt(position: u64, reason: impl Into<String>) -> ReleaseError {
@@ -1059,74 +1074,13 @@ impl Ledger {
             .views()
             .decision(index)?
             .ok_or_else(|| corrupt(0, format!("decision {index} missing from the views")))?;
-        let record = self.read_positions(&[entry.position])?.remove(0);
-        let event = decode(&record)?;
-        model_of(&event, entry.position)?;
-        let Body::DecisionRecorded(d) = &event.body else {
-            return Err(corrupt(entry.position, "expected a decision"));
-        };
-        let d = (**d).clone();
-        // The chain before it, as the views hold it: the head it had to link to.
-        let head = match d.index.checked_sub(1) {
-            Some(prev) => self.views().decision(prev)?.map(|p| Tip {
-                index: p.index,
-                hash: p.hash,
-                decided_at: p.decided_at,
-            }),
-            None => None,
-        };
-        let evidence = self.digests_at(&d.evidence)?;
-        let policy_event = self
-            .read_positions(&[d.policy_position])
-            .ok()
-            .and_then(|mut r| decode(&r.remove(0)).ok());
-        let reviewed = match &d.review {
-            Some(link) => self.views().decision_by_hash(&link.decision)?,
-            None => None,
-        };
-        let reviewed_record = match &reviewed {
-            Some(r) => Some(self.decision_record(r)?),
-            None => None,
-        };
-        // The reviews as they stood when this decision was appended.
-        let review_facts: Vec<ReviewFacts> = reviewed
-            .iter()
-            .flat_map(|r| &r.reviews)
-            .filter(|r| r.position < entry.position)
-            .map(|r| ReviewFacts {
-                hash: r.hash,
-                position: r.position,
-                verdict: r.verdict,
-                signer: r.signer_key,
-            })
-            .collect();
-        let resolves = match (&reviewed, &reviewed_record) {
-            (Some(r), Some(rec)) => Some((
-                DecisionFacts {
-                    model: &r.model,
-                    hash: r.hash,
-                    index: r.index,
-                    outcome: r.outcome,
-                    artifacts: &r.artifacts,
-                    signer: r.signer_key,
-                    resolved: false,
-                    reviews: &review_facts,
-                },
-                rec,
-            )),
-            _ => None,
-        };
-        let case = DecisionCase {
-            event: &event,
-            key: record.key.as_str(),
-            position: entry.position,
-            head,
-            evidence: &evidence,
-            policy: policy_event.as_ref(),
-            resolves,
-        };
-        let mut verifier = vouch_chain::Verifier::default();
-        let verdict = vouch_rules::judge_decision(&case, trust, &mut verifier);
+        let DecisionJudged {
+            record: d,
+            verdict,
+            next,
+            reviewed,
+            policy: policy_event,
+        } = self.judge_decision(&entry, trust)?;
         let signer = trust
             .name_of(&d.signer)
             .map_or_else(|| "an untrusted key".to_owned(), str::to_owned);
@@ -1145,12 +1099,11 @@ impl Ledger {
             },
         );
         let hash = verdict.as_ref().map_or(entry.hash, |h| *h);
-        if let Some(next) = self.views().decision(d.index + 1)? {
-            let next_record = self.decision_record(&next)?;
+        if let Some((next, links)) = next {
             report.check(
                 "link from next decision",
-                next_record.prev == Some(hash),
-                format!("decision {} names this one as previous", next.index),
+                links,
+                format!("decision {next} names this one as previous"),
             );
         }
         if let Some(Event {
@@ -1223,6 +1176,102 @@ impl Ledger {
         report.decision = Some(entry);
         report.record = Some(d);
         Ok(report)
+    }
+
+    /// One decision judged again by the rule book against the log's bytes, as [`Ledger::audit`]
+    /// judges the decision that promoted an artifact: its signature and signer's trust,
+    /// its link to the decision before it, its evidence digest, policy and outcome; and
+    /// whether the decision after it links to it. For any decision (the web UI's decision
+    /// page), so every adapter judges with this one path.
+    ///
+    /// # Errors
+    /// When the views or the log fail outright, or the record at the decision's position
+    /// is not a decision (a failed rule is reported in the verdict, not an error).
+    pub fn judge_decision(
+        &self,
+        entry: &DecisionEntry,
+        trust: &Trust,
+    ) -> Result<DecisionJudged, ReleaseError> {
+        let record = self.read_positions(&[entry.position])?.remove(0);
+        let event = decode(&record)?;
+        model_of(&event, entry.position)?;
+        let Body::DecisionRecorded(d) = &event.body else {
+            return Err(corrupt(entry.position, "expected a decision"));
+        };
+        let d = (**d).clone();
+        // The chain before it, as the views hold it: the head it had to link to.
+        let head = match d.index.checked_sub(1) {
+            Some(prev) => self.views().decision(prev)?.map(|p| Tip {
+                index: p.index,
+                hash: p.hash,
+                decided_at: p.decided_at,
+            }),
+            None => None,
+        };
+        let evidence = self.digests_at(&d.evidence)?;
+        let policy_event = self
+            .read_positions(&[d.policy_position])
+            .ok()
+            .and_then(|mut r| decode(&r.remove(0)).ok());
+        let reviewed = match &d.review {
+            Some(link) => self.views().decision_by_hash(&link.decision)?,
+            None => None,
+        };
+        let reviewed_record = match &reviewed {
+            Some(r) => Some(self.decision_record(r)?),
+            None => None,
+        };
+        // The reviews as they stood when this decision was appended.
+        let review_facts: Vec<ReviewFacts> = reviewed
+            .iter()
+            .flat_map(|r| &r.reviews)
+            .filter(|r| r.position < entry.position)
+            .map(|r| ReviewFacts {
+                hash: r.hash,
+                position: r.position,
+                verdict: r.verdict,
+                signer: r.signer_key,
+            })
+            .collect();
+        let resolves = match (&reviewed, &reviewed_record) {
+            (Some(r), Some(rec)) => Some((
+                DecisionFacts {
+                    model: &r.model,
+                    hash: r.hash,
+                    index: r.index,
+                    outcome: r.outcome,
+                    artifacts: &r.artifacts,
+                    signer: r.signer_key,
+                    resolved: false,
+                    reviews: &review_facts,
+                },
+                rec,
+            )),
+            _ => None,
+        };
+        let case = DecisionCase {
+            event: &event,
+            key: record.key.as_str(),
+            position: entry.position,
+            head,
+            evidence: &evidence,
+            policy: policy_event.as_ref(),
+            resolves,
+        };
+        let mut verifier = vouch_chain::Verifier::default();
+        let verdict = vouch_rules::judge_decision(&case, trust, &mut verifier);
+        let hash = verdict.as_ref().map_or(entry.hash, |h| *h);
+        let next = match self.views().decision(d.index + 1)? {
+            Some(next) => Some((next.index, self.decision_record(&next)?.prev == Some(hash))),
+            None => None,
+        };
+        Ok(DecisionJudged {
+            record: d,
+            verdict,
+            next,
+            reviewed,
+            policy: policy_event,
+        })
     }
 
     /// The digests of the log's records at `positions`, `None` where the log has none.

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use vouch_event::{
     DatasetRole, DecisionOutcome, Digest, GateRecord, GateVerdict, Name, RunId, Segment, Timestamp,
 };
@@ -72,7 +72,7 @@ pub struct DatasetEvidence {
 }
 
 /// Everything an evaluation concluded.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Evaluation {
     /// One result per gate, in policy order; a segment gate gives one per segment (sorted),
     /// an artifact gate one per artifact.
@@ -107,7 +107,7 @@ impl Evaluation {
 }
 
 /// The promotion decision an evaluation reaches. A rejection is an outcome, not an error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Outcome {
     /// Every gate passed and no review rule triggered.
     #[serde(rename = "promoted")]
@@ -151,7 +151,7 @@ impl From<Outcome> for DecisionOutcome {
 }
 
 /// What one check concluded. Ordered by severity, so the worst of several is their `max`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// Passed.
@@ -184,7 +184,7 @@ impl From<Verdict> for GateVerdict {
 }
 
 /// One gate's conclusion on one metric, segment, artifact or dataset.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GateResult {
     /// The gate's name.
     pub gate: String,
@@ -220,7 +220,7 @@ impl From<&GateResult> for GateRecord {
 }
 
 /// One review rule's conclusion.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReviewResult {
     /// The rule's name.
     pub rule: String,

@@ -114,6 +114,56 @@ impl Policy {
     pub fn baseline_missing(&self) -> BaselineMissing {
         self.baseline_missing
     }
+
+    /// Each metric whose direction this policy's gates say, and whether lower is better
+    /// for it: a `max` bound without a `min`, or a `max_rise` tolerance, says lower; a
+    /// `min` without a `max`, or a `max_drop` tolerance, says higher. A metric the gates
+    /// say both of is read as higher-is-better (the safer reading); a metric no gate
+    /// bounds one-sidedly or compares is absent. Diagnosis and the web UI's comparison
+    /// read directions from here, so they agree with the gates.
+    pub fn lower_is_better(&self) -> std::collections::BTreeMap<Name, bool> {
+        let mut out = std::collections::BTreeMap::new();
+        let mut note = |metric: &Name, lower: Option<bool>| {
+            if let Some(lower) = lower {
+                let entry = out.entry(metric.clone()).or_insert(lower);
+                *entry &= lower;
+            }
+        };
+        let from_bounds = |b: &Bounds| match (b.min(), b.max()) {
+            (None, Some(_)) => Some(true),
+            (Some(_), None) => Some(false),
+            _ => None,
+        };
+        let from_tolerance = |t: &Tolerance| {
+            Some(matches!(
+                t,
+                Tolerance::MaxRise(_) | Tolerance::MaxRisePct(_)
+            ))
+        };
+        for gate in &self.gates {
+            match gate.check() {
+                GateCheck::Absolute { metric, bounds, .. } => note(metric, from_bounds(bounds)),
+                GateCheck::Baseline { metric, tolerance } => {
+                    note(metric, from_tolerance(tolerance));
+                }
+                GateCheck::Segments {
+                    metric,
+                    tolerance,
+                    bounds,
+                    ..
+                } => {
+                    if let Some(t) = tolerance {
+                        note(metric, from_tolerance(t));
+                    }
+                    if let Some(b) = bounds {
+                        note(metric, from_bounds(b));
+                    }
+                }
+                GateCheck::Artifacts { .. } | GateCheck::Dataset { .. } => {}
+            }
+        }
+        out
+    }
 }
 
 /// What a comparison with the production baseline concludes when there is no baseline
@@ -178,7 +228,7 @@ impl Gate {
 }
 
 /// The five kinds of gate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GateKind {
     /// An absolute bound on one metric, overall or in one segment.

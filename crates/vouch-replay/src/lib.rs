@@ -26,7 +26,7 @@ pub use gate::{gate_on, record, GateError, Gated};
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use vouch_event::{
     Body, DecisionOutcome, DecisionRecorded, Digest, Event, GateRecord, GateVerdict, ModelName,
     RunId, Subject, Timestamp,
@@ -69,7 +69,7 @@ pub struct Scope {
 }
 
 /// What a replay found.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ReplayReport {
     /// The model.
     pub model: ModelName,
@@ -85,7 +85,7 @@ pub struct ReplayReport {
 }
 
 /// Counts over a replay.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Summary {
     /// Decisions of the model in the time range.
     pub in_scope: usize,
@@ -109,7 +109,7 @@ pub struct Summary {
 }
 
 /// One decision, replayed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Replayed {
     /// Place in the chain.
     pub index: u64,
@@ -143,7 +143,7 @@ pub struct Replayed {
 }
 
 /// A gate whose verdict the new policy changes.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct GateChange {
     /// The gate's name.
     pub gate: String,

@@ -35,11 +35,12 @@
 //! | `GET /api/v1/verify` | read | the whole log and chain checked, as `vouch verify --json` |
 //! | `GET /api/v1/audit/{digest}` | read | an artifact walked back to its evidence, as `vouch audit --json` |
 //! | `GET /api/v1/audit/{digest}/bundle` | read | the audit bundle, for `vouch verify-bundle` |
+//! | `GET /api/v1/trust` | read | the trust list (public keys, names, roles), as `trust.json` |
 
 mod mlflow;
-mod ui;
 mod queries;
 mod signed;
+mod ui;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -608,7 +609,7 @@ async fn authorize(State(state): State<Arc<AppState>>, request: Request, next: N
 /// the POSTs that only read: MLflow's searches, replay, gate), recording a decision with
 /// the server's key `promote`, anything else `write`.
 fn needed_scope(method: &Method, path: &str) -> Scope {
-    const READING_POSTS: [&str; 2] = ["/api/v1/replay", "/api/v1/gate"];
+    const READING_POSTS: [&str; 4] = ["/api/v1/replay", "/api/v1/gate", "/replay", "/audit/upload"];
     if let Some(scope) = mlflow::scope(method, path) {
         scope
     } else if method == Method::GET || method == Method::HEAD || READING_POSTS.contains(&path) {

@@ -3,14 +3,14 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use vouch_event::{
     Body, DatasetInput, DatasetRole, Digest, Environment, Event, GitInfo, Lifecycle, Name, RunId,
     RunStatus, Segment, Timestamp,
 };
 
 /// Everything known about one run, folded from its events.
-#[derive(Debug, Clone, PartialEq, Serialize, bincode::Encode, bincode::Decode)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, bincode::Encode, bincode::Decode)]
 pub struct RunDoc {
     /// The run's id.
     pub run: RunId,
@@ -21,29 +21,29 @@ pub struct RunDoc {
     /// Latest value of each param.
     pub params: BTreeMap<Name, ParamValue>,
     /// Latest value of each metric, per segment (no segment: the whole set).
-    #[serde(serialize_with = "values_only")]
+    #[serde(serialize_with = "values_only", deserialize_with = "keyed_by_series")]
     pub metrics: BTreeMap<MetricKey, LatestMetric>,
     /// Artifacts in log order.
     pub artifacts: Vec<ArtifactEntry>,
     /// Datasets in log order.
     pub datasets: Vec<DatasetEntry>,
     /// Current tags (`tags_set`: last write wins, deletes hide).
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
     /// The name the run was last renamed to (`run_updated`), over `started.name`.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub renamed: Option<String>,
     /// Listed or deleted (hidden unless asked for).
-    #[serde(skip_serializing_if = "is_active")]
+    #[serde(default = "active", skip_serializing_if = "is_active")]
     pub lifecycle: Lifecycle,
     /// Datasets a tracker described (`inputs_logged`), in log order.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub inputs: Vec<InputEntry>,
     /// Logged models the run read.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub model_inputs: Vec<String>,
     /// Logged models the run produced, with the step they were recorded as output at.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub model_outputs: Vec<ModelOutput>,
     /// How many of the run's events have been applied.
     pub events: u64,
@@ -57,8 +57,12 @@ fn is_active(lifecycle: &Lifecycle) -> bool {
     *lifecycle == Lifecycle::Active
 }
 
+fn active() -> Lifecycle {
+    Lifecycle::Active
+}
+
 /// A dataset input of a run, as a tracker described it.
-#[derive(Debug, Clone, PartialEq, Serialize, bincode::Encode, bincode::Decode)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, bincode::Encode, bincode::Decode)]
 pub struct InputEntry {
     /// The dataset as described.
     pub dataset: DatasetInput,
@@ -67,7 +71,7 @@ pub struct InputEntry {
 }
 
 /// A logged model a run produced.
-#[derive(Debug, Clone, PartialEq, Serialize, bincode::Encode, bincode::Decode)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, bincode::Encode, bincode::Decode)]
 pub struct ModelOutput {
     /// The logged model's id.
     pub model_id: String,
@@ -82,8 +86,25 @@ fn values_only<S: Serializer, K, V: Serialize>(
     s.collect_seq(map.values())
 }
 
+/// The inverse of [`values_only`] for the metrics: each value keyed by its series.
+fn keyed_by_series<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<MetricKey, LatestMetric>, D::Error> {
+    let values = Vec::<LatestMetric>::deserialize(d)?;
+    Ok(values
+        .into_iter()
+        .map(|m| {
+            let key = MetricKey {
+                name: m.name.clone(),
+                segment: m.segment.clone(),
+            };
+            (key, m)
+        })
+        .collect())
+}
+
 /// How a run began.
-#[derive(Debug, Clone, PartialEq, Serialize, bincode::Encode, bincode::Decode)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, bincode::Encode, bincode::Decode)]
 pub struct Started {
     /// The experiment.
     pub experiment: String,
@@ -102,7 +123,7 @@ pub struct Started {
 }
 
 /// How a run ended.
-#[derive(Debug, Clone, PartialEq, Serialize, bincode::Encode, bincode::Decode)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, bincode::Encode, bincode::Decode)]
 pub struct Finished {
     /// Status.
     pub status: RunStatus,
@@ -113,7 +134,7 @@ pub struct Finished {
 }
 
 /// A param's current value.
-#[derive(Debug, Clone, PartialEq, Serialize, bincode::Encode, bincode::Decode)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, bincode::Encode, bincode::Decode)]
 pub struct ParamValue {
     /// The value as logged.
     pub value: String,
@@ -123,7 +144,17 @@ pub struct ParamValue {
 
 /// A metric series: a name on a segment.
 #[derive(
-    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, bincode::Encode, bincode::Decode,
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    bincode::Encode,
+    bincode::Decode,
 )]
 pub struct MetricKey {
     /// Metric name.
@@ -133,7 +164,7 @@ pub struct MetricKey {
 }
 
 /// The latest value of a metric series.
-#[derive(Debug, Clone, PartialEq, Serialize, bincode::Encode, bincode::Decode)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, bincode::Encode, bincode::Decode)]
 pub struct LatestMetric {
     /// Metric name.
     pub name: Name,
@@ -152,7 +183,9 @@ pub struct LatestMetric {
 }
 
 /// One point of a metric's history.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, bincode::Encode, bincode::Decode)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Serialize, Deserialize, bincode::Encode, bincode::Decode,
+)]
 pub struct MetricPoint {
     /// Step, if any.
     pub step: Option<u64>,
@@ -165,7 +198,7 @@ pub struct MetricPoint {
 }
 
 /// An artifact of a run.
-#[derive(Debug, Clone, PartialEq, Serialize, bincode::Encode, bincode::Decode)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, bincode::Encode, bincode::Decode)]
 pub struct ArtifactEntry {
     /// Name within the run.
     pub name: String,
@@ -180,7 +213,7 @@ pub struct ArtifactEntry {
 }
 
 /// Where an artifact digest appears.
-#[derive(Debug, Clone, PartialEq, Serialize, bincode::Encode, bincode::Decode)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, bincode::Encode, bincode::Decode)]
 pub struct ArtifactRef {
     /// The run that logged it.
     pub run: RunId,
@@ -189,7 +222,7 @@ pub struct ArtifactRef {
 }
 
 /// A dataset bound to a run.
-#[derive(Debug, Clone, PartialEq, Serialize, bincode::Encode, bincode::Decode)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, bincode::Encode, bincode::Decode)]
 pub struct DatasetEntry {
     /// Role in the run.
     pub role: DatasetRole,
@@ -210,7 +243,7 @@ pub struct DatasetEntry {
 }
 
 /// A log record the projector could not apply, with why. Nothing is dropped silently.
-#[derive(Debug, Clone, PartialEq, Serialize, bincode::Encode, bincode::Decode)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, bincode::Encode, bincode::Decode)]
 pub struct QuarantineEntry {
     /// Log position of the record.
     pub position: u64,
@@ -226,7 +259,16 @@ pub struct QuarantineEntry {
 
 /// Totals kept with the views.
 #[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, bincode::Encode, bincode::Decode,
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    bincode::Encode,
+    bincode::Decode,
 )]
 pub struct Counts {
     /// Records read from the log and applied.
@@ -528,4 +570,176 @@ fn is_later(point: (Option<u64>, Timestamp, f64), latest: (Option<u64>, Timestam
         .cmp(&(b.0, b.1))
         .then_with(|| a.2.total_cmp(&b.2))
         .is_gt()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{DecisionEntry, DeploymentEntry, ReviewEntry};
+    use vouch_event::{DecisionOutcome, ModelName, PublicKeyBytes, ReviewVerdict};
+
+    /// `value` → JSON → the same value, and JSON printed again the same.
+    fn round_trip<T: Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug>(
+        value: &T,
+    ) {
+        let json = serde_json::to_string(value).unwrap();
+        let back: T = serde_json::from_str(&json).unwrap();
+        assert_eq!(&back, value);
+        assert_eq!(serde_json::to_string(&back).unwrap(), json);
+    }
+
+    fn at(seconds: i64) -> Timestamp {
+        Timestamp::from_unix_nanos(1_795_000_000_000_000_000 + seconds * 1_000_000_000)
+    }
+
+    fn metric(name: &str, segment: Option<&str>, value: f64, position: u64) -> LatestMetric {
+        LatestMetric {
+            name: Name::new(name).unwrap(),
+            segment: segment.map(|s| Segment::new(s).unwrap()),
+            value,
+            step: Some(3),
+            time: at(position as i64),
+            position,
+            count: 2,
+        }
+    }
+
+    /// A run with every field set, also those its JSON leaves out when empty or default,
+    /// and metrics (keyed by series, serialized as a list) on and off segments.
+    #[test]
+    fn a_run_document_reads_back_from_its_json() {
+        let mut doc = RunDoc::new(RunId::new("r-1").unwrap(), 4);
+        round_trip(&doc);
+        doc.started = Some(Started {
+            experiment: "loan-risk".into(),
+            name: Some("candidate b".into()),
+            git: Some(GitInfo {
+                commit: "0123456789abcdef".into(),
+                dirty: true,
+            }),
+            env: Some(Environment {
+                os: "linux".into(),
+                cpu: "x86_64".into(),
+                host: "ci-7".into(),
+                tools: [("python".to_owned(), "3.11.7".to_owned())].into(),
+            }),
+            time: at(0),
+            producer: "pipeline".into(),
+            position: 4,
+        });
+        doc.finished = Some(Finished {
+            status: RunStatus::Ok,
+            time: at(9),
+            position: 12,
+        });
+        doc.params.insert(
+            Name::new("lr").unwrap(),
+            ParamValue {
+                value: "0.01".into(),
+                position: 5,
+            },
+        );
+        for m in [
+            metric("auc", None, 0.871_234_567_890_123, 6),
+            metric("auc", Some("region=EU"), 0.84, 7),
+            metric("latency_p95_ms", None, 182.0, 8),
+        ] {
+            doc.metrics.insert(
+                MetricKey {
+                    name: m.name.clone(),
+                    segment: m.segment.clone(),
+                },
+                m,
+            );
+        }
+        doc.artifacts.push(ArtifactEntry {
+            name: "model.bin".into(),
+            digest: Digest::of(b"model"),
+            size: 1234,
+            uri: "s3://models/b".into(),
+            position: 9,
+        });
+        doc.datasets.push(DatasetEntry {
+            role: DatasetRole::Validation,
+            name: "loans-2026-10".into(),
+            digest: Digest::of(b"data"),
+            rows: 50_000,
+            snapshot_at: Some(at(-86_400)),
+            labels_through: None,
+            uri: Some("s3://data/v".into()),
+            position: 10,
+        });
+        doc.tags.insert("team".into(), "risk".into());
+        doc.renamed = Some("renamed b".into());
+        doc.lifecycle = Lifecycle::Deleted;
+        doc.inputs.push(InputEntry {
+            dataset: serde_json::from_value(serde_json::json!({
+                "name": "loans", "digest": "abc123", "source_type": "local",
+            }))
+            .unwrap(),
+            position: 11,
+        });
+        doc.model_inputs.push("m-parent".into());
+        doc.model_outputs.push(ModelOutput {
+            model_id: "m-1".into(),
+            step: Some(3),
+        });
+        doc.events = 9;
+        doc.last_position = 12;
+        round_trip(&doc);
+        round_trip(&metric("auc", Some("region=EU"), 0.1, 3));
+    }
+
+    #[test]
+    fn decisions_and_deployments_read_back_from_their_json() {
+        let key = PublicKeyBytes([7; 32]);
+        let model = ModelName::new("loan-risk").unwrap();
+        let decision = DecisionEntry {
+            index: 1,
+            hash: Digest::of(b"decision"),
+            position: 30,
+            model: model.clone(),
+            run: RunId::new("r-1").unwrap(),
+            baseline: Some(RunId::new("r-0").unwrap()),
+            outcome: DecisionOutcome::NeedsReview,
+            artifacts: vec![Digest::of(b"model")],
+            policy: Digest::of(b"policy"),
+            policy_version: "2026.11-1".into(),
+            decided_at: at(100),
+            signer: "k-1".into(),
+            signer_key: key,
+            resolves: None,
+            resolved_by: Some(2),
+            reviews: vec![ReviewEntry {
+                hash: Digest::of(b"review"),
+                position: 31,
+                verdict: ReviewVerdict::Approve,
+                reviewer: "dana".into(),
+                reason: "checked".into(),
+                reviewed_at: at(200),
+                signer: "k-2".into(),
+                signer_key: PublicKeyBytes([9; 32]),
+            }],
+        };
+        round_trip(&decision);
+        round_trip(&DeploymentEntry {
+            model,
+            env: "production".into(),
+            artifact: Digest::of(b"model"),
+            decision: None,
+            forced: true,
+            reason: Some("hotfix".into()),
+            time: at(300),
+            producer: "vouch-release".into(),
+            position: 40,
+            hash: Digest::of(b"deployment"),
+            signer: "k-1".into(),
+            signer_key: key,
+        });
+        round_trip(&Counts {
+            applied: 5,
+            duplicates: 1,
+            ..Counts::default()
+        });
+    }
 }

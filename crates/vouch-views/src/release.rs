@@ -4,14 +4,14 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use vouch_event::{
     DecisionOutcome, Digest, ModelName, Name, PublicKeyBytes, ReviewVerdict, RunId, Segment,
     Timestamp,
 };
 
 /// A policy recorded in the ledger.
-#[derive(Debug, Clone, PartialEq, Serialize, bincode::Encode, bincode::Decode)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, bincode::Encode, bincode::Decode)]
 pub struct PolicyEntry {
     /// The model it governs.
     pub model: ModelName,
@@ -26,7 +26,7 @@ pub struct PolicyEntry {
 }
 
 /// A signed review of a decision.
-#[derive(Debug, Clone, PartialEq, Serialize, bincode::Encode, bincode::Decode)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, bincode::Encode, bincode::Decode)]
 pub struct ReviewEntry {
     /// The review record's hash.
     pub hash: Digest,
@@ -47,7 +47,7 @@ pub struct ReviewEntry {
 }
 
 /// One link of the decision chain, as applied.
-#[derive(Debug, Clone, PartialEq, Serialize, bincode::Encode, bincode::Decode)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, bincode::Encode, bincode::Decode)]
 pub struct DecisionEntry {
     /// Place in the chain.
     pub index: u64,
@@ -84,7 +84,7 @@ pub struct DecisionEntry {
 }
 
 /// An artifact deployed to an environment.
-#[derive(Debug, Clone, PartialEq, Serialize, bincode::Encode, bincode::Decode)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, bincode::Encode, bincode::Decode)]
 pub struct DeploymentEntry {
     /// The model.
     pub model: ModelName,
@@ -115,7 +115,7 @@ pub struct DeploymentEntry {
 
 /// Metrics observed on a deployed model's live traffic in one window
 /// (`live_metrics_observed`), as applied.
-#[derive(Debug, Clone, PartialEq, Serialize, bincode::Encode, bincode::Decode)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, bincode::Encode, bincode::Decode)]
 pub struct LiveObservation {
     /// The model.
     pub model: ModelName,
@@ -146,7 +146,7 @@ pub struct LiveObservation {
 }
 
 /// A model's releases.
-#[derive(Debug, Clone, PartialEq, Serialize, bincode::Encode, bincode::Decode)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, bincode::Encode, bincode::Decode)]
 pub struct ModelDoc {
     /// The model.
     pub model: ModelName,
@@ -174,7 +174,9 @@ impl ModelDoc {
 }
 
 /// The last decision applied: what the next one must link to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, bincode::Encode, bincode::Decode)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, bincode::Encode, bincode::Decode,
+)]
 pub struct ChainHead {
     /// Its index.
     pub index: u64,

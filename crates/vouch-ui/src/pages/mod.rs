@@ -1,6 +1,14 @@
 //! One module per page; each renders one template.
 
+pub mod audit;
+pub mod chain;
+pub mod compare;
+pub mod decision;
+pub mod diagnose;
 pub mod error;
+pub mod models;
+pub mod replay;
+pub mod run;
 pub mod runs;
 
 /// Formats a value for a table cell: short, without trailing zeros.
