@@ -209,7 +209,7 @@ struct Browser {
     driver: Child,
     addr: String,
     session: String,
-    _profile: tempfile::TempDir,
+    profile: tempfile::TempDir,
     /// The test's name, for `target/ui-failures/<test>/`.
     test: String,
 }
@@ -234,7 +234,7 @@ impl Browser {
             driver,
             addr,
             session: String::new(),
-            _profile: profile,
+            profile,
             test: test.to_owned(),
         };
         // Ready when /status says so; another process may have taken the port meanwhile.
@@ -256,7 +256,7 @@ impl Browser {
             std::thread::sleep(Duration::from_millis(20));
         }
         let driver_ready = began.elapsed();
-        let profile = browser._profile.path().to_str().expect("UTF-8 temp path");
+        let profile = browser.profile.path().to_str().expect("UTF-8 temp path");
         let capabilities = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "pageLoadStrategy": "normal",
@@ -1024,7 +1024,7 @@ fn same_origin(addr: &str, page: &str, href: &str) -> Option<String> {
 fn every_page_has_a_title_working_links_and_no_console_errors() {
     let demo = Demo::embedded();
     let (hash, artifact) = demo.promotion("loan-risk-b");
-    let mut start: Vec<String> = vec![
+    let start: Vec<String> = vec![
         "/".into(),
         "/runs".into(),
         "/runs?where=auc%3E0.85".into(),
@@ -1033,7 +1033,6 @@ fn every_page_has_a_title_working_links_and_no_console_errors() {
         format!("/audit/{artifact}"),
         "/diagnose/loan-risk".into(),
     ];
-    start.dedup();
     browse("every_page", |browser| {
         let mut problems: Vec<String> = Vec::new();
         let mut visited: BTreeSet<String> = BTreeSet::new();
@@ -1089,18 +1088,17 @@ fn every_page_has_a_title_working_links_and_no_console_errors() {
             visited.len(),
             checked.len()
         );
-        let mut problems: Vec<String> = problems
-            .into_iter()
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        problems.truncate(60);
+        let total = problems.len();
+        if let Some(first) = problems.first() {
+            // The kept screenshot and HTML are then of the first page at fault.
+            let page = first.split(": ").next().unwrap_or("/");
+            browser.goto(&demo.url(page));
+        }
         assert!(
             problems.is_empty(),
-            "{} problem(s) over {} pages:\n{}",
-            problems.len(),
+            "{total} problem(s) over {} pages:\n{}",
             visited.len(),
-            problems.join("\n")
+            problems[..total.min(60)].join("\n")
         );
     });
 }

@@ -1,7 +1,8 @@
 //! The audit and replay pages rendered over a real ledger built with `vouch_ledger`'s own
 //! APIs (signed decisions, deployments): the audit of a promoted and deployed artifact is
-//! all green with a bundle link and shows exactly the checks `Ledger::audit` makes; an
-//! unknown or never-promoted artifact is a 404 in the audit's own words; a replay under a
+//! all green with a bundle link and shows exactly the checks `Ledger::audit` makes; a
+//! digest the ledger never saw is a 404 in the audit's own words, a known artifact nothing
+//! promoted a red report; a replay under a
 //! stricter policy lists the decision that flips; a policy that does not parse shows the
 //! form again with why (400).
 
@@ -226,10 +227,11 @@ fn the_audit_of_a_promoted_deployed_artifact_is_all_green_and_unknown_ones_say_s
         .body
         .contains("data-check=\"promoted\" data-ok=\"false\""));
 
-    // Force-deployed without a decision: the audit's red deployment check is shown.
+    // Force-deployed without a decision: the ledger knows it, so the page is the audit's
+    // red report (200), with the red deployment check.
     let hotfix = Digest::of(b"hotfix");
     let page = audit::render(&at, &hotfix.to_string()).unwrap();
-    assert_eq!(page.status, 404);
+    assert_eq!(page.status, 200);
     assert!(page
         .body
         .contains("data-check=\"deployment\" data-ok=\"false\""));

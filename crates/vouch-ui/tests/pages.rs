@@ -486,3 +486,21 @@ fn compare_with_an_unknown_run_is_404() {
     .unwrap_err();
     assert_eq!(e.failure().http_status(), 404);
 }
+
+#[test]
+fn one_scan_of_the_histories_reads_what_one_scan_per_series_reads() {
+    let f = fixture().lock().unwrap();
+    let views = f.ledger.views();
+    let run = RunId::new("loan-risk-b").unwrap();
+    let doc = views.run(&run).unwrap().unwrap();
+    let mut keys: std::collections::BTreeSet<_> = doc.metrics.keys().cloned().collect();
+    let never = vouch_app::runs::parse_metric_key("never_logged").unwrap();
+    keys.insert(never.clone());
+    let all = views.histories(&run, &keys).unwrap();
+    assert_eq!(all.len(), keys.len());
+    for key in doc.metrics.keys() {
+        assert_eq!(all[key], views.history(&run, key).unwrap(), "{key:?}");
+    }
+    assert!(all[&never].is_empty());
+    assert_eq!(all.values().map(Vec::len).sum::<usize>(), 5 + 5 + 3);
+}

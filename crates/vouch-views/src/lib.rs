@@ -475,6 +475,34 @@ impl Views {
         Ok(points)
     }
 
+    /// Every value of each series in `keys`, in log order, read in one scan of the run's
+    /// history (calling [`Views::history`] once per series reads every chunk once per
+    /// series). A series the run never logged maps to no points.
+    ///
+    /// # Errors
+    /// When sled fails or a value is damaged.
+    pub fn histories(
+        &self,
+        run: &RunId,
+        keys: &std::collections::BTreeSet<MetricKey>,
+    ) -> Result<std::collections::BTreeMap<MetricKey, Vec<MetricPoint>>, ViewsError> {
+        let mut out: std::collections::BTreeMap<MetricKey, Vec<MetricPoint>> =
+            keys.iter().map(|k| (k.clone(), Vec::new())).collect();
+        if keys.is_empty() {
+            return Ok(out);
+        }
+        for entry in self.tree.scan_prefix(history_prefix(run)) {
+            let (k, v) = entry?;
+            let chunk: Vec<(MetricKey, Vec<MetricPoint>)> = decode_value(&k, &v)?;
+            for (series, points) in chunk {
+                if let Some(list) = out.get_mut(&series) {
+                    list.extend(points);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Every run that logged an artifact with this digest, in log order per run.
     ///
     /// # Errors

@@ -492,3 +492,68 @@ fn approval_names_how_many_distinct_reviewers_promote() {
         "{refused}"
     );
 }
+
+/// The directions the gates say: a one-sided bound or a tolerance says which way a metric
+/// improves; two-sided bounds, artifacts and datasets say nothing; a metric said both
+/// ways reads as higher-is-better.
+#[test]
+fn gates_say_which_way_a_metric_improves() {
+    let text = format!(
+        "{HEAD}{}",
+        r#"
+[[gate]]
+name = "latency"
+metric = "latency_p95_ms"
+max = 200
+reason = "slo"
+
+[[gate]]
+name = "auc"
+metric = "auc"
+compare = "baseline"
+max_drop = 0.01
+reason = "no regression"
+
+[[gate]]
+name = "cost"
+metric = "cost"
+compare = "baseline"
+max_rise_pct = 5
+reason = "budget"
+
+[[gate]]
+name = "band"
+metric = "score"
+min = 0.1
+max = 0.9
+reason = "sane"
+
+[[gate]]
+name = "both-a"
+metric = "mixed"
+max = 1
+reason = "a"
+
+[[gate]]
+name = "both-b"
+metric = "mixed"
+min = 0
+reason = "b"
+"#
+    );
+    let policy = Policy::parse(&text).unwrap();
+    let directions: Vec<(String, bool)> = policy
+        .lower_is_better()
+        .into_iter()
+        .map(|(m, lower)| (m.to_string(), lower))
+        .collect();
+    assert_eq!(
+        directions,
+        [
+            ("auc".to_owned(), false),
+            ("cost".to_owned(), true),
+            ("latency_p95_ms".to_owned(), true),
+            ("mixed".to_owned(), false),
+        ]
+    );
+}

@@ -165,9 +165,9 @@ pub fn render_form(pasted: &str, error: Option<String>) -> Result<Html> {
     Ok(Html { body, status })
 }
 
-/// The audit of the artifact `digest` (as pasted in the URL): 200 when it was promoted
-/// (every check shown, green or red), 404 with the audit's own message when no decision
-/// ever promoted it.
+/// The audit of the artifact `digest` (as pasted in the URL): every check shown, green or
+/// red, for an artifact the ledger knows (promoted or not); 404 with the audit's own
+/// message for a digest no run logged and nothing deployed.
 ///
 /// # Errors
 /// Bad input for a malformed digest; the audit's failure when the ledger fails.
@@ -178,7 +178,16 @@ pub fn render(at: &At<'_>, digest: &str) -> Result<Html> {
     let report = ledger
         .audit(&digest, &trust)
         .map_err(|e| UiError::new(vouch_app::failure::release_failure(&e), e))?;
-    let status = if report.decision.is_some() { 200 } else { 404 };
+    // An artifact a run logged but nothing promoted is a red audit, not a missing page;
+    // a digest the ledger has never seen is 404.
+    let known = report.decision.is_some()
+        || !report.deployments.is_empty()
+        || !at
+            .views()
+            .artifacts(&digest)
+            .map_err(|e| UiError::new(vouch_app::failure::views_failure(&e), e))?
+            .is_empty();
+    let status = if known { 200 } else { 404 };
     let body = AuditPage {
         nav: "audit",
         pasted: digest.to_string(),

@@ -493,36 +493,48 @@ pub fn render(at: &At<'_>, request: &CompareRequest) -> Result<Html> {
         })
         .collect();
 
-    // Histories overlaid: every series some run logged more than one value of.
-    let mut charts = Vec::new();
-    for key in comparison.metrics() {
-        if charts.len() >= MAX_CHARTS {
-            break;
-        }
-        if !docs
+    // Histories overlaid: every series some run logged more than one value of, each run's
+    // read in one scan.
+    let drawn: BTreeSet<vouch_views::MetricKey> = comparison
+        .metrics()
+        .into_iter()
+        .filter(|key| {
+            docs.iter()
+                .any(|d| d.metrics.get(*key).is_some_and(|m| m.count > 1))
+        })
+        .take(MAX_CHARTS)
+        .cloned()
+        .collect();
+    let mut histories = Vec::with_capacity(docs.len());
+    for d in docs {
+        let logged: BTreeSet<vouch_views::MetricKey> = drawn
             .iter()
-            .any(|d| d.metrics.get(key).is_some_and(|m| m.count > 1))
-        {
-            continue;
-        }
-        let mut series = Vec::new();
-        for d in docs {
-            let points = if d.metrics.contains_key(key) {
-                at.views().history(&d.run, key).map_err(views_fail)?
-            } else {
-                Vec::new()
-            };
-            series.push(Series {
-                label: d.run.to_string(),
-                points: history_points(&points).0,
-            });
-        }
-        let l = label(key);
-        charts.push(Chart {
-            svg: chart::line_chart(&format!("{l}, one line per run"), &series, &[]),
-            label: l,
-        });
+            .filter(|k| d.metrics.contains_key(*k))
+            .cloned()
+            .collect();
+        histories.push(at.views().histories(&d.run, &logged).map_err(views_fail)?);
     }
+    let charts = drawn
+        .iter()
+        .map(|key| {
+            let series: Vec<Series> = docs
+                .iter()
+                .zip(&histories)
+                .map(|(d, h)| Series {
+                    label: d.run.to_string(),
+                    points: h
+                        .get(key)
+                        .map(|points| history_points(points).0)
+                        .unwrap_or_default(),
+                })
+                .collect();
+            let l = label(key);
+            Chart {
+                svg: chart::line_chart(&format!("{l}, one line per run"), &series, &[]),
+                label: l,
+            }
+        })
+        .collect();
     let legend = docs
         .iter()
         .enumerate()

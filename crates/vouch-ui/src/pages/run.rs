@@ -3,7 +3,7 @@
 //! download link when the content store holds the bytes) and its datasets with their
 //! ages. What `vouch runs show` prints, drawn.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use askama::Template;
 use vouch_app::as_of::At;
@@ -347,15 +347,26 @@ pub fn render(at: &At<'_>, request: &RunRequest, now: Timestamp) -> Result<Html>
     if let Some((key, points)) = &shown.history {
         charts.push(history_chart(key, points));
     } else {
-        for (key, m) in doc.metrics.iter().filter(|(_, m)| m.count > 1) {
-            if charts.len() < MAX_CHARTS {
-                let points = at.views().history(&run, key).map_err(views_fail)?;
-                charts.push(history_chart(key, &points));
-            } else {
-                let l = label(key);
-                let href = format!("/runs/{}?history={}", encode(run.as_str()), encode(&l));
-                more_charts.push((format!("{l} ({} values)", m.count), href));
-            }
+        let series: Vec<(&MetricKey, u64)> = doc
+            .metrics
+            .iter()
+            .filter(|(_, m)| m.count > 1)
+            .map(|(k, m)| (k, m.count))
+            .collect();
+        let drawn: BTreeSet<MetricKey> = series
+            .iter()
+            .take(MAX_CHARTS)
+            .map(|(k, _)| (*k).clone())
+            .collect();
+        // One scan of the run's history for every series drawn.
+        let histories = at.views().histories(&run, &drawn).map_err(views_fail)?;
+        for (key, points) in &histories {
+            charts.push(history_chart(key, points));
+        }
+        for (key, count) in series.iter().skip(MAX_CHARTS) {
+            let l = label(key);
+            let href = format!("/runs/{}?history={}", encode(run.as_str()), encode(&l));
+            more_charts.push((format!("{l} ({count} values)"), href));
         }
     }
 
