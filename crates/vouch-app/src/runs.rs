@@ -77,6 +77,21 @@ pub fn list(at: &At<'_>, query: &RunQuery) -> Result<Vec<RunDoc>, ViewsError> {
     at.views().runs(query)
 }
 
+/// One page of the runs matching `query`, in `order` (what the web UI's runs page
+/// lists: only the page's documents are read when there are no conditions).
+///
+/// # Errors
+/// When the views fail.
+pub fn page(
+    at: &At<'_>,
+    query: &RunQuery,
+    order: &vouch_views::RunOrder,
+    offset: usize,
+    limit: usize,
+) -> Result<vouch_views::RunPage, ViewsError> {
+    at.views().runs_page(query, order, offset, limit)
+}
+
 /// Which run to show.
 #[derive(Debug, Clone)]
 pub struct ShowRequest {

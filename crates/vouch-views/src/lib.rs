@@ -42,7 +42,7 @@ pub use model::{
     MetricKey, MetricPoint, ModelOutput, ParamValue, QuarantineEntry, RunDoc, Started,
 };
 pub use project::{catch_up, catch_up_to, rebuild, CatchUpReport, ProjectError, BATCH_RECORDS};
-pub use query::{Comparison, Condition, ConditionError, RunQuery};
+pub use query::{Comparison, Condition, ConditionError, RunOrder, RunPage, RunQuery};
 pub use release::{
     ChainHead, DecisionEntry, DeploymentEntry, LiveObservation, ModelDoc, PolicyEntry, ReviewEntry,
 };

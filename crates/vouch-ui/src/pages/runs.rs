@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use askama::Template;
 use vouch_app::as_of::At;
-use vouch_views::{Condition, MetricKey, RunDoc, RunQuery};
+use vouch_views::{Condition, MetricKey, RunDoc, RunOrder, RunQuery};
 
 use super::{number, short, when};
 use crate::{Html, Result, UiError};
@@ -179,36 +179,29 @@ pub fn render(at: &At<'_>, request: &RunsRequest) -> Result<Html> {
             }
         },
     };
-    let mut docs = if error.is_some() {
-        Vec::new()
+    let desc = request.dir.as_deref() != Some("asc") && sort_key.is_some()
+        || request.dir.as_deref() == Some("desc");
+    let page = request.page.unwrap_or(1).max(1);
+    let first = (page - 1) * PAGE_SIZE;
+    let (total, docs) = if error.is_some() {
+        (0, Vec::new())
     } else {
         let query = RunQuery {
             experiment: request.experiment.clone().filter(|e| !e.is_empty()),
             conditions,
         };
-        vouch_app::runs::list(at, &query).map_err(fail)?
+        let order = match &sort_key {
+            Some(key) => RunOrder::Metric {
+                key: key.clone(),
+                descending: desc,
+            },
+            None => RunOrder::Id { descending: desc },
+        };
+        let page = vouch_app::runs::page(at, &query, &order, first, PAGE_SIZE).map_err(fail)?;
+        (page.total, page.runs)
     };
-    let desc = request.dir.as_deref() != Some("asc") && sort_key.is_some()
-        || request.dir.as_deref() == Some("desc");
-    if let Some(key) = &sort_key {
-        let value = |d: &RunDoc| d.metrics.get(key).map(|m| m.value);
-        docs.sort_by(|a, b| match (value(a), value(b)) {
-            (Some(x), Some(y)) => {
-                let o = x.total_cmp(&y);
-                if desc {
-                    o.reverse()
-                } else {
-                    o
-                }
-            }
-            (Some(_), None) => std::cmp::Ordering::Less,
-            (None, Some(_)) => std::cmp::Ordering::Greater,
-            (None, None) => a.run.cmp(&b.run),
-        });
-    } else if desc {
-        docs.reverse();
-    }
-    // The metric columns most of these runs have (whole-set values), the sort key first.
+    // The metric columns most of the page's runs have (whole-set values), the sort key
+    // first.
     let mut seen: BTreeMap<&MetricKey, usize> = BTreeMap::new();
     for d in &docs {
         for k in d.metrics.keys().filter(|k| k.segment.is_none()) {
@@ -223,13 +216,8 @@ pub fn render(at: &At<'_>, request: &RunsRequest) -> Result<Html> {
         columns.insert(0, key);
     }
     let columns: Vec<MetricKey> = columns.into_iter().cloned().collect();
-    let total = docs.len();
-    let page = request.page.unwrap_or(1).max(1);
-    let first = (page - 1) * PAGE_SIZE;
     let rows = docs
         .iter()
-        .skip(first)
-        .take(PAGE_SIZE)
         .map(|d| Row {
             run: d.run.to_string(),
             name: d.name().unwrap_or("").to_owned(),
