@@ -8,6 +8,36 @@ use vouch_ledger::Ledger;
 use crate::registry::Promoter;
 use crate::{models, registry, tracking, Caller, Result};
 
+/// An endpoint's answer: a JSON value, or a document already encoded (a search writes
+/// its runs straight to JSON, with no tree in between).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    /// A value.
+    Value(Value),
+    /// Encoded JSON.
+    Encoded(Vec<u8>),
+}
+
+impl Answer {
+    /// The JSON text.
+    pub fn into_bytes(self) -> Vec<u8> {
+        match self {
+            Answer::Value(v) => serde_json::to_vec(&v).expect("a value serializes"),
+            Answer::Encoded(bytes) => bytes,
+        }
+    }
+
+    /// The answer as a value (tests read it so).
+    pub fn into_value(self) -> Value {
+        match self {
+            Answer::Value(v) => v,
+            Answer::Encoded(bytes) => {
+                serde_json::from_slice(&bytes).expect("encoded answers are JSON")
+            }
+        }
+    }
+}
+
 /// An MLflow endpoint under `/api/2.0/mlflow/` (or `/api/3.0/mlflow/`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
@@ -180,6 +210,20 @@ pub fn handle(
     promoter: &Promoter<'_>,
     endpoint: Endpoint,
     body: Value,
+) -> Result<Answer> {
+    use Endpoint as E;
+    if endpoint == E::SearchRuns {
+        return tracking::search_runs(ledger.views(), body).map(Answer::Encoded);
+    }
+    answer(ledger, caller, promoter, endpoint, body).map(Answer::Value)
+}
+
+fn answer(
+    ledger: &mut Ledger,
+    caller: &Caller,
+    promoter: &Promoter<'_>,
+    endpoint: Endpoint,
+    body: Value,
 ) -> Result<Value> {
     use Endpoint as E;
     match endpoint {
@@ -200,7 +244,10 @@ pub fn handle(
         E::DeleteTag => tracking::delete_tag(ledger, caller, body),
         E::LogInputs => tracking::log_inputs(ledger, caller, body),
         E::LogOutputs => models::log_outputs(ledger, caller, body),
-        E::SearchRuns => tracking::search_runs(ledger.views(), body),
+        E::SearchRuns => Ok(
+            serde_json::from_slice(&tracking::search_runs(ledger.views(), body)?)
+                .expect("encoded answers are JSON"),
+        ),
         E::MetricHistory => tracking::metric_history(ledger.views(), body),
         E::CreateLoggedModel => models::create(ledger, caller, body),
         E::GetLoggedModel(id) => models::get(ledger.views(), &id),

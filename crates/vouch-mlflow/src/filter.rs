@@ -1073,6 +1073,16 @@ impl RunFilter {
         })
     }
 
+    /// The first clause on a metric, as its key and a test of the run's latest value: a
+    /// run lacking the metric matches no such clause, so a search may read only the runs
+    /// a metric value index admits, then check the whole filter on those.
+    pub fn metric_clause(&self) -> Option<(&str, impl Fn(f64) -> bool + '_)> {
+        self.conditions.iter().find_map(|c| match &c.field {
+            RunField::Metric(k) => Some((k.as_str(), move |v: f64| c.holds(Seen::Number(Some(v))))),
+            _ => None,
+        })
+    }
+
     /// Whether the run satisfies every clause. A run lacking a metric, param or tag
     /// matches no clause on it except `IS NULL`; a run matches a `datasets.*` clause when
     /// any of its dataset inputs does.

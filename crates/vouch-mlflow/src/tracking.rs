@@ -979,8 +979,9 @@ fn page(token: Option<&str>) -> Result<usize> {
 }
 
 /// `POST runs/search`: runs of the given experiments matching the filter, ordered, one
-/// page at a time (the page token is the offset of the next page).
-pub fn search_runs(views: &Views, body: Value) -> Result<Value> {
+/// page at a time (the page token is the offset of the next page), encoded straight to
+/// JSON.
+pub fn search_runs(views: &Views, body: Value) -> Result<Vec<u8>> {
     #[derive(Deserialize)]
     struct Req {
         #[serde(default)]
@@ -1014,16 +1015,54 @@ pub fn search_runs(views: &Views, body: Value) -> Result<Value> {
         )));
     }
     let offset = page(req.page_token.as_deref())?;
-    let mut docs = Vec::new();
+    let mut names = Vec::new();
     for id in &req.experiment_ids {
-        let Some(name) = experiment_name(views, id)? else {
-            continue;
-        };
-        let query = RunQuery {
-            experiment: Some(name),
-            conditions: Vec::new(),
-        };
-        docs.extend(views.runs(&query).map_err(|e| views_error(&e))?);
+        if let Some(name) = experiment_name(views, id)? {
+            names.push(name);
+        }
+    }
+    // A metric clause reads the metric's value index: only the runs it admits are read
+    // whole (a run without the metric matches no metric clause).
+    let admitted = match filter.metric_clause() {
+        Some((key, holds)) => {
+            let key = MetricKey {
+                name: metric_name(key)?,
+                segment: None,
+            };
+            let values = views.series_values(&key).map_err(|e| views_error(&e))?;
+            Some(
+                values
+                    .into_iter()
+                    .filter(|(_, v)| holds(*v))
+                    .map(|(run, _)| run)
+                    .collect::<Vec<RunId>>(),
+            )
+        }
+        None => None,
+    };
+    let mut docs = Vec::new();
+    match admitted {
+        Some(runs) => {
+            for run in runs {
+                if let Some(doc) = views.run(&run).map_err(|e| views_error(&e))? {
+                    if doc
+                        .experiment()
+                        .is_some_and(|e| names.iter().any(|n| n == e))
+                    {
+                        docs.push(doc);
+                    }
+                }
+            }
+        }
+        None => {
+            for name in names {
+                let query = RunQuery {
+                    experiment: Some(name),
+                    conditions: Vec::new(),
+                };
+                docs.extend(views.runs(&query).map_err(|e| views_error(&e))?);
+            }
+        }
     }
     docs.retain(|d| {
         let listed = match d.lifecycle {
@@ -1038,17 +1077,31 @@ pub fn search_runs(views: &Views, body: Value) -> Result<Value> {
         .filter(|(f, _)| filter.matches(f))
         .collect();
     matched.sort_by(|a, b| order.compare(&a.0, &b.0));
-    let runs: Vec<Value> = matched
+    #[derive(serde::Serialize)]
+    struct Found<'a> {
+        runs: Vec<crate::wire::RunOut<'a>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        next_page_token: Option<String>,
+    }
+    let page: Vec<&RunDoc> = matched
         .iter()
         .skip(offset)
         .take(max)
-        .map(|(_, d)| run_response(views, d))
+        .map(|(_, d)| *d)
         .collect();
-    let mut out = json!({ "runs": runs });
-    if offset + max < matched.len() {
-        out["next_page_token"] = json!((offset + max).to_string());
-    }
-    Ok(out)
+    let experiments: Vec<String> = page
+        .iter()
+        .map(|d| d.experiment().map_or_else(|| "0".to_owned(), experiment_id))
+        .collect();
+    let found = Found {
+        runs: page
+            .iter()
+            .zip(&experiments)
+            .map(|(d, e)| crate::wire::RunOut::new(d, e))
+            .collect(),
+        next_page_token: (offset + max < matched.len()).then(|| (offset + max).to_string()),
+    };
+    Ok(serde_json::to_vec(&found).expect("runs serialize"))
 }
 
 /// `GET metrics/get-history`: every point of one metric, in step and time order.

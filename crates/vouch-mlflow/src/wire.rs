@@ -137,97 +137,198 @@ pub const USER_TAG: &str = "mlflow.user";
 /// The tag that names a run.
 pub const RUN_NAME_TAG: &str = "mlflow.runName";
 
-/// MLflow's Run object for a run document. `experiment_id` is the id MLflow knows the
-/// run's experiment by.
+/// A `{key, value}` pair, borrowed.
+#[derive(serde::Serialize)]
+struct Pair<'a> {
+    key: &'a str,
+    value: &'a str,
+}
+
+/// A metric's latest value.
+#[derive(serde::Serialize)]
+struct MetricOut<'a> {
+    key: &'a str,
+    value: AnyNumber,
+    timestamp: i64,
+    step: u64,
+}
+
+#[derive(serde::Serialize)]
+struct InfoOut<'a> {
+    run_id: &'a str,
+    run_uuid: &'a str,
+    run_name: &'a str,
+    experiment_id: &'a str,
+    user_id: &'a str,
+    status: &'static str,
+    start_time: i64,
+    /// Left out while running: 0 would read as a time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    end_time: Option<i64>,
+    artifact_uri: String,
+    lifecycle_stage: &'static str,
+}
+
+#[derive(serde::Serialize)]
+struct DataOut<'a> {
+    metrics: Vec<MetricOut<'a>>,
+    params: Vec<Pair<'a>>,
+    tags: Vec<Pair<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct DatasetOut<'a> {
+    name: &'a str,
+    digest: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source_type: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    schema: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    profile: Option<&'a str>,
+}
+
+#[derive(serde::Serialize)]
+struct DatasetInputOut<'a> {
+    tags: Vec<Pair<'a>>,
+    dataset: DatasetOut<'a>,
+}
+
+#[derive(serde::Serialize)]
+struct ModelInputOut<'a> {
+    model_id: &'a str,
+}
+
+#[derive(serde::Serialize)]
+struct ModelOutputOut<'a> {
+    model_id: &'a str,
+    step: u64,
+}
+
+#[derive(serde::Serialize)]
+struct InputsOut<'a> {
+    dataset_inputs: Vec<DatasetInputOut<'a>>,
+    model_inputs: Vec<ModelInputOut<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct OutputsOut<'a> {
+    model_outputs: Vec<ModelOutputOut<'a>>,
+}
+
+/// MLflow's Run object for a run document, borrowed from it and serialized straight to
+/// JSON (a search answers hundreds of these: no intermediate tree).
+#[derive(serde::Serialize)]
+pub struct RunOut<'a> {
+    info: InfoOut<'a>,
+    data: DataOut<'a>,
+    inputs: InputsOut<'a>,
+    outputs: OutputsOut<'a>,
+}
+
+fn pairs_of(map: &BTreeMap<String, String>) -> Vec<Pair<'_>> {
+    map.iter().map(|(k, v)| Pair { key: k, value: v }).collect()
+}
+
+impl<'a> RunOut<'a> {
+    /// The Run object of `doc`, whose experiment MLflow knows as `experiment_id`.
+    pub fn new(doc: &'a RunDoc, experiment_id: &'a str) -> RunOut<'a> {
+        let run_id = doc.run.as_str();
+        let name = doc.name().unwrap_or("");
+        // The run's name is its `mlflow.runName` tag, whatever a tag once said.
+        let mut tags: Vec<Pair<'a>> = pairs_of(&doc.tags);
+        tags.retain(|p| p.key != RUN_NAME_TAG);
+        if !name.is_empty() {
+            let at = tags.partition_point(|p| p.key < RUN_NAME_TAG);
+            tags.insert(
+                at,
+                Pair {
+                    key: RUN_NAME_TAG,
+                    value: name,
+                },
+            );
+        }
+        RunOut {
+            info: InfoOut {
+                run_id,
+                run_uuid: run_id,
+                run_name: name,
+                experiment_id,
+                user_id: doc.tags.get(USER_TAG).map_or("", String::as_str),
+                status: run_status(doc),
+                start_time: doc.started.as_ref().map_or(0, |s| millis(s.time)),
+                end_time: doc.finished.as_ref().map(|f| millis(f.time)),
+                artifact_uri: run_artifact_uri(run_id),
+                lifecycle_stage: doc.lifecycle.as_str(),
+            },
+            data: DataOut {
+                metrics: doc
+                    .metrics
+                    .values()
+                    .filter(|m| m.segment.is_none())
+                    .map(|m| MetricOut {
+                        key: m.name.as_str(),
+                        value: AnyNumber(m.value),
+                        timestamp: millis(m.time),
+                        step: m.step.unwrap_or(0),
+                    })
+                    .collect(),
+                params: doc
+                    .params
+                    .iter()
+                    .map(|(k, v)| Pair {
+                        key: k.as_str(),
+                        value: &v.value,
+                    })
+                    .collect(),
+                tags,
+            },
+            inputs: InputsOut {
+                dataset_inputs: doc
+                    .inputs
+                    .iter()
+                    .map(|input| {
+                        let d = &input.dataset;
+                        DatasetInputOut {
+                            tags: pairs_of(&d.tags),
+                            dataset: DatasetOut {
+                                name: &d.name,
+                                digest: &d.digest,
+                                source_type: d.source_type.as_deref(),
+                                source: d.source.as_deref(),
+                                schema: d.schema.as_deref(),
+                                profile: d.profile.as_deref(),
+                            },
+                        }
+                    })
+                    .collect(),
+                model_inputs: doc
+                    .model_inputs
+                    .iter()
+                    .map(|m| ModelInputOut { model_id: m })
+                    .collect(),
+            },
+            outputs: OutputsOut {
+                model_outputs: doc
+                    .model_outputs
+                    .iter()
+                    .filter_map(|m| {
+                        m.step.map(|step| ModelOutputOut {
+                            model_id: &m.model_id,
+                            step,
+                        })
+                    })
+                    .collect(),
+            },
+        }
+    }
+}
+
+/// MLflow's Run object for a run document, as a JSON value.
 pub fn run_json(doc: &RunDoc, experiment_id: &str) -> Value {
-    let run_id = doc.run.as_str();
-    let name = doc.name().unwrap_or("");
-    let mut info = json!({
-        "run_id": run_id,
-        "run_uuid": run_id,
-        "run_name": name,
-        "experiment_id": experiment_id,
-        "user_id": doc.tags.get(USER_TAG).map_or("", String::as_str),
-        "status": run_status(doc),
-        "start_time": doc.started.as_ref().map_or(0, |s| millis(s.time)),
-        "artifact_uri": run_artifact_uri(run_id),
-        "lifecycle_stage": doc.lifecycle.as_str(),
-    });
-    if let Some(finished) = &doc.finished {
-        info["end_time"] = json!(millis(finished.time));
-    }
-    let metrics: Vec<Value> = doc
-        .metrics
-        .values()
-        .filter(|m| m.segment.is_none())
-        .map(|m| {
-            json!({
-                "key": m.name.as_str(),
-                "value": number(m.value),
-                "timestamp": millis(m.time),
-                "step": m.step.unwrap_or(0),
-            })
-        })
-        .collect();
-    let params: Vec<Value> = doc
-        .params
-        .iter()
-        .map(|(k, v)| json!({"key": k.as_str(), "value": v.value}))
-        .collect();
-    let mut tags: BTreeMap<&str, &str> = doc
-        .tags
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    if !name.is_empty() {
-        tags.insert(RUN_NAME_TAG, name);
-    }
-    let tags: Vec<Value> = tags
-        .into_iter()
-        .map(|(k, v)| json!({"key": k, "value": v}))
-        .collect();
-    let dataset_inputs: Vec<Value> = doc
-        .inputs
-        .iter()
-        .map(|input| {
-            let d = &input.dataset;
-            let mut dataset = json!({"name": d.name, "digest": d.digest});
-            for (field, value) in [
-                ("source_type", &d.source_type),
-                ("source", &d.source),
-                ("schema", &d.schema),
-                ("profile", &d.profile),
-            ] {
-                if let Some(v) = value {
-                    dataset[field] = json!(v);
-                }
-            }
-            json!({"tags": pairs(&d.tags), "dataset": dataset})
-        })
-        .collect();
-    let model_inputs: Vec<Value> = doc
-        .model_inputs
-        .iter()
-        .map(|m| json!({"model_id": m}))
-        .collect();
-    let model_outputs: Vec<Value> = doc
-        .model_outputs
-        .iter()
-        .filter_map(|m| {
-            m.step
-                .map(|step| json!({"model_id": m.model_id, "step": step}))
-        })
-        .collect();
-    json!({
-        "info": info,
-        "data": {
-            "metrics": metrics,
-            "params": params,
-            "tags": tags,
-        },
-        "inputs": {"dataset_inputs": dataset_inputs, "model_inputs": model_inputs},
-        "outputs": {"model_outputs": model_outputs},
-    })
+    serde_json::to_value(RunOut::new(doc, experiment_id)).expect("a run serializes")
 }
 
 /// Reads a string field that may arrive as a JSON string or number (GET parameters

@@ -54,6 +54,7 @@ fn seeded(dir: &std::path::Path) -> (Ledger, Known) {
             body.clone(),
         )
         .unwrap_or_else(|e| panic!("seeding {endpoint:?} {body}: {e:?}"))
+        .into_value()
     };
     let experiment = ok(Endpoint::CreateExperiment, json!({"name": "hostile"}))["experiment_id"]
         .as_str()
@@ -445,7 +446,10 @@ fn check(requests: Vec<Request>) {
             endpoint.clone(),
             body.clone(),
         ) {
-            Ok(answer) => assert!(answer.is_object(), "{endpoint:?} {}: {answer}", shown()),
+            Ok(answer) => {
+                let answer = answer.into_value();
+                assert!(answer.is_object(), "{endpoint:?} {}: {answer}", shown());
+            }
             Err(e) => {
                 let status = e.code.http_status();
                 assert!(

@@ -122,7 +122,12 @@ async fn endpoint(
     })
     .await
     .map_err(from_api)?;
-    Ok(Json(answer?).into_response())
+    let body = answer?.into_bytes();
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response())
 }
 
 /// `GET /api/2.0/mlflow-artifacts/artifacts?path=P`: a directory listing.

@@ -214,6 +214,21 @@ impl Views {
     }
 }
 
+impl Views {
+    /// Every run's latest value of one metric series, by run: the value index conditions
+    /// and sorts read instead of every run's document.
+    ///
+    /// # Errors
+    /// When sled fails or the value is damaged.
+    pub fn series_values(&self, key: &MetricKey) -> Result<Vec<(RunId, f64)>, ViewsError> {
+        let k = metric_index_key(key);
+        match self.tree.get(&k)? {
+            Some(v) => decode_value(&k, &v),
+            None => Ok(Vec::new()),
+        }
+    }
+}
+
 /// How a page of runs is ordered.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RunOrder {
