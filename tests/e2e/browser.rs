@@ -1131,3 +1131,57 @@ fn the_console_check_catches_a_csp_violation() {
         );
     });
 }
+
+/// Readable on a phone, light and dark: at 390 CSS pixels no page scrolls sideways (wide
+/// tables scroll inside their own frame), and with the system in dark mode the pages are
+/// dark.
+#[test]
+fn pages_fit_a_phone_and_follow_the_dark_theme() {
+    let demo = Demo::embedded();
+    let (hash, digest) = demo.promotion("loan-risk-b");
+    let pages = [
+        "/runs".to_owned(),
+        "/runs/loan-risk-b".to_owned(),
+        "/compare?run=loan-risk-b&run=loan-risk-c".to_owned(),
+        "/models/loan-risk".to_owned(),
+        format!("/decisions/{hash}"),
+        format!("/audit/{digest}"),
+        "/diagnose/loan-risk".to_owned(),
+        "/chain".to_owned(),
+    ];
+    browse("phone_and_dark", |browser| {
+        browser.session(
+            "POST",
+            "/window/rect",
+            Some(&json!({"width": 390, "height": 844})),
+        );
+        for page in &pages {
+            open(browser, &demo.url(page));
+            let overflow = browser.execute(
+                "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
+                json!([]),
+            );
+            assert!(
+                overflow.as_f64().is_some_and(|o| o <= 1.0),
+                "{page} scrolls sideways on a phone by {overflow} px"
+            );
+        }
+        browser.session(
+            "POST",
+            "/goog/cdp/execute",
+            Some(&json!({
+                "cmd": "Emulation.setEmulatedMedia",
+                "params": {"features": [{"name": "prefers-color-scheme", "value": "dark"}]}
+            })),
+        );
+        for page in &pages {
+            open(browser, &demo.url(page));
+            let dark = browser.execute(
+                "const c = getComputedStyle(document.body).backgroundColor.match(/\\d+/g).map(Number);
+                 return (0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]) < 64;",
+                json!([]),
+            );
+            assert_eq!(dark, true, "{page} is not dark in the dark theme");
+        }
+    });
+}
