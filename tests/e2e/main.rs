@@ -16,4 +16,6 @@ mod nats_serve;
 mod release;
 mod support;
 mod tables;
+mod transparency;
 mod ui_forms;
+mod witness;

@@ -20,6 +20,8 @@ pub mod replay;
 pub mod runs;
 pub mod status;
 pub mod time;
+pub mod transparency;
+pub mod witness;
 
 use vouch_event::Timestamp;
 

@@ -59,6 +59,12 @@ impl SigningKey {
         PublicKeyBytes(self.0.verifying_key().to_bytes())
     }
 
+    /// The Ed25519 key itself, for signing formats defined elsewhere (the transparency
+    /// log's C2SP signed notes, `vouch-tlog`), which take it as `ed25519_dalek` does.
+    pub fn ed25519(&self) -> &ed25519_dalek::SigningKey {
+        &self.0
+    }
+
     pub(crate) fn inner(&self) -> &ed25519_dalek::SigningKey {
         &self.0
     }

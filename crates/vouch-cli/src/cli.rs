@@ -225,7 +225,7 @@ pub enum Command {
     Demo(DemoCommand),
     /// Generate signing keys and choose which public keys to trust.
     #[command(subcommand)]
-    Keys(KeysCommand),
+    Keys(KeysCommands),
     /// Validate release policies.
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -254,6 +254,25 @@ pub enum Command {
     Verify,
     /// Check an audit bundle offline, with no ledger at hand. Exits 1 on a failure.
     VerifyBundle(VerifyBundleArgs),
+    /// Sign the tree head over the whole log as a C2SP checkpoint and keep it under
+    /// <ledger>/checkpoints/. Refuses (exit 70, naming both) to sign one inconsistent with
+    /// the last checkpoint signed.
+    Checkpoint(crate::checkpoint::CheckpointArgs),
+    /// Prove that a record is in the log (C2SP tlog-proof), or that a checkpoint extends an
+    /// earlier one.
+    #[command(subcommand)]
+    Prove(crate::prove::ProveCommand),
+    /// Act as a witness (C2SP tlog-witness): cosign a log's checkpoint only after checking
+    /// a consistency proof from the last checkpoint cosigned for its origin. Reads an
+    /// add-checkpoint request and prints the cosignature line. Refuses (exit 65, naming the
+    /// rule and the protocol's status) a rollback, a bad proof or an untrusted log key; a
+    /// split view (another root for the size it cosigned) exits 1 and both checkpoints are
+    /// kept under <state>/conflicts/.
+    Witness(crate::witness::WitnessArgs),
+    /// Check a checkpoint's log signature and that at least N known witnesses cosigned it
+    /// (and, with --check-ledger, that the ledger's tree has its root). Exits 1 on a
+    /// failure.
+    VerifyCheckpoint(crate::witness::VerifyCheckpointArgs),
     /// Models, their promoted versions and the current production version.
     Registry(RegistryArgs),
     /// The decision chain, newest last.
@@ -316,6 +335,16 @@ pub struct ReplayArgs {
     /// List every replayed decision, not only those whose outcome would change.
     #[arg(long)]
     pub all: bool,
+}
+
+/// `vouch keys`: the key-file and trust commands (`release.rs`) and `vkey` (`witness.rs`).
+#[derive(Debug, Subcommand)]
+pub enum KeysCommands {
+    #[command(flatten)]
+    Key(KeysCommand),
+    /// Print the C2SP verifier key (vkey) of a private key: a log's checkpoint key (type
+    /// 0x01, named by the origin) or, with --cosigner, a witness's key (type 0x04).
+    Vkey(crate::witness::VkeyArgs),
 }
 
 #[derive(Debug, Subcommand)]

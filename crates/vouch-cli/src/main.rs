@@ -3,6 +3,7 @@
 //! (see `exit.rs`). The libraries below it do no printing and read no clock.
 
 mod asof;
+mod checkpoint;
 mod cli;
 mod context;
 mod demo;
@@ -12,11 +13,13 @@ mod exit;
 mod http;
 mod ingest;
 mod output;
+mod prove;
 mod query;
 mod release;
 mod remote;
 mod replay;
 mod serve;
+mod witness;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -118,7 +121,9 @@ fn run(cli: Cli) -> CliResult<u8> {
         Command::Rebuild => query::rebuild(&ctx),
         Command::Quarantine(args) => query::quarantine(&ctx, &args),
         Command::Demo(command) => demo::run(&ctx, command),
-        Command::Keys(command) => release::keys(&ctx, command),
+        Command::Keys(cli::KeysCommands::Key(command)) => release::keys(&ctx, command),
+        Command::Keys(cli::KeysCommands::Vkey(args)) => witness::vkey(&ctx, &args),
+        Command::Witness(args) => witness::witness(&ctx, &args),
         Command::Policy(command) => release::policy(&ctx, command),
         Command::Review(command) => release::review(&ctx, command),
         Command::Reviews(args) => release::reviews(&ctx, &args),
@@ -126,6 +131,8 @@ fn run(cli: Cli) -> CliResult<u8> {
         Command::Registry(args) => release::registry(&ctx, &args),
         Command::Decisions(args) => release::decisions(&ctx, &args),
         Command::Diagnose(args) => diagnose::diagnose(&ctx, &args),
+        Command::Checkpoint(args) => checkpoint::checkpoint(&ctx, &args),
+        Command::Prove(command) => prove::prove(&ctx, command),
         // Commands whose exit code carries a verdict.
         Command::Gate(args) => return release::gate(&ctx, &args),
         Command::Promote(args) => return release::promote(&ctx, &args),
@@ -134,6 +141,7 @@ fn run(cli: Cli) -> CliResult<u8> {
         Command::Replay(args) => return replay::replay(&ctx, &args),
         Command::Migrate(args) => return serve::migrate(&ctx, &args),
         Command::VerifyBundle(args) => return release::verify_bundle_command(&ctx, &args),
+        Command::VerifyCheckpoint(args) => return witness::verify_checkpoint(&ctx, &args),
     }?;
     Ok(0)
 }

@@ -877,9 +877,11 @@ pub fn verify(ctx: &Context) -> CliResult<u8> {
     progress.finish();
     let seconds = start.elapsed().as_secs_f64();
     if ctx.global.json {
-        output::json(
-            &serde_json::json!({ "ok": report.failure.is_none(), "seconds": seconds, "report": report }),
-        );
+        output::json(&serde_json::json!({
+            "ok": report.failure.is_none() && report.tree.as_ref().is_none_or(|t| t.ok),
+            "seconds": seconds,
+            "report": report,
+        }));
     } else {
         say!(
             "{} records, {} decisions, {} reviews, {} signatures checked in {seconds:.2} s",
@@ -888,6 +890,42 @@ pub fn verify(ctx: &Context) -> CliResult<u8> {
             report.reviews,
             report.signatures
         );
+    }
+    // The tree over the log, recomputed from the records read, against the views' tree. A
+    // log that cannot be read to its end (damage) makes this comparison meaningless: the
+    // damage is the failure then.
+    let damaged = report.failure.as_ref().is_some_and(|f| f.rule.is_none());
+    let tree_failure = report.tree.as_ref().filter(|t| !t.ok && !damaged).map(|tree| {
+        let what = match tree.first_difference {
+            Some(leaf) => format!(
+                "leaf {leaf} (log position {}) differs: the record stored there is not the one the views hashed when they projected it",
+                leaf + 1
+            ),
+            None if tree.size != tree.views_size => format!(
+                "the log holds {} records but the views' tree {}",
+                tree.size, tree.views_size
+            ),
+            None => "every leaf matches but the roots differ: the views' tree is damaged (run `vouch rebuild`)".into(),
+        };
+        format!(
+            "the tree over the log recomputed from its {} records (root {}) differs from the views' tree of {} (root {}): {what}",
+            tree.size, tree.root, tree.views_size, tree.views_root
+        )
+    });
+    if report.failure.is_none() {
+        if let Some(t) = &tree_failure {
+            note!("error: verification failed: {t}");
+            return Ok(Failure::Verify.code());
+        }
+        if let (Some(tree), false) = (&report.tree, ctx.global.json) {
+            say!(
+                "the tree over the log verifies: {} records, root {}",
+                tree.size,
+                tree.root
+            );
+        }
+    } else if let Some(t) = &tree_failure {
+        note!("also: {t}");
     }
     match &report.failure {
         None => {

@@ -50,6 +50,9 @@ pub fn run(ctx: &Context, url: &str, command: Command) -> CliResult<u8> {
         Command::Rebuild => local_only("rebuild"),
         Command::Demo(_) => local_only("demo"),
         Command::Keys(_) => local_only("keys"),
+        Command::Checkpoint(_) => local_only("checkpoint"),
+        Command::Prove(_) => local_only("prove"),
+        Command::Witness(_) => local_only("witness"),
         Command::Quarantine(_) => Err(usage(
             "`vouch quarantine` is not served over HTTP yet: run it where the ledger is",
         )),
@@ -59,6 +62,7 @@ pub fn run(ctx: &Context, url: &str, command: Command) -> CliResult<u8> {
         // Local files only: no ledger, no server.
         Command::Policy(command) => crate::release::policy(ctx, command).map(|()| 0),
         Command::VerifyBundle(args) => crate::release::verify_bundle_command(ctx, &args),
+        Command::VerifyCheckpoint(args) => crate::witness::verify_checkpoint(ctx, &args),
         Command::Status(_) => {
             let report = typed(server.get("/api/v1/status")?, "status")?;
             crate::query::print_status(ctx, &report);

@@ -21,6 +21,7 @@ mod follow;
 mod lock;
 mod migrate;
 mod release;
+mod tree;
 mod trust;
 
 use std::path::{Path, PathBuf};
@@ -41,6 +42,7 @@ pub use release::{
     chain_key, sign_draft, verify_log, AuditReport, Check, DecisionDraft, DecisionJudged, Failure,
     Recorded, ReleaseError, ReviewState, VerifyReport,
 };
+pub use tree::{ProofError, TreeHead, TreeVerdict};
 pub use trust::{Revocation, Role, Trust, TrustChangeError, TrustError, TrustFile, TrustedKey};
 pub use vouch_log_nats::{NatsError, NatsOptions, DUPLICATE_WINDOW};
 

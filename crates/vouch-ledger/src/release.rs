@@ -136,6 +136,9 @@ pub struct VerifyReport {
     pub failure: Option<Failure>,
     /// Every release record the rule book refused, in log order.
     pub refused: Vec<Failure>,
+    /// The tree over the log recomputed from the records read, against the views' tree
+    /// (`Ledger::verify` only; none when verifying a bare log).
+    pub tree: Option<crate::tree::TreeVerdict>,
 }
 
 /// One check `audit` made.
@@ -842,7 +845,12 @@ impl Ledger {
         trust: &Trust,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<VerifyReport, ReleaseError> {
-        verify_log(self.log(), trust, progress)
+        let views_tree = self.views().log_tree()?;
+        let mut check = crate::tree::TreeCheck::new(views_tree.store(), views_tree.size());
+        let mut report =
+            verify_log_with(self.log(), trust, progress, &mut |r| check.leaf(&r.bytes))?;
+        report.tree = Some(check.finish(&views_tree, report.records)?);
+        Ok(report)
     }
 }
 
@@ -886,6 +894,17 @@ pub fn verify_log(
     log: &dyn Log,
     trust: &Trust,
     progress: &mut dyn FnMut(u64, u64),
+) -> Result<VerifyReport, ReleaseError> {
+    verify_log_with(log, trust, progress, &mut |_| {})
+}
+
+/// [`verify_log`], showing `each` every record read, in log order (`Ledger::verify`
+/// recomputes the tree over the log from them).
+fn verify_log_with(
+    log: &dyn Log,
+    trust: &Trust,
+    progress: &mut dyn FnMut(u64, u64),
+    each: &mut dyn FnMut(&vouch_log::Record),
 ) -> Result<VerifyReport, ReleaseError> {
     let mut report = VerifyReport::default();
     let end = log.last_position()?.get();
@@ -937,6 +956,7 @@ pub fn verify_log(
             }
             next += 1;
             report.records += 1;
+            each(&record);
             digests.push(vouch_event::event_digest(&record.bytes));
             let id_hash = {
                 use std::hash::{Hash, Hasher};

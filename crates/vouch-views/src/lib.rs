@@ -21,7 +21,8 @@
 //! `o`+model+`\0`+position → [`LiveObservation`] (live metrics of a deployed model, in log
 //! order per model); `i`+first position → the
 //! (id hash, position) pairs of the ids one batch saw first (only for logs that can hold an
-//! id twice, see `ids.rs`); `mposition`, `mcounts`, `mformat`, `mchain` ([`ChainHead`]). Values are grouped so that one projection batch costs a few sled
+//! id twice, see `ids.rs`); `T`+level+chunk → 256 node hashes of the tree over the log
+//! and `mtree` its leaf count (see `tlog.rs`); `mposition`, `mcounts`, `mformat`, `mchain` ([`ChainHead`]). Values are grouped so that one projection batch costs a few sled
 //! writes per run touched, not one per metric value: sled's per-key insert rate is the
 //! bottleneck on these machines. The default tree names the current views tree, so a rebuild
 //! projects into a fresh tree and swaps it in only when complete.
@@ -33,6 +34,7 @@ mod model;
 mod project;
 mod query;
 mod release;
+mod tlog;
 mod tracking;
 
 use std::path::Path;
@@ -46,6 +48,7 @@ pub use query::{Comparison, Condition, ConditionError, RunOrder, RunPage, RunQue
 pub use release::{
     ChainHead, DecisionEntry, DeploymentEntry, LiveObservation, ModelDoc, PolicyEntry, ReviewEntry,
 };
+pub use tlog::{SledNodes, CHUNK as TREE_CHUNK};
 pub use tracking::{AliasEntry, ExperimentDoc, LoggedModelDoc, RegisteredDoc, VersionDoc};
 
 use vouch_event::{Digest, ModelName, RunId};
@@ -55,7 +58,7 @@ use vouch_log::Position;
 pub const FLUSH_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// The layout version of the views. A store written with another version is rebuilt.
-pub const VIEW_FORMAT: u32 = 8;
+pub const VIEW_FORMAT: u32 = 9;
 const VALUE_FORMAT: u8 = 1;
 
 const CURRENT: &[u8] = b"current";
@@ -431,6 +434,16 @@ impl Views {
             Some(v) => be_u64(POSITION, &v)?,
             None => 0,
         }))
+    }
+
+    /// The RFC 6962 tree over the log as projected: one leaf per record (applied,
+    /// quarantined or skipped alike) up to the views' position, leaf `p − 1` hashing the
+    /// exact bytes stored at position `p`. Read-only: only the projector appends.
+    ///
+    /// # Errors
+    /// When sled fails or the stored tree is damaged (a rebuild recreates it).
+    pub fn log_tree(&self) -> Result<vouch_tlog::tree::Tree<SledNodes<'_>>, ViewsError> {
+        tlog::open(SledNodes::new(&self.tree)?)
     }
 
     /// Totals.
@@ -838,7 +851,9 @@ impl Views {
             .iter()
             .map(|(hash, position)| format!("{position}:{hash:016x}"))
             .collect();
+        let log_tree = self.log_tree()?;
         Ok(serde_json::json!({
+            "tree": { "size": log_tree.size(), "root": log_tree.root().to_hex() },
             "event_ids": event_ids,
             "deployments": deployments,
             "live": live,

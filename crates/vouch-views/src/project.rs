@@ -7,6 +7,7 @@ use vouch_event::{Body, DecisionOutcome, Digest, Event, ModelName, RunId, Subjec
 use vouch_log::{Log, LogError, Position, Record};
 
 use crate::judge::{judge_release, ChainState};
+use crate::tlog::{self, SledNodes};
 use crate::tracking::{
     experiment_doc_key, is_registry, logged_model_key, registered_key, ExperimentDoc,
     LoggedModelDoc, RegisteredDoc,
@@ -34,6 +35,17 @@ pub enum ProjectError {
     /// The views store failed.
     #[error(transparent)]
     Views(#[from] ViewsError),
+    /// The log skipped a position: every record is a leaf of the tree over the log, at
+    /// index position − 1, so a log with a hole cannot be projected (or proven).
+    #[error(
+        "the log has a gap: position {expected} is missing (the next record read is at {found})"
+    )]
+    Gap {
+        /// The position that should have come next.
+        expected: Position,
+        /// The position that came instead.
+        found: Position,
+    },
     /// The views have applied more than the log holds: they belong to another log, or
     /// the log lost unsynced records. Rebuild them.
     #[error("views are at position {views} but the log ends at {log}; run `vouch rebuild`")]
@@ -222,6 +234,8 @@ struct Batch<'v> {
     verifier: vouch_chain::Verifier,
     /// Ids first seen in this batch: (hash, position).
     new_ids: Vec<(u64, u64)>,
+    /// The tree over the log, appended to for every record read.
+    log_tree: vouch_tlog::tree::Tree<SledNodes<'v>>,
     writes: sled::Batch,
     applied: u64,
     quarantined: u64,
@@ -235,6 +249,17 @@ impl<'v> Batch<'v> {
         trust: &'v vouch_rules::Trust,
     ) -> Result<Self, ViewsError> {
         let track_ids = (!log.ids_unique()).then_some(log);
+        let log_tree = tlog::open(SledNodes::new(&views.tree)?)?;
+        let position = views.position()?.get();
+        if log_tree.size() != position {
+            return Err(ViewsError::Corrupt {
+                key: "mtree".into(),
+                reason: format!(
+                    "the tree over the log holds {} leaves but the views are at position {position}",
+                    log_tree.size()
+                ),
+            });
+        }
         Ok(Batch {
             views,
             counts: views.counts()?,
@@ -255,6 +280,7 @@ impl<'v> Batch<'v> {
             trust,
             verifier: vouch_chain::Verifier::default(),
             new_ids: Vec::new(),
+            log_tree,
             writes: sled::Batch::default(),
             applied: 0,
             quarantined: 0,
@@ -361,6 +387,18 @@ impl<'v> Batch<'v> {
     }
 
     fn apply(&mut self, record: Record) -> Result<(), ProjectError> {
+        // Every record read is a leaf, whatever becomes of it below: the tree covers the
+        // log, not the views.
+        let expected = self.log_tree.size() + 1;
+        if record.position.get() != expected {
+            return Err(ProjectError::Gap {
+                expected: Position::new(expected),
+                found: record.position,
+            });
+        }
+        self.log_tree
+            .append(&record.bytes)
+            .map_err(tlog::tree_error)?;
         if record.event_id.is_empty() {
             self.quarantine(
                 &record,
@@ -832,6 +870,8 @@ impl<'v> Batch<'v> {
     }
 
     fn commit(mut self, position: Position) -> Result<(), ViewsError> {
+        debug_assert_eq!(self.log_tree.size(), position.get());
+        self.log_tree.store().write_into(&mut self.writes);
         for (run, positions) in &self.positions {
             self.writes
                 .insert(positions_key(run, positions[0]), encode_value(positions));

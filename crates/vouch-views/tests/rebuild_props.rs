@@ -1,20 +1,27 @@
 //! Views are derived data: for any sequence of records, however it is split into
 //! appends and catch-ups, the incremental views answer exactly as a rebuild and as a
 //! fresh store projected in one go. Out-of-order events are kept; bad records are
-//! quarantined, and every record is accounted for.
+//! quarantined, and every record is accounted for. The tree over the log covers every
+//! record read (applied, quarantined or skipped as a duplicate): its root is the root of a
+//! fresh in-memory tree over the same stored bytes, however the appends were split.
 
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
+use std::sync::Mutex;
 use vouch_event::{
     ArtifactLogged, Body, DatasetBound, DatasetRole, Digest, Event, EventId, LiveMetricsObserved,
     MetricsLogged, ModelName, Name, ParamsLogged, Producer, RunFinished, RunId, RunStarted,
     RunStatus, Segment, Subject, Timestamp,
 };
-use vouch_log::{Log, LogKey, NewRecord, Position};
+
+use vouch_log::{Appended, ConditionalAppend, Log, LogError, LogKey, NewRecord, Position, Record};
 use vouch_log_embedded::EmbeddedLog;
 use vouch_rules::Trust;
-use vouch_views::{catch_up, rebuild, Condition, MetricKey, RunOrder, RunQuery, Views};
+use vouch_tlog::tree::Tree;
+use vouch_views::{
+    catch_up, rebuild, Condition, MetricKey, ProjectError, RunOrder, RunQuery, Views,
+};
 
 /// One record to append: an event, or bytes the projector must quarantine.
 #[derive(Debug, Clone)]
@@ -166,12 +173,33 @@ fn check(items: Vec<Item>, cuts: Vec<usize>) {
     cuts.sort_unstable();
     let mut from = 0;
     let mut positions = Vec::new();
+    let mut expected_tree = Tree::in_memory();
     for cut in cuts {
         log.append_batch(records[from..cut].to_vec()).unwrap();
         catch_up(&log, &views, &Trust::default(), &mut |_, _| {}).unwrap();
         positions.push(views.position().unwrap());
+        for r in &records[from..cut] {
+            expected_tree.append(&r.bytes).unwrap();
+        }
+        let tree = views.log_tree().unwrap();
+        assert_eq!(tree.size(), cut as u64, "one leaf per record read");
+        assert_eq!(
+            tree.root(),
+            expected_tree.root(),
+            "root after {cut} records"
+        );
         from = cut;
     }
+    // Every earlier root, from the stored nodes, as a fresh tree computes it.
+    let tree = views.log_tree().unwrap();
+    for size in 0..=records.len() as u64 {
+        assert_eq!(
+            tree.root_at(size).unwrap(),
+            expected_tree.root_at(size).unwrap(),
+            "root at size {size}"
+        );
+    }
+    drop(tree);
     assert!(
         positions.windows(2).all(|w| w[0] <= w[1]),
         "position went back: {positions:?}"
@@ -193,6 +221,11 @@ fn check(items: Vec<Item>, cuts: Vec<usize>) {
         views.dump().unwrap(),
         incremental,
         "rebuild differs from incremental"
+    );
+    assert_eq!(
+        views.log_tree().unwrap().root(),
+        expected_tree.root(),
+        "rebuild gives the same tree"
     );
 
     let fresh = Views::open(&dir.path().join("fresh")).unwrap();
@@ -274,8 +307,176 @@ fn pages_agree_with_listing(views: &Views) {
     }
 }
 
+/// A log whose positions a test chooses (so it can skip one) and that holds every append,
+/// like a stream whose duplicate window has passed.
+#[derive(Default)]
+struct ManualLog(Mutex<Vec<Record>>);
+
+impl ManualLog {
+    fn push(&self, position: u64, record: NewRecord) {
+        self.0.lock().unwrap().push(Record {
+            position: Position::new(position),
+            event_id: record.event_id,
+            key: record.key,
+            bytes: record.bytes,
+        });
+    }
+}
+
+impl Log for ManualLog {
+    fn identity(&self) -> Result<String, LogError> {
+        Ok("windowed test log".into())
+    }
+
+    fn append_batch(&self, records: Vec<NewRecord>) -> Result<Vec<Appended>, LogError> {
+        let mut out = Vec::new();
+        for r in records {
+            let position = self.last_position()?.get() + 1;
+            self.push(position, r);
+            out.push(Appended::New(Position::new(position)));
+        }
+        Ok(out)
+    }
+
+    fn append_if(
+        &self,
+        record: NewRecord,
+        _expected: Option<Position>,
+    ) -> Result<ConditionalAppend, LogError> {
+        Ok(ConditionalAppend::Appended(self.append(record)?))
+    }
+
+    fn read(&self, from: Position, max: usize) -> Result<Vec<Record>, LogError> {
+        let log = self.0.lock().unwrap();
+        Ok(log
+            .iter()
+            .filter(|r| r.position >= from)
+            .take(max)
+            .cloned()
+            .collect())
+    }
+
+    fn last_position(&self) -> Result<Position, LogError> {
+        Ok(self
+            .0
+            .lock()
+            .unwrap()
+            .last()
+            .map_or(Position::ZERO, |r| r.position))
+    }
+
+    fn ids_unique(&self) -> bool {
+        false
+    }
+
+    fn last_for_key(&self, key: &LogKey) -> Result<Option<Position>, LogError> {
+        let log = self.0.lock().unwrap();
+        Ok(log.iter().rev().find(|r| &r.key == key).map(|r| r.position))
+    }
+
+    fn find(&self, event_id: &str) -> Result<Option<Position>, LogError> {
+        let log = self.0.lock().unwrap();
+        Ok(log
+            .iter()
+            .find(|r| r.event_id == event_id)
+            .map(|r| r.position))
+    }
+
+    fn flush(&self) -> Result<(), LogError> {
+        Ok(())
+    }
+}
+
+/// On a log that can hold an id twice: items, some repeated byte for byte (a late retry,
+/// skipped as a duplicate) or with another content under an earlier id (quarantined), in
+/// random pieces. The tree still has one leaf per record, the stored bytes hashed.
+fn check_with_repeats(items: Vec<(Item, u8)>, cuts: Vec<usize>) {
+    let dir = tempfile::tempdir().unwrap();
+    let log = ManualLog::default();
+    let mut views = Views::open(&dir.path().join("views")).unwrap();
+    let mut records: Vec<NewRecord> = Vec::new();
+    for (n, (item, repeat)) in items.iter().enumerate() {
+        let fresh = record(n, item);
+        let next = match (*repeat % 4, records.len()) {
+            (_, 0) | (0 | 1, _) => fresh,
+            // A late retry of an earlier record.
+            (2, len) => records[usize::from(*repeat) % len].clone(),
+            // Another content under an earlier record's id.
+            (_, len) => NewRecord {
+                event_id: records[usize::from(*repeat) % len].event_id.clone(),
+                ..fresh
+            },
+        };
+        records.push(next);
+    }
+    let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c % (records.len() + 1)).collect();
+    cuts.push(records.len());
+    cuts.sort_unstable();
+    let mut from = 0;
+    let mut expected = Tree::in_memory();
+    for cut in cuts {
+        log.append_batch(records[from..cut].to_vec()).unwrap();
+        catch_up(&log, &views, &Trust::default(), &mut |_, _| {}).unwrap();
+        for r in &records[from..cut] {
+            expected.append(&r.bytes).unwrap();
+        }
+        assert_eq!(views.log_tree().unwrap().root(), expected.root());
+        from = cut;
+    }
+    let counts = views.counts().unwrap();
+    assert_eq!(
+        counts.applied + counts.quarantined + counts.duplicates,
+        records.len() as u64,
+        "every record accounted for"
+    );
+    let incremental = views.dump().unwrap();
+    rebuild(&log, &mut views, &Trust::default(), &mut |_, _| {}).unwrap();
+    assert_eq!(views.dump().unwrap(), incremental, "a rebuild agrees");
+    assert_eq!(views.log_tree().unwrap().root(), expected.root());
+}
+
+#[test]
+fn a_gap_in_positions_is_an_error_naming_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = ManualLog::default();
+    let views = Views::open(&dir.path().join("views")).unwrap();
+    let items: Vec<NewRecord> = (0..4)
+        .map(|n| {
+            record(
+                n,
+                &Item::Event {
+                    run: 0,
+                    body: 2,
+                    a: n as u8,
+                    b: 1,
+                },
+            )
+        })
+        .collect();
+    log.push(1, items[0].clone());
+    log.push(2, items[1].clone());
+    log.push(4, items[2].clone());
+    let err = catch_up(&log, &views, &Trust::default(), &mut |_, _| {}).unwrap_err();
+    assert!(
+        matches!(err, ProjectError::Gap { expected, found } if expected == Position::new(3) && found == Position::new(4)),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("position 3 is missing"), "{err}");
+    // Nothing of the batch was written: views and tree are still empty.
+    assert_eq!(views.position().unwrap(), Position::ZERO);
+    assert_eq!(views.log_tree().unwrap().size(), 0);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_tree_covers_duplicates_and_quarantined_records(
+        items in prop::collection::vec((item(), any::<u8>()), 1..200),
+        cuts in prop::collection::vec(any::<usize>(), 0..8),
+    ) {
+        check_with_repeats(items, cuts);
+    }
 
     #[test]
     fn incremental_views_equal_a_rebuild(
