@@ -119,9 +119,17 @@ pub fn catch_up_to(
         let Some(last) = records.last() else { break };
         let last = last.position;
         let mut batch = Batch::new(views, log, trust)?;
-        for record in records {
-            batch.apply(record)?;
-        }
+        // The tree over the log does not depend on what the projector decides about a
+        // record: it grows on the other core while the batch is applied.
+        let tree = batch.log_tree.take().expect("opened with the batch");
+        let (grown, applied) = std::thread::scope(|s| {
+            let growing = s.spawn(|| grow(tree, &records));
+            let applied = records.iter().try_for_each(|r| batch.apply(r));
+            (growing.join(), applied)
+        });
+        let grown = grown.unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+        applied?;
+        batch.log_tree = Some(grown);
         report.applied += batch.applied;
         report.quarantined += batch.quarantined;
         report.duplicates += batch.duplicates;
@@ -130,6 +138,25 @@ pub fn catch_up_to(
         progress(last, end.max(last));
     }
     Ok(report)
+}
+
+/// Appends every record read to the tree over the log, in position order: a gap in
+/// positions is an error (every record is a leaf, whatever the projector makes of it).
+fn grow<'v>(
+    mut tree: vouch_tlog::tree::Tree<SledNodes<'v>>,
+    records: &[Record],
+) -> Result<vouch_tlog::tree::Tree<SledNodes<'v>>, ProjectError> {
+    for record in records {
+        let expected = tree.size() + 1;
+        if record.position.get() != expected {
+            return Err(ProjectError::Gap {
+                expected: Position::new(expected),
+                found: record.position,
+            });
+        }
+        tree.append(&record.bytes).map_err(tlog::tree_error)?;
+    }
+    Ok(tree)
 }
 
 /// Projects the whole log into a fresh views tree and swaps it in when complete; the old
@@ -234,8 +261,9 @@ struct Batch<'v> {
     verifier: vouch_chain::Verifier,
     /// Ids first seen in this batch: (hash, position).
     new_ids: Vec<(u64, u64)>,
-    /// The tree over the log, appended to for every record read.
-    log_tree: vouch_tlog::tree::Tree<SledNodes<'v>>,
+    /// The tree over the log, appended to for every record read (taken out while a
+    /// batch is applied: it grows on another thread, see `grow`).
+    log_tree: Option<vouch_tlog::tree::Tree<SledNodes<'v>>>,
     writes: sled::Batch,
     applied: u64,
     quarantined: u64,
@@ -280,7 +308,7 @@ impl<'v> Batch<'v> {
             trust,
             verifier: vouch_chain::Verifier::default(),
             new_ids: Vec::new(),
-            log_tree,
+            log_tree: Some(log_tree),
             writes: sled::Batch::default(),
             applied: 0,
             quarantined: 0,
@@ -386,22 +414,10 @@ impl<'v> Batch<'v> {
         Ok(found.filter(|r| r.position.get() == position && r.event_id == event_id))
     }
 
-    fn apply(&mut self, record: Record) -> Result<(), ProjectError> {
-        // Every record read is a leaf, whatever becomes of it below: the tree covers the
-        // log, not the views.
-        let expected = self.log_tree.size() + 1;
-        if record.position.get() != expected {
-            return Err(ProjectError::Gap {
-                expected: Position::new(expected),
-                found: record.position,
-            });
-        }
-        self.log_tree
-            .append(&record.bytes)
-            .map_err(tlog::tree_error)?;
+    fn apply(&mut self, record: &Record) -> Result<(), ProjectError> {
         if record.event_id.is_empty() {
             self.quarantine(
-                &record,
+                record,
                 "the record has no event id: publish it on `<prefix>.run.<run id>` (or \
                  `<prefix>.model.<model>`) with a Nats-Msg-Id header equal to the event's id"
                     .to_owned(),
@@ -411,13 +427,13 @@ impl<'v> Batch<'v> {
         // A log that deduplicates only within a window (JetStream) can hold a late retry
         // twice; the first record with an id wins, whatever became of it. A log whose ids
         // are unique needs no index (one sled insert per record halves projection).
-        if self.track_ids.is_some() && self.skip_duplicate(&record)? {
+        if self.track_ids.is_some() && self.skip_duplicate(record)? {
             return Ok(());
         }
         let event = match vouch_event::decode(&record.bytes) {
             Ok(event) => event,
             Err(e) => {
-                self.quarantine(&record, e.to_string());
+                self.quarantine(record, e.to_string());
                 return Ok(());
             }
         };
@@ -426,11 +442,11 @@ impl<'v> Batch<'v> {
                 "the log record's id `{}` differs from the event's id `{}`",
                 record.event_id, event.id
             );
-            self.quarantine(&record, reason);
+            self.quarantine(record, reason);
             return Ok(());
         }
         if let Err(reason) = check_key(&event, record.key.as_str()) {
-            self.quarantine(&record, reason);
+            self.quarantine(record, reason);
             return Ok(());
         }
         match self.apply_event(&event, record.key.as_str(), record.position.get())? {
@@ -438,7 +454,7 @@ impl<'v> Batch<'v> {
                 self.counts.applied += 1;
                 self.applied += 1;
             }
-            Err(reason) => self.quarantine(&record, reason),
+            Err(reason) => self.quarantine(record, reason),
         }
         Ok(())
     }
@@ -870,8 +886,12 @@ impl<'v> Batch<'v> {
     }
 
     fn commit(mut self, position: Position) -> Result<(), ViewsError> {
-        debug_assert_eq!(self.log_tree.size(), position.get());
-        self.log_tree.store().write_into(&mut self.writes);
+        let log_tree = self
+            .log_tree
+            .take()
+            .expect("put back after the batch was applied");
+        debug_assert_eq!(log_tree.size(), position.get());
+        log_tree.store().write_into(&mut self.writes);
         for (run, positions) in &self.positions {
             self.writes
                 .insert(positions_key(run, positions[0]), encode_value(positions));
