@@ -457,7 +457,16 @@ fn holds_foreign_files(dir: &Path) -> Result<bool, OpenError> {
     for entry in entries {
         let entry = entry.map_err(io("reading", dir))?;
         let name = entry.file_name();
-        let ours = ["LOCK", "LOCK.waiting", "log", "views", "ledger.json.tmp"];
+        // The marker too: another `init` may finish between the caller's look for the
+        // marker and this listing; the caller looks again under the lock and finds a ledger.
+        let ours = [
+            "LOCK",
+            "LOCK.waiting",
+            "log",
+            "views",
+            MARKER,
+            "ledger.json.tmp",
+        ];
         if !ours.iter().any(|o| name == *o) {
             return Ok(true);
         }
