@@ -212,21 +212,7 @@ pub fn handle(
     body: Value,
 ) -> Result<Answer> {
     use Endpoint as E;
-    if endpoint == E::SearchRuns {
-        return tracking::search_runs(ledger.views(), body).map(Answer::Encoded);
-    }
-    answer(ledger, caller, promoter, endpoint, body).map(Answer::Value)
-}
-
-fn answer(
-    ledger: &mut Ledger,
-    caller: &Caller,
-    promoter: &Promoter<'_>,
-    endpoint: Endpoint,
-    body: Value,
-) -> Result<Value> {
-    use Endpoint as E;
-    match endpoint {
+    let value = match endpoint {
         E::GetExperimentByName => tracking::get_experiment_by_name(ledger.views(), body),
         E::GetExperiment => tracking::get_experiment(ledger.views(), body),
         E::CreateExperiment => tracking::create_experiment(ledger, caller, body),
@@ -244,10 +230,9 @@ fn answer(
         E::DeleteTag => tracking::delete_tag(ledger, caller, body),
         E::LogInputs => tracking::log_inputs(ledger, caller, body),
         E::LogOutputs => models::log_outputs(ledger, caller, body),
-        E::SearchRuns => Ok(
-            serde_json::from_slice(&tracking::search_runs(ledger.views(), body)?)
-                .expect("encoded answers are JSON"),
-        ),
+        E::SearchRuns => {
+            return tracking::search_runs(ledger.views(), body).map(Answer::Encoded);
+        }
         E::MetricHistory => tracking::metric_history(ledger.views(), body),
         E::CreateLoggedModel => models::create(ledger, caller, body),
         E::GetLoggedModel(id) => models::get(ledger.views(), &id),
@@ -267,5 +252,6 @@ fn answer(
         E::SetAlias => registry::set_alias(ledger, caller, promoter, body),
         E::GetAlias => registry::get_alias(ledger.views(), body),
         E::DeleteAlias => registry::delete_alias(ledger, caller, body),
-    }
+    };
+    value.map(Answer::Value)
 }

@@ -10,7 +10,7 @@ use vouch_views::{LoggedModelDoc, Views};
 use crate::filter::{LoggedModelFacts, LoggedModelFilter};
 use crate::ids::{event_id, hash};
 use crate::tracking::{append, event, experiment_id, parse, views_error};
-use crate::wire::{millis, model_artifact_uri, pairs, KeyValue};
+use crate::wire::{kv_map, millis, model_artifact_uri, page_offset, pairs, KeyValue};
 use crate::{Caller, MlflowError, Result};
 
 fn status_name(status: ModelStatus) -> &'static str {
@@ -80,13 +80,6 @@ fn find(views: &Views, model_id: &str) -> Result<LoggedModelDoc> {
         .logged_model(model_id)
         .map_err(|e| views_error(&e))?
         .ok_or_else(|| MlflowError::missing(format!("Logged model with ID '{model_id}' not found")))
-}
-
-fn kv_map(items: &[KeyValue]) -> Tags {
-    items
-        .iter()
-        .map(|kv| (kv.key.clone(), kv.value.clone()))
-        .collect()
 }
 
 /// `POST logged-models`: a model the source run is producing; its files follow.
@@ -313,12 +306,7 @@ pub fn search(views: &Views, body: Value) -> Result<Value> {
         .and_then(|n| usize::try_from(n).ok())
         .filter(|&n| n > 0)
         .unwrap_or(100);
-    let offset: usize = match req.page_token.as_deref().filter(|t| !t.is_empty()) {
-        None => 0,
-        Some(t) => t
-            .parse()
-            .map_err(|_| MlflowError::invalid(format!("invalid page_token `{t}`")))?,
-    };
+    let offset = page_offset(req.page_token.as_deref())?;
     let mut found = Vec::new();
     for doc in views.logged_models().map_err(|e| views_error(&e))? {
         let experiment = experiment_of(views, &doc)?;

@@ -16,7 +16,7 @@ use vouch_views::{RegisteredDoc, VersionDoc, Views};
 use crate::filter::{ModelFacts, ModelFilter, VersionFacts, VersionFilter};
 use crate::ids::event_id;
 use crate::tracking::{append, event, parse, views_error};
-use crate::wire::{millis, pairs, KeyValue};
+use crate::wire::{kv_map, millis, pairs, KeyValue};
 use crate::{Caller, ErrorCode, MlflowError, Result};
 
 /// Aliases that move only by promotion.
@@ -184,13 +184,6 @@ pub fn model_json(views: &Views, doc: &RegisteredDoc) -> Result<Value> {
     }))
 }
 
-fn kv_map(items: &[KeyValue]) -> Tags {
-    items
-        .iter()
-        .map(|kv| (kv.key.clone(), kv.value.clone()))
-        .collect()
-}
-
 /// `POST registered-models/create`.
 pub fn create_model(ledger: &mut Ledger, caller: &Caller, body: Value) -> Result<Value> {
     #[derive(Deserialize)]
@@ -252,12 +245,7 @@ fn paged(
         .and_then(|n| usize::try_from(n).ok())
         .filter(|&n| n > 0)
         .unwrap_or(100);
-    let offset: usize = match token.filter(|t| !t.is_empty()) {
-        None => 0,
-        Some(t) => t
-            .parse()
-            .map_err(|_| MlflowError::invalid(format!("invalid page_token `{t}`")))?,
-    };
+    let offset = crate::wire::page_offset(token)?;
     let total = items.len();
     let page: Vec<Value> = items.into_iter().skip(offset).take(max).collect();
     let mut out = json!({ field: page });

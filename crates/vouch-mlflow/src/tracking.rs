@@ -253,7 +253,7 @@ pub fn search_experiments(views: &Views, body: Value) -> Result<Value> {
             .filter(|&n| n > 0)
             .ok_or_else(|| MlflowError::invalid("max_results must be a positive number"))?,
     };
-    let offset = page(req.page_token.as_deref())?;
+    let offset = crate::wire::page_offset(req.page_token.as_deref())?;
     let total = found.len();
     let experiments: Vec<Value> = found.into_iter().skip(offset).take(max).collect();
     let mut out = json!({ "experiments": experiments });
@@ -649,6 +649,7 @@ fn points(metrics: &[MetricIn]) -> Result<Vec<MetricPointLogged>> {
 }
 
 /// The changes of a batch, checked whole before anything is written.
+#[derive(Default)]
 struct Batch {
     params: BTreeMap<Name, String>,
     points: Vec<MetricPointLogged>,
@@ -790,9 +791,7 @@ pub fn log_param(ledger: &mut Ledger, caller: &Caller, body: Value) -> Result<Va
     let p: KeyValue = parse(body)?;
     let batch = Batch {
         params: new_params(&doc, &[p])?,
-        points: Vec::new(),
-        tags: Tags::new(),
-        rename: None,
+        ..Batch::default()
     };
     append(ledger, &batch_events(caller, &doc, batch)?)?;
     Ok(json!({}))
@@ -803,10 +802,8 @@ pub fn log_metric(ledger: &mut Ledger, caller: &Caller, body: Value) -> Result<V
     let doc = active_run(ledger.views(), &body)?;
     let m: MetricIn = parse(body)?;
     let batch = Batch {
-        params: BTreeMap::new(),
         points: points(&[m])?,
-        tags: Tags::new(),
-        rename: None,
+        ..Batch::default()
     };
     append(ledger, &batch_events(caller, &doc, batch)?)?;
     Ok(json!({}))
@@ -818,10 +815,9 @@ pub fn set_tag(ledger: &mut Ledger, caller: &Caller, body: Value) -> Result<Valu
     let t: KeyValue = parse(body)?;
     let (tags, rename) = tags_and_rename(&[t])?;
     let batch = Batch {
-        params: BTreeMap::new(),
-        points: Vec::new(),
         tags,
         rename,
+        ..Batch::default()
     };
     append(ledger, &batch_events(caller, &doc, batch)?)?;
     Ok(json!({}))
@@ -969,15 +965,6 @@ fn facts(doc: &RunDoc) -> RunFacts<'_> {
     }
 }
 
-fn page(token: Option<&str>) -> Result<usize> {
-    match token.filter(|t| !t.is_empty()) {
-        None => Ok(0),
-        Some(t) => t
-            .parse()
-            .map_err(|_| MlflowError::invalid(format!("invalid page_token `{t}`"))),
-    }
-}
-
 /// `POST runs/search`: runs of the given experiments matching the filter, ordered, one
 /// page at a time (the page token is the offset of the next page), encoded straight to
 /// JSON.
@@ -1014,7 +1001,7 @@ pub fn search_runs(views: &Views, body: Value) -> Result<Vec<u8>> {
              {MAX_SEARCH_RESULTS} and positive."
         )));
     }
-    let offset = page(req.page_token.as_deref())?;
+    let offset = crate::wire::page_offset(req.page_token.as_deref())?;
     let mut names = Vec::new();
     for id in &req.experiment_ids {
         if let Some(name) = experiment_name(views, id)? {
@@ -1124,7 +1111,7 @@ pub fn metric_history(views: &Views, body: Value) -> Result<Value> {
             .ok_or_else(|| MlflowError::invalid("max_results must be a positive number"))?
             .min(MAX_HISTORY_RESULTS),
     };
-    let offset = page(req.page_token.as_deref())?;
+    let offset = crate::wire::page_offset(req.page_token.as_deref())?;
     let key = MetricKey {
         name: metric_name(&req.metric_key)?,
         segment: None,

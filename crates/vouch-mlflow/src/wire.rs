@@ -85,6 +85,25 @@ pub struct ModelRefIn {
     pub step: Option<i64>,
 }
 
+/// `[{key, value}]` pairs as a map (a key given twice keeps its last value, as MLflow's
+/// server does).
+pub(crate) fn kv_map(items: &[KeyValue]) -> vouch_event::Tags {
+    items
+        .iter()
+        .map(|kv| (kv.key.clone(), kv.value.clone()))
+        .collect()
+}
+
+/// An MLflow page token: the offset of the next page; none or empty is the first page.
+pub(crate) fn page_offset(token: Option<&str>) -> crate::Result<usize> {
+    match token.filter(|t| !t.is_empty()) {
+        None => Ok(0),
+        Some(t) => t
+            .parse()
+            .map_err(|_| crate::MlflowError::invalid(format!("invalid page_token `{t}`"))),
+    }
+}
+
 /// Milliseconds since the epoch as a timestamp; outside Vouch's years is bad input.
 pub fn from_millis(field: &str, ms: i64) -> crate::Result<Timestamp> {
     ms.checked_mul(1_000_000)

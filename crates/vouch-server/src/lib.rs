@@ -700,6 +700,24 @@ pub fn serve(
     })
 }
 
+/// A response body that streams `file` in 256 KiB reads, never the whole file in memory
+/// (artifact downloads, of any size).
+pub(crate) fn file_body(file: std::fs::File) -> axum::body::Body {
+    let stream = futures_util::stream::unfold(file, |mut file| async move {
+        let mut buf = vec![0u8; 256 << 10];
+        let read = tokio::task::block_in_place(|| std::io::Read::read(&mut file, &mut buf));
+        match read {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok::<_, std::io::Error>(axum::body::Bytes::from(buf)), file))
+            }
+            Err(e) => Some((Err(e), file)),
+        }
+    });
+    axum::body::Body::from_stream(stream)
+}
+
 /// A shutdown future that completes once `flag` is set (by a signal handler, which may
 /// only store to an atomic), checked every 50 ms.
 pub async fn until(flag: &'static std::sync::atomic::AtomicBool) {

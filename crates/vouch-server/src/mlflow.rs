@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{Path as UrlPath, Query, Request, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -174,19 +174,7 @@ async fn download(
             format!("the stored content {digest} is unreadable: {e}"),
         )
     })?;
-    let stream = futures_util::stream::unfold(file, |mut file| async move {
-        let mut buf = vec![0u8; 256 << 10];
-        let read = tokio::task::block_in_place(|| std::io::Read::read(&mut file, &mut buf));
-        match read {
-            Ok(0) => None,
-            Ok(n) => {
-                buf.truncate(n);
-                Some((Ok::<_, std::io::Error>(Bytes::from(buf)), file))
-            }
-            Err(e) => Some((Err(e), file)),
-        }
-    });
-    Ok(Body::from_stream(stream).into_response())
+    Ok(crate::file_body(file).into_response())
 }
 
 /// `PUT /api/2.0/mlflow-artifacts/artifacts/{path}`: stored as it streams in, hashed,

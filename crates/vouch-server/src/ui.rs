@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use axum::body::{Body, Bytes};
 use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -138,19 +137,7 @@ async fn artifact(State(state): State<Arc<AppState>>, UrlPath(text): UrlPath<Str
         }
     };
     let length = file.metadata().map(|m| m.len()).ok();
-    let stream = futures_util::stream::unfold(file, |mut file| async move {
-        let mut buf = vec![0u8; 256 << 10];
-        let read = tokio::task::block_in_place(|| std::io::Read::read(&mut file, &mut buf));
-        match read {
-            Ok(0) => None,
-            Ok(n) => {
-                buf.truncate(n);
-                Some((Ok::<_, std::io::Error>(Bytes::from(buf)), file))
-            }
-            Err(e) => Some((Err(e), file)),
-        }
-    });
-    let mut response = Body::from_stream(stream).into_response();
+    let mut response = crate::file_body(file).into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
