@@ -488,3 +488,109 @@ pub fn prove_consistency(
     }
     Ok(out)
 }
+
+/// An audit bundle, with the proofs that its records are in the log when a checkpoint
+/// covers them all.
+#[derive(Debug, Clone)]
+pub struct ProvenBundle {
+    /// The bundle.
+    pub bundle: vouch_ledger::Bundle,
+    /// The checkpoint its proofs are against; `None` when no checkpoint covered every
+    /// record (the bundle then carries no `log`).
+    pub checkpoint: Option<SignedCheckpoint>,
+    /// Why it carries no proofs, when it does not.
+    pub unproven: Option<String>,
+}
+
+/// The audit bundle of the promotion of `artifact` by decision `index`, proven against
+/// `against` (a checkpoint given, cosigned or not) or else the last checkpoint the ledger
+/// kept, when that checkpoint covers every record the bundle holds. The one place bundles
+/// are written, for the CLI, the server and the demos.
+///
+/// # Errors
+/// [`TransparencyError::Disagrees`] when a given checkpoint is not of this ledger's
+/// tree, or does not cover the bundle's records; store failures.
+pub fn proven_bundle(
+    ledger: &Ledger,
+    artifact: &vouch_event::Digest,
+    index: u64,
+    trust: &vouch_ledger::Trust,
+    against: Option<SignedCheckpoint>,
+) -> Result<ProvenBundle, BundleError> {
+    let mut bundle = ledger.bundle(artifact, index, trust)?;
+    let given = against.is_some();
+    let against = match against {
+        Some(c) => Some(c),
+        None => latest_checkpoint(ledger.dir())?,
+    };
+    let Some(against) = against else {
+        return Ok(ProvenBundle {
+            bundle,
+            checkpoint: None,
+            unproven: Some("this ledger has signed no checkpoint yet (`vouch checkpoint`)".into()),
+        });
+    };
+    let last = bundle.records.iter().map(|r| r.position).max().unwrap_or(0);
+    let size = against.checkpoint.size();
+    if last > size {
+        let reason = format!(
+            "checkpoint {} covers {size} records and the bundle holds the record at position {last}; sign a newer one (`vouch checkpoint`)",
+            against.path.display()
+        );
+        if given {
+            return Err(TransparencyError::Disagrees {
+                path: against.path.clone(),
+                size,
+                root: against.checkpoint.root().to_hex(),
+                reason,
+            }
+            .into());
+        }
+        return Ok(ProvenBundle {
+            bundle,
+            checkpoint: None,
+            unproven: Some(reason),
+        });
+    }
+    check_agrees(ledger, &against)?;
+    ledger.prove_bundle(
+        &mut bundle,
+        &vouch_ledger::ProvingCheckpoint {
+            note: against.note.to_text(),
+            size,
+        },
+    )?;
+    Ok(ProvenBundle {
+        bundle,
+        checkpoint: Some(against),
+        unproven: None,
+    })
+}
+
+/// Why a bundle could not be written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BundleError {
+    /// The ledger could not build it.
+    #[error(transparent)]
+    Release(#[from] vouch_ledger::ReleaseError),
+    /// Its proofs could not be built.
+    #[error(transparent)]
+    Transparency(#[from] TransparencyError),
+}
+
+impl From<ProofError> for BundleError {
+    fn from(e: ProofError) -> Self {
+        BundleError::Transparency(e.into())
+    }
+}
+
+impl BundleError {
+    /// How the CLI exits and the server answers.
+    pub fn failure(&self) -> Failure {
+        match self {
+            BundleError::Release(e) => crate::failure::release_failure(e),
+            BundleError::Transparency(e) => e.failure(),
+        }
+    }
+}

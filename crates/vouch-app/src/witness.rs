@@ -124,6 +124,9 @@ pub enum WitnessError {
         /// Why.
         reason: String,
     },
+    /// Log, witness and quorum flags that make no policy.
+    #[error("{0}")]
+    BadPolicy(String),
     /// The ledger's tree could not be read.
     #[error(transparent)]
     Proof(#[from] ProofError),
@@ -162,6 +165,7 @@ impl WitnessError {
             | WitnessError::BadKeyName { .. }
             | WitnessError::SharedKey { .. }
             | WitnessError::BadVkey { .. }
+            | WitnessError::BadPolicy(_)
             | WitnessError::BadCheckpoint { .. } => Failure::BadInput,
             WitnessError::Damaged { .. } | WitnessError::Proof(_) => Failure::Internal,
             WitnessError::Io { source, .. } => crate::failure::user_file_failure(source),
@@ -230,6 +234,35 @@ pub fn parse_vkeys(
             Ok(k)
         })
         .collect()
+}
+
+/// The auditor's log policy from command-line flags: the log's verifier key, the
+/// witnesses they know and how many must have cosigned. Every check of a checkpoint
+/// against flags (`verify-bundle`, `verify --checkpoint`) evaluates this one policy.
+///
+/// # Errors
+/// [`WitnessError::BadVkey`] for a key that does not parse or is of the wrong type;
+/// [`WitnessError::BadPolicy`] for a quorum above the witnesses given or a key given
+/// twice.
+pub fn log_policy(
+    log: &str,
+    witnesses: &[String],
+    quorum: usize,
+) -> Result<vouch_tlog::policy::Policy, WitnessError> {
+    let logs = parse_vkeys(std::slice::from_ref(&log.to_owned()), KeyUse::Log, "--log")?;
+    let witnesses = parse_vkeys(witnesses, KeyUse::Witness, "--witness")?;
+    let count = witnesses.len();
+    vouch_tlog::policy::Policy::from_keys(logs, witnesses, quorum).map_err(|e| {
+        WitnessError::BadPolicy(match e {
+            vouch_tlog::policy::PolicyError::BadThreshold { .. } => {
+                format!("--quorum {quorum} is more than the {count} witness key(s) given")
+            }
+            vouch_tlog::policy::PolicyError::DuplicateKey { .. } => {
+                "the same public key is given twice among --log and --witness".into()
+            }
+            other => other.to_string(),
+        })
+    })
 }
 
 /// A witness: where it keeps its state, the logs it witnesses, and its key.

@@ -22,8 +22,12 @@ pub use keys::{key_id, parse_public_key, public_key_text, KeyError, SigningKey};
 
 use crate::bytes::Canonical;
 
-/// Magic and layout version at the start of a decision record's canonical bytes.
+/// Magic and layout version at the start of a layout-1 decision's canonical bytes (a
+/// decision without a log pin).
 pub const DECISION_MAGIC: &[u8; 8] = b"VOUCHDR1";
+/// Magic and layout version at the start of a layout-2 decision's canonical bytes: the
+/// layout-1 fields, then the log pin's size and root.
+pub const DECISION_MAGIC_V2: &[u8; 8] = b"VOUCHDR2";
 /// Magic and layout version at the start of a review record's canonical bytes.
 pub const REVIEW_MAGIC: &[u8; 8] = b"VOUCHRV1";
 /// Magic and layout version at the start of a signed deployment's canonical bytes.
@@ -44,8 +48,18 @@ pub enum SignatureError {
 }
 
 /// The canonical bytes of a decision about `model`: everything but the signature.
+///
+/// A decision without a log pin has layout 1 (`VOUCHDR1`), byte for byte as written
+/// before pins existed, so old decisions keep their hashes and signatures. With a pin it
+/// has layout 2 (`VOUCHDR2`): the same fields, then the pin's size (`u64`) and root (32
+/// bytes), so the signature covers the log prefix the decision read.
 pub fn decision_body(model: &ModelName, d: &DecisionRecorded) -> Vec<u8> {
-    let mut out = Canonical::new(DECISION_MAGIC);
+    let magic = if d.log.is_some() {
+        DECISION_MAGIC_V2
+    } else {
+        DECISION_MAGIC
+    };
+    let mut out = Canonical::new(magic);
     out.u64(d.index);
     out.opt_digest(d.prev.as_ref());
     out.str(model.as_str());
@@ -94,6 +108,10 @@ pub fn decision_body(model: &ModelName, d: &DecisionRecorded) -> Vec<u8> {
     }
     out.i64(d.decided_at.unix_nanos());
     out.bytes(&d.signer.0);
+    if let Some(pin) = &d.log {
+        out.u64(pin.size);
+        out.bytes(&pin.root);
+    }
     out.finish()
 }
 

@@ -7,8 +7,9 @@ use vouch_chain::{
     verify_decision, verify_review, SigningKey,
 };
 use vouch_event::{
-    hex, parse_hex, DecisionOutcome, DecisionRecorded, Digest, GateRecord, GateVerdict, ModelName,
-    PublicKeyBytes, ReviewLink, ReviewRecorded, ReviewVerdict, RunId, SignatureBytes, Timestamp,
+    hex, parse_hex, DecisionOutcome, DecisionRecorded, Digest, GateRecord, GateVerdict, LogPin,
+    ModelName, PublicKeyBytes, ReviewLink, ReviewRecorded, ReviewVerdict, RunId, SignatureBytes,
+    Timestamp,
 };
 
 fn key(byte: u8) -> SigningKey {
@@ -62,6 +63,7 @@ fn decision(
         decided_at: time("2026-11-21T10:00:00.5Z"),
         signer: PublicKeyBytes([0; 32]),
         signature: SignatureBytes([0; 64]),
+        log: None,
     }
 }
 
@@ -257,4 +259,49 @@ fn fixture_holds_exactly_the_version_1_records() {
         std::fs::write(path, serde_json::to_string_pretty(&out).unwrap() + "\n").unwrap();
     }
     assert_eq!(fixtures(), out);
+}
+
+/// Layout 2 is layout 1 with magic `VOUCHDR2` and the pin (size `u64` big-endian, then the
+/// 32-byte root) after `signer`; a layout-1 decision keeps its golden bytes.
+#[test]
+fn layout_2_is_layout_1_plus_the_log_pin() {
+    let model = ModelName::new("loan-risk").unwrap();
+    let mut v1 = decision(0, None, DecisionOutcome::Promoted, None);
+    sign_decision(&model, &mut v1, &key(7));
+    let mut v2 = v1.clone();
+    v2.log = Some(LogPin {
+        size: 96,
+        root: [0xab; 32],
+    });
+    sign_decision(&model, &mut v2, &key(7));
+    verify_decision(&model, &v2).unwrap();
+    let body1 = decision_body(&model, &v1);
+    let body2 = decision_body(&model, &v2);
+    assert_eq!(&body1[..8], b"VOUCHDR1");
+    assert_eq!(&body2[..8], b"VOUCHDR2");
+    assert_eq!(body2.len(), body1.len() + 40);
+    assert_eq!(body1[8..], body2[8..body1.len()]);
+    let mut tail = 96u64.to_be_bytes().to_vec();
+    tail.extend_from_slice(&[0xab; 32]);
+    assert_eq!(body2[body1.len()..], tail[..]);
+    assert_ne!(decision_hash(&model, &v1), decision_hash(&model, &v2));
+
+    // The pin is signed: another size or root, or dropping it, breaks the signature.
+    for changed in [
+        LogPin {
+            size: 95,
+            root: [0xab; 32],
+        },
+        LogPin {
+            size: 96,
+            root: [0xac; 32],
+        },
+    ] {
+        let mut forged = v2.clone();
+        forged.log = Some(changed);
+        assert!(verify_decision(&model, &forged).is_err());
+    }
+    let mut stripped = v2.clone();
+    stripped.log = None;
+    assert!(verify_decision(&model, &stripped).is_err());
 }

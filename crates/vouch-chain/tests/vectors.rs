@@ -18,9 +18,9 @@ use vouch_chain::{
 };
 use vouch_event::{
     encode, event_digest, from_json, hex, parse_hex_bytes, to_json, Body, DecisionOutcome,
-    DecisionRecorded, DeploymentSigned, Digest, Event, EventId, GateRecord, GateVerdict, ModelName,
-    PolicyPublished, Producer, PublicKeyBytes, ReviewLink, ReviewRecorded, ReviewVerdict, RunId,
-    SignatureBytes, Subject, Timestamp,
+    DecisionRecorded, DeploymentSigned, Digest, Event, EventId, GateRecord, GateVerdict, LogPin,
+    ModelName, PolicyPublished, Producer, PublicKeyBytes, ReviewLink, ReviewRecorded,
+    ReviewVerdict, RunId, SignatureBytes, Subject, Timestamp,
 };
 
 fn vectors_dir() -> PathBuf {
@@ -175,6 +175,7 @@ fn log() -> Vec<Entry> {
         decided_at: time("2026-11-21T10:00:00.5Z"),
         signer: PublicKeyBytes([0; 32]),
         signature: SignatureBytes([0; 64]),
+        log: Some(log_pin(&log, 7)),
     };
     sign_decision(&model, &mut first, &key(SIGNER_SEED));
     let first_hash = decision_hash(&model, &first);
@@ -280,6 +281,21 @@ fn log() -> Vec<Entry> {
     log
 }
 
+/// The pin of the vectors' log at `size`: the RFC 6962 root over the stored bytes of its
+/// first `size` records (positions 1..=size, leaf index position − 1).
+fn log_pin(log: &[Entry], size: u64) -> LogPin {
+    let mut tree = vouch_tlog::tree::Tree::in_memory();
+    for entry in log.iter().take_while(|e| e.position <= size) {
+        tree.append(&encode(&entry.event))
+            .expect("an in-memory tree grows");
+    }
+    assert_eq!(tree.size(), size, "the log holds {size} records");
+    LogPin {
+        size,
+        root: tree.root().0,
+    }
+}
+
 /// The canonical body, signer, signature and hash of a signed record.
 fn signed_parts(
     model: &ModelName,
@@ -363,6 +379,13 @@ fn signed_records_and_evidence_digest() {
         items.push(json!({ "position": p, "event_digest": digest.to_string() }));
     }
     assert_eq!(Digest::of(&preimage), decision.evidence_digest);
+    // The log pin both decisions carry (layout 2), with the leaf hashes it is built from.
+    let pin = decision.log.expect("the vectors' decisions are layout 2");
+    let leaves: Vec<String> = log
+        .iter()
+        .take_while(|e| e.position <= pin.size)
+        .map(|e| vouch_tlog::tree::leaf_hash(&encode(&e.event)).to_hex())
+        .collect();
     let keys: Vec<Value> = [
         ("signer", SIGNER_SEED, "release bot"),
         ("reviewer", REVIEWER_SEED, "Dana Reviewer"),
@@ -383,11 +406,16 @@ fn signed_records_and_evidence_digest() {
     write_or_check(
         "signed.json",
         &json!({
-            "about": "A small log of model loan-risk: run evidence at positions 1-6, the policy at 7, a decision that needs review at 8 (chain index 0), an approving review at 9, the decision resolving it (index 1, promoted) at 10, a signed deployment citing it at 11 and a forced deployment at 12. `records` holds every log record (key, event id, JSON as vouch prints it, stored bytes, event digest); `signed` the canonical bytes, signature and record hash of each signed record; `evidence` the evidence digest of both decisions, with its input. The keys are TEST KEYS made from the published seeds below: never trust them. See schemas/decision-record.md and schemas/record-form.md.",
+            "about": "A small log of model loan-risk: run evidence at positions 1-6, the policy at 7, a decision that needs review at 8 (chain index 0), an approving review at 9, the decision resolving it (index 1, promoted) at 10, a signed deployment citing it at 11 and a forced deployment at 12. `records` holds every log record (key, event id, JSON as vouch prints it, stored bytes, event digest); `signed` the canonical bytes, signature and record hash of each signed record; `evidence` the evidence digest of both decisions, with its input; `log_pin` the log prefix both decisions pin (layout 2, VOUCHDR2): size 7 = evaluated_at and the RFC 6962 SHA-256 root over the stored bytes of records 1-7, with each leaf hash SHA-256(0x00 || stored bytes). The keys are TEST KEYS made from the published seeds below: never trust them. See schemas/decision-record.md and schemas/record-form.md.",
             "keys": keys,
             "policy_text": POLICY_TEXT,
             "records": records,
             "signed": signed,
+            "log_pin": {
+                "size": pin.size,
+                "leaf_hashes": leaves,
+                "root": hex(&pin.root),
+            },
             "evidence": {
                 "positions": decision.evidence,
                 "items": items,

@@ -250,8 +250,12 @@ pub enum Command {
     /// artifact was never promoted.
     Audit(AuditArgs),
     /// Check the whole log and decision chain; name the first record that fails. Exits 1
-    /// on a failure.
-    Verify,
+    /// on a failure. With --checkpoint, also that the log is the one a signed (and
+    /// witnessed) checkpoint commits to; with --from, an exported copy of a log, offline.
+    Verify(VerifyArgs),
+    /// Write the whole log, record by record with its exact bytes, for an auditor to
+    /// verify elsewhere (`vouch verify --from`) or with another tool.
+    Export(ExportArgs),
     /// Check an audit bundle offline, with no ledger at hand. Exits 1 on a failure.
     VerifyBundle(VerifyBundleArgs),
     /// Sign the tree head over the whole log as a C2SP checkpoint and keep it under
@@ -506,9 +510,15 @@ pub struct AuditArgs {
     /// The artifact's digest.
     #[arg(long)]
     pub digest: Option<String>,
-    /// Also write a self-contained audit bundle here, for `vouch verify-bundle`.
+    /// Also write a self-contained audit bundle here, for `vouch verify-bundle`. It
+    /// carries the proofs that its records are in the log, against the last checkpoint
+    /// the ledger signed when that covers them (or --checkpoint).
     #[arg(long)]
     pub bundle: Option<PathBuf>,
+    /// Prove the bundle's records against this signed checkpoint of the ledger (a
+    /// witness-cosigned copy, say) instead of the last one kept.
+    #[arg(long, value_name = "FILE", requires = "bundle")]
+    pub checkpoint: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -524,6 +534,55 @@ pub struct VerifyBundleArgs {
     /// The role of each `--key`, in order: signer, reviewer or deployer.
     #[arg(long = "role", value_enum)]
     pub roles: Vec<KeyRole>,
+    /// The log the bundle's records must be in: with --log, its checkpoint and every
+    /// inclusion proof are checked too.
+    #[command(flatten)]
+    pub log: LogTrustArgs,
+}
+
+/// The log an auditor trusts, for checks against a signed checkpoint: its key, the
+/// witnesses they know, and how many must have cosigned.
+#[derive(Debug, Clone, Default, Args)]
+pub struct LogTrustArgs {
+    /// The log's verifier key (`vouch keys vkey`: type 0x01, named by the log's origin);
+    /// the checkpoint must be signed by it.
+    #[arg(long = "log", value_name = "VKEY")]
+    pub log: Option<String>,
+    /// A witness's verifier key (`vouch keys vkey --cosigner`, type 0x04); repeat for
+    /// each witness you know.
+    #[arg(long = "witness", value_name = "VKEY", requires = "log")]
+    pub witnesses: Vec<String>,
+    /// How many of those witnesses must have cosigned the checkpoint (default 0).
+    #[arg(long, value_name = "N", requires = "log")]
+    pub quorum: Option<usize>,
+}
+
+/// Arguments of `vouch verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Verify a copy of a log exported by `vouch export` instead of the ledger: offline,
+    /// with the trust list of --trust.
+    #[arg(long, value_name = "FILE", requires = "trust")]
+    pub from: Option<PathBuf>,
+    /// The trust list to judge an exported log with (the ledger's own trust.json is used
+    /// for the ledger).
+    #[arg(long, value_name = "FILE", requires = "from")]
+    pub trust: Option<PathBuf>,
+    /// Also check the log against this signed checkpoint: signed by --log, cosigned by
+    /// --quorum of the --witness keys, and its root the root of the log's first records.
+    #[arg(long, value_name = "FILE", requires = "log")]
+    pub checkpoint: Option<PathBuf>,
+    /// The log whose checkpoint it is.
+    #[command(flatten)]
+    pub log: LogTrustArgs,
+}
+
+/// Arguments of `vouch export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Where to write the log: JSON Lines, a header then one record per line with its
+    /// position, key, event id and exact stored bytes (hex); - for standard output.
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -38,7 +38,7 @@ pub enum ProveCommand {
     },
 }
 
-fn read_checkpoint(path: &Path) -> CliResult<SignedCheckpoint> {
+pub fn read_checkpoint(path: &Path) -> CliResult<SignedCheckpoint> {
     let bytes = vouch_files::read(path, CHECKPOINT_FILE).map_err(|e| {
         CliError::new(
             crate::exit::user_file_failure(&e),

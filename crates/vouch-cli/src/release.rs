@@ -10,14 +10,15 @@ use vouch_chain::SigningKey;
 use vouch_event::{DecisionOutcome, Digest, ModelName, ReviewVerdict, RunId, Timestamp};
 use vouch_files::FileKind;
 use vouch_ledger::AuditReport;
-use vouch_ledger::{verify_bundle, Bundle, Check, Ledger, ReleaseError, Role, Trust, TrustFile};
+use vouch_ledger::{Bundle, Check, Ledger, ReleaseError, Role, Trust, TrustFile};
 use vouch_policy::{GateResult, Outcome, Policy, ReviewResult, Verdict};
 use vouch_views::{DecisionEntry, Views};
 
 use crate::asof::At;
 use crate::cli::{
-    AuditArgs, DecisionsArgs, DeployArgs, GateArgs, GateCommandArgs, KeyRole, KeysCommand,
-    PolicyCommand, PromoteArgs, RegistryArgs, ReviewCommand, ReviewsArgs, VerifyBundleArgs,
+    AuditArgs, DecisionsArgs, DeployArgs, ExportArgs, GateArgs, GateCommandArgs, KeyRole,
+    KeysCommand, LogTrustArgs, PolicyCommand, PromoteArgs, RegistryArgs, ReviewCommand,
+    ReviewsArgs, VerifyArgs, VerifyBundleArgs,
 };
 use crate::context::{now, parse_run, Context};
 use crate::exit::{bad_input, CliError, CliResult, Fail, Failure};
@@ -706,9 +707,23 @@ pub fn audit(ctx: &Context, args: &AuditArgs) -> CliResult<u8> {
     let ledger = ctx.open_caught_up()?;
     let trust = ledger.trust().clone();
     let report = ledger.audit(&digest, &trust)?;
+    let mut unproven = None;
     if let (Some(path), Some(decision)) = (&args.bundle, &report.decision) {
-        let bundle = ledger.bundle(&digest, decision.index, &trust)?;
-        let text = serde_json::to_string_pretty(&bundle).expect("serializable") + "\n";
+        let against = args
+            .checkpoint
+            .as_deref()
+            .map(crate::prove::read_checkpoint)
+            .transpose()?;
+        let proven = vouch_app::transparency::proven_bundle(
+            &ledger,
+            &digest,
+            decision.index,
+            &trust,
+            against,
+        )
+        .map_err(|e| CliError::new(e.failure(), e.into()))?;
+        unproven = proven.unproven;
+        let text = serde_json::to_string_pretty(&proven.bundle).expect("serializable") + "\n";
         std::fs::write(path, text).map_err(|e| {
             CliError::new(
                 Failure::Io,
@@ -721,6 +736,11 @@ pub fn audit(ctx: &Context, args: &AuditArgs) -> CliResult<u8> {
         if let Some(path) = &args.bundle {
             if report.decision.is_some() {
                 say!("audit bundle written to {}", path.display());
+                if let Some(why) = &unproven {
+                    note!(
+                        "note: the bundle carries no proof that its records are in the log: {why}"
+                    );
+                }
             }
         }
     }
@@ -868,19 +888,208 @@ pub fn print_audit(ctx: &Context, report: &AuditReport, trust: &Trust) {
     }
 }
 
-pub fn verify(ctx: &Context) -> CliResult<u8> {
+/// The log policy `--log`, `--witness` and `--quorum` describe, if `--log` is given.
+pub fn log_policy(args: &LogTrustArgs) -> CliResult<Option<vouch_tlog::policy::Policy>> {
+    let Some(log) = &args.log else {
+        return Ok(None);
+    };
+    vouch_app::witness::log_policy(log, &args.witnesses, args.quorum.unwrap_or(0))
+        .map(Some)
+        .map_err(|e| CliError::new(e.failure(), e.into()))
+}
+
+/// `vouch export`: the whole log, record by record.
+pub fn export(ctx: &Context, args: &ExportArgs) -> CliResult<()> {
+    let ledger = ctx.open()?;
+    let io = |e: vouch_ledger::ExportError| match e {
+        vouch_ledger::ExportError::Io(source) => CliError::new(
+            crate::exit::user_file_failure(&source),
+            anyhow::anyhow!("cannot write {}: {source}", args.out.display()),
+        ),
+        other => CliError::new(Failure::Internal, other.into()),
+    };
+    let count = if args.out.as_os_str() == "-" {
+        let stdout = std::io::stdout();
+        let mut out = std::io::BufWriter::new(stdout.lock());
+        vouch_ledger::write_export(ledger.log(), &mut out).map_err(io)?
+    } else {
+        let tmp = args.out.with_extension("partial");
+        let file = std::fs::File::create(&tmp).map_err(|e| {
+            CliError::new(
+                crate::exit::user_file_failure(&e),
+                anyhow::anyhow!("cannot create {}: {e}", tmp.display()),
+            )
+        })?;
+        let mut out = std::io::BufWriter::new(file);
+        let count = vouch_ledger::write_export(ledger.log(), &mut out).map_err(io)?;
+        drop(out);
+        std::fs::rename(&tmp, &args.out).map_err(|e| {
+            CliError::new(
+                Failure::Io,
+                anyhow::anyhow!(
+                    "cannot rename {} to {}: {e}",
+                    tmp.display(),
+                    args.out.display()
+                ),
+            )
+        })?;
+        count
+    };
+    if !ctx.global.json && args.out.as_os_str() != "-" {
+        note!("{count} records written to {}", args.out.display());
+    }
+    Ok(())
+}
+
+/// What `verify --checkpoint` found: the checkpoint's signatures under the auditor's
+/// policy, and the root of the log's first records at its size.
+#[derive(Debug, serde::Serialize)]
+struct CheckpointFinding {
+    ok: bool,
+    origin: Option<String>,
+    size: Option<u64>,
+    root: Option<String>,
+    log_root: Option<String>,
+    cosigners: Vec<String>,
+    problem: Option<String>,
+}
+
+fn check_log_against(
+    log: &dyn vouch_log::Log,
+    path: &Path,
+    policy: &vouch_tlog::policy::Policy,
+) -> CliResult<CheckpointFinding> {
+    use vouch_tlog::policy::PolicyVerdict;
+    let checkpoint = crate::prove::read_checkpoint(path)?;
+    let mut finding = CheckpointFinding {
+        ok: false,
+        origin: Some(checkpoint.checkpoint.origin().to_owned()),
+        size: Some(checkpoint.checkpoint.size()),
+        root: Some(checkpoint.checkpoint.root().to_hex()),
+        log_root: None,
+        cosigners: Vec::new(),
+        problem: None,
+    };
+    let (size, root) = (checkpoint.checkpoint.size(), checkpoint.checkpoint.root());
+    match vouch_tlog::policy::evaluate(policy, &checkpoint.note) {
+        Ok(PolicyVerdict::Accepted { cosigners, .. }) => finding.cosigners = cosigners,
+        Ok(PolicyVerdict::QuorumNotMet { cosigners, .. }) => {
+            finding.problem = Some(format!(
+                "checkpoint {}: too few of the known witnesses cosigned it ({}: {})",
+                path.display(),
+                cosigners.len(),
+                if cosigners.is_empty() {
+                    "none".into()
+                } else {
+                    cosigners.join(", ")
+                }
+            ));
+            finding.cosigners = cosigners;
+            return Ok(finding);
+        }
+        Err(e) => {
+            finding.problem = Some(format!(
+                "checkpoint {} does not verify: {e}",
+                path.display()
+            ));
+            return Ok(finding);
+        }
+    }
+    match vouch_ledger::root_of_log(log, size) {
+        Ok(ours) => {
+            finding.log_root = Some(ours.to_hex());
+            if ours == root {
+                finding.ok = true;
+            } else {
+                finding.problem = Some(format!(
+                    "the log's first {size} records have root {}, not the checkpoint's {}: this is not the log the checkpoint (and its witnesses) saw",
+                    ours.to_hex(),
+                    root.to_hex()
+                ));
+            }
+        }
+        Err(vouch_ledger::ProofError::LogShorter { records, .. }) => {
+            finding.problem = Some(format!(
+                "the log holds {records} records in sequence, fewer than the checkpoint's {size}: it was truncated, or lost a record"
+            ));
+        }
+        Err(e) => return Err(CliError::new(Failure::Internal, e.into())),
+    }
+    Ok(finding)
+}
+
+pub fn verify(ctx: &Context, args: &VerifyArgs) -> CliResult<u8> {
+    let policy = log_policy(&args.log)?;
+    if let Some(from) = &args.from {
+        return verify_export(ctx, args, from, policy.as_ref());
+    }
     let ledger = ctx.open_caught_up()?;
     let trust = ledger.trust().clone();
     let progress = Progress::new("verifying");
     let start = std::time::Instant::now();
     let report = ledger.verify(&trust, &mut |at, end| progress.update(at, end))?;
     progress.finish();
+    let checkpoint = match (&args.checkpoint, &policy) {
+        (Some(path), Some(policy)) => Some(check_log_against(ledger.log(), path, policy)?),
+        _ => None,
+    };
     let seconds = start.elapsed().as_secs_f64();
+    finish_verify(ctx, &report, checkpoint.as_ref(), seconds)
+}
+
+/// `vouch verify --from FILE --trust FILE`: an exported log, offline, with the code that
+/// verifies a ledger.
+fn verify_export(
+    ctx: &Context,
+    args: &VerifyArgs,
+    from: &Path,
+    policy: Option<&vouch_tlog::policy::Policy>,
+) -> CliResult<u8> {
+    let export_file = FileKind::new("exported log", vouch_ledger::MAX_EXPORT_BYTES);
+    let text = read_text(from, export_file)?;
+    let log = vouch_ledger::ExportedLog::parse(&text)
+        .map_err(|e| bad_input(format!("{} is not an exported log: {e}", from.display())))?;
+    let trust_path = args
+        .trust
+        .as_deref()
+        .expect("clap requires --trust with --from");
+    let trust = <Trust as TrustFile>::read(trust_path).map_err(|e| match e {
+        vouch_ledger::TrustError::Io { source, .. } => CliError::new(
+            crate::exit::user_file_failure(&source),
+            anyhow::anyhow!("cannot read trust list {}: {source}", trust_path.display()),
+        ),
+        e => bad_input(format!("{} is not a trust list: {e}", trust_path.display())),
+    })?;
+    let start = std::time::Instant::now();
+    let report = vouch_ledger::verify_log(&log, &trust, &mut |_, _| {})?;
+    let checkpoint = match (&args.checkpoint, policy) {
+        (Some(path), Some(policy)) => Some(check_log_against(&log, path, policy)?),
+        _ => None,
+    };
+    finish_verify(
+        ctx,
+        &report,
+        checkpoint.as_ref(),
+        start.elapsed().as_secs_f64(),
+    )
+}
+
+/// Prints a verification and gives its exit code: 0 when the log, the tree over it and
+/// the checkpoint (when asked) all verify; 1 on a failed check; 70 on a damaged log.
+fn finish_verify(
+    ctx: &Context,
+    report: &vouch_ledger::VerifyReport,
+    checkpoint: Option<&CheckpointFinding>,
+    seconds: f64,
+) -> CliResult<u8> {
+    let checkpoint_failure = checkpoint.and_then(|c| c.problem.clone());
     if ctx.global.json {
         output::json(&serde_json::json!({
-            "ok": report.failure.is_none() && report.tree.as_ref().is_none_or(|t| t.ok),
+            "ok": report.failure.is_none() && report.tree.as_ref().is_none_or(|t| t.ok)
+                && checkpoint.is_none_or(|c| c.ok),
             "seconds": seconds,
             "report": report,
+            "checkpoint": checkpoint,
         }));
     } else {
         say!(
@@ -927,8 +1136,24 @@ pub fn verify(ctx: &Context) -> CliResult<u8> {
     } else if let Some(t) = &tree_failure {
         note!("also: {t}");
     }
+    if let (Some(c), None, false) = (checkpoint, &checkpoint_failure, ctx.global.json) {
+        say!(
+            "the log is the one checkpoint {} at {} records commits to{}",
+            c.origin.as_deref().unwrap_or("?"),
+            c.size.unwrap_or(0),
+            if c.cosigners.is_empty() {
+                String::new()
+            } else {
+                format!(" (cosigned by {})", c.cosigners.join(", "))
+            }
+        );
+    }
     match &report.failure {
         None => {
+            if let Some(problem) = &checkpoint_failure {
+                note!("error: verification failed: {problem}");
+                return Ok(Failure::Verify.code());
+            }
             if !ctx.global.json {
                 say!("the chain verifies");
             }
@@ -945,6 +1170,9 @@ pub fn verify(ctx: &Context) -> CliResult<u8> {
                     r.rule
                         .map_or(String::new(), |rule| format!(" [rule {rule}]"))
                 );
+            }
+            if let Some(problem) = &checkpoint_failure {
+                note!("also: {problem}");
             }
             // A record the log cannot read back (damaged, or missing from the sequence)
             // has no rule: that is a damaged store, and `rebuild` (or any command reading
@@ -993,7 +1221,8 @@ pub fn verify_bundle_command(ctx: &Context, args: &VerifyBundleArgs) -> CliResul
             if signers.is_empty() { "nobody".into() } else { signers.join(", ") }
         )));
     }
-    let checks = verify_bundle(&bundle, &trust);
+    let policy = log_policy(&args.log)?;
+    let checks = vouch_ledger::verify_bundle_in_log(&bundle, &trust, policy.as_ref());
     let ok = !checks.is_empty() && checks.iter().all(|c| c.ok);
     if ctx.global.json {
         output::json(&serde_json::json!({ "ok": ok, "checks": checks }));
@@ -1005,6 +1234,9 @@ pub fn verify_bundle_command(ctx: &Context, args: &VerifyBundleArgs) -> CliResul
                 bundle.artifact,
                 bundle.decision
             );
+            if policy.is_none() && bundle.log.is_some() {
+                note!("note: the bundle's proofs that its records are in the log were not checked: give the log's key with --log VKEY (and --witness/--quorum)");
+            }
         }
     }
     if !ok {

@@ -53,6 +53,10 @@ pub fn run(ctx: &Context, url: &str, command: Command) -> CliResult<u8> {
         Command::Checkpoint(_) => local_only("checkpoint"),
         Command::Prove(_) => local_only("prove"),
         Command::Witness(_) => local_only("witness"),
+        Command::Export(_) => local_only("export"),
+        Command::Verify(args) if args.checkpoint.is_some() => local_only("verify --checkpoint"),
+        // An exported log is a local file: no ledger, no server.
+        Command::Verify(args) if args.from.is_some() => crate::release::verify(ctx, &args),
         Command::Quarantine(_) => Err(usage(
             "`vouch quarantine` is not served over HTTP yet: run it where the ledger is",
         )),
@@ -109,7 +113,7 @@ pub fn run(ctx: &Context, url: &str, command: Command) -> CliResult<u8> {
         Command::Decisions(args) => decisions(ctx, &server, &args),
         Command::Diagnose(args) => diagnose(ctx, &server, &args),
         Command::Replay(args) => replay(ctx, &server, &args),
-        Command::Verify => verify(ctx, &server),
+        Command::Verify(_) => verify(ctx, &server),
         Command::Audit(args) => audit(ctx, &server, &args),
         Command::Gate(args) => gate(ctx, &server, &args),
         Command::Promote(args) => promote(ctx, &server, &args),

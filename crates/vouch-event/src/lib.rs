@@ -16,6 +16,7 @@ mod future;
 mod ids;
 mod model;
 mod storage;
+mod stored;
 mod time;
 mod tracking;
 mod wire;
@@ -25,9 +26,9 @@ pub use ids::{EventId, ExperimentName, IdError, ModelName, Name, Producer, RunId
 pub use model::{
     hex, parse_hex, parse_hex_bytes, ArtifactLogged, Body, DatasetBound, DatasetRole,
     DecisionOutcome, DecisionRecorded, DeploymentRecorded, DeploymentSigned, Environment, Event,
-    GateRecord, GateVerdict, GitInfo, Kind, LiveMetricsObserved, MetricsLogged, ParamsLogged,
-    PolicyPublished, PublicKeyBytes, ReviewLink, ReviewRecorded, ReviewVerdict, RunFinished,
-    RunStarted, RunStatus, SignatureBytes, Subject, MAX_POLICY_BYTES,
+    GateRecord, GateVerdict, GitInfo, Kind, LiveMetricsObserved, LogPin, MetricsLogged,
+    ParamsLogged, PolicyPublished, PublicKeyBytes, ReviewLink, ReviewRecorded, ReviewVerdict,
+    RunFinished, RunStarted, RunStatus, SignatureBytes, Subject, MAX_POLICY_BYTES,
 };
 pub use storage::{
     decode, encode, encode_checked, event_digest, DecodeError, EventTooLarge, BINARY_FORMAT_V1,

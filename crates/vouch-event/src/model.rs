@@ -67,7 +67,12 @@ impl Subject {
 
 /// An event's payload. New kinds are only ever added at the end, so stored events of
 /// older kinds keep decoding.
-#[derive(Debug, Clone, PartialEq, bincode::Encode, bincode::Decode)]
+///
+/// Its stored form is written by hand (`stored.rs`), not derived: every variant is its
+/// declaration index followed by its payload, as derived bincode would write it, except
+/// that a decision carrying a [`LogPin`] (layout 2) is stored under index 22, so that a
+/// layout-1 decision keeps exactly the bytes it was stored with.
+#[derive(Debug, Clone, PartialEq)]
 pub enum Body {
     /// A run began.
     RunStarted(RunStarted),
@@ -706,7 +711,11 @@ pub struct ReviewLink {
 
 /// `decision_recorded`: one link of the decision chain. Its canonical bytes, hash and
 /// signature are defined in `schemas/decision-record.md` (crate `vouch-chain`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, bincode::Encode, bincode::Decode)]
+///
+/// Not bincode-encoded on its own: its stored form depends on `log` (layout 1 under
+/// [`Body`] index 7 without it, layout 2 under index 22 with it), so only [`Body`]
+/// encodes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DecisionRecorded {
     /// Place in the chain, from 0.
     pub index: u64,
@@ -742,6 +751,54 @@ pub struct DecisionRecorded {
     pub signer: PublicKeyBytes,
     /// Ed25519 signature over the canonical bytes.
     pub signature: SignatureBytes,
+    /// The log prefix the decision read (layout 2): its size and RFC 6962 root, so the
+    /// signature also commits to everything the log held when the evidence was read, not
+    /// only to the evidence records. `None` only for layout-1 decisions written before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<LogPin>,
+}
+
+/// The log prefix a decision read: the size of the log (its `evaluated_at`) and the root
+/// of the RFC 6962 SHA-256 Merkle tree over the stored bytes of its first `size` records.
+/// A verifier holding the log recomputes the root; one holding a bundle can only check
+/// the size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LogPin {
+    /// The number of records in the prefix (equal to the decision's `evaluated_at`).
+    pub size: u64,
+    /// The RFC 6962 Merkle tree hash (SHA-256) of that prefix.
+    pub root: [u8; 32],
+}
+
+/// How a [`LogPin`] looks in JSON: the root as 64 lowercase hex digits.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogPinJson {
+    size: u64,
+    root: String,
+}
+
+impl Serialize for LogPin {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        LogPinJson {
+            size: self.size,
+            root: hex(&self.root),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for LogPin {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let json = LogPinJson::deserialize(d)?;
+        let root = parse_hex::<32>(&json.root).ok_or_else(|| {
+            serde::de::Error::custom(format!("expected 64 hex digits, got `{}`", json.root))
+        })?;
+        Ok(LogPin {
+            size: json.size,
+            root,
+        })
+    }
 }
 
 /// A reviewer's verdict.

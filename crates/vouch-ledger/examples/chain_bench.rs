@@ -88,6 +88,11 @@ fn main() {
     let (policy_position, policy) = ledger
         .publish_policy(&model, "v1", policy_text, time, &producer)
         .unwrap();
+    // Every decision read the log at the end of the evidence: layout 2 pins that prefix.
+    let pin = vouch_event::LogPin {
+        size: runs * 1000,
+        root: ledger.root_at(runs * 1000).unwrap().0,
+    };
     let start = Instant::now();
     let mut prev: Option<Digest> = None;
     let mut batch = Vec::new();
@@ -129,6 +134,7 @@ fn main() {
             decided_at: time,
             signer: PublicKeyBytes([0; 32]),
             signature: SignatureBytes([0; 64]),
+            log: Some(pin),
         };
         vouch_chain::sign_decision(&model, &mut d, &key);
         let hash = vouch_chain::decision_hash(&model, &d);

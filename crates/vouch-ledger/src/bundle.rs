@@ -19,12 +19,21 @@ use vouch_rules::{
     ReviewFacts, Tip, Trust,
 };
 
+use vouch_tlog::note::Note;
+use vouch_tlog::policy::{evaluate, Policy, PolicyVerdict};
+use vouch_tlog::proof::{verify_consistency, verify_inclusion};
+use vouch_tlog::tree::leaf_hash;
+
 use crate::release::{chain_key, Check, ReleaseError};
+use crate::tree::ProofError;
 use crate::trust::TrustedKey;
 use crate::Ledger;
 
-/// The bundle format written by this version.
-pub const BUNDLE_FORMAT: &str = "vouch-audit-bundle-v2";
+/// The bundle format written by this version: v2 plus, optionally, the proofs that its
+/// records are in the log a signed checkpoint commits to.
+pub const BUNDLE_FORMAT: &str = "vouch-audit-bundle-v3";
+/// The format before log proofs; still verified (it carries no `log` or `inclusion`).
+pub const BUNDLE_FORMAT_V2: &str = "vouch-audit-bundle-v2";
 
 /// The largest bundle `verify-bundle` reads.
 pub const MAX_BUNDLE_BYTES: u64 = 256 * 1024 * 1024;
@@ -41,6 +50,33 @@ pub struct BundleRecord {
     pub event_id: String,
     /// The exact stored bytes, hex.
     pub bytes: String,
+    /// The record's inclusion proof against the bundle's checkpoint (leaf index =
+    /// position − 1), base64 hashes; present exactly when the bundle has a `log`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inclusion: Option<Vec<String>>,
+}
+
+/// What ties a bundle's records to the one log everyone sees: a checkpoint signed by the
+/// log's key (with whatever witness cosignatures it gathered), and a proof that the log
+/// prefix the audited decision pinned is a prefix of that checkpoint's tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleLog {
+    /// The signed checkpoint note, cosignature lines included.
+    pub checkpoint: String,
+    /// The consistency proof from the audited decision's log pin (layout 2) to the
+    /// checkpoint, base64 hashes; absent for a decision without a pin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pinned: Option<Vec<String>>,
+}
+
+/// A checkpoint the ledger's tree agrees with, to prove a bundle against.
+#[derive(Debug, Clone)]
+pub struct ProvingCheckpoint {
+    /// The signed note, as kept or given (cosignatures included).
+    pub note: String,
+    /// Its size.
+    pub size: u64,
 }
 
 /// A self-contained audit bundle.
@@ -58,6 +94,9 @@ pub struct Bundle {
     /// The names the producer's trust list gave the keys (names only: a bundle is
     /// verified against the auditor's trust, never these).
     pub keys: Vec<TrustedKey>,
+    /// The checkpoint and pin proof the inclusion proofs are against (v3, optional).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<BundleLog>,
 }
 
 impl Bundle {
@@ -149,6 +188,7 @@ impl Ledger {
                 key: r.key.to_string(),
                 event_id: r.event_id,
                 bytes: hex(&r.bytes),
+                inclusion: None,
             })
             .collect();
         Ok(Bundle {
@@ -162,12 +202,77 @@ impl Ledger {
                 .filter(|k| k.revoked.is_none())
                 .cloned()
                 .collect(),
+            log: None,
         })
+    }
+
+    /// Adds to `bundle` the proofs that its records are in the tree `checkpoint` signs:
+    /// an inclusion proof per record and, for an audited decision that pins the log
+    /// prefix it read, the consistency proof from that prefix to the checkpoint. The
+    /// caller has checked that the ledger's tree agrees with the checkpoint.
+    ///
+    /// # Errors
+    /// [`ProofError::PositionOutside`] when a record lies beyond the checkpoint (sign a
+    /// newer one), store failures.
+    pub fn prove_bundle(
+        &self,
+        bundle: &mut Bundle,
+        checkpoint: &ProvingCheckpoint,
+    ) -> Result<(), ProofError> {
+        let b64 = |proof: Vec<vouch_tlog::tree::Hash>| -> Vec<String> {
+            proof.iter().map(|h| h.to_base64()).collect()
+        };
+        for record in &mut bundle.records {
+            let proof =
+                self.inclusion_proof(vouch_log::Position::new(record.position), checkpoint.size)?;
+            record.inclusion = Some(b64(proof));
+        }
+        let pinned = match self.audited_pin(bundle)? {
+            Some(size) if size == 0 || size == checkpoint.size => Some(Vec::new()),
+            Some(size) => Some(b64(self.consistency_proof(size, checkpoint.size)?)),
+            None => None,
+        };
+        bundle.log = Some(BundleLog {
+            checkpoint: checkpoint.note.clone(),
+            pinned,
+        });
+        Ok(())
+    }
+
+    /// The log size the audited decision pinned, if it is a layout-2 decision.
+    fn audited_pin(&self, bundle: &Bundle) -> Result<Option<u64>, ProofError> {
+        Ok(audited_decision(bundle)
+            .and_then(|d| pin_of(&d))
+            .map(|(size, _)| size))
     }
 }
 
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
+/// The audited decision of a bundle, decoded (the first by position under `chain` with
+/// the bundle's index).
+fn audited_decision(bundle: &Bundle) -> Option<vouch_event::DecisionRecorded> {
+    bundle.records.iter().find_map(|r| {
+        if r.key != chain_key().as_str() {
+            return None;
+        }
+        match unhex(&r.bytes)
+            .and_then(|b| vouch_event::decode(&b).ok())?
+            .body
+        {
+            Body::DecisionRecorded(d) if d.index == bundle.decision => Some(*d),
+            _ => None,
+        }
+    })
+}
+
+/// A decision's log pin: the size and root of the log prefix it read (layout 2).
+fn pin_of(d: &vouch_event::DecisionRecorded) -> Option<(u64, vouch_tlog::tree::Hash)> {
+    d.log
+        .map(|pin| (pin.size, vouch_tlog::tree::Hash(pin.root)))
+}
+
+/// Lowercase or uppercase hex, two digits per byte, nothing else.
+pub(crate) fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     (0..text.len() / 2)
@@ -183,6 +288,42 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
 /// cites the audited decision; every record's event id and key match its bytes; and no
 /// record is left unchecked.
 pub fn verify_bundle(bundle: &Bundle, trust: &Trust) -> Vec<Check> {
+    verify_bundle_in_log(bundle, trust, None)
+}
+
+/// [`verify_bundle`], and with `log` (the auditor's trusted log key, known witnesses
+/// and quorum) also that the bundle's records are in the one log the checkpoint commits
+/// to: the checkpoint is signed by a trusted log and cosigned to quorum, every record's
+/// inclusion proof reaches its root at the record's position, and the log prefix the
+/// audited decision pinned is a prefix of that tree.
+pub fn verify_bundle_in_log(bundle: &Bundle, trust: &Trust, log: Option<&Policy>) -> Vec<Check> {
+    let mut checks = Vec::new();
+    let v3 = bundle.format == BUNDLE_FORMAT;
+    let has_proofs = bundle.log.is_some() || bundle.records.iter().any(|r| r.inclusion.is_some());
+    if !v3 && (bundle.format != BUNDLE_FORMAT_V2 || has_proofs) {
+        checks.push(Check {
+            what: "format".into(),
+            ok: false,
+            detail: if bundle.format == BUNDLE_FORMAT_V2 {
+                format!("a {BUNDLE_FORMAT_V2} bundle carries no log proofs, but this one does")
+            } else {
+                format!(
+                    "unknown bundle format `{}` (expected {BUNDLE_FORMAT} or {BUNDLE_FORMAT_V2})",
+                    bundle.format
+                )
+            },
+        });
+        return checks;
+    }
+    checks.extend(rule_checks(bundle, trust));
+    if let Some(policy) = log {
+        log_checks(bundle, policy, &mut checks);
+    }
+    checks
+}
+
+/// The checks of `schemas/audit-bundle.md` that the rule book decides.
+fn rule_checks(bundle: &Bundle, trust: &Trust) -> Vec<Check> {
     let mut checks = Vec::new();
     let mut check = |what: &str, ok: bool, detail: String| {
         checks.push(Check {
@@ -191,17 +332,6 @@ pub fn verify_bundle(bundle: &Bundle, trust: &Trust) -> Vec<Check> {
             detail,
         })
     };
-    if bundle.format != BUNDLE_FORMAT {
-        check(
-            "format",
-            false,
-            format!(
-                "unknown bundle format `{}` (expected {BUNDLE_FORMAT})",
-                bundle.format
-            ),
-        );
-        return checks;
-    }
     let Ok(artifact) = Digest::parse(&bundle.artifact) else {
         check(
             "artifact",
@@ -423,6 +553,7 @@ pub fn verify_bundle(bundle: &Bundle, trust: &Trust) -> Vec<Check> {
         evidence: &evidence,
         policy: events.get(&d.policy_position).map(|(e, _, _)| e),
         resolves,
+        log_root: None,
     };
     let verdict = judge_decision(&case, trust, &mut verifier);
     let signer = trust.name_of(&d.signer).unwrap_or("an untrusted key");
@@ -569,4 +700,175 @@ pub fn verify_bundle(bundle: &Bundle, trust: &Trust) -> Vec<Check> {
         }
     }
     checks
+}
+
+/// The log checks of a v3 bundle against the auditor's log policy.
+fn log_checks(bundle: &Bundle, policy: &Policy, checks: &mut Vec<Check>) {
+    let mut check = |what: &str, ok: bool, detail: String| {
+        checks.push(Check {
+            what: what.into(),
+            ok,
+            detail,
+        })
+    };
+    let Some(log) = &bundle.log else {
+        check(
+            "checkpoint",
+            false,
+            "the bundle carries no log proofs: it was written before a checkpoint covered its records (run `vouch checkpoint`, then write the bundle again)".into(),
+        );
+        return;
+    };
+    let note = match Note::parse(log.checkpoint.as_bytes()) {
+        Ok(note) => note,
+        Err(e) => {
+            check(
+                "checkpoint",
+                false,
+                format!("the bundle's checkpoint is not a signed note: {e}"),
+            );
+            return;
+        }
+    };
+    let checkpoint =
+        match evaluate(policy, &note) {
+            Ok(PolicyVerdict::Accepted {
+                checkpoint,
+                cosigners,
+            }) => {
+                check(
+                    "checkpoint",
+                    true,
+                    format!(
+                        "log {} at {} records, root {}, signed by the trusted log key{}",
+                        checkpoint.origin(),
+                        checkpoint.size(),
+                        checkpoint.root().to_hex(),
+                        if cosigners.is_empty() {
+                            String::new()
+                        } else {
+                            format!(", cosigned by {}", cosigners.join(", "))
+                        }
+                    ),
+                );
+                checkpoint
+            }
+            Ok(PolicyVerdict::QuorumNotMet {
+                checkpoint,
+                cosigners,
+            }) => {
+                check(
+                    "checkpoint",
+                    false,
+                    format!(
+                    "log {} at {} records: too few witnesses cosigned ({} of the known ones: {})",
+                    checkpoint.origin(),
+                    checkpoint.size(),
+                    cosigners.len(),
+                    if cosigners.is_empty() { "none".into() } else { cosigners.join(", ") }
+                ),
+                );
+                return;
+            }
+            Err(e) => {
+                check(
+                    "checkpoint",
+                    false,
+                    format!("the bundle's checkpoint does not verify: {e}"),
+                );
+                return;
+            }
+        };
+    let (size, root) = (checkpoint.size(), checkpoint.root());
+    let mut proven = 0usize;
+    for r in &bundle.records {
+        let refuse = |reason: String| format!("record at position {}: {reason}", r.position);
+        let verdict = (|| {
+            let bytes = unhex(&r.bytes).ok_or_else(|| refuse("its bytes are not hex".into()))?;
+            let proof = parse_hashes(r.inclusion.as_deref().unwrap_or_default())
+                .map_err(|e| refuse(format!("its inclusion proof {e}")))?;
+            let Some(index) = r.position.checked_sub(1) else {
+                return Err(refuse("positions start at 1".into()));
+            };
+            if r.inclusion.is_none() {
+                return Err(refuse("it carries no inclusion proof".into()));
+            }
+            verify_inclusion(index, size, &leaf_hash(&bytes), &proof, &root).map_err(|e| {
+                refuse(format!(
+                    "it is not leaf {index} of the checkpoint's tree of {size} records ({e})"
+                ))
+            })
+        })();
+        match verdict {
+            Ok(()) => proven += 1,
+            Err(detail) => check("inclusion", false, detail),
+        }
+    }
+    if proven == bundle.records.len() {
+        check(
+            "inclusion",
+            true,
+            format!("all {proven} records are in the checkpoint's tree, each at its position"),
+        );
+    }
+    let Some(d) = audited_decision(bundle) else {
+        return;
+    };
+    let pinned = log.pinned.as_deref();
+    match (pin_of(&d), pinned) {
+        (None, None) => {}
+        (None, Some(_)) => check(
+            "log pin",
+            false,
+            format!("decision {} pins no log prefix, but the bundle carries a proof for one", d.index),
+        ),
+        (Some(_), None) => check(
+            "log pin",
+            false,
+            format!("decision {} pins a log prefix, but the bundle carries no proof that it is in the checkpoint's tree", d.index),
+        ),
+        (Some((pin_size, pin_root)), Some(proof)) => {
+            let verdict = parse_hashes(proof).map_err(|e| format!("the pin proof {e}")).and_then(|proof| {
+                if pin_size == 0 {
+                    return if pin_root == vouch_tlog::tree::EMPTY_ROOT && proof.is_empty() {
+                        Ok(())
+                    } else {
+                        Err("a pin of size 0 carries the empty root and no proof".into())
+                    };
+                }
+                verify_consistency(pin_size, size, &pin_root, &root, &proof).map_err(|e| {
+                    format!("the log prefix of {pin_size} records it read (root {}) is not a prefix of the checkpoint's tree of {size} records ({e})", pin_root.to_hex())
+                })
+            });
+            check(
+                "log pin",
+                verdict.is_ok(),
+                match verdict {
+                    Ok(()) => format!(
+                        "decision {} read a prefix of {pin_size} records of this log (root {})",
+                        d.index,
+                        pin_root.to_hex()
+                    ),
+                    Err(e) => format!("decision {}: {e}", d.index),
+                },
+            );
+        }
+    }
+}
+
+/// Base64 hashes of a proof; at most 64 (a tree of 2^64 leaves needs no more).
+fn parse_hashes(text: &[String]) -> Result<Vec<vouch_tlog::tree::Hash>, String> {
+    if text.len() > 64 {
+        return Err(format!(
+            "has {} hashes, more than any tree needs",
+            text.len()
+        ));
+    }
+    text.iter()
+        .enumerate()
+        .map(|(i, h)| {
+            vouch_tlog::tree::Hash::from_base64(h)
+                .map_err(|e| format!("hash {} is not a base64 SHA-256 hash: {e}", i + 1))
+        })
+        .collect()
 }

@@ -17,9 +17,11 @@
 //! their turn, up to a bounded time.
 
 mod bundle;
+mod export;
 mod follow;
 mod lock;
 mod migrate;
+mod pins;
 mod release;
 mod tree;
 mod trust;
@@ -34,7 +36,14 @@ use vouch_log_embedded::EmbeddedLog;
 use vouch_log_nats::NatsLog;
 use vouch_views::{CatchUpReport, Counts, ProjectError, Views, ViewsError};
 
-pub use bundle::{verify_bundle, Bundle, BundleRecord, BUNDLE_FORMAT, MAX_BUNDLE_BYTES};
+pub use bundle::{
+    verify_bundle, verify_bundle_in_log, Bundle, BundleLog, BundleRecord, ProvingCheckpoint,
+    BUNDLE_FORMAT, BUNDLE_FORMAT_V2, MAX_BUNDLE_BYTES,
+};
+pub use export::{
+    root_of_log, write_export, ExportError, ExportHeader, ExportedLog, EXPORT_FORMAT,
+    MAX_EXPORT_BYTES,
+};
 pub use follow::{follow, FollowOptions, FollowReport};
 pub use lock::{lock_waiters_path, others_waiting, DirLock};
 pub use migrate::{MigrateError, MigrateReport};

@@ -5,7 +5,7 @@
 use vouch_chain::SigningKey;
 use vouch_event::{
     Body, DecisionOutcome, DecisionRecorded, DeploymentSigned, Digest, Event, EventId, GateRecord,
-    Kind, ModelName, PolicyPublished, Producer, PublicKeyBytes, ReviewLink, ReviewRecorded,
+    Kind, LogPin, ModelName, PolicyPublished, Producer, PublicKeyBytes, ReviewLink, ReviewRecorded,
     ReviewVerdict, RunId, SignatureBytes, Subject, Timestamp,
 };
 use vouch_log::{ConditionalAppend, Log, LogError, LogKey, NewRecord, Position, Record};
@@ -396,6 +396,7 @@ impl Ledger {
             }
             let draft = draft(self)?;
             let head = self.views().chain_head()?;
+            let log = self.log_pin(draft.evaluated_at, draft.review.as_ref())?;
             let mut d = DecisionRecorded {
                 index: head.map_or(0, |h| h.index + 1),
                 prev: head.map(|h| h.hash),
@@ -414,6 +415,7 @@ impl Ledger {
                 decided_at: time,
                 signer: PublicKeyBytes([0; 32]),
                 signature: SignatureBytes([0; 64]),
+                log,
             };
             vouch_chain::sign_decision(&draft.model, &mut d, key);
             let hash = vouch_chain::decision_hash(&draft.model, &d);
@@ -445,6 +447,28 @@ impl Ledger {
             }
         }
         Err(ReleaseError::ChainBusy(ATTEMPTS))
+    }
+
+    /// The log pin of a decision evaluated at `evaluated_at`: the size and the root of the
+    /// views' tree over the log at that size (the views are caught up past it, as the
+    /// draft was evaluated on them). A resolution (`review`) copies the pin of the
+    /// decision it resolves instead, as the rule book requires it to carry the same one,
+    /// which keeps a resolution of a layout-1 decision in layout 1.
+    fn log_pin(
+        &self,
+        evaluated_at: u64,
+        review: Option<&ReviewLink>,
+    ) -> Result<Option<LogPin>, ReleaseError> {
+        if let Some(link) = review {
+            if let Some(entry) = self.views().decision_by_hash(&link.decision)? {
+                return Ok(self.decision_record(&entry)?.log);
+            }
+        }
+        let root = self.root_at(evaluated_at).map_err(proof_error)?;
+        Ok(Some(LogPin {
+            size: evaluated_at,
+            root: root.0,
+        }))
     }
 
     /// Flushes, projects, and checks that the projector accepted the release record just
@@ -910,6 +934,8 @@ fn verify_log_with(
     let end = log.last_position()?.get();
     let mut digests: Vec<Digest> = Vec::with_capacity(usize::try_from(end).unwrap_or(0));
     let mut walk = Walk::new();
+    // The tree over the records read so far, for the roots layout-2 decisions pin.
+    let mut pins = crate::pins::Pins::new();
     let mut seen_ids: std::collections::HashSet<String> = std::collections::HashSet::new();
     // Every record's event id, by a 64-bit hash (a hit is confirmed against the log):
     // one id, one content, whatever the index or the stream's window let through.
@@ -957,6 +983,7 @@ fn verify_log_with(
             next += 1;
             report.records += 1;
             each(&record);
+            pins.push(&record.bytes);
             digests.push(vouch_event::event_digest(&record.bytes));
             let id_hash = {
                 use std::hash::{Hash, Hasher};
@@ -1005,14 +1032,31 @@ fn verify_log_with(
                     .and_then(|i| digests.get(i).copied())
                     .filter(|_| p < position)
             };
-            match walk.judge(
+            // A root the log cannot give (a read failure) stops the verification: it is
+            // passed on as an error after the walk, never taken as "no root known".
+            let mut root_failure: Option<ReleaseError> = None;
+            let mut root_at = |size: u64| match pins
+                .root_at(size, |first, count| reread_leaves(log, first, count))
+            {
+                Ok(root) => root.map(|r| r.0),
+                Err(e) => {
+                    root_failure = Some(e);
+                    None
+                }
+            };
+            let judged = walk.judge(
                 position,
                 record.key.as_str(),
                 &record.event_id,
                 &record.bytes,
                 trust,
                 &digest_of,
-            ) {
+                &mut root_at,
+            );
+            if let Some(e) = root_failure {
+                return Err(e);
+            }
+            match judged {
                 Judged::NotRelease => {}
                 Judged::Accepted { kind, .. } => {
                     report.signatures += 1;
@@ -1046,6 +1090,39 @@ fn verify_log_with(
         progress(next - 1, end);
     }
     Ok(report)
+}
+
+/// The leaf hashes of the `count` records from leaf index `first` (position `first + 1`)
+/// on, read again from the log for [`crate::pins::Pins::root_at`].
+fn reread_leaves(
+    log: &dyn Log,
+    first: u64,
+    count: usize,
+) -> Result<Vec<vouch_tlog::tree::Hash>, ReleaseError> {
+    let mut leaves = Vec::with_capacity(count);
+    let mut next = first + 1;
+    while leaves.len() < count {
+        let records = log.read(Position::new(next), count - leaves.len())?;
+        if records.is_empty() {
+            return Err(corrupt(next, "the log no longer holds a record it held"));
+        }
+        for record in records.into_iter().take(count - leaves.len()) {
+            if record.position.get() != next {
+                return Err(corrupt(next, "the log no longer holds a record it held"));
+            }
+            leaves.push(vouch_tlog::tree::leaf_hash(&record.bytes));
+            next += 1;
+        }
+    }
+    Ok(leaves)
+}
+
+/// A root the views' tree cannot give, as a release error.
+fn proof_error(e: crate::ProofError) -> ReleaseError {
+    match e {
+        crate::ProofError::Views(e) => ReleaseError::Views(e),
+        other => ReleaseError::Refused(other.to_string()),
+    }
 }
 
 impl Ledger {
@@ -1229,6 +1306,14 @@ impl Ledger {
             None => None,
         };
         let evidence = self.digests_at(&d.evidence)?;
+        // The root of the prefix a layout-2 decision pins, from the views' tree over the
+        // log (it covers every record the views projected, this decision's included).
+        let log_root = match &d.log {
+            Some(pin) if pin.size < entry.position => {
+                Some(self.root_at(pin.size).map_err(proof_error)?.0)
+            }
+            _ => None,
+        };
         let policy_event = self
             .read_positions(&[d.policy_position])
             .ok()
@@ -1277,6 +1362,7 @@ impl Ledger {
             evidence: &evidence,
             policy: policy_event.as_ref(),
             resolves,
+            log_root,
         };
         let mut verifier = vouch_chain::Verifier::default();
         let verdict = vouch_rules::judge_decision(&case, trust, &mut verifier);

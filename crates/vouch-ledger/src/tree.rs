@@ -49,6 +49,17 @@ pub enum ProofError {
     /// The views store failed or its tree is damaged.
     #[error(transparent)]
     Views(#[from] ViewsError),
+    /// The log itself holds fewer records than the size asked for, or has a gap before it.
+    #[error("the log holds {records} records in sequence from position 1, fewer than {size}")]
+    LogShorter {
+        /// The size asked for.
+        size: u64,
+        /// Records found in sequence.
+        records: u64,
+    },
+    /// The log could not be read.
+    #[error("reading the log: {0}")]
+    Log(String),
 }
 
 fn proof_error(e: TreeError<ViewsError>) -> ProofError {
@@ -140,7 +151,7 @@ pub struct TreeVerdict {
 
 /// A store that keeps nothing: enough for a tree whose root alone is wanted (the tree
 /// keeps its right edge itself).
-struct RootOnly;
+pub(crate) struct RootOnly;
 
 impl NodeStore for RootOnly {
     type Error = std::convert::Infallible;

@@ -9,7 +9,22 @@
 use std::path::PathBuf;
 
 use serde_json::{json, Value};
-use vouch_ledger::{verify_bundle, Bundle, BundleRecord, Trust, BUNDLE_FORMAT};
+use vouch_ledger::{
+    verify_bundle, verify_bundle_in_log, Bundle, BundleLog, BundleRecord, Trust, BUNDLE_FORMAT,
+};
+use vouch_tlog::checkpoint::{self, Checkpoint};
+use vouch_tlog::cosignature::cosign;
+use vouch_tlog::note::{KeyName, SignatureType, VerifierKey};
+use vouch_tlog::policy::Policy;
+use vouch_tlog::tree::Tree;
+
+/// The log and witness test keys of `tlog.json` (published seeds: never trust them).
+const LOG_SEED: [u8; 32] = [0x44; 32];
+const WITNESS_SEED: [u8; 32] = [0x55; 32];
+const ORIGIN: &str = "vouch/embedded:00112233445566778899aabbccddeeff";
+const WITNESS: &str = "witness.example";
+/// The cosignature's time: 2025-12-01T00:00:00Z, as in `tlog.json`.
+const COSIGNED_AT: u64 = 1_764_547_200;
 
 fn vectors_dir() -> PathBuf {
     PathBuf::from(concat!(
@@ -79,6 +94,7 @@ fn audit_bundle() {
             key: r["key"].as_str().expect("a key").to_owned(),
             event_id: r["event_id"].as_str().expect("an id").to_owned(),
             bytes: r["stored"].as_str().expect("hex").to_owned(),
+            inclusion: None,
         })
         .collect();
     let artifact = {
@@ -101,6 +117,7 @@ fn audit_bundle() {
         decision: 1,
         records,
         keys: trust.keys().to_vec(),
+        log: None,
     };
     let checks = verify_bundle(&bundle, &trust);
     assert!(
@@ -127,4 +144,100 @@ fn audit_bundle() {
         &serde_json::to_value(&bundle).expect("a bundle serializes"),
     );
     write_or_check("bundle-trust.json", &trust_json);
+
+    // The same bundle proven against a checkpoint of the vectors' log (all 12 records),
+    // signed by the test log key and cosigned by the test witness.
+    let stored: Vec<Vec<u8>> = signed["records"]
+        .as_array()
+        .expect("records")
+        .iter()
+        .map(|r| unhex(r["stored"].as_str().expect("hex")))
+        .collect();
+    let mut tree = Tree::in_memory();
+    for bytes in &stored {
+        tree.append(bytes).expect("an in-memory tree");
+    }
+    let size = tree.size();
+    let log_key = vouch_chain::SigningKey::from_seed(LOG_SEED);
+    let witness_key = vouch_chain::SigningKey::from_seed(WITNESS_SEED);
+    let body = Checkpoint::new(ORIGIN, size, tree.root()).expect("a checkpoint");
+    let mut note = checkpoint::sign(&body, log_key.ed25519()).expect("signed");
+    let witness_name = KeyName::new(WITNESS).expect("a key name");
+    note.push_signature(
+        cosign(&body, &witness_name, witness_key.ed25519(), COSIGNED_AT).expect("cosigned"),
+    )
+    .expect("room for a cosignature");
+    let mut proven = bundle.clone();
+    proven.format = BUNDLE_FORMAT.into();
+    for r in &mut proven.records {
+        let proof = tree
+            .inclusion_proof(r.position - 1, size)
+            .expect("in the tree");
+        r.inclusion = Some(proof.iter().map(|h| h.to_base64()).collect());
+    }
+    let pin = signed["log_pin"]["size"]
+        .as_u64()
+        .expect("the decisions' pin size");
+    let pinned = tree
+        .consistency_proof(pin, size)
+        .expect("a consistency proof");
+    proven.log = Some(BundleLog {
+        checkpoint: note.to_text(),
+        pinned: Some(pinned.iter().map(|h| h.to_base64()).collect()),
+    });
+    let log_vkey = VerifierKey::new(
+        KeyName::new(ORIGIN).expect("a key name"),
+        SignatureType::Ed25519,
+        log_key.ed25519().verifying_key(),
+    )
+    .expect("a vkey");
+    let witness_vkey = VerifierKey::new(
+        witness_name,
+        SignatureType::CosignatureV1,
+        witness_key.ed25519().verifying_key(),
+    )
+    .expect("a vkey");
+    let policy =
+        Policy::from_keys(vec![log_vkey.clone()], vec![witness_vkey.clone()], 1).expect("a policy");
+    let checks = verify_bundle_in_log(&proven, &trust, Some(&policy));
+    assert!(
+        checks.iter().all(|c| c.ok) && checks.iter().any(|c| c.what == "log pin"),
+        "the proven vector bundle verifies: {checks:#?}"
+    );
+    // Every proof hash matters: one flipped bit in any of them fails the bundle.
+    for (i, r) in proven.records.iter().enumerate() {
+        for j in 0..r.inclusion.as_ref().map_or(0, Vec::len) {
+            let mut bad = proven.clone();
+            let hashes = bad.records[i].inclusion.as_mut().expect("proofs");
+            let mut raw = vouch_tlog::tree::Hash::from_base64(&hashes[j]).expect("base64");
+            raw.0[31] ^= 1;
+            hashes[j] = raw.to_base64();
+            assert!(
+                verify_bundle_in_log(&bad, &trust, Some(&policy))
+                    .iter()
+                    .any(|c| !c.ok && c.what == "inclusion"),
+                "a flipped bit in hash {j} of position {}'s proof",
+                r.position
+            );
+        }
+    }
+    write_or_check(
+        "bundle-proven.json",
+        &serde_json::to_value(&proven).expect("a bundle serializes"),
+    );
+    write_or_check(
+        "bundle-proven-keys.json",
+        &json!({
+            "note": "Test keys of tlog.json: the seeds are published, so anyone can sign with them. Never trust them.",
+            "log": log_vkey.to_string(),
+            "witnesses": [witness_vkey.to_string()],
+            "quorum": 1,
+        }),
+    );
+}
+
+fn unhex(text: &str) -> Vec<u8> {
+    (0..text.len() / 2)
+        .map(|i| u8::from_str_radix(&text[i * 2..i * 2 + 2], 16).expect("hex"))
+        .collect()
 }

@@ -10,8 +10,8 @@ use std::path::Path;
 use vouch_chain::SigningKey;
 use vouch_event::{
     ArtifactLogged, Body, DecisionOutcome, DecisionRecorded, Digest, Event, EventId, GateRecord,
-    GateVerdict, MetricsLogged, ModelName, Name, Producer, PublicKeyBytes, ReviewVerdict, RunId,
-    RunStarted, SignatureBytes, Subject, Timestamp,
+    GateVerdict, LogPin, MetricsLogged, ModelName, Name, Producer, PublicKeyBytes, ReviewVerdict,
+    RunId, RunStarted, SignatureBytes, Subject, Timestamp,
 };
 use vouch_ledger::{
     chain_key, verify_bundle, DecisionDraft, Ledger, ReleaseError, Role, Trust, TrustFile,
@@ -179,8 +179,25 @@ fn promote(
 /// What an insider with write access to the chain subject can do: sign the next link
 /// with any key they hold and append it raw, past every check of `record_decision`.
 fn forge_next_decision(ledger: &mut Ledger, run: &str, key: &SigningKey, at: i64) -> Digest {
-    let draft = draft(ledger, run, DecisionOutcome::Promoted, at);
+    forge_with(ledger, run, DecisionOutcome::Promoted, key, at, |_| {})
+}
+
+/// [`forge_next_decision`] with the outcome given and `change` applied before signing
+/// (the decision is layout 2, its pin right, unless `change` says otherwise).
+fn forge_with(
+    ledger: &mut Ledger,
+    run: &str,
+    outcome: DecisionOutcome,
+    key: &SigningKey,
+    at: i64,
+    change: impl FnOnce(&mut DecisionRecorded),
+) -> Digest {
+    let draft = draft(ledger, run, outcome, at);
     ledger.catch_up(&mut |_, _| {}).unwrap();
+    let pin = LogPin {
+        size: draft.evaluated_at,
+        root: ledger.root_at(draft.evaluated_at).unwrap().0,
+    };
     let head = ledger.views().chain_head().unwrap();
     let mut d = DecisionRecorded {
         index: head.as_ref().map_or(0, |h| h.index + 1),
@@ -200,7 +217,9 @@ fn forge_next_decision(ledger: &mut Ledger, run: &str, key: &SigningKey, at: i64
         decided_at: time(at),
         signer: PublicKeyBytes([0; 32]),
         signature: SignatureBytes([0; 64]),
+        log: Some(pin),
     };
+    change(&mut d);
     vouch_chain::sign_decision(&model(), &mut d, key);
     let hash = vouch_chain::decision_hash(&model(), &d);
     let event = Event {
@@ -379,7 +398,9 @@ fn verify_names_the_first_tampered_record() {
         Some(1),
         Some(Rule::Signature),
     );
-    // One byte of an evidence event (run-1's auc): decision 1's evidence digest breaks.
+    // One byte of an evidence event (run-1's auc): decision 0, whose log pin covers the
+    // whole log before it (run-1 included), is the first to break; decision 1 would break
+    // on its evidence digest.
     case(
         "evidence-byte",
         &|r| {
@@ -387,8 +408,8 @@ fn verify_names_the_first_tampered_record() {
             let len = r[at].bytes.len();
             r[at].bytes[len - 3] ^= 0x01;
         },
-        Some(1),
-        Some(Rule::EvidenceDigest),
+        Some(0),
+        Some(Rule::LogPin),
     );
     // A dropped decision: the next one's index and link no longer fit.
     case(
@@ -753,4 +774,219 @@ fn audit_and_bundles_check_a_promotion_offline() {
     assert!(verify_bundle(&truncated, &trust)
         .iter()
         .any(|c| c.what == "decision" && !c.ok));
+}
+
+/// The decision at `position` of a ledger's log.
+fn decision_at(ledger: &Ledger, position: u64) -> DecisionRecorded {
+    let record = ledger.read_positions(&[position]).unwrap().remove(0);
+    match vouch_event::decode(&record.bytes).unwrap().body {
+        Body::DecisionRecorded(d) => *d,
+        _ => panic!("position {position} holds no decision"),
+    }
+}
+
+/// Decision 1 with `change` applied to its pin, re-signed with the right key and given its
+/// new id, so only the pin is wrong.
+fn resign_second_decision(r: &mut [NewRecord], change: &dyn Fn(&mut LogPin)) {
+    let at = position_of(r, "decision:", 1);
+    let mut event = vouch_event::decode(&r[at].bytes).unwrap();
+    let Body::DecisionRecorded(d) = &mut event.body else {
+        unreachable!()
+    };
+    change(d.log.as_mut().unwrap());
+    vouch_chain::sign_decision(&model(), d, &signer());
+    let id = vouch_rules::expected_event_id(&model(), &event.body).unwrap();
+    event.id = EventId::new(id.clone()).unwrap();
+    r[at].bytes = vouch_event::encode(&event);
+    r[at].event_id = id;
+}
+
+#[test]
+fn decisions_pin_the_log_prefix_they_read_and_verify_checks_the_root() {
+    let tmp = tempfile::tempdir().unwrap();
+    let honest = tmp.path().join("honest");
+    let mut ledger = setup(&honest, 3);
+    let mut positions = Vec::new();
+    for (i, run) in ["run-0", "run-1", "run-2"].iter().enumerate() {
+        positions.push(
+            promote(
+                &mut ledger,
+                run,
+                DecisionOutcome::Promoted,
+                &signer(),
+                i as i64,
+            )
+            .position,
+        );
+    }
+    // Every decision vouch writes is layout 2, pinning the root at its evaluated_at.
+    for &p in &positions {
+        let d = decision_at(&ledger, p);
+        let pin = d.log.expect("layout 2");
+        assert_eq!(pin.size, d.evaluated_at);
+        assert_eq!(pin.root, ledger.root_at(d.evaluated_at).unwrap().0);
+        assert_eq!(&vouch_chain::decision_body(&model(), &d)[..8], b"VOUCHDR2");
+    }
+    drop(ledger);
+
+    for (name, change) in [
+        (
+            "wrong-root",
+            &(|p: &mut LogPin| p.root[0] ^= 1) as &dyn Fn(&mut LogPin),
+        ),
+        ("root-of-another-size", &|p: &mut LogPin| p.size -= 1),
+    ] {
+        let report = verify_tampered(&honest, &tmp.path().join(name), |r| {
+            resign_second_decision(r, change)
+        });
+        let failure = report
+            .failure
+            .unwrap_or_else(|| panic!("{name}: unnoticed"));
+        assert_eq!(failure.rule, Some(Rule::LogPin), "{name}: {failure:?}");
+        assert_eq!(failure.index, Some(1), "{name}: {failure:?}");
+        assert_eq!(failure.position, positions[1], "{name}: {failure:?}");
+        assert!(
+            failure
+                .reason
+                .contains(&format!("position {}", positions[1])),
+            "{failure:?}"
+        );
+        // The next decision still links to the refused one, so it is refused too.
+        assert_eq!(report.refused.len(), 2, "{name}: {:#?}", report.refused);
+    }
+}
+
+#[test]
+fn a_wrong_root_appended_raw_is_refused_by_verify_and_the_projector() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ledger");
+    let mut ledger = setup(&dir, 2);
+    promote(
+        &mut ledger,
+        "run-0",
+        DecisionOutcome::Promoted,
+        &signer(),
+        0,
+    );
+    forge_with(
+        &mut ledger,
+        "run-1",
+        DecisionOutcome::Promoted,
+        &signer(),
+        1,
+        |d| {
+            d.log.as_mut().unwrap().root = [7; 32];
+        },
+    );
+    let position = ledger.log().last_position().unwrap().get();
+    let report = ledger.verify(ledger.trust(), &mut |_, _| {}).unwrap();
+    let failure = report.failure.expect("a wrong root is found");
+    assert_eq!(
+        (failure.position, failure.rule),
+        (position, Some(Rule::LogPin))
+    );
+    assert!(
+        failure.reason.contains(&vouch_event::hex(&[7; 32])),
+        "{failure:?}"
+    );
+    assert!(
+        failure
+            .reason
+            .contains(&ledger.root_at(position - 1).unwrap().to_hex()),
+        "{failure:?}"
+    );
+    // The projector judged it with the root of the views' tree and refused it too.
+    let forged = vouch_chain::decision_hash(&model(), &decision_at(&ledger, position));
+    assert!(ledger.views().decision_by_hash(&forged).unwrap().is_none());
+    assert_eq!(ledger.views().chain_head().unwrap().unwrap().index, 0);
+}
+
+#[test]
+fn an_old_ledger_of_layout_1_decisions_then_layout_2_verifies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ledger");
+    let mut ledger = setup(&dir, 3);
+    // Written before pins: a promotion and a decision waiting for review, layout 1.
+    forge_with(
+        &mut ledger,
+        "run-0",
+        DecisionOutcome::Promoted,
+        &signer(),
+        0,
+        |d| d.log = None,
+    );
+    let waiting = forge_with(
+        &mut ledger,
+        "run-1",
+        DecisionOutcome::NeedsReview,
+        &signer(),
+        1,
+        |d| d.log = None,
+    );
+    assert_eq!(ledger.views().chain_head().unwrap().unwrap().index, 1);
+    // Then this version: a promotion, and the resolution of the old decision, which
+    // copies its (absent) pin and so stays layout 1.
+    let new = promote(
+        &mut ledger,
+        "run-2",
+        DecisionOutcome::Promoted,
+        &signer(),
+        2,
+    );
+    assert!(decision_at(&ledger, new.position).log.is_some());
+    ledger
+        .record_review(
+            &waiting.hex(),
+            ReviewVerdict::Approve,
+            "fine",
+            &reviewer(),
+            time(3),
+        )
+        .unwrap();
+    let (outcome, enacted) = ledger
+        .enact_review(&waiting.hex(), &signer(), time(4))
+        .unwrap();
+    assert_eq!(outcome, DecisionOutcome::Promoted);
+    assert_eq!(decision_at(&ledger, enacted.position).log, None);
+    let report = ledger.verify(ledger.trust(), &mut |_, _| {}).unwrap();
+    assert_eq!(report.failure, None, "{:#?}", report.refused);
+    assert_eq!(report.decisions, 4);
+    // Nothing deployed it yet; everything else about the resolution holds.
+    let audit = ledger.audit(&Digest::of(b"run-1"), ledger.trust()).unwrap();
+    assert!(
+        audit.checks.iter().all(|c| c.ok || c.what == "deployment"),
+        "{:#?}",
+        audit.checks
+    );
+}
+
+#[test]
+fn a_resolution_copies_the_pin_of_the_decision_it_resolves() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ledger");
+    let mut ledger = setup(&dir, 2);
+    let waiting = promote(
+        &mut ledger,
+        "run-0",
+        DecisionOutcome::NeedsReview,
+        &signer(),
+        0,
+    );
+    // More records after it: the resolution still pins the prefix the decision read.
+    promote(
+        &mut ledger,
+        "run-1",
+        DecisionOutcome::Rejected,
+        &signer(),
+        1,
+    );
+    let id = waiting.hash.hex();
+    ledger
+        .record_review(&id, ReviewVerdict::Approve, "ok", &reviewer(), time(2))
+        .unwrap();
+    let (_, enacted) = ledger.enact_review(&id, &signer(), time(3)).unwrap();
+    let pinned = decision_at(&ledger, waiting.position).log.unwrap();
+    assert_eq!(decision_at(&ledger, enacted.position).log, Some(pinned));
+    let report = ledger.verify(ledger.trust(), &mut |_, _| {}).unwrap();
+    assert_eq!(report.failure, None, "{:#?}", report.refused);
 }

@@ -97,6 +97,11 @@ pub struct DecisionCase<'a> {
     /// For a decision that resolves a review: the decision its link names, if the chain
     /// holds it, with its full record.
     pub resolves: Option<(DecisionFacts<'a>, &'a DecisionRecorded)>,
+    /// The RFC 6962 root of the log's first `evaluated_at` records, recomputed from the
+    /// log by a verifier that holds it; `None` when it does not (an audit bundle carries
+    /// only some records), and then only the pin's size is checked. Every verifier that
+    /// holds the log passes it: otherwise a decision pinning a false prefix is accepted.
+    pub log_root: Option<[u8; 32]>,
 }
 
 /// The model a release record concerns.
@@ -293,6 +298,7 @@ pub fn judge_decision(
     let (hash, d) = judge_link(case.event, case.key, case.head, trust, verifier)?;
     let model = model_of(case.event)?;
     evidence(d, case)?;
+    log_pin(d, case)?;
     let policy_text = policy(d, model, case)?;
     match (&d.review, case.resolves) {
         (None, _) => {
@@ -368,6 +374,40 @@ fn evidence(d: &DecisionRecorded, case: &DecisionCase<'_>) -> Result<(), Violati
                 d.index, d.evidence_digest
             ),
         ));
+    }
+    Ok(())
+}
+
+/// A layout-2 decision's pin must name the prefix it read: `evaluated_at` records, with
+/// the root the log has at that size (when the verifier holds the log). A layout-1
+/// decision has no pin and passes: ledgers written before pins keep verifying.
+fn log_pin(d: &DecisionRecorded, case: &DecisionCase<'_>) -> Result<(), Violation> {
+    let Some(pin) = &d.log else {
+        return Ok(());
+    };
+    if pin.size != d.evaluated_at {
+        return Err(Violation::new(
+            Rule::LogPin,
+            format!(
+                "decision {} at position {} pins a log of {} records but read the log at position {}",
+                d.index, case.position, pin.size, d.evaluated_at
+            ),
+        ));
+    }
+    if let Some(root) = case.log_root {
+        if root != pin.root {
+            return Err(Violation::new(
+                Rule::LogPin,
+                format!(
+                    "decision {} at position {} pins root {} for the log's first {} records, but the log's root at that size is {}",
+                    d.index,
+                    case.position,
+                    vouch_event::hex(&pin.root),
+                    pin.size,
+                    vouch_event::hex(&root)
+                ),
+            ));
+        }
     }
     Ok(())
 }
@@ -462,7 +502,7 @@ fn resolution(
             ),
         ));
     }
-    let fields: [(&str, bool); 9] = [
+    let fields: [(&str, bool); 10] = [
         ("run", d.run == record.run),
         ("baseline", d.baseline == record.baseline),
         ("artifacts", d.artifacts == record.artifacts),
@@ -479,6 +519,7 @@ fn resolution(
             d.evidence_digest == record.evidence_digest,
         ),
         ("gates", d.gates == record.gates),
+        ("log pin", d.log == record.log),
         ("model", target.model == model),
     ];
     if let Some((field, _)) = fields.iter().find(|(_, same)| !same) {

@@ -34,6 +34,9 @@ pub enum Rule {
     EvidencePositions,
     /// The evidence digest does not match the log's bytes.
     EvidenceDigest,
+    /// The log prefix a layout-2 decision pins is not the one it read: its size is not
+    /// `evaluated_at`, or its root is not the log's root at that size.
+    LogPin,
     /// The cited policy record is missing or does not match the decision.
     Policy,
     /// The outcome does not follow from the recorded gate verdicts.
@@ -76,6 +79,7 @@ impl Rule {
             Rule::ChainTime => "chain_time",
             Rule::EvidencePositions => "evidence_positions",
             Rule::EvidenceDigest => "evidence_digest",
+            Rule::LogPin => "log_pin",
             Rule::Policy => "policy",
             Rule::Outcome => "outcome",
             Rule::UnknownDecision => "unknown_decision",

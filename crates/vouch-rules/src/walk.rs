@@ -108,6 +108,10 @@ impl Walk {
     /// Judges the record at `position` under `key` with log event id `event_id`, and
     /// moves the state on when it is accepted. `digest_of` gives the digest of the log's
     /// record at a position (the evidence a decision cites), `None` where there is none.
+    /// `root_at` gives the RFC 6962 root of the log's first `size` records (what a
+    /// layout-2 decision pins), `None` when the caller cannot know it; it is asked only
+    /// for a decision's pinned size, which is below `position`.
+    #[allow(clippy::too_many_arguments)]
     pub fn judge(
         &mut self,
         position: u64,
@@ -116,6 +120,7 @@ impl Walk {
         bytes: &[u8],
         trust: &Trust,
         digest_of: &dyn Fn(u64) -> Option<Digest>,
+        root_at: &mut dyn FnMut(u64) -> Option<[u8; 32]>,
     ) -> Judged {
         let on_chain = key == CHAIN_KEY;
         if !on_chain && !key.starts_with("model.") {
@@ -163,7 +168,13 @@ impl Walk {
         }
         let verdict = match &event.body {
             Body::DecisionRecorded(d) => {
-                self.judge_decision(&event, d, key, position, trust, digest_of)
+                let log_root = match &d.log {
+                    Some(pin) if pin.size == d.evaluated_at && pin.size < position => {
+                        root_at(pin.size)
+                    }
+                    _ => None,
+                };
+                self.judge_decision(&event, d, key, position, trust, digest_of, log_root)
             }
             Body::ReviewRecorded(r) => {
                 let target = self.decisions.get(&r.decision).map(|k| k.facts(r.decision));
@@ -197,6 +208,7 @@ impl Walk {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn judge_decision(
         &mut self,
         event: &Event,
@@ -205,6 +217,7 @@ impl Walk {
         position: u64,
         trust: &Trust,
         digest_of: &dyn Fn(u64) -> Option<Digest>,
+        log_root: Option<[u8; 32]>,
     ) -> Result<(Digest, Option<u64>), Violation> {
         let evidence: Vec<Option<Digest>> = d.evidence.iter().map(|&p| digest_of(p)).collect();
         let resolves = d.review.as_ref().and_then(|link| {
@@ -219,6 +232,7 @@ impl Walk {
             evidence: &evidence,
             policy: self.policies.get(&d.policy_position),
             resolves,
+            log_root,
         };
         let hash = judge_decision(&case, trust, &mut self.verifier)?;
         let model = crate::judge::model_of(event)?.clone();

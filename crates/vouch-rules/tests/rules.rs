@@ -4,8 +4,8 @@
 use vouch_chain::SigningKey;
 use vouch_event::{
     Body, DecisionOutcome, DecisionRecorded, DeploymentSigned, Digest, Event, EventId, GateRecord,
-    GateVerdict, ModelName, PolicyPublished, Producer, PublicKeyBytes, ReviewLink, ReviewRecorded,
-    ReviewVerdict, RunId, SignatureBytes, Subject, Timestamp,
+    GateVerdict, LogPin, ModelName, PolicyPublished, Producer, PublicKeyBytes, ReviewLink,
+    ReviewRecorded, ReviewVerdict, RunId, SignatureBytes, Subject, Timestamp,
 };
 use vouch_rules::{Judged, Role, Rule, Trust, Walk, CHAIN_KEY};
 
@@ -65,7 +65,22 @@ impl Log {
         self.0.len() as u64
     }
 
+    /// The RFC 6962 root of the first `size` records.
+    fn root_at(&self, size: u64) -> [u8; 32] {
+        let mut tree = vouch_tlog::tree::Tree::in_memory();
+        for (_, _, bytes) in &self.0[..size as usize] {
+            tree.append(bytes).unwrap();
+        }
+        tree.root().0
+    }
+
     fn judge_all(&self, trust: &Trust) -> Vec<Judged> {
+        self.judge_all_knowing_roots(trust, true)
+    }
+
+    /// Judges every record; with `roots` false the walk knows no root, as a verifier
+    /// holding only a bundle.
+    fn judge_all_knowing_roots(&self, trust: &Trust, roots: bool) -> Vec<Judged> {
         let mut walk = Walk::new();
         let digests: Vec<Digest> = self
             .0
@@ -77,11 +92,22 @@ impl Log {
             .enumerate()
             .map(|(i, (key, id, bytes))| {
                 let position = i as u64 + 1;
-                walk.judge(position, key, id, bytes, trust, &|p| {
-                    (p >= 1 && p < position)
-                        .then(|| digests.get(p as usize - 1).copied())
-                        .flatten()
-                })
+                walk.judge(
+                    position,
+                    key,
+                    id,
+                    bytes,
+                    trust,
+                    &|p| {
+                        (p >= 1 && p < position)
+                            .then(|| digests.get(p as usize - 1).copied())
+                            .flatten()
+                    },
+                    &mut |size| {
+                        assert!(size < position, "a root is asked only of an earlier prefix");
+                        roots.then(|| self.root_at(size))
+                    },
+                )
             })
             .collect()
     }
@@ -172,6 +198,10 @@ fn chain(keys: &Keys) -> (Log, Vec<Event>) {
         decided_at: t(2),
         signer: PublicKeyBytes([0; 32]),
         signature: SignatureBytes([0; 64]),
+        log: Some(LogPin {
+            size: 2,
+            root: log.root_at(2),
+        }),
     };
     let needs = sign_decision(draft.clone(), &keys.bot);
     log.push(CHAIN_KEY, &needs);
@@ -444,5 +474,139 @@ fn a_flipped_byte_in_any_release_record_is_refused_or_breaks_a_later_link() {
                 record + 1
             );
         }
+    }
+}
+
+/// The chain's first decision re-signed with `change` applied, and the log with it in
+/// place (the enactment then names a decision the chain does not hold).
+fn with_first_decision(keys: &Keys, change: impl FnOnce(&mut DecisionRecorded)) -> (Log, Event) {
+    let (log, events) = chain(keys);
+    let Body::DecisionRecorded(d) = &events[2].body else {
+        unreachable!()
+    };
+    let mut d = (**d).clone();
+    change(&mut d);
+    let e = sign_decision(d, &keys.bot);
+    (with(&log, 2, CHAIN_KEY, &e), e)
+}
+
+#[test]
+fn a_pin_with_the_wrong_root_is_refused_naming_both_roots() {
+    let (keys, trust) = keys();
+    let (log, _) = with_first_decision(&keys, |d| {
+        d.log.as_mut().unwrap().root = [7; 32];
+    });
+    let v = log.judge_all(&trust);
+    let Judged::Refused(violation) = &v[2] else {
+        panic!("{:?}", v[2])
+    };
+    assert_eq!(violation.rule, Rule::LogPin);
+    assert_eq!(violation.rule.as_str(), "log_pin");
+    assert!(violation.detail.contains(&vouch_event::hex(&[7; 32])));
+    assert!(violation
+        .detail
+        .contains(&vouch_event::hex(&log.root_at(2))));
+    assert!(
+        violation.detail.contains("position 3"),
+        "{}",
+        violation.detail
+    );
+    // A verifier without the log (a bundle) cannot see it.
+    let v = log.judge_all_knowing_roots(&trust, false);
+    assert!(matches!(v[2], Judged::Accepted { .. }), "{:?}", v[2]);
+}
+
+#[test]
+fn a_pin_whose_size_is_not_evaluated_at_is_refused_even_without_the_log() {
+    let (keys, trust) = keys();
+    for size in [1, 3] {
+        let (log, _) = with_first_decision(&keys, |d| {
+            d.log = Some(LogPin {
+                size,
+                root: Log(Vec::new()).root_at(0),
+            });
+        });
+        for roots in [true, false] {
+            let v = log.judge_all_knowing_roots(&trust, roots);
+            assert_eq!(
+                refused(&v[2]),
+                Some(Rule::LogPin),
+                "size {size}: {:?}",
+                v[2]
+            );
+        }
+    }
+}
+
+#[test]
+fn a_layout_1_decision_is_still_accepted() {
+    let (keys, trust) = keys();
+    let (log, events) = chain(&keys);
+    // Both the decision and its resolution without a pin: a ledger written before pins.
+    let Body::DecisionRecorded(needs) = &events[2].body else {
+        unreachable!()
+    };
+    let mut needs = (**needs).clone();
+    needs.log = None;
+    let needs = sign_decision(needs, &keys.bot);
+    let Body::ReviewRecorded(r) = &events[3].body else {
+        unreachable!()
+    };
+    let mut r = (**r).clone();
+    r.decision = hash_of(&needs);
+    vouch_chain::sign_review(&model(), &mut r, &keys.dana);
+    let review_hash = vouch_chain::review_hash(&model(), &r);
+    let review = event(
+        format!("review:{}", review_hash.hex()),
+        t(3),
+        Body::ReviewRecorded(Box::new(r)),
+    );
+    let Body::DecisionRecorded(enact) = &events[4].body else {
+        unreachable!()
+    };
+    let mut enact = (**enact).clone();
+    enact.log = None;
+    enact.prev = Some(hash_of(&needs));
+    enact.review = Some(ReviewLink {
+        decision: hash_of(&needs),
+        review: review_hash,
+        review_position: 4,
+    });
+    let enact = sign_decision(enact, &keys.bot);
+    let log = with(
+        &with(&with(&log, 2, CHAIN_KEY, &needs), 3, "model.m", &review),
+        4,
+        CHAIN_KEY,
+        &enact,
+    );
+    let v = log.judge_all(&trust);
+    for v in &v[2..5] {
+        assert!(matches!(v, Judged::Accepted { .. }), "{v:?}");
+    }
+}
+
+#[test]
+fn a_resolution_must_carry_the_pin_of_the_decision_it_resolves() {
+    let (keys, trust) = keys();
+    let (log, events) = chain(&keys);
+    let Body::DecisionRecorded(d) = &events[4].body else {
+        unreachable!()
+    };
+    for pin in [
+        None,
+        Some(LogPin {
+            size: 2,
+            root: [9; 32],
+        }),
+    ] {
+        let mut d = (**d).clone();
+        d.log = pin;
+        let enact = sign_decision(d, &keys.bot);
+        let v = with(&log, 4, CHAIN_KEY, &enact).judge_all_knowing_roots(&trust, false);
+        let Judged::Refused(violation) = &v[4] else {
+            panic!("{:?}", v[4])
+        };
+        assert_eq!(violation.rule, Rule::ResolutionMismatch);
+        assert!(violation.detail.contains("log pin"), "{}", violation.detail);
     }
 }

@@ -554,9 +554,9 @@ async fn bundle(
                 format!("no promotion of artifact {digest} to bundle"),
             )
         })?;
-        ledger
-            .bundle(&digest, decision.index, &trust)
-            .map_err(|e| ApiError::new(release_failure(&e), e))
+        vouch_app::transparency::proven_bundle(ledger, &digest, decision.index, &trust, None)
+            .map(|proven| proven.bundle)
+            .map_err(|e| ApiError::new(e.failure(), e))
     })
     .await?;
     Ok(Json(bundle).into_response())

@@ -81,6 +81,88 @@ enum Entity {
 }
 
 impl Policy {
+    /// The policy command-line flags describe: trusted logs (`--log`, type 0x01), known
+    /// witnesses (`--witness`, type 0x04) and how many of them must cosign (`--quorum`;
+    /// 0 asks for none). Built from the same parts as a policy file, so one evaluation
+    /// ([`evaluate`]) serves both.
+    ///
+    /// # Errors
+    /// [`PolicyError::WrongKeyType`], [`PolicyError::DuplicateKey`] or
+    /// [`PolicyError::BadThreshold`] (a quorum above the number of witnesses), with the
+    /// 1-based place of the key among the flags (logs first, then witnesses).
+    pub fn from_keys(
+        logs: Vec<VerifierKey>,
+        witnesses: Vec<VerifierKey>,
+        quorum: usize,
+    ) -> Result<Self, PolicyError> {
+        let mut p = Policy {
+            logs: Vec::new(),
+            witnesses: Vec::new(),
+            groups: Vec::new(),
+            quorum: Quorum::None,
+        };
+        let mut seen: Vec<[u8; 32]> = Vec::new();
+        let all = logs.iter().map(|k| (k, SignatureType::Ed25519));
+        let all = all.chain(witnesses.iter().map(|k| (k, SignatureType::CosignatureV1)));
+        for (i, (key, want)) in all.enumerate() {
+            let line = i + 1;
+            if key.signature_type() != want {
+                return Err(PolicyError::WrongKeyType { line });
+            }
+            let bytes = key.public_key().to_bytes();
+            if seen.contains(&bytes) {
+                return Err(PolicyError::DuplicateKey { line });
+            }
+            seen.push(bytes);
+        }
+        if quorum > witnesses.len() {
+            return Err(PolicyError::BadThreshold {
+                line: logs.len() + witnesses.len() + 1,
+            });
+        }
+        p.logs = logs
+            .into_iter()
+            .map(|key| PolicyLog { key, url: None })
+            .collect();
+        // Policy names are the witnesses' key names, numbered when two share one.
+        let names: Vec<String> = witnesses
+            .iter()
+            .enumerate()
+            .map(|(i, k)| {
+                let name = k.name().as_str();
+                let shared = witnesses
+                    .iter()
+                    .filter(|o| o.name().as_str() == name)
+                    .count()
+                    > 1;
+                if shared {
+                    format!("{name}#{}", i + 1)
+                } else {
+                    name.to_owned()
+                }
+            })
+            .collect();
+        p.witnesses = witnesses
+            .into_iter()
+            .zip(names)
+            .map(|(key, name)| PolicyWitness {
+                name,
+                key,
+                url: None,
+            })
+            .collect();
+        if quorum > 0 {
+            let name = "quorum of the given witnesses".to_owned();
+            p.groups.push(PolicyGroup {
+                name: name.clone(),
+                threshold: quorum,
+                members: p.witnesses.iter().map(|w| w.name.clone()).collect(),
+            });
+            p.quorum = Quorum::Named(name);
+        }
+        Ok(p)
+    }
+
     /// Parses a policy file.
     ///
     /// # Errors

@@ -17,6 +17,20 @@ pub(crate) trait ChainState {
     fn head(&mut self) -> Result<Option<Tip>, ProjectError>;
     /// The accepted decision with this hash, with its reviews.
     fn decision(&mut self, hash: &Digest) -> Result<Option<DecisionEntry>, ProjectError>;
+    /// The root of the tree over the log's first `size` records, `None` beyond the
+    /// records the tree covers (what a layout-2 decision's log pin is checked against).
+    fn log_root(&mut self, size: u64) -> Result<Option<[u8; 32]>, ProjectError>;
+}
+
+/// The root of `tree` at `size`, if it covers that many records.
+pub(crate) fn root_of(
+    tree: &vouch_tlog::tree::Tree<crate::SledNodes<'_>>,
+    size: u64,
+) -> Result<Option<[u8; 32]>, ProjectError> {
+    if size > tree.size() {
+        return Ok(None);
+    }
+    Ok(Some(tree.root_at(size).map_err(crate::tlog::tree_error)?.0))
 }
 
 /// Judges a decision, review or deployment of `model` at `position` under `trust`.
@@ -50,6 +64,14 @@ pub(crate) fn judge_release(
                 },
                 None => None,
             };
+            // The root of the prefix a layout-2 decision pins, from the tree over the log
+            // (grown over the whole batch before a batch holding chain records is applied).
+            let log_root = match &d.log {
+                Some(pin) if pin.size == d.evaluated_at && pin.size < position => {
+                    state.log_root(pin.size)?
+                }
+                _ => None,
+            };
             let reviews = review_facts(target.as_ref());
             let resolves = match (&target, &target_record) {
                 (Some(t), Some(r)) => Some((decision_facts(t, &reviews), r)),
@@ -63,6 +85,7 @@ pub(crate) fn judge_release(
                 evidence: &evidence,
                 policy: policy.as_ref(),
                 resolves,
+                log_root,
             };
             vouch_rules::judge_decision(&case, trust, verifier)
         }
@@ -104,6 +127,10 @@ impl ChainState for Stored<'_> {
 
     fn decision(&mut self, hash: &Digest) -> Result<Option<DecisionEntry>, ProjectError> {
         Ok(self.0.decision_by_hash(hash)?)
+    }
+
+    fn log_root(&mut self, size: u64) -> Result<Option<[u8; 32]>, ProjectError> {
+        root_of(&self.0.log_tree()?, size)
     }
 }
 

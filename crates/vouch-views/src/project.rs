@@ -122,14 +122,24 @@ pub fn catch_up_to(
         // The tree over the log does not depend on what the projector decides about a
         // record: it grows on the other core while the batch is applied.
         let tree = batch.log_tree.take().expect("opened with the batch");
-        let (grown, applied) = std::thread::scope(|s| {
-            let growing = s.spawn(|| grow(tree, &records));
-            let applied = records.iter().try_for_each(|r| batch.apply(r));
-            (growing.join(), applied)
-        });
-        let grown = grown.unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
-        applied?;
-        batch.log_tree = Some(grown);
+        if records
+            .iter()
+            .any(|r| r.key.as_str() == vouch_rules::CHAIN_KEY)
+        {
+            // A decision's log pin is judged against the tree at an earlier size, which
+            // may lie inside this batch: grow it first, then apply.
+            batch.log_tree = Some(grow(tree, &records)?);
+            records.iter().try_for_each(|r| batch.apply(r))?;
+        } else {
+            let (grown, applied) = std::thread::scope(|s| {
+                let growing = s.spawn(|| grow(tree, &records));
+                let applied = records.iter().try_for_each(|r| batch.apply(r));
+                (growing.join(), applied)
+            });
+            let grown = grown.unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+            applied?;
+            batch.log_tree = Some(grown);
+        }
         report.applied += batch.applied;
         report.quarantined += batch.quarantined;
         report.duplicates += batch.duplicates;
@@ -993,5 +1003,12 @@ impl ChainState for Batch<'_> {
 
     fn decision(&mut self, hash: &Digest) -> Result<Option<DecisionEntry>, ProjectError> {
         Ok(self.decision_by_hash(hash)?.map(|d| d.clone()))
+    }
+
+    fn log_root(&mut self, size: u64) -> Result<Option<[u8; 32]>, ProjectError> {
+        match &self.log_tree {
+            Some(tree) => crate::judge::root_of(tree, size),
+            None => Ok(None),
+        }
     }
 }
