@@ -956,9 +956,14 @@ fn an_edited_byte_of_evidence_turns_decision_and_audit_red_naming_the_rule() {
     edit_evidence(&copy.path(), "demo-loan-risk:loan-risk-b:eval");
     let verify = copy.vouch(&["verify"]);
     assert_ne!(verify.code, 0, "the CLI catches the edit: {verify:?}");
+    // The first decision pins a log prefix that holds the edited record, so the rule
+    // that fires first is its pin; the recomputed tree names the record itself.
     assert!(
-        verify.stderr.contains("evidence_digest"),
-        "the CLI names the rule: {verify:?}"
+        verify.stderr.contains("[rule log_pin]")
+            && verify
+                .stderr
+                .contains("differs: the record stored there is not the one"),
+        "the CLI names the rule and the record: {verify:?}"
     );
     let server = Server::start(&copy, &[]);
     let url = |path: &str| format!("http://{}{path}", server.addr);

@@ -1,5 +1,7 @@
 //! End-to-end tests: the real `vouch` binary against real ledgers in temp directories.
 
+mod artifacts;
+mod attest;
 mod browser;
 mod cli;
 mod client;

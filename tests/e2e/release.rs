@@ -2335,7 +2335,7 @@ fn audit_bundle_verify_bundle_and_tampering() {
     );
     let bundle: Value =
         serde_json::from_str(&std::fs::read_to_string(&bundle_path).unwrap()).unwrap();
-    assert_eq!(bundle["format"], "vouch-audit-bundle-v2");
+    assert_eq!(bundle["format"], "vouch-audit-bundle-v3");
     assert_eq!(bundle["artifact"], v1.digest.as_str());
     assert_eq!(bundle["decision"], 0);
     // The bundle itself never carries a private key.

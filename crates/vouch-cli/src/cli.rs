@@ -258,6 +258,11 @@ pub enum Command {
     Export(ExportArgs),
     /// Check an audit bundle offline, with no ledger at hand. Exits 1 on a failure.
     VerifyBundle(VerifyBundleArgs),
+    /// Export a decision as a signed in-toto statement with a SLSA Verification Summary
+    /// (VSA v1) predicate: a DSSE envelope, an .intoto.jsonl bundle or a Sigstore bundle
+    /// (schemas/attestation.md). With --verify, check one offline against a trust list
+    /// (exit 1 when it does not verify).
+    Attest(crate::attest::AttestArgs),
     /// Sign the tree head over the whole log as a C2SP checkpoint and keep it under
     /// <ledger>/checkpoints/. Refuses (exit 70, naming both) to sign one inconsistent with
     /// the last checkpoint signed.
@@ -349,6 +354,10 @@ pub enum KeysCommands {
     /// Print the C2SP verifier key (vkey) of a private key: a log's checkpoint key (type
     /// 0x01, named by the origin) or, with --cosigner, a witness's key (type 0x04).
     Vkey(crate::witness::VkeyArgs),
+    /// Print a public key as PEM (SubjectPublicKeyInfo, Ed25519) for verifiers of `vouch
+    /// attest` output (cosign, slsa-verifier, securesystemslib, sigstore-js); its DSSE
+    /// keyid goes to standard error.
+    Pem(crate::attest::PemArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -720,7 +729,8 @@ pub enum LogCommand {
         #[arg(required = true, value_name = "NAME=VALUE", allow_hyphen_values = true)]
         pairs: Vec<String>,
     },
-    /// Log a file the run produced: streams it through BLAKE3 and prints the digest.
+    /// Log a file the run produced (or a model directory, as one artifact: a manifest of its
+    /// files): hashes it with BLAKE3 and SHA-256 in one read and prints the BLAKE3 digest.
     Artifact {
         #[command(flatten)]
         target: LogTarget,

@@ -807,6 +807,7 @@ fn candidate_events(
             digest: Digest::of(&bytes),
             size: bytes.len() as u64,
             uri: file_uri(&model)?,
+            sha256: None,
         }),
     ));
     out.push(event(
@@ -918,6 +919,7 @@ fn fraud(ctx: &Context) -> CliResult<()> {
                 digest: Digest::of(&model_bytes),
                 size: model_bytes.len() as u64,
                 uri: file_uri(&model_path)?,
+                sha256: None,
             }),
         ),
         event(

@@ -1,14 +1,14 @@
 //! Commands that publish evidence: `init`, `run start|finish`, `log …`.
 
 use std::collections::BTreeMap;
-use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use vouch_event::{
     ArtifactLogged, Body, DatasetBound, DatasetRole, Digest, Environment, Event, GitInfo,
-    MetricsLogged, Name, ParamsLogged, RunFinished, RunId, RunStarted, RunStatus, Segment,
+    MetricsLogged, Name, ParamsLogged, RunFinished, RunId, RunStarted, RunStatus, Segment, Sha256,
     Timestamp,
 };
+use vouch_files::manifest::{Change, DirError, Manifest};
 use vouch_ledger::{Initialised, Ledger};
 use vouch_log::Appended;
 
@@ -54,6 +54,9 @@ pub struct Built {
     pub digest: Option<Digest>,
     /// What it does.
     pub what: Write,
+    /// A directory artifact's manifest, kept in the ledger's blob store before the event
+    /// is appended (so no event names a manifest that is not there).
+    pub manifest: Option<Manifest>,
 }
 
 /// What a built event does, which decides the checks before it and the report after it.
@@ -71,6 +74,17 @@ pub trait Store {
     fn require_run(&mut self, run: &RunId) -> CliResult<()>;
     /// Appends one event (a retry is a duplicate; other content under its id, 65).
     fn append_one(&mut self, event: Event) -> CliResult<Appended>;
+    /// Keeps a directory artifact's manifest where `vouch audit DIR` finds it. A store
+    /// with nowhere to keep it (a server, today) says so: the digest is recorded all the
+    /// same, and an audit then matches the directory but cannot name changed files.
+    fn keep_manifest(&mut self, manifest: &Manifest) -> CliResult<()> {
+        let _ = manifest;
+        tracing::warn!(
+            "the server keeps no directory manifests: the directory's digest is recorded, \
+             but `vouch audit DIR` will not be able to name the files that changed"
+        );
+        Ok(())
+    }
 }
 
 impl Store for Ledger {
@@ -80,6 +94,13 @@ impl Store for Ledger {
 
     fn append_one(&mut self, event: Event) -> CliResult<Appended> {
         append_one(self, event)
+    }
+
+    fn keep_manifest(&mut self, manifest: &Manifest) -> CliResult<()> {
+        store_manifest(self.dir(), manifest).map_err(|e| crate::exit::CliError {
+            failure: Failure::Io,
+            error: anyhow::anyhow!("storing the directory's manifest: {e}"),
+        })
     }
 }
 
@@ -95,10 +116,19 @@ pub fn write(ctx: &Context, store: &mut dyn Store, built: Built) -> CliResult<()
         event,
         digest,
         what,
+        manifest,
     } = built;
     if what == Write::ToRun {
         store.require_run(&run)?;
     }
+    if let Some(manifest) = &manifest {
+        store.keep_manifest(manifest)?;
+    }
+    // Printed beside the digest in `--json`, for tools that name artifacts by sha256.
+    let sha256 = match &event.body {
+        Body::ArtifactLogged(a) => a.sha256,
+        _ => None,
+    };
     let result = store.append_one(event)?;
     if what == Write::Start && !ctx.global.json {
         if let Appended::Duplicate(p) = result {
@@ -110,7 +140,7 @@ pub fn write(ctx: &Context, store: &mut dyn Store, built: Built) -> CliResult<()
         say!("{run}");
         return Ok(());
     }
-    report(ctx, &run, result, digest.as_ref());
+    report(ctx, &run, result, digest.as_ref(), sha256);
     Ok(())
 }
 
@@ -138,6 +168,7 @@ pub fn build_run(ctx: &Context, command: &RunCommand) -> CliResult<Built> {
                 event,
                 digest: None,
                 what: Write::ToRun,
+                manifest: None,
             })
         }
     }
@@ -204,6 +235,7 @@ fn start(ctx: &Context, args: &RunStartArgs) -> CliResult<Built> {
         event,
         digest: None,
         what: Write::Start,
+        manifest: None,
     })
 }
 
@@ -252,7 +284,13 @@ pub fn append_one(ledger: &mut Ledger, event: Event) -> CliResult<Appended> {
     Ok(results.pop().expect("one result per event"))
 }
 
-fn report(ctx: &Context, run: &RunId, result: Appended, digest: Option<&Digest>) {
+fn report(
+    ctx: &Context,
+    run: &RunId,
+    result: Appended,
+    digest: Option<&Digest>,
+    sha256: Option<Sha256>,
+) {
     let (position, duplicate) = match result {
         Appended::New(p) => (p, false),
         Appended::Duplicate(p) => (p, true),
@@ -262,6 +300,9 @@ fn report(ctx: &Context, run: &RunId, result: Appended, digest: Option<&Digest>)
             serde_json::json!({ "run": run, "position": position.get(), "duplicate": duplicate });
         if let Some(d) = digest {
             body["digest"] = serde_json::json!(d);
+        }
+        if let Some(sha256) = sha256 {
+            body["sha256"] = serde_json::json!(sha256);
         }
         output::json(&body);
     } else if let Some(d) = digest {
@@ -308,6 +349,7 @@ pub fn log(ctx: &Context, command: LogCommand) -> CliResult<()> {
 
 /// The event of `log param|metric|artifact|dataset` (files hashed here, where they are).
 pub fn build_log(ctx: &Context, command: LogCommand) -> CliResult<Built> {
+    let mut manifest = None;
     let (target, what, body, digest) = match command {
         LogCommand::Live(_) => unreachable!("`log live` concerns a model: see diagnose.rs"),
         LogCommand::Param { target, pairs } => {
@@ -350,18 +392,21 @@ pub fn build_log(ctx: &Context, command: LogCommand) -> CliResult<Built> {
             uri,
             path,
         } => {
-            let (digest, size, _) = hash_file(&path, false)?;
+            let hashed = hash_artifact(&path)?;
             let name = name_or_file_name(name, &path)?;
             let uri = match uri {
                 Some(uri) => uri,
                 None => file_uri(&path)?,
             };
+            let digest = hashed.digest;
             let body = Body::ArtifactLogged(ArtifactLogged {
                 name,
                 digest,
-                size,
+                size: hashed.size,
                 uri,
+                sha256: Some(hashed.sha256),
             });
+            manifest = hashed.manifest;
             (target, "artifact", body, Some(digest))
         }
         LogCommand::Dataset {
@@ -417,6 +462,7 @@ pub fn build_log(ctx: &Context, command: LogCommand) -> CliResult<Built> {
         event,
         digest,
         what: Write::ToRun,
+        manifest,
     })
 }
 
@@ -435,47 +481,350 @@ fn name_or_file_name(name: Option<String>, path: &Path) -> CliResult<String> {
     })
 }
 
-/// Streams a file through BLAKE3; returns the digest, the size and, when asked, the
-/// number of lines.
+/// The CLI error for a path that could not be hashed: not found (66), refused (65: not
+/// a regular file, a symlink or non-UTF-8 name in a directory), or the file system (74).
+fn unreadable(
+    path: &Path,
+    kind: Option<std::io::ErrorKind>,
+    refused: bool,
+    why: String,
+) -> crate::exit::CliError {
+    let failure = if kind == Some(std::io::ErrorKind::NotFound) {
+        Failure::NotFound
+    } else if refused {
+        Failure::BadInput
+    } else {
+        Failure::Io
+    };
+    crate::exit::CliError {
+        failure,
+        error: anyhow::anyhow!("cannot read {}: {why}", path.display()),
+    }
+}
+
+/// Streams a file once through BLAKE3 and SHA-256 (`vouch_files::hash`); returns the
+/// BLAKE3 digest, the size and, when asked, the number of lines.
 pub fn hash_file(path: &Path, count_lines: bool) -> CliResult<(Digest, u64, u64)> {
+    let hashes = hash_one_file(path, count_lines)?;
+    Ok((Digest::from_bytes(hashes.blake3), hashes.size, hashes.lines))
+}
+
+fn hash_one_file(path: &Path, count_lines: bool) -> CliResult<vouch_files::hash::Hashes> {
     // A FIFO or a device would block or never end: only regular files are hashed.
-    let mut file = vouch_files::open_regular(path).map_err(|e| {
-        let failure = if e.kind() == std::io::ErrorKind::NotFound {
-            Failure::NotFound
-        } else if vouch_files::is_refused(&e) {
-            Failure::BadInput
-        } else {
-            Failure::Io
-        };
-        crate::exit::CliError {
-            failure,
-            error: anyhow::anyhow!("cannot read {}: {e}", path.display()),
-        }
+    vouch_files::hash::hash_file(path, count_lines).map_err(|e| {
+        unreadable(
+            path,
+            Some(e.kind()),
+            vouch_files::is_refused(&e),
+            e.to_string(),
+        )
+    })
+}
+
+/// An artifact hashed: a file by its bytes, a directory by its canonical manifest.
+pub struct HashedArtifact {
+    /// BLAKE3 of the file, or of the directory's manifest bytes.
+    pub digest: Digest,
+    /// SHA-256 of the same bytes.
+    pub sha256: Sha256,
+    /// The file's size, or the sum of the directory's file sizes.
+    pub size: u64,
+    /// A directory's manifest.
+    pub manifest: Option<Manifest>,
+}
+
+/// Hashes what `vouch log artifact PATH` (and `vouch audit PATH`) is handed: a regular
+/// file in one read for both digests, or a directory as its manifest
+/// (`schemas/artifact-manifest.md`), its files hashed in parallel.
+pub fn hash_artifact(path: &Path) -> CliResult<HashedArtifact> {
+    let is_dir = std::fs::metadata(path).is_ok_and(|m| m.is_dir());
+    if !is_dir {
+        let h = hash_one_file(path, false)?;
+        return Ok(HashedArtifact {
+            digest: Digest::from_bytes(h.blake3),
+            sha256: Sha256(h.sha256),
+            size: h.size,
+            manifest: None,
+        });
+    }
+    let manifest = vouch_files::manifest::hash_dir(path)
+        .map_err(|e: DirError| unreadable(path, e.io_kind(), e.is_refused(), e.to_string()))?;
+    if manifest.entries().is_empty() {
+        return Err(bad_input(format!(
+            "{} is a directory holding no regular files: there is nothing to name",
+            path.display()
+        )));
+    }
+    let h = manifest.hashes();
+    Ok(HashedArtifact {
+        digest: Digest::from_bytes(h.blake3),
+        sha256: Sha256(h.sha256),
+        size: h.size,
+        manifest: Some(manifest),
+    })
+}
+
+/// Where a directory artifact's manifest is kept: the ledger's content-addressed blob
+/// store (`<ledger>/artifacts/blobs/<blake3 hex>`, shared with the MLflow artifact
+/// proxy), under the directory's own digest, since that is the BLAKE3 of these bytes.
+pub fn manifest_path(ledger_dir: &Path, digest: &Digest) -> PathBuf {
+    ledger_dir
+        .join("artifacts")
+        .join("blobs")
+        .join(digest.hex())
+}
+
+/// Writes a manifest's canonical bytes to the blob store, through a synced temporary
+/// file renamed into place: a crash leaves the blob whole or absent, never partial.
+fn store_manifest(ledger_dir: &Path, manifest: &Manifest) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let bytes = manifest.to_bytes();
+    let digest = Digest::of(&bytes);
+    let target = manifest_path(ledger_dir, &digest);
+    if target.exists() {
+        return Ok(());
+    }
+    let incoming = ledger_dir.join("artifacts").join("incoming");
+    std::fs::create_dir_all(&incoming)?;
+    std::fs::create_dir_all(target.parent().expect("under blobs"))?;
+    let temp = incoming.join(format!("manifest-{}-{}", digest.hex(), std::process::id()));
+    let mut file = std::fs::File::create(&temp)?;
+    file.write_all(&bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&temp, &target)?;
+    std::fs::File::open(target.parent().expect("under blobs"))?.sync_all()
+}
+
+/// The largest manifest blob read back (1,000,000 files of long paths fit).
+const MAX_MANIFEST_BYTES: u64 = 1 << 30;
+
+/// The manifest kept for a directory artifact with this digest, if the blob store
+/// holds one (a file artifact, or a directory logged through a server, has none).
+pub fn logged_manifest(ledger_dir: &Path, digest: &Digest) -> CliResult<Option<Manifest>> {
+    let path = manifest_path(ledger_dir, digest);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let kind = vouch_files::FileKind::new("directory manifest", MAX_MANIFEST_BYTES);
+    let bytes = vouch_files::read(&path, kind).map_err(|e| {
+        unreadable(
+            &path,
+            Some(e.kind()),
+            vouch_files::is_refused(&e),
+            e.to_string(),
+        )
     })?;
-    let mut hasher = blake3::Hasher::new();
-    let mut buffer = vec![0u8; 1 << 16];
-    let (mut size, mut lines, mut last) = (0u64, 0u64, b'\n');
-    loop {
-        let n = file.read(&mut buffer).map_err(|e| crate::exit::CliError {
-            failure: Failure::Io,
-            error: anyhow::anyhow!("reading {}: {e}", path.display()),
+    // A blob that is not a manifest, or not the one its name says, is not this one's.
+    if Digest::of(&bytes) != *digest {
+        return Ok(None);
+    }
+    Ok(Manifest::from_bytes(&bytes).ok())
+}
+
+/// What `vouch audit DIR` says when the directory's digest is not a logged artifact:
+/// the latest logged directory artifact of the same name, and each file that changed,
+/// was added or was removed since.
+pub struct DirectoryDrift {
+    /// The run that logged it.
+    pub run: RunId,
+    /// Its digest.
+    pub logged: Digest,
+    /// The files that differ, by path.
+    pub changes: Vec<Change>,
+}
+
+/// Compares a directory's manifest now with the latest directory artifact of `name`
+/// logged in the ledger: `None` when no run logged a directory under that name (with
+/// its manifest kept) or the latest one has the same digest.
+pub fn directory_drift(
+    ledger: &Ledger,
+    name: &str,
+    now: &Manifest,
+) -> CliResult<Option<DirectoryDrift>> {
+    let digest = Digest::from_bytes(now.hashes().blake3);
+    let mut latest: Option<(u64, RunId, Digest)> = None;
+    let runs = ledger
+        .views()
+        .runs(&vouch_views::RunQuery::default())
+        .map_err(|e| crate::exit::CliError {
+            failure: crate::exit::views_failure(&e),
+            error: anyhow::anyhow!("reading the views: {e}"),
         })?;
-        if n == 0 {
-            break;
+    for doc in runs {
+        for a in doc.artifacts.iter().filter(|a| a.name == name) {
+            if latest.as_ref().is_none_or(|(p, _, _)| a.position > *p)
+                && manifest_path(ledger.dir(), &a.digest).exists()
+            {
+                latest = Some((a.position, doc.run.clone(), a.digest));
+            }
         }
-        hasher.update(&buffer[..n]);
-        if count_lines {
-            lines += buffer[..n].iter().filter(|&&b| b == b'\n').count() as u64;
-            last = buffer[n - 1];
+    }
+    let Some((_, run, logged)) = latest else {
+        return Ok(None);
+    };
+    if logged == digest {
+        return Ok(None);
+    }
+    let Some(before) = logged_manifest(ledger.dir(), &logged)? else {
+        return Ok(None);
+    };
+    Ok(Some(DirectoryDrift {
+        run,
+        logged,
+        changes: vouch_files::manifest::diff(&before, now),
+    }))
+}
+
+/// For `vouch audit PATH`: when PATH is a directory whose digest differs from the
+/// latest logged directory artifact of its name, names each changed, added or removed
+/// file on stderr (stdout stays the audit's answer, JSON included).
+pub fn explain_directory(ledger: &Ledger, path: &Path) -> CliResult<()> {
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
+        return Ok(());
+    }
+    let hashed = hash_artifact(path)?;
+    let (Some(now), Ok(name)) = (hashed.manifest, name_or_file_name(None, path)) else {
+        return Ok(());
+    };
+    if let Some(drift) = directory_drift(ledger, &name, &now)? {
+        eprintln!(
+            "{} differs from directory artifact `{name}` logged by run {} ({}):",
+            path.display(),
+            drift.run,
+            drift.logged
+        );
+        for change in &drift.changes {
+            eprintln!("  {:<8} {}", change.what(), change.path());
         }
-        size += n as u64;
     }
-    if count_lines && last != b'\n' {
-        lines += 1;
+    Ok(())
+}
+
+/// The one place a digest typed on the command line (`--digest`) names an artifact:
+/// `blake3:<hex>` as it is, `sha256:<hex>` through the views' sha256 index. An unknown
+/// sha256 is bad input (65), naming it.
+pub fn resolve_digest(ledger: &Ledger, text: &str) -> CliResult<Digest> {
+    ledger.views().resolve_artifact(text).map_err(|e| match e {
+        vouch_views::ResolveError::Views(e) => crate::exit::CliError {
+            failure: crate::exit::views_failure(&e),
+            error: anyhow::anyhow!("reading the views: {e}"),
+        },
+        other => bad_input(format!("--digest: {other}")),
+    })
+}
+
+/// `artifact_digest` of `release.rs` for a caller holding the ledger: `--digest` as
+/// `blake3:<hex>` or `sha256:<hex>` (resolved through the views), or a file or directory
+/// hashed here.
+pub fn artifact_digest_in(
+    ledger: &Ledger,
+    path: Option<&Path>,
+    digest: Option<&str>,
+) -> CliResult<Digest> {
+    match digest {
+        Some(text) => resolve_digest(ledger, text),
+        None => crate::release::artifact_digest(path, None),
     }
-    Ok((
-        Digest::from_bytes(*hasher.finalize().as_bytes()),
-        size,
-        lines,
-    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use vouch_event::{EventId, Producer, Subject};
+    use vouch_ledger::OpenOptions;
+
+    use super::*;
+
+    fn event(id: &str, body: Body) -> Event {
+        Event {
+            id: EventId::new(id).unwrap(),
+            time: Timestamp::from_unix_nanos(1_795_167_000_000_000_000),
+            producer: Producer::new("test").unwrap(),
+            subject: Subject::Run(RunId::new("r1").unwrap()),
+            body,
+        }
+    }
+
+    fn logged(ledger: &mut Ledger, id: &str, path: &Path) -> HashedArtifact {
+        let hashed = hash_artifact(path).unwrap();
+        if let Some(m) = &hashed.manifest {
+            Store::keep_manifest(ledger, m).unwrap();
+        }
+        let body = Body::ArtifactLogged(ArtifactLogged {
+            name: name_or_file_name(None, path).unwrap(),
+            digest: hashed.digest,
+            size: hashed.size,
+            uri: "file:///model".into(),
+            sha256: Some(hashed.sha256),
+        });
+        append_one(ledger, event(id, body)).unwrap();
+        ledger.catch_up(&mut |_, _| {}).unwrap();
+        hashed
+    }
+
+    /// What `vouch audit DIR` and `--digest sha256:…` do once `release::audit` calls
+    /// these (the e2e tests of both are ignored until then).
+    #[test]
+    fn a_changed_directory_is_explained_and_sha256_resolves() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("ledger");
+        Ledger::init(&dir, &OpenOptions::default()).unwrap();
+        let mut ledger = Ledger::open(&dir, &OpenOptions::default()).unwrap();
+        let start = Body::RunStarted(RunStarted {
+            experiment: "e".into(),
+            name: None,
+            git: None,
+            env: None,
+        });
+        append_one(&mut ledger, event("start", start)).unwrap();
+        let model = tmp.path().join("model");
+        std::fs::create_dir_all(model.join("weights")).unwrap();
+        std::fs::write(model.join("config.json"), b"{}").unwrap();
+        std::fs::write(model.join("weights/0.bin"), b"0").unwrap();
+        std::fs::write(model.join("weights/1.bin"), b"1").unwrap();
+        let first = logged(&mut ledger, "a1", &model);
+
+        // Unchanged: nothing to explain; either digest names the artifact.
+        let now = hash_artifact(&model).unwrap().manifest.unwrap();
+        assert!(directory_drift(&ledger, "model", &now).unwrap().is_none());
+        let sha = first.sha256.to_string();
+        assert_eq!(resolve_digest(&ledger, &sha).unwrap(), first.digest);
+        assert_eq!(
+            artifact_digest_in(&ledger, None, Some(&first.digest.to_string())).unwrap(),
+            first.digest
+        );
+        assert_eq!(
+            artifact_digest_in(&ledger, Some(&model), None).unwrap(),
+            first.digest
+        );
+        let unknown = format!("sha256:{}", "0".repeat(64));
+        let e = resolve_digest(&ledger, &unknown).unwrap_err();
+        assert_eq!(e.failure, Failure::BadInput);
+        assert!(
+            e.error.to_string().contains("no artifact with"),
+            "{}",
+            e.error
+        );
+
+        std::fs::write(model.join("weights/1.bin"), b"one").unwrap();
+        std::fs::write(model.join("weights/2.bin"), b"2").unwrap();
+        std::fs::remove_file(model.join("config.json")).unwrap();
+        let now = hash_artifact(&model).unwrap().manifest.unwrap();
+        let drift = directory_drift(&ledger, "model", &now).unwrap().unwrap();
+        assert_eq!(drift.logged, first.digest);
+        assert_eq!(drift.run.as_str(), "r1");
+        let named: Vec<(&str, &str)> = drift.changes.iter().map(|c| (c.what(), c.path())).collect();
+        assert_eq!(
+            named,
+            [
+                ("removed", "config.json"),
+                ("changed", "weights/1.bin"),
+                ("added", "weights/2.bin"),
+            ]
+        );
+        // The drift is measured against the latest logging of that name.
+        let second = logged(&mut ledger, "a2", &model);
+        assert!(directory_drift(&ledger, "model", &now).unwrap().is_none());
+        assert_ne!(second.digest, first.digest);
+        assert!(explain_directory(&ledger, &model).is_ok());
+    }
 }

@@ -3,6 +3,7 @@
 //! (see `exit.rs`). The libraries below it do no printing and read no clock.
 
 mod asof;
+mod attest;
 mod checkpoint;
 mod cli;
 mod context;
@@ -123,6 +124,7 @@ fn run(cli: Cli) -> CliResult<u8> {
         Command::Demo(command) => demo::run(&ctx, command),
         Command::Keys(cli::KeysCommands::Key(command)) => release::keys(&ctx, command),
         Command::Keys(cli::KeysCommands::Vkey(args)) => witness::vkey(&ctx, &args),
+        Command::Keys(cli::KeysCommands::Pem(args)) => attest::pem(&ctx, &args),
         Command::Witness(args) => witness::witness(&ctx, &args),
         Command::Policy(command) => release::policy(&ctx, command),
         Command::Review(command) => release::review(&ctx, command),
@@ -142,6 +144,7 @@ fn run(cli: Cli) -> CliResult<u8> {
         Command::Replay(args) => return replay::replay(&ctx, &args),
         Command::Migrate(args) => return serve::migrate(&ctx, &args),
         Command::VerifyBundle(args) => return release::verify_bundle_command(&ctx, &args),
+        Command::Attest(args) => return attest::attest(&ctx, &args),
         Command::VerifyCheckpoint(args) => return witness::verify_checkpoint(&ctx, &args),
     }?;
     Ok(0)

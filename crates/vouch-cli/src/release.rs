@@ -613,8 +613,15 @@ pub fn reviews(ctx: &Context, args: &ReviewsArgs) -> CliResult<()> {
 
 pub fn artifact_digest(path: Option<&Path>, digest: Option<&str>) -> CliResult<Digest> {
     match (path, digest) {
+        // A sha256 names an artifact only through the views' index, which this helper
+        // cannot reach: callers holding a ledger use `evidence::artifact_digest_in`.
+        (_, Some(d)) if d.trim().starts_with("sha256:") => Err(bad_input(format!(
+            "--digest {}: here an artifact is named by its file or its blake3 digest (a sha256 is resolved by the ledger that logged it: run this where the ledger is)",
+            d.trim()
+        ))),
         (_, Some(d)) => Digest::parse(d).map_err(|e| bad_input(format!("--digest: {e}"))),
-        (Some(path), None) => crate::evidence::hash_file(path, false).map(|(d, _, _)| d),
+        // A file, or a directory by its manifest (`schemas/artifact-manifest.md`).
+        (Some(path), None) => crate::evidence::hash_artifact(path).map(|h| h.digest),
         (None, None) => Err(bad_input("give an artifact file or --digest")),
     }
 }
@@ -630,10 +637,20 @@ pub fn check_env(env: &str) -> CliResult<()> {
 
 /// What `deploy` is asked: the model, the artifact's digest (a file hashed here) and the
 /// reason of a forced deployment.
-pub fn deploy_request(args: &DeployArgs) -> CliResult<(ModelName, Digest, Option<&str>)> {
+pub fn deploy_request<'a>(
+    args: &'a DeployArgs,
+    ledger: Option<&Ledger>,
+) -> CliResult<(ModelName, Digest, Option<&'a str>)> {
     let model = parse_model(&args.model)?;
     check_env(&args.env)?;
-    let digest = artifact_digest(args.artifact.as_deref(), args.digest.as_deref())?;
+    let digest = match ledger {
+        Some(ledger) => crate::evidence::artifact_digest_in(
+            ledger,
+            args.artifact.as_deref(),
+            args.digest.as_deref(),
+        )?,
+        None => artifact_digest(args.artifact.as_deref(), args.digest.as_deref())?,
+    };
     let forced = match (args.force, args.reason.as_deref()) {
         (true, Some(reason)) if !reason.trim().is_empty() => Some(reason),
         (true, _) => return Err(bad_input("--force needs --reason TEXT")),
@@ -643,9 +660,9 @@ pub fn deploy_request(args: &DeployArgs) -> CliResult<(ModelName, Digest, Option
 }
 
 pub fn deploy(ctx: &Context, args: &DeployArgs) -> CliResult<()> {
-    let (model, digest, forced) = deploy_request(args)?;
     let key = load_key(&args.key)?;
     let mut ledger = ctx.open_caught_up()?;
+    let (model, digest, forced) = deploy_request(args, Some(&ledger))?;
     let (position, decision) =
         ledger.record_deployment(&model, &args.env, digest, forced, &key, now())?;
     let decision = decision.map(|d| (d.hash, d.index));
@@ -703,10 +720,17 @@ pub fn print_checks(checks: &[Check]) {
 }
 
 pub fn audit(ctx: &Context, args: &AuditArgs) -> CliResult<u8> {
-    let digest = artifact_digest(args.path.as_deref(), args.digest.as_deref())?;
     let ledger = ctx.open_caught_up()?;
+    let digest =
+        crate::evidence::artifact_digest_in(&ledger, args.path.as_deref(), args.digest.as_deref())?;
     let trust = ledger.trust().clone();
     let report = ledger.audit(&digest, &trust)?;
+    if report.run.is_none() {
+        // A directory never promoted: say which of its files differ from the one logged.
+        if let Some(path) = args.path.as_deref() {
+            crate::evidence::explain_directory(&ledger, path)?;
+        }
+    }
     let mut unproven = None;
     if let (Some(path), Some(decision)) = (&args.bundle, &report.decision) {
         let against = args
@@ -1084,13 +1108,16 @@ fn finish_verify(
 ) -> CliResult<u8> {
     let checkpoint_failure = checkpoint.and_then(|c| c.problem.clone());
     if ctx.global.json {
-        output::json(&serde_json::json!({
+        let mut out = serde_json::json!({
             "ok": report.failure.is_none() && report.tree.as_ref().is_none_or(|t| t.ok)
                 && checkpoint.is_none_or(|c| c.ok),
             "seconds": seconds,
             "report": report,
-            "checkpoint": checkpoint,
-        }));
+        });
+        if let Some(c) = checkpoint {
+            out["checkpoint"] = serde_json::to_value(c).expect("serializable");
+        }
+        output::json(&out);
     } else {
         say!(
             "{} records, {} decisions, {} reviews, {} signatures checked in {seconds:.2} s",

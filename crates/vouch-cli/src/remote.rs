@@ -49,11 +49,18 @@ pub fn run(ctx: &Context, url: &str, command: Command) -> CliResult<u8> {
         Command::Migrate(_) => local_only("migrate"),
         Command::Rebuild => local_only("rebuild"),
         Command::Demo(_) => local_only("demo"),
+        // A public key as PEM needs no ledger.
+        Command::Keys(crate::cli::KeysCommands::Pem(args)) => {
+            crate::attest::pem(ctx, &args).map(|()| 0)
+        }
         Command::Keys(_) => local_only("keys"),
         Command::Checkpoint(_) => local_only("checkpoint"),
         Command::Prove(_) => local_only("prove"),
         Command::Witness(_) => local_only("witness"),
         Command::Export(_) => local_only("export"),
+        // Checking an attestation is offline: a file and a trust list.
+        Command::Attest(args) if args.verify.is_some() => crate::attest::attest(ctx, &args),
+        Command::Attest(_) => local_only("attest"),
         Command::Verify(args) if args.checkpoint.is_some() => local_only("verify --checkpoint"),
         // An exported log is a local file: no ledger, no server.
         Command::Verify(args) if args.from.is_some() => crate::release::verify(ctx, &args),
@@ -412,9 +419,13 @@ fn verify(ctx: &Context, server: &Server) -> CliResult<u8> {
 }
 
 fn audit(ctx: &Context, server: &Server, args: &AuditArgs) -> CliResult<u8> {
-    // A file is hashed here; the server is asked by digest.
-    let digest = crate::release::artifact_digest(args.path.as_deref(), args.digest.as_deref())?;
-    let path = format!("/api/v1/audit/{}", encode(&digest.to_string()));
+    // A file is hashed here; the server is asked by digest (a sha256 is resolved there).
+    let digest = match args.digest.as_deref().map(str::trim) {
+        Some(d) if d.starts_with("sha256:") => d.to_owned(),
+        _ => crate::release::artifact_digest(args.path.as_deref(), args.digest.as_deref())?
+            .to_string(),
+    };
+    let path = format!("/api/v1/audit/{}", encode(&digest));
     let answer = server.get(&path)?;
     let report: vouch_ledger::AuditReport = field(&answer, "report")?;
     let promoted = report.decision.is_some();
@@ -661,7 +672,7 @@ fn names(given: &str, hash: &Digest, index: u64) -> bool {
 }
 
 fn deploy(ctx: &Context, server: &Server, args: &DeployArgs) -> CliResult<()> {
-    let (model, digest, forced) = crate::release::deploy_request(args)?;
+    let (model, digest, forced) = crate::release::deploy_request(args, None)?;
     let key = load_key(&args.key)?;
     let at = now();
     let answer = server.post(

@@ -28,7 +28,7 @@ pub use model::{
     DecisionOutcome, DecisionRecorded, DeploymentRecorded, DeploymentSigned, Environment, Event,
     GateRecord, GateVerdict, GitInfo, Kind, LiveMetricsObserved, LogPin, MetricsLogged,
     ParamsLogged, PolicyPublished, PublicKeyBytes, ReviewLink, ReviewRecorded, ReviewVerdict,
-    RunFinished, RunStarted, RunStatus, SignatureBytes, Subject, MAX_POLICY_BYTES,
+    RunFinished, RunStarted, RunStatus, Sha256, SignatureBytes, Subject, MAX_POLICY_BYTES,
 };
 pub use storage::{
     decode, encode, encode_checked, event_digest, DecodeError, EventTooLarge, BINARY_FORMAT_V1,

@@ -362,18 +362,81 @@ pub struct MetricsLogged {
     pub segment: Option<Segment>,
 }
 
-/// `artifact_logged`: a file the run produced.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, bincode::Encode, bincode::Decode)]
+/// `artifact_logged`: a file (or a directory, by its manifest) the run produced.
+///
+/// Not bincode-encoded on its own: its stored form depends on `sha256` (index 3 without
+/// it, exactly the bytes of every artifact event written before it existed; index 23
+/// with it), so only [`Body`] encodes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ArtifactLogged {
     /// The artifact's name within the run (`model.pkl`).
     pub name: String,
-    /// BLAKE3 of the file's content.
+    /// BLAKE3 of the file's content (of a directory's canonical manifest bytes).
     pub digest: Digest,
-    /// Size in bytes.
+    /// Size in bytes (of a directory: the sum of its files' sizes).
     pub size: u64,
     /// Where the file lives.
     pub uri: String,
+    /// SHA-256 of the same bytes `digest` covers, so supply-chain tools that match
+    /// artifacts by sha256 can name it too. Absent on events written before it existed.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub sha256: Option<Sha256>,
+}
+
+/// A SHA-256 digest, written `sha256:<64 lowercase hex>`: the name supply-chain tools
+/// (in-toto, SLSA, OCI) give an artifact.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, bincode::Encode, bincode::Decode)]
+pub struct Sha256(pub [u8; 32]);
+
+impl Sha256 {
+    /// Parses `sha256:<64 lowercase hex>` (the prefix is required: a bare hex string
+    /// would be ambiguous with a BLAKE3 digest).
+    ///
+    /// # Errors
+    /// When the text is not such a digest.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let fail = || {
+            format!(
+                "invalid sha256 digest `{}`: expected `sha256:` followed by 64 lowercase hex characters",
+                text.chars().take(80).collect::<String>()
+            )
+        };
+        let hex = text.strip_prefix("sha256:").ok_or_else(fail)?;
+        if hex.len() != 64 || hex.bytes().any(|c| c.is_ascii_uppercase()) {
+            return Err(fail());
+        }
+        parse_hex::<32>(hex).map(Sha256).ok_or_else(fail)
+    }
+}
+
+impl std::fmt::Display for Sha256 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "sha256:{}", hex(&self.0))
+    }
+}
+
+impl std::fmt::Debug for Sha256 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+impl Serialize for Sha256 {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Sha256 {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Sha256::parse(&text).map_err(serde::de::Error::custom)
+    }
 }
 
 /// The part a dataset plays in a run.

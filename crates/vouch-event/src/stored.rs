@@ -6,19 +6,50 @@
 //! layout-1 fields followed by the pin's size (`u64` varint) and root (32 bytes). A
 //! decision without a pin is stored under index 7 exactly as before, so every record
 //! already in a log keeps its bytes, its digest and its decoding. Index 22 is past the
-//! last declared kind, so no later kind can take it: the next new kind gets 23.
+//! last declared kind, so no later kind can take it.
+//!
+//! The same technique stores an artifact carrying a SHA-256 ([`ArtifactLogged::sha256`]):
+//! under index [`ARTIFACT_SHA256_INDEX`] (23), its payload the index-3 fields followed by
+//! the 32 raw bytes of the SHA-256. An artifact without one is stored under 3 exactly as
+//! before. The next new kind gets 24.
 
 use bincode::de::{BorrowDecoder, Decoder};
 use bincode::enc::Encoder;
 use bincode::error::{AllowedEnumVariants, DecodeError, EncodeError};
 use bincode::{BorrowDecode, Decode, Encode};
 
-use crate::model::{Body, DecisionRecorded, LogPin};
+use crate::model::{ArtifactLogged, Body, DecisionRecorded, LogPin, Sha256};
 
 /// The `Body` index of a layout-1 decision (`log` absent).
 pub(crate) const DECISION_V1_INDEX: u32 = 7;
 /// The `Body` index of a layout-2 decision (`log` present): kind `decision_recorded`.
 pub(crate) const DECISION_V2_INDEX: u32 = 22;
+
+/// The `Body` index of an artifact without a SHA-256 (every artifact before it existed).
+pub(crate) const ARTIFACT_V1_INDEX: u32 = 3;
+/// The `Body` index of an artifact with a SHA-256: kind `artifact_logged`.
+pub(crate) const ARTIFACT_SHA256_INDEX: u32 = 23;
+
+/// The index-3 fields of an artifact, in their stored order.
+fn encode_artifact_fields<E: Encoder>(a: &ArtifactLogged, e: &mut E) -> Result<(), EncodeError> {
+    a.name.encode(e)?;
+    a.digest.encode(e)?;
+    a.size.encode(e)?;
+    a.uri.encode(e)
+}
+
+/// Reads the index-3 fields of an artifact; `sha256` is left `None`.
+fn decode_artifact_fields<C, D: Decoder<Context = C>>(
+    d: &mut D,
+) -> Result<ArtifactLogged, DecodeError> {
+    Ok(ArtifactLogged {
+        name: Decode::decode(d)?,
+        digest: Decode::decode(d)?,
+        size: Decode::decode(d)?,
+        uri: Decode::decode(d)?,
+        sha256: None,
+    })
+}
 
 /// The layout-1 fields of a decision, in their stored order.
 fn encode_decision_fields<E: Encoder>(d: &DecisionRecorded, e: &mut E) -> Result<(), EncodeError> {
@@ -67,15 +98,14 @@ fn decode_decision_fields<C, D: Decoder<Context = C>>(
     })
 }
 
-/// Every `Body` index but the decision's, with its variant: one list drives both the
-/// encoder and the decoder, so they cannot disagree.
+/// Every `Body` index but the decision's and the artifact's, with its variant: one list
+/// drives both the encoder and the decoder, so they cannot disagree.
 macro_rules! plain_variants {
     ($m:ident) => {
         $m! {
             0 => RunStarted,
             1 => ParamsLogged,
             2 => MetricsLogged,
-            3 => ArtifactLogged,
             4 => DatasetBound,
             5 => RunFinished,
             6 => PolicyPublished,
@@ -106,6 +136,17 @@ impl Encode for Body {
                         ($index as u32).encode(e)?;
                         payload.encode(e)
                     })*
+                    Body::ArtifactLogged(a) => match &a.sha256 {
+                        None => {
+                            ARTIFACT_V1_INDEX.encode(e)?;
+                            encode_artifact_fields(a, e)
+                        }
+                        Some(sha256) => {
+                            ARTIFACT_SHA256_INDEX.encode(e)?;
+                            encode_artifact_fields(a, e)?;
+                            sha256.0.encode(e)
+                        }
+                    },
                     Body::DecisionRecorded(d) => match &d.log {
                         None => {
                             DECISION_V1_INDEX.encode(e)?;
@@ -132,6 +173,12 @@ impl<C> Decode<C> for Body {
             ($($index:literal => $variant:ident,)*) => {
                 match index {
                     $($index => Ok(Body::$variant(Decode::decode(d)?)),)*
+                    ARTIFACT_V1_INDEX => Ok(Body::ArtifactLogged(decode_artifact_fields(d)?)),
+                    ARTIFACT_SHA256_INDEX => {
+                        let mut artifact = decode_artifact_fields(d)?;
+                        artifact.sha256 = Some(Sha256(<[u8; 32]>::decode(d)?));
+                        Ok(Body::ArtifactLogged(artifact))
+                    }
                     DECISION_V1_INDEX => Ok(Body::DecisionRecorded(Box::new(
                         decode_decision_fields(d)?,
                     ))),
@@ -144,7 +191,7 @@ impl<C> Decode<C> for Body {
                     }
                     found => Err(DecodeError::UnexpectedVariant {
                         type_name: "Body",
-                        allowed: &AllowedEnumVariants::Range { min: 0, max: DECISION_V2_INDEX },
+                        allowed: &AllowedEnumVariants::Range { min: 0, max: ARTIFACT_SHA256_INDEX },
                         found,
                     }),
                 }
@@ -286,8 +333,72 @@ mod tests {
     }
 
     #[test]
-    fn an_index_past_22_is_not_a_body() {
-        let err = bincode::decode_from_slice::<Body, _>(&[23], config()).unwrap_err();
-        assert!(err.to_string().contains("23"), "{err}");
+    fn an_index_past_23_is_not_a_body() {
+        let err = bincode::decode_from_slice::<Body, _>(&[24], config()).unwrap_err();
+        assert!(err.to_string().contains("24"), "{err}");
+    }
+
+    prop_compose! {
+        fn artifact()(
+            name in "[a-z./]{1,20}",
+            digest in any::<[u8; 32]>(),
+            size in any::<u64>(),
+            uri in "[a-z:/.]{1,30}",
+            sha256 in proptest::option::of(any::<[u8; 32]>()),
+        ) -> ArtifactLogged {
+            ArtifactLogged {
+                name,
+                digest: Digest::from_bytes(digest),
+                size,
+                uri,
+                sha256: sha256.map(Sha256),
+            }
+        }
+    }
+
+    /// Index 3 as derived bincode wrote it before `sha256` existed: the four fields.
+    fn legacy_index_3(a: &ArtifactLogged) -> Vec<u8> {
+        let mut out = varint(3);
+        for part in [
+            bincode::encode_to_vec(&a.name, config()).unwrap(),
+            a.digest.as_bytes().to_vec(),
+            varint(a.size),
+            bincode::encode_to_vec(&a.uri, config()).unwrap(),
+        ] {
+            out.extend_from_slice(&part);
+        }
+        out
+    }
+
+    proptest! {
+        /// Without a sha256 an artifact keeps exactly its old bytes; with one it is those
+        /// fields under index 23 followed by the 32 raw bytes, and every cut is refused.
+        #[test]
+        fn artifact_layouts(a in artifact()) {
+            let body = Body::ArtifactLogged(a.clone());
+            let bytes = bincode::encode_to_vec(&body, config()).unwrap();
+            let legacy = legacy_index_3(&ArtifactLogged { sha256: None, ..a.clone() });
+            match a.sha256 {
+                None => prop_assert_eq!(&bytes, &legacy),
+                Some(sha) => {
+                    let mut expected = vec![23u8];
+                    expected.extend_from_slice(&legacy[1..]);
+                    expected.extend_from_slice(&sha.0);
+                    prop_assert_eq!(&bytes, &expected);
+                    // Read under index 3, the sha256's bytes are left over.
+                    let mut as_v1 = bytes.clone();
+                    as_v1[0] = 3;
+                    let (_, used): (Body, usize) =
+                        bincode::decode_from_slice(&as_v1, config()).unwrap();
+                    prop_assert_eq!(used, legacy.len());
+                }
+            }
+            let (decoded, used): (Body, usize) = bincode::decode_from_slice(&bytes, config()).unwrap();
+            prop_assert_eq!(decoded, body);
+            prop_assert_eq!(used, bytes.len());
+            for cut in 0..bytes.len() {
+                prop_assert!(bincode::decode_from_slice::<Body, _>(&bytes[..cut], config()).is_err());
+            }
+        }
     }
 }

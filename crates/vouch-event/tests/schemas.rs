@@ -263,6 +263,7 @@ fn probes() -> Vec<Probe> {
     const PL: &str = "params_logged-xgboost-hyperparams.json";
     const ML: &str = "metrics_logged-segment-region-eu.json";
     const AL: &str = "artifact_logged-model-onnx.json";
+    const ALS: &str = "artifact_logged-with-sha256.json";
     const DB: &str = "dataset_bound-train-snapshot.json";
     const RF: &str = "run_finished-ok.json";
     const LM: &str = "live_metrics_observed-segment-region-apac.json";
@@ -444,6 +445,27 @@ fn probes() -> Vec<Probe> {
         ),
         // Digest::parse takes bare hex; the wire form must not.
         probe(AL, "/data/digest", "0".repeat(64), Invalid),
+        // The optional sha256 (from an example that has one): prefix and 64 lowercase hex.
+        probe(
+            ALS,
+            "/data/sha256",
+            format!("sha256:{}", "f".repeat(64)),
+            Valid,
+        ),
+        probe(ALS, "/data/sha256", "f".repeat(64), Invalid),
+        probe(
+            ALS,
+            "/data/sha256",
+            format!("sha256:{}", "f".repeat(63)),
+            Invalid,
+        ),
+        probe(
+            ALS,
+            "/data/sha256",
+            format!("sha256:{}", "F".repeat(64)),
+            Invalid,
+        ),
+        probe(ALS, "/data/sha256", json!(null), Invalid),
         // dataset_bound.
         probe(
             DB,
@@ -897,14 +919,20 @@ mod gen {
     }
 
     fn artifact_logged() -> impl Strategy<Value = ArtifactLogged> {
-        (text(250), digest(), any::<u64>(), text(2048)).prop_map(|(name, digest, size, uri)| {
-            ArtifactLogged {
+        (
+            text(250),
+            digest(),
+            any::<u64>(),
+            text(2048),
+            proptest::option::of(any::<[u8; 32]>()),
+        )
+            .prop_map(|(name, digest, size, uri, sha256)| ArtifactLogged {
                 name,
                 digest,
                 size,
                 uri,
-            }
-        })
+                sha256: sha256.map(vouch_event::Sha256),
+            })
     }
 
     fn dataset_bound() -> impl Strategy<Value = DatasetBound> {

@@ -165,6 +165,8 @@ const PRODUCER_EVENTS: &[&str] = &[
     r#"{"id":"r-7f3a-params","kind":"params_logged","schema":1,"time":"2026-11-20T08:00:01Z","producer":"train.py","run":"r-7f3a","data":{"params":{"max_depth":"6","learning_rate":"0.1"}}}"#,
     r#"{"id":"r-7f3a-m-0003","kind":"metrics_logged","schema":1,"time":"2026-11-20T09:20:51Z","producer":"train.py","run":"r-7f3a","data":{"metrics":{"auc":0.861,"latency_p95_ms":182.0},"step":300,"segment":"region=EU"}}"#,
     r#"{"id":"r-7f3a-model","kind":"artifact_logged","schema":1,"time":"2026-11-20T09:30:00Z","producer":"train.py","run":"r-7f3a","data":{"name":"model.onnx","digest":"blake3:af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262","size":1048576,"uri":"s3://models/r-7f3a/model.onnx"}}"#,
+    // Body index 23: an artifact with its sha256 (both digests of the empty file).
+    r#"{"id":"r-7f3a-model-sha","kind":"artifact_logged","schema":1,"time":"2026-11-20T09:30:00Z","producer":"train.py","run":"r-7f3a","data":{"name":"model.onnx","digest":"blake3:af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262","size":0,"uri":"s3://models/r-7f3a/empty.onnx","sha256":"sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"}}"#,
     r#"{"id":"r-7f3a-val","kind":"dataset_bound","schema":1,"time":"2026-11-20T08:00:02Z","producer":"train.py","run":"r-7f3a","data":{"role":"validation","name":"loans-2026q3.parquet","digest":"blake3:2d3adedff11b61f14c886e35afa036736dcd87a74d27b5c1510225d0f592e213","rows":48213,"snapshot_at":"2026-11-19T00:00:00Z","labels_through":"2026-11-18T23:59:59.5+01:00","uri":"s3://data/loans-2026q3.parquet"}}"#,
     r#"{"id":"r-7f3a-end","kind":"run_finished","schema":1,"time":"2026-11-20T09:31:00Z","producer":"train.py","run":"r-7f3a","data":{"status":"ok"}}"#,
     r#"{"id":"loan-risk:live:w47:APAC","kind":"live_metrics_observed","schema":1,"time":"2026-11-21T06:00:00Z","producer":"monitoring","model":"loan-risk","data":{"env":"production","artifact":"blake3:af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262","metrics":{"auc":0.792},"segment":"region=APAC","window_start":"2026-11-14T00:00:00Z","window_end":"2026-11-21T00:00:00Z","labels_through":"2026-11-19T00:00:00Z","count":702}}"#,
@@ -242,9 +244,14 @@ fn every_unsigned_kind() {
                 json!({"variant": 2, "field": "experiment", "value": x.as_str()})
             }
         };
+        // The `Body` variant: an artifact with a sha256 is stored under 23, not 3.
+        let variant = match &event.body {
+            Body::ArtifactLogged(a) if a.sha256.is_some() => 23,
+            _ => kind_index(event.kind()),
+        };
         out.push(json!({
             "kind": event.kind().as_str(),
-            "kind_index": kind_index(event.kind()),
+            "kind_index": variant,
             "json": to_json(event),
             "time_unix_nanos": event.time.unix_nanos().to_string(),
             "subject": subject,

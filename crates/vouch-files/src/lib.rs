@@ -7,7 +7,14 @@
 //! a byte is read; and the read itself stops one byte past the cap, so a file that grows
 //! while it is read costs bounded memory too. Each file format decides its own cap
 //! ([`FileKind`]), next to the format.
+//!
+//! Artifacts are the large files Vouch is handed: [`hash`] reads one once for both of
+//! its digests (BLAKE3, SHA-256), and [`manifest`] names a whole directory (a saved
+//! model) by the digests of its canonical manifest.
 #![deny(missing_docs)]
+
+pub mod hash;
+pub mod manifest;
 
 use std::fmt;
 use std::fs::File;
@@ -85,7 +92,7 @@ pub fn is_refused(error: &io::Error) -> bool {
 }
 
 /// What a file that is not a regular file is, for the message.
-fn describe(file_type: std::fs::FileType) -> &'static str {
+pub(crate) fn describe(file_type: std::fs::FileType) -> &'static str {
     if file_type.is_dir() {
         "a directory"
     } else if file_type.is_fifo() {

@@ -64,6 +64,7 @@ fn main() {
                 digest: Digest::of(run.as_str().as_bytes()),
                 size: 1,
                 uri: "s3://m".into(),
+                sha256: None,
             }),
         });
         ledger.append_unprojected(&batch).unwrap();

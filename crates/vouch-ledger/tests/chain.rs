@@ -80,6 +80,7 @@ fn run_events(run: &str, auc: f64) -> Vec<Event> {
                 digest: Digest::of(run.as_bytes()),
                 size: 3,
                 uri: format!("s3://models/{run}"),
+                sha256: None,
             }),
         ),
     ]

@@ -135,6 +135,7 @@ fn run_events(r: usize) -> Vec<Event> {
                 digest: artifact(r),
                 size: 3,
                 uri: format!("s3://models/{run}"),
+                sha256: None,
             }),
         ),
     ]

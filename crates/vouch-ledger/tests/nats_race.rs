@@ -142,6 +142,7 @@ fn run_events(producer: &Producer, run: &str, auc: f64, at: i64) -> Vec<Event> {
                 digest: Digest::of(run.as_bytes()),
                 size: 3,
                 uri: format!("s3://models/{run}"),
+                sha256: None,
             }),
         ),
     ]

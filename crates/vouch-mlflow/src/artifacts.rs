@@ -17,7 +17,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
-use vouch_event::{ArtifactLogged, Body, Digest, RunId, Subject};
+use sha2::Digest as _;
+use vouch_event::{ArtifactLogged, Body, Digest, RunId, Sha256, Subject};
 use vouch_ledger::Ledger;
 use vouch_views::{ArtifactEntry, RunDoc, Views};
 
@@ -209,7 +210,8 @@ pub fn check_target(views: &Views, path: &ArtifactPath) -> Result<()> {
 }
 
 /// Logs an uploaded file, stored as `digest`, at `path`: an `artifact_logged` event on
-/// the run that owns the path. The same content at the same path again is no new fact.
+/// the run that owns the path, with the upload's `sha256` so supply-chain tools can name
+/// it too. The same content at the same path again is no new fact.
 ///
 /// # Errors
 /// 404 for an unknown run or model, 400 for a deleted run, a ledger failure otherwise.
@@ -219,6 +221,7 @@ pub fn record(
     path: &ArtifactPath,
     digest: Digest,
     size: u64,
+    sha256: Option<Sha256>,
 ) -> Result<()> {
     check_target(ledger.views(), path)?;
     let (doc, prefix) = locate(ledger.views(), &path.root)?;
@@ -251,6 +254,7 @@ pub fn record(
             digest,
             size,
             uri: format!("mlflow-artifacts:/{root}/{}", path.rel),
+            sha256,
         }),
     )?;
     append(ledger, &[e])
@@ -267,6 +271,8 @@ pub struct Upload {
     file: std::fs::File,
     temp: PathBuf,
     hasher: vouch_event::DigestWriter,
+    /// SHA-256 of the same bytes, taken as they stream by: the upload is read once.
+    sha256: sha2::Sha256,
     size: u64,
     limit: u64,
 }
@@ -302,6 +308,7 @@ impl BlobStore {
             file,
             temp,
             hasher: vouch_event::DigestWriter::default(),
+            sha256: sha2::Sha256::new(),
             size: 0,
             limit,
         })
@@ -330,17 +337,23 @@ impl Upload {
             return Err(UploadError::TooLarge(self.limit));
         }
         self.hasher.update(chunk);
+        self.sha256.update(chunk);
         self.file.write_all(chunk)?;
         Ok(())
     }
 
-    /// Syncs the file and moves it to its digest's place: the blob's digest and size.
+    /// Syncs the file and moves it to its digest's place: the blob's digest, size and
+    /// SHA-256.
     ///
     /// # Errors
     /// When syncing or renaming fails.
-    pub fn finish(self, store: &BlobStore) -> std::result::Result<(Digest, u64), UploadError> {
+    pub fn finish(
+        self,
+        store: &BlobStore,
+    ) -> std::result::Result<(Digest, u64, Sha256), UploadError> {
         self.file.sync_all()?;
         let digest = self.hasher.finish();
+        let sha256 = Sha256(self.sha256.finalize().into());
         let target = store.path(&digest);
         if target.exists() {
             std::fs::remove_file(&self.temp)?;
@@ -350,7 +363,7 @@ impl Upload {
                 std::fs::File::open(parent)?.sync_all()?;
             }
         }
-        Ok((digest, self.size))
+        Ok((digest, self.size, sha256))
     }
 
     /// Abandons the upload, removing its temporary file.

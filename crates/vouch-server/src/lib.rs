@@ -523,12 +523,21 @@ fn parse_digest(text: &str) -> Result<vouch_event::Digest, ApiError> {
         .map_err(|e| ApiError::new(Failure::BadInput, format!("digest `{text}`: {e}")))
 }
 
+/// An artifact named by its `blake3:` or `sha256:` digest, a sha256 resolved through the
+/// views' index (the one place: `Views::resolve_artifact`).
+fn resolve_artifact(ledger: &Ledger, text: &str) -> Result<vouch_event::Digest, ApiError> {
+    ledger.views().resolve_artifact(text).map_err(|e| match e {
+        vouch_views::ResolveError::Views(e) => ApiError::new(views_failure(&e), e),
+        other => ApiError::new(Failure::BadInput, format!("artifact `{text}`: {other}")),
+    })
+}
+
 async fn audit(
     State(state): State<Arc<AppState>>,
     UrlPath(digest): UrlPath<String>,
 ) -> Result<Response, ApiError> {
-    let digest = parse_digest(&digest)?;
     let report = with_ledger(&state, true, move |ledger| {
+        let digest = resolve_artifact(ledger, &digest)?;
         let trust = ledger.trust().clone();
         ledger
             .audit(&digest, &trust)
@@ -542,8 +551,8 @@ async fn bundle(
     State(state): State<Arc<AppState>>,
     UrlPath(digest): UrlPath<String>,
 ) -> Result<Response, ApiError> {
-    let digest = parse_digest(&digest)?;
     let bundle = with_ledger(&state, true, move |ledger| {
+        let digest = resolve_artifact(ledger, &digest)?;
         let trust = ledger.trust().clone();
         let report = ledger
             .audit(&digest, &trust)

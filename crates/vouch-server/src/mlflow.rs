@@ -231,15 +231,23 @@ async fn upload(
             return Ok((status, body).into_response());
         }
     }
-    let (digest, size) = tokio::task::block_in_place(|| upload.finish(&store)).map_err(|e| {
-        MlflowResponse(MlflowError::new(
-            ErrorCode::TemporarilyUnavailable,
-            e.to_string(),
-        ))
-    })?;
+    let (digest, size, sha256) =
+        tokio::task::block_in_place(|| upload.finish(&store)).map_err(|e| {
+            MlflowResponse(MlflowError::new(
+                ErrorCode::TemporarilyUnavailable,
+                e.to_string(),
+            ))
+        })?;
     let caller = caller(&state, actor.as_ref().map(|Extension(a)| a));
     with_ledger(&state, true, move |ledger| {
-        Ok(artifacts::record(ledger, &caller, &parsed, digest, size))
+        Ok(artifacts::record(
+            ledger,
+            &caller,
+            &parsed,
+            digest,
+            size,
+            Some(sha256),
+        ))
     })
     .await
     .map_err(from_api)??;

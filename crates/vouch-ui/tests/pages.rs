@@ -166,6 +166,7 @@ fn candidate_events((run, name, commit, overall, regions): &Candidate) -> Vec<Ev
             digest: Digest::of(&bytes),
             size: bytes.len() as u64,
             uri: format!("s3://models/{run}/model.bin"),
+            sha256: None,
         }),
     ));
     events.push(event(

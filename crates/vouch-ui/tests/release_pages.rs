@@ -82,6 +82,7 @@ fn run_events(run: &str, auc: f64) -> Vec<Event> {
                 digest: artifact(run),
                 size: 3,
                 uri: format!("s3://models/{run}"),
+                sha256: None,
             }),
         ),
     ]

@@ -13,7 +13,8 @@
 //! `r`+run → [`RunDoc`]; `e`+experiment → the experiment's run ids;
 //! `h`+run+`\0`+first position (u64 BE) → the run's metric points from one batch, by series;
 //! `x`+metric+`\0`+segment → every run's latest value of that series;
-//! `a`+digest+run+`\0`+position → [`ArtifactRef`]; `z`+run+`\0`+first position → the
+//! `a`+digest+run+`\0`+position → [`ArtifactRef`]; `s`+sha256 → the artifact's BLAKE3
+//! digest and `S`+BLAKE3 digest → its sha256 (artifacts logged with one); `z`+run+`\0`+first position → the
 //! run's event positions from one batch; `q`+position → [`QuarantineEntry`];
 //! `P`+policy digest → [`PolicyEntry`]; `d`+chain index → [`DecisionEntry`]; `D`+record
 //! hash → chain index; `g`+model → [`ModelDoc`] (the registry); `y`+artifact digest+position
@@ -58,7 +59,7 @@ use vouch_log::Position;
 pub const FLUSH_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// The layout version of the views. A store written with another version is rebuilt.
-pub const VIEW_FORMAT: u32 = 9;
+pub const VIEW_FORMAT: u32 = 10;
 const VALUE_FORMAT: u8 = 1;
 
 const CURRENT: &[u8] = b"current";
@@ -95,6 +96,24 @@ impl ViewsError {
     pub fn is_lock_contention(&self) -> bool {
         matches!(self, ViewsError::Storage(sled::Error::Io(e)) if vouch_log::is_store_lock_error(e))
     }
+}
+
+/// Why a digest a user typed names no artifact ([`Views::resolve_artifact`]).
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    /// Neither `blake3:<hex>` nor `sha256:<hex>`.
+    #[error("{0}")]
+    Invalid(String),
+    /// A well-formed sha256 no logged artifact carries.
+    #[error(
+        "no artifact with {0} has been logged (a sha256 names an artifact only once \
+         `vouch log artifact` or the artifact proxy recorded it; older artifacts are named \
+         by their blake3 digest)"
+    )]
+    UnknownSha256(vouch_event::Sha256),
+    /// The views store failed.
+    #[error(transparent)]
+    Views(#[from] ViewsError),
 }
 
 /// The views store.
@@ -209,6 +228,20 @@ pub(crate) fn artifact_key(digest: &Digest, run: &RunId, position: u64) -> Vec<u
     k.extend_from_slice(run.as_str().as_bytes());
     k.push(0);
     k.extend_from_slice(&position.to_be_bytes());
+    k
+}
+
+/// `s`+sha256: the BLAKE3 digest of the artifact logged with that sha256.
+pub(crate) fn sha256_key(sha256: &[u8; 32]) -> Vec<u8> {
+    let mut k = vec![b's'];
+    k.extend_from_slice(sha256);
+    k
+}
+
+/// `S`+BLAKE3 digest: the sha256 an artifact with that digest was logged with.
+pub(crate) fn blake3_to_sha256_key(digest: &Digest) -> Vec<u8> {
+    let mut k = vec![b'S'];
+    k.extend_from_slice(digest.as_bytes());
     k
 }
 
@@ -532,6 +565,45 @@ impl Views {
             .collect()
     }
 
+    /// The sha256 an artifact with this BLAKE3 digest was logged with, if any was (events
+    /// from before `sha256` existed carry none). Two events naming the same BLAKE3 with
+    /// different sha256s cannot both be honest; the later one projected is kept.
+    ///
+    /// # Errors
+    /// When sled fails or a value is damaged.
+    pub fn artifact_sha256(&self, digest: &Digest) -> Result<Option<[u8; 32]>, ViewsError> {
+        self.get(&blake3_to_sha256_key(digest))
+    }
+
+    /// The BLAKE3 digest of the artifact logged with this sha256, if any was.
+    ///
+    /// # Errors
+    /// When sled fails or a value is damaged.
+    pub fn artifact_by_sha256(&self, sha256: &[u8; 32]) -> Result<Option<Digest>, ViewsError> {
+        self.get(&sha256_key(sha256))
+    }
+
+    /// The one place a digest a user typed names an artifact: `blake3:<hex>` (or bare hex)
+    /// as it is, `sha256:<hex>` through the sha256 index.
+    ///
+    /// # Errors
+    /// [`ResolveError::Invalid`] for text that is neither form, [`ResolveError::UnknownSha256`]
+    /// when no logged artifact has that sha256, or the store failing.
+    pub fn resolve_artifact(&self, text: &str) -> Result<Digest, ResolveError> {
+        let text = text.trim();
+        if text.starts_with("sha256:") {
+            let sha256 = vouch_event::Sha256::parse(text).map_err(ResolveError::Invalid)?;
+            return self
+                .artifact_by_sha256(&sha256.0)?
+                .ok_or(ResolveError::UnknownSha256(sha256));
+        }
+        Digest::parse(text).map_err(|e| {
+            ResolveError::Invalid(format!(
+                "{e}, or `sha256:` followed by 64 lowercase hex characters"
+            ))
+        })
+    }
+
     /// Log positions of every event of `run` applied so far, ascending.
     ///
     /// # Errors
@@ -851,8 +923,23 @@ impl Views {
             .iter()
             .map(|(hash, position)| format!("{position}:{hash:016x}"))
             .collect();
+        let mut sha256_index = serde_json::Map::new();
+        for entry in self.tree.scan_prefix([b's']) {
+            let (k, v) = entry?;
+            let digest: Digest = decode_value(&k, &v)?;
+            sha256_index.insert(vouch_event::hex(&k[1..]), serde_json::json!(digest));
+        }
+        for entry in self.tree.scan_prefix([b'S']) {
+            let (k, v) = entry?;
+            let sha256: [u8; 32] = decode_value(&k, &v)?;
+            sha256_index.insert(
+                format!("blake3:{}", vouch_event::hex(&k[1..])),
+                serde_json::json!(vouch_event::hex(&sha256)),
+            );
+        }
         let log_tree = self.log_tree()?;
         Ok(serde_json::json!({
+            "sha256_index": sha256_index,
             "tree": { "size": log_tree.size(), "root": log_tree.root().to_hex() },
             "event_ids": event_ids,
             "deployments": deployments,

@@ -13,12 +13,12 @@ use crate::tracking::{
     LoggedModelDoc, RegisteredDoc,
 };
 use crate::{
-    artifact_key, decision_hash_key, decision_key, decode_value, deployment_key, encode_value,
-    experiment_key, history_prefix, live_key, metric_index_key, model_key, policy_key,
-    positions_key, promotion_key, quarantine_key, run_key, ArtifactRef, ChainHead, Counts,
-    DecisionEntry, DeploymentEntry, LiveObservation, MetricKey, MetricPoint, ModelDoc, PolicyEntry,
-    QuarantineEntry, ReviewEntry, RunDoc, Views, ViewsError, CHAIN_HEAD, COUNTS, CURRENT, FORMAT,
-    POSITION, TRUST, VIEW_FORMAT,
+    artifact_key, blake3_to_sha256_key, decision_hash_key, decision_key, decode_value,
+    deployment_key, encode_value, experiment_key, history_prefix, live_key, metric_index_key,
+    model_key, policy_key, positions_key, promotion_key, quarantine_key, run_key, sha256_key,
+    ArtifactRef, ChainHead, Counts, DecisionEntry, DeploymentEntry, LiveObservation, MetricKey,
+    MetricPoint, ModelDoc, PolicyEntry, QuarantineEntry, ReviewEntry, RunDoc, Views, ViewsError,
+    CHAIN_HEAD, COUNTS, CURRENT, FORMAT, POSITION, TRUST, VIEW_FORMAT,
 };
 
 /// Records read and applied per atomic write.
@@ -602,6 +602,12 @@ impl<'v> Batch<'v> {
                     artifact_key(&b.digest, run, position),
                     encode_value(&reference),
                 );
+                if let Some(sha256) = &b.sha256 {
+                    // Both ways: a user may name the artifact by its sha256, and the
+                    // attestation exporter asks a BLAKE3 digest for its sha256.
+                    writes.insert(sha256_key(&sha256.0), encode_value(&b.digest));
+                    writes.insert(blake3_to_sha256_key(&b.digest), encode_value(&sha256.0));
+                }
                 counts.artifacts += 1;
             }
             Body::DatasetBound(_) => counts.datasets += 1,

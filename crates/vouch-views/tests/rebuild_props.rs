@@ -67,6 +67,8 @@ fn record(n: usize, item: &Item) -> NewRecord {
                     digest: Digest::of(&[*b % 4]),
                     size: u64::from(*b),
                     uri: "s3://bucket/model".into(),
+                    // Old events have none; the views index the rest both ways.
+                    sha256: (a % 2 == 0).then_some(vouch_event::Sha256([*b % 4; 32])),
                 }),
                 4 => Body::DatasetBound(DatasetBound {
                     role: [
