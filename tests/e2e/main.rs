@@ -17,6 +17,7 @@ mod nats;
 mod nats_serve;
 mod proven_bundle;
 mod release;
+mod second_verifier;
 mod support;
 mod tables;
 mod transparency;
