@@ -289,13 +289,22 @@ fn a_record_lost_in_the_middle_is_named_by_verify_and_refused_by_checkpoint_and_
     );
     assert_eq!(after[19], before[20], "record 21 now sits at position 20");
 
-    // The log is shorter than the views: every command refuses to project it.
+    // The log is shorter than the views: commands refuse to project it, and `verify`
+    // names the first record the views saw differently.
     refused(
-        &ledger.vouch(&["verify"]),
+        &ledger.vouch(&["status"]),
         70,
         &[
             "applied the log up to position 41, but the log ends at 40",
             "records were lost",
+        ],
+    );
+    refused(
+        &ledger.vouch(&["verify"]),
+        70,
+        &[
+            "the views applied it up to position 41, but it holds 40 records",
+            "at log position 20 (leaf 19)",
         ],
     );
 
@@ -373,16 +382,13 @@ fn a_record_lost_in_the_middle_is_named_by_verify_and_refused_by_checkpoint_and_
 /// views' tree holds every leaf hash it needs to (the first leaf that no longer matches
 /// is leaf 19, log position 20).
 #[test]
-#[ignore = "vouch verify reports a log shorter than its views (exit 70) without locating the lost record; it could name the first leaf that differs, as it does for a log of unchanged length"]
 fn a_record_lost_in_the_middle_without_cover_is_located_by_verify() {
     let (ledger, _) = ledger_with_key(41);
     remove_record(&ledger.path(), 20);
     let failed = ledger.vouch(&["verify"]);
-    assert_ne!(failed.code, 0);
-    assert!(
-        failed.stderr.contains("leaf 19") || failed.stderr.contains("position 20"),
-        "the lost record is not located: {}",
-        failed.stderr
+    failed.fails(
+        70,
+        "the first record that differs from what the views saw is at log position 20 (leaf 19)",
     );
 }
 

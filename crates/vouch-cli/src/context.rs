@@ -32,6 +32,7 @@ impl Context {
             nats_url: global.nats.url.clone(),
             nats: nats_options(&global.nats, global.nats.url.clone().unwrap_or_default())?,
             adopt_log: false,
+            inspect_shrunk_log: false,
         };
         Ok(Context {
             global,
@@ -42,6 +43,28 @@ impl Context {
 
     pub fn options(&self) -> &OpenOptions {
         &self.options
+    }
+
+    /// Opens the ledger for `verify`: caught up (`Ok(ledger)`), or, when its log holds
+    /// fewer records than its views saw (`OpenError::LogShrank`), as it is (`Err(ledger)`):
+    /// the views left as they were, so their tree can locate the record that went missing.
+    pub fn open_for_verify(&self) -> CliResult<Result<Ledger, Ledger>> {
+        match Ledger::open(&self.global.ledger, &self.options) {
+            Err(vouch_ledger::OpenError::LogShrank { .. }) => {
+                let options = OpenOptions {
+                    inspect_shrunk_log: true,
+                    ..self.options.clone()
+                };
+                Ok(Err(Ledger::open(&self.global.ledger, &options)?))
+            }
+            Ok(mut ledger) => {
+                let progress = crate::output::Progress::new("projecting");
+                ledger.catch_up(&mut |at, end| progress.update(at.get(), end.get()))?;
+                progress.finish();
+                Ok(Ok(ledger))
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Opens the ledger for writing.

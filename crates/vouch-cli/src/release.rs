@@ -1047,7 +1047,12 @@ pub fn verify(ctx: &Context, args: &VerifyArgs) -> CliResult<u8> {
     if let Some(from) = &args.from {
         return verify_export(ctx, args, from, policy.as_ref());
     }
-    let ledger = ctx.open_caught_up()?;
+    // A log that lost records cannot be projected; its views still hold the tree of the
+    // log as it was, which locates the first record that differs.
+    let ledger = match ctx.open_for_verify()? {
+        Ok(ledger) => ledger,
+        Err(shrunk) => return verify_shrunk(&shrunk),
+    };
     let trust = ledger.trust().clone();
     let progress = Progress::new("verifying");
     let start = std::time::Instant::now();
@@ -1059,6 +1064,34 @@ pub fn verify(ctx: &Context, args: &VerifyArgs) -> CliResult<u8> {
     };
     let seconds = start.elapsed().as_secs_f64();
     finish_verify(ctx, &report, checkpoint.as_ref(), seconds)
+}
+
+/// `vouch verify` of a ledger whose log holds fewer records than its views saw: exit 70,
+/// naming the first record that is not the one the views hashed (lost, or shifted into
+/// its place).
+fn verify_shrunk(ledger: &Ledger) -> CliResult<u8> {
+    let trust = ledger.trust().clone();
+    let report = ledger.verify(&trust, &mut |_, _| {})?;
+    let views = ledger.views().position().map_err(|e| CliError {
+        failure: crate::exit::views_failure(&e),
+        error: anyhow::anyhow!("reading the views: {e}"),
+    })?;
+    let location = match report.tree.as_ref().and_then(|t| t.first_difference) {
+        Some(leaf) => format!(
+            "the first record that differs from what the views saw is at log position {} (leaf {leaf}): it was lost, or a later record moved into its place",
+            leaf + 1
+        ),
+        None => format!(
+            "every record the log still holds is the one the views saw: the records after position {} were lost",
+            report.records
+        ),
+    };
+    note!(
+        "error: the log is damaged: the views applied it up to position {}, but it holds {} records; {location}. `vouch rebuild` projects the log as it is now",
+        views.get(),
+        report.records
+    );
+    Ok(Failure::Internal.code())
 }
 
 /// `vouch verify --from FILE --trust FILE`: an exported log, offline, with the code that

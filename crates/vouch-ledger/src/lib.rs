@@ -224,6 +224,10 @@ pub struct OpenOptions {
     /// For `vouch rebuild`: accept the log as it is now (another identity, fewer
     /// records than the views saw), record it, and project it from scratch.
     pub adopt_log: bool,
+    /// For `vouch verify`: open a ledger whose log holds fewer records than the views
+    /// saw, leaving the views exactly as they are (no projection, no rebuild), so the
+    /// views' tree can locate the first record that differs.
+    pub inspect_shrunk_log: bool,
 }
 
 impl Default for OpenOptions {
@@ -233,6 +237,7 @@ impl Default for OpenOptions {
             nats_url: None,
             nats: NatsOptions::new(String::new()),
             adopt_log: false,
+            inspect_shrunk_log: false,
         }
     }
 }
@@ -834,7 +839,7 @@ impl Ledger {
                     .last_position()
                     .map_err(|e| OpenError::Project(e.into()))?,
             );
-            if views > log {
+            if views > log && !options.inspect_shrunk_log {
                 if !options.adopt_log {
                     return Err(OpenError::LogShrank {
                         dir: dir.to_owned(),
