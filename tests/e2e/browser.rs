@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::support::{Server, TestLedger};
+use crate::support::{copy_dir, crc32_ieee, Server, TestLedger};
 
 /// How long any one condition may take to hold (2 shared cores, debug build).
 const WAIT: Duration = Duration::from_secs(30);
@@ -871,19 +871,6 @@ fn diagnose_page_over_nats() {
 // An insider's edit: one byte of evidence changed, the frame's checksum made to match
 // ---------------------------------------------------------------------------------------
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create copy");
-    for entry in std::fs::read_dir(from).expect("read dir") {
-        let entry = entry.expect("dir entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("file type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy file");
-        }
-    }
-}
-
 /// Changes one byte of the `latency_p95_ms` value in the record of event `event_id` and
 /// rewrites the frame's CRC (`crc32(body length ‖ body)`), so the log reads as whole.
 /// Segment layout: a 48-byte header, then frames of magic, body length, CRC (each a
@@ -924,22 +911,6 @@ fn edit_evidence(ledger: &Path, event_id: &str) {
         }
     }
     panic!("no record of {event_id} in {}", ledger.display());
-}
-
-/// CRC-32 (IEEE, as crc32fast), continued from `crc`.
-fn crc32_ieee(data: &[u8], crc: u32) -> u32 {
-    let mut crc = !crc;
-    for &byte in data {
-        crc ^= u32::from(byte);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
 }
 
 #[test]

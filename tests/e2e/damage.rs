@@ -29,7 +29,7 @@ use serde_json::{json, Value};
 use vouch_event::RunId;
 use vouch_log::Position;
 
-use crate::support::{metric_event, seed, start_event, Rng, Run, TestLedger};
+use crate::support::{copy_dir, metric_event, seed, start_event, Rng, Run, TestLedger};
 
 // ---------------------------------------------------------------------------------------
 // Commands under a deadline
@@ -163,20 +163,6 @@ fn vouch_at(dir: &Path, args: &[&str], limit: Duration) -> Timed {
 
 fn s(path: &Path) -> &str {
     path.to_str().expect("UTF-8 path")
-}
-
-/// Copies a directory tree (files and directories only).
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create copy");
-    for entry in std::fs::read_dir(from).expect("read dir") {
-        let entry = entry.expect("dir entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("file type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy file");
-        }
-    }
 }
 
 /// Every regular file under `dir` (none when it does not exist), sorted.

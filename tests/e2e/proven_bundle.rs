@@ -6,24 +6,16 @@
 //! `vouch export` writes the log for `vouch verify --from`, and `vouch verify
 //! --checkpoint` says whether the log is the one a witnessed checkpoint commits to.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use vouch_chain::SigningKey;
 use vouch_tlog::checkpoint::{self, Checkpoint};
 use vouch_tlog::note::Note;
 
-use crate::support::{Run, TestLedger};
+use crate::support::{key_file, Run, TestLedger};
 
 fn s(path: &Path) -> &str {
     path.to_str().expect("UTF-8 path")
-}
-
-fn key_file(dir: &Path, name: &str, seed: u8) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, SigningKey::from_seed([seed; 32]).to_file_text()).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-    path
 }
 
 /// A demo ledger with a signed checkpoint cosigned by one witness.
@@ -55,7 +47,7 @@ fn proven() -> Proven {
     let env = TestLedger::uninitialised();
     env.vouch(&["demo", "loan-risk"]).ok();
     let dir = env.tmp.path().to_owned();
-    let log_key = key_file(&dir, "log.key", 1);
+    let log_key = key_file(&dir, "log.key", 1).0;
     let signed = env
         .vouch(&["checkpoint", "--key", s(&log_key)])
         .ok()
@@ -63,9 +55,14 @@ fn proven() -> Proven {
     let note = Note::parse(signed.as_bytes()).unwrap();
     let origin = Checkpoint::parse(note.text()).unwrap().origin().to_owned();
     let log_vkey = vkey(&env, &log_key, &origin, false);
-    let witness_key = key_file(&dir, "witness.key", 2);
+    let witness_key = key_file(&dir, "witness.key", 2).0;
     let witness_vkey = vkey(&env, &witness_key, "witness.test", true);
-    let absent_vkey = vkey(&env, &key_file(&dir, "absent.key", 3), "absent.test", true);
+    let absent_vkey = vkey(
+        &env,
+        &key_file(&dir, "absent.key", 3).0,
+        "absent.test",
+        true,
+    );
     let request = env.file("request", format!("old 0\n\n{signed}").as_bytes());
     let line = env
         .vouch(&[
@@ -400,7 +397,7 @@ fn an_exported_log_and_the_ledger_are_checked_against_a_witnessed_checkpoint() {
     // Another ledger's checkpoint, signed by another key: the log's key refuses it.
     let other = TestLedger::uninitialised();
     other.vouch(&["demo", "loan-risk"]).ok();
-    let other_key = key_file(other.tmp.path(), "log.key", 5);
+    let other_key = key_file(other.tmp.path(), "log.key", 5).0;
     other.vouch(&["checkpoint", "--key", s(&other_key)]).ok();
     let other_checkpoint = std::fs::read_dir(other.path().join("checkpoints"))
         .unwrap()

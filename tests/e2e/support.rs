@@ -411,3 +411,46 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// Copies a directory tree (files and directories only): a ledger as someone with a copy
+/// of its files has it.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create copy");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("dir entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy file");
+        }
+    }
+}
+
+/// CRC-32 (IEEE, as the embedded log's frames use it, like crc32fast), continued from
+/// `crc`: what an insider recomputes to edit a segment behind the checksum.
+pub fn crc32_ieee(data: &[u8], crc: u32) -> u32 {
+    let mut crc = !crc;
+    for &byte in data {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// Writes an Ed25519 key file (mode 0600) from a fixed seed, as `vouch keys generate`
+/// writes one, and returns it with the key.
+pub fn key_file(dir: &Path, name: &str, seed: u8) -> (PathBuf, vouch_chain::SigningKey) {
+    use std::os::unix::fs::PermissionsExt;
+    let key = vouch_chain::SigningKey::from_seed([seed; 32]);
+    let path = dir.join(name);
+    std::fs::write(&path, key.to_file_text()).expect("write key file");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("key file mode");
+    (path, key)
+}

@@ -11,7 +11,7 @@ use vouch_tlog::proof::{verify_consistency, verify_inclusion};
 use vouch_tlog::proof_file::ProofFile;
 use vouch_tlog::tree::{leaf_hash, Hash};
 
-use crate::support::TestLedger;
+use crate::support::{copy_dir, crc32_ieee, TestLedger};
 
 fn s(path: &Path) -> &str {
     path.to_str().expect("UTF-8 path")
@@ -163,20 +163,6 @@ fn a_checkpoint_proves_inclusion_and_the_next_one_consistency() {
         .fails(1, "is not one this ledger's tree agrees with");
 }
 
-/// Copies a directory tree (files and directories only).
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 fn segments(ledger: &Path) -> Vec<PathBuf> {
     let mut segments: Vec<PathBuf> = std::fs::read_dir(ledger.join("log").join("segments"))
         .unwrap()
@@ -274,20 +260,4 @@ fn a_record_rewritten_in_the_middle_fails_verify_naming_its_leaf() {
 
     let failed = ledger.vouch(&["verify"]);
     failed.fails(1, "leaf 19 (log position 20) differs");
-}
-
-/// CRC-32 (IEEE, as crc32fast), continued from `crc`.
-fn crc32_ieee(data: &[u8], crc: u32) -> u32 {
-    let mut crc = !crc;
-    for &byte in data {
-        crc ^= u32::from(byte);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
 }

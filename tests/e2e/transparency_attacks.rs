@@ -18,11 +18,9 @@
 //!   consistency request; the inclusion tlog-proof is refused by `vouch_tlog` (the CLI has
 //!   no verifier for a lone proof file, so the library is called, as a verifier would).
 
-use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use vouch_chain::SigningKey;
 use vouch_test_nats::NatsServer;
 use vouch_tlog::checkpoint::{self, Checkpoint};
 use vouch_tlog::note::{Note, NoteSignature, VerifierKey};
@@ -31,7 +29,7 @@ use vouch_tlog::proof_file::ProofFile;
 use vouch_tlog::tree::{leaf_hash, Hash};
 use vouch_tlog::witness::origin_hash;
 
-use crate::support::{Run, TestLedger};
+use crate::support::{copy_dir, crc32_ieee, key_file, Run, TestLedger};
 
 fn s(path: &Path) -> &str {
     path.to_str().expect("UTF-8 path")
@@ -52,15 +50,6 @@ fn refused(run: &Run, code: i32, needles: &[&str]) {
             run.stderr
         );
     }
-}
-
-/// Writes a key file (mode 0600) from a fixed seed.
-fn key_file(dir: &Path, name: &str, seed: u8) -> (PathBuf, SigningKey) {
-    let key = SigningKey::from_seed([seed; 32]);
-    let path = dir.join(name);
-    std::fs::write(&path, key.to_file_text()).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-    (path, key)
 }
 
 /// Ingests `n` metric events for `run`, steps `from..from + n`.
@@ -211,22 +200,6 @@ fn frames(segment: &[u8]) -> Vec<(usize, usize)> {
         at += FRAME_HEADER + len;
     }
     out
-}
-
-/// CRC-32 (IEEE), continued from `crc`.
-fn crc32_ieee(data: &[u8], crc: u32) -> u32 {
-    let mut crc = !crc;
-    for &byte in data {
-        crc ^= u32::from(byte);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
 }
 
 /// Cuts the record at `position` out of the ledger's only segment: the frames after it
@@ -395,20 +368,6 @@ fn a_record_lost_in_the_middle_without_cover_is_located_by_verify() {
 // ---------------------------------------------------------------------------------------
 // A forked NATS stream served to two directories
 // ---------------------------------------------------------------------------------------
-
-/// Copies a directory tree (files and directories only).
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
 
 /// Runs `args` in `ledger` until it succeeds, or fails the test at the deadline: a server
 /// just started may still be recovering its streams.

@@ -4,7 +4,6 @@
 //! checkpoints kept under conflicts/), and `vouch verify-checkpoint` counts their
 //! cosignatures against a quorum, and compares a checkpoint with a ledger's tree.
 
-use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
 use vouch_chain::SigningKey;
@@ -14,21 +13,12 @@ use vouch_tlog::store::MemoryStore;
 use vouch_tlog::tree::{Hash, Tree};
 use vouch_tlog::witness::origin_hash;
 
-use crate::support::{Run, TestLedger};
+use crate::support::{key_file, Run, TestLedger};
 
 const ORIGIN: &str = "example.test/vouch";
 
 fn s(path: &Path) -> &str {
     path.to_str().expect("UTF-8 path")
-}
-
-/// Writes a key file (mode 0600) from a fixed seed.
-fn key_file(dir: &Path, name: &str, seed: u8) -> (PathBuf, SigningKey) {
-    let key = SigningKey::from_seed([seed; 32]);
-    let path = dir.join(name);
-    std::fs::write(&path, key.to_file_text()).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-    (path, key)
 }
 
 struct Setup {
