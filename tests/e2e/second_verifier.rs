@@ -266,6 +266,8 @@ struct World {
     /// The same checkpoint, signed by the log only.
     uncosigned: PathBuf,
     bundle: PathBuf,
+    /// The model file the ledger promoted and deployed.
+    model: PathBuf,
     export: PathBuf,
 }
 
@@ -472,6 +474,7 @@ fn world() -> World {
         cosigned_text,
         uncosigned,
         bundle,
+        model,
         export,
     }
 }
@@ -516,6 +519,37 @@ fn the_python_verifier_accepts_a_real_ledger_and_agrees_with_vouch_on_every_flip
         &["bundle", s(&w.bundle), "--trust", "/nonexistent"],
         65,
     );
+
+    // The bundle naming its artifact by sha256, as supply-chain tools do: both verifiers
+    // resolve it through the artifact_logged record the bundle holds, and both refuse a
+    // sha256 no record carries.
+    let sha256 = vouch_files::hash::hash_file(&w.model, false)
+        .expect("hash the model")
+        .sha256;
+    let mut named: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&w.bundle).unwrap()).unwrap();
+    named["artifact"] = format!("sha256:{}", hex(&sha256)).into();
+    let by_sha256 = w
+        .ledger
+        .file("bundle-sha256.json", named.to_string().as_bytes());
+    let mut unknown = sha256;
+    unknown[31] ^= 1;
+    named["artifact"] = format!("sha256:{}", hex(&unknown)).into();
+    let by_unknown = w
+        .ledger
+        .file("bundle-unknown.json", named.to_string().as_bytes());
+    let mut args = vec!["bundle", s(&by_sha256), "--trust", trust_s, "--json"];
+    args.extend(logged);
+    py_ok(&python, &args);
+    args[1] = s(&by_unknown);
+    py_fails(&python, &args, 1);
+    let mut args = vec!["verify-bundle", s(&by_sha256), "--trust", trust_s];
+    args.extend(logged);
+    w.ledger.vouch(&args).ok();
+    args[1] = s(&by_unknown);
+    w.ledger
+        .vouch(&args)
+        .fails(1, "no artifact_logged record in the bundle carries sha256:");
 
     // Inclusion proofs of some records, against the cosigned checkpoint.
     let export_text = std::fs::read_to_string(&w.export).unwrap();

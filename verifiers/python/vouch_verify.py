@@ -1865,14 +1865,23 @@ def _verify_bundle(v, trust, res, log_vkey, witnesses, quorum):
                                             for r in v["records"])):
         res.fail("a v2 bundle carries log or inclusion")
         raise Stop
-    # 2. artifact
+    # 2. artifact: a BLAKE3 digest, or a sha256 an artifact_logged record carries
+    # (resolved once the records are decoded)
     art = v["artifact"]
-    if art.startswith("blake3:"):
-        art = art[7:]
-    if not re.fullmatch(r"[0-9a-f]{64}", art):
-        res.fail("artifact is not a digest")
-        raise Stop
-    artifact = bytes.fromhex(art)
+    by_sha256 = None
+    if art.startswith("sha256:"):
+        if not re.fullmatch(r"sha256:[0-9a-f]{64}", art):
+            res.fail("artifact is not a digest")
+            raise Stop
+        by_sha256 = bytes.fromhex(art[7:])
+        artifact = None
+    else:
+        if art.startswith("blake3:"):
+            art = art[7:]
+        if not re.fullmatch(r"[0-9a-f]{64}", art):
+            res.fail("artifact is not a digest")
+            raise Stop
+        artifact = bytes.fromhex(art)
     # 3. records
     recs = []
     seen = set()
@@ -1902,6 +1911,14 @@ def _verify_bundle(v, trust, res, log_vkey, witnesses, quorum):
                      "inclusion": r.get("inclusion")})
     by_pos = {x["position"]: x for x in recs}
     recs_sorted = sorted(recs, key=lambda x: x["position"])
+    if by_sha256 is not None:
+        named = [x["ev"]["body"]["digest"] for x in recs_sorted
+                 if x["ev"]["kind"] == "artifact_logged"
+                 and x["ev"]["body"]["sha256"] == by_sha256]
+        if not named:
+            res.fail("no artifact_logged record in the bundle carries the artifact's sha256")
+            raise Stop
+        artifact = named[0]
     used = set()
 
     def chain_decisions(pred):

@@ -332,13 +332,33 @@ fn rule_checks(bundle: &Bundle, trust: &Trust) -> Vec<Check> {
             detail,
         })
     };
-    let Ok(artifact) = Digest::parse(&bundle.artifact) else {
-        check(
-            "artifact",
-            false,
-            format!("`{}` is not a digest", bundle.artifact),
-        );
-        return checks;
+    // The artifact by its BLAKE3 digest, or by the sha256 an `artifact_logged` record of
+    // the bundle carries (resolved once the records are decoded).
+    let named_sha256 = bundle
+        .artifact
+        .starts_with("sha256:")
+        .then(|| vouch_event::Sha256::parse(&bundle.artifact));
+    let artifact = match &named_sha256 {
+        Some(Ok(_)) => None,
+        Some(Err(_)) => {
+            check(
+                "artifact",
+                false,
+                format!("`{}` is not a digest", bundle.artifact),
+            );
+            return checks;
+        }
+        None => match Digest::parse(&bundle.artifact) {
+            Ok(d) => Some(d),
+            Err(_) => {
+                check(
+                    "artifact",
+                    false,
+                    format!("`{}` is not a digest", bundle.artifact),
+                );
+                return checks;
+            }
+        },
     };
     // Every record decoded, with its digest; its event id and key must be the ones its
     // bytes imply (they are outside the bytes a digest or signature covers).
@@ -391,6 +411,30 @@ fn rule_checks(bundle: &Bundle, trust: &Trust) -> Vec<Check> {
             return checks;
         }
     }
+    let artifact = match (artifact, named_sha256) {
+        (Some(d), _) => d,
+        (None, Some(Ok(sha256))) => {
+            let found = events.values().find_map(|(e, _, _)| match &e.body {
+                Body::ArtifactLogged(a) if a.sha256 == Some(sha256) => Some(a.digest),
+                _ => None,
+            });
+            match found {
+                Some(d) => d,
+                None => {
+                    check(
+                        "artifact",
+                        false,
+                        format!(
+                            "no artifact_logged record in the bundle carries {}",
+                            bundle.artifact
+                        ),
+                    );
+                    return checks;
+                }
+            }
+        }
+        _ => unreachable!("a malformed artifact returned above"),
+    };
     let decision_at = |index: u64| {
         events.iter().find_map(|(p, (e, _, key))| match &e.body {
             Body::DecisionRecorded(d) if d.index == index && key == chain_key().as_str() => {
