@@ -1348,3 +1348,57 @@ fn every_single_byte_change_to_a_cosigned_checkpoint_fails() {
         }
     }
 }
+
+// Two places count cosignatures against a quorum: `count_cosignatures` (what `vouch
+// verify-checkpoint` lists, with timestamps) and `policy::evaluate` over
+// `Policy::from_keys` (what `verify-bundle` and `verify --checkpoint` decide with). They
+// must agree on every note: the same generated witnesses, cosigners, forged lines and
+// quorums go to both.
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+    #[test]
+    fn count_cosignatures_and_the_flag_policy_agree(
+        known in proptest::collection::btree_set(20u8..28, 0..5),
+        cosigners in proptest::collection::btree_set(20u8..30, 0..6),
+        forged in proptest::option::of(20u8..28),
+        quorum_pick in 0usize..6,
+    ) {
+        let known: Vec<u8> = known.into_iter().collect();
+        let cosigners: Vec<u8> = cosigners.into_iter().collect();
+        let mut note = cosigned_checkpoint(5, &cosigners, 1_700_000_000);
+        // A cosignature line under a known witness's name and key id made by another key.
+        if let Some(w) = forged {
+            let cp = sample_checkpoint(5);
+            let mut line = cosignature::cosign(&cp, &name(&format!("w{w}.example")), &signing_key(w), 1)
+                .expect("cosign");
+            if !cosigners.contains(&w) {
+                let other = cosignature::cosign(&cp, &name(&format!("w{w}.example")), &signing_key(99), 1)
+                    .expect("cosign");
+                line = note::NoteSignature::new(line.name().clone(), line.key_id(), other.signature().to_vec())
+                    .expect("a line");
+                note.push_signature(line).expect("push");
+            }
+        }
+        let witnesses: Vec<VerifierKey> = known
+            .iter()
+            .map(|&w| witness_vkey(&format!("w{w}.example"), w))
+            .collect();
+        let quorum = quorum_pick.min(witnesses.len());
+        let counted = cosignature::count_cosignatures(&note, &witnesses, quorum);
+        let policy = Policy::from_keys(vec![log_vkey(ORIGIN, LOG_SEED)], witnesses.clone(), quorum)
+            .expect("a policy");
+        let evaluated = policy::evaluate(&policy, &note);
+        match (counted, evaluated) {
+            (Ok(q), Ok(PolicyVerdict::Accepted { cosigners: names, .. })) => {
+                prop_assert!(q.is_met(), "evaluate accepted, count says short: {q:?}");
+                prop_assert_eq!(q.cosigners.len(), names.len());
+            }
+            (Ok(q), Ok(PolicyVerdict::QuorumNotMet { cosigners: names, .. })) => {
+                prop_assert!(!q.is_met(), "count met, evaluate says short: {q:?}");
+                prop_assert_eq!(q.cosigners.len(), names.len());
+            }
+            (Err(_), Err(_)) => {}
+            (c, e) => prop_assert!(false, "disagree: count {c:?}, evaluate {e:?}"),
+        }
+    }
+}
