@@ -11,7 +11,7 @@ use vouch_attest::{AttestError, Envelope};
 use vouch_chain::SigningKey;
 use vouch_event::{Body, DecisionOutcome, DecisionRecorded, Digest, PublicKeyBytes};
 use vouch_files::FileKind;
-use vouch_ledger::{Ledger, Role, Trust, TrustFile};
+use vouch_ledger::{Ledger, Role, Trust};
 use vouch_views::{DecisionEntry, Views};
 
 use crate::context::Context;
@@ -444,16 +444,6 @@ fn write_file(path: &Path, bytes: &[u8]) -> CliResult<()> {
     std::fs::rename(&tmp, path).map_err(io)
 }
 
-fn read_trust(path: &Path) -> CliResult<Trust> {
-    <Trust as TrustFile>::read(path).map_err(|e| match e {
-        vouch_ledger::TrustError::Io { source, .. } => CliError::new(
-            crate::exit::user_file_failure(&source),
-            anyhow::anyhow!("cannot read trust list {}: {source}", path.display()),
-        ),
-        e => bad_input(format!("{} is not a trust list: {e}", path.display())),
-    })
-}
-
 /// The trusted key that made `signature`, if any.
 fn signed_by(
     envelope: &Envelope,
@@ -474,7 +464,7 @@ fn verify(ctx: &Context, path: &Path, trust_path: &Path) -> CliResult<u8> {
             anyhow::anyhow!("cannot read attestation {}: {e}", path.display()),
         )
     })?;
-    let trust = read_trust(trust_path)?;
+    let trust = crate::release::read_trust_file(trust_path)?;
     let envelopes = vouch_attest::read_envelopes(&bytes)
         .map_err(|e| bad_input(format!("{}: {e}", path.display())))?;
     let mut reports = Vec::new();

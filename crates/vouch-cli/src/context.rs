@@ -58,9 +58,7 @@ impl Context {
                 Ok(Err(Ledger::open(&self.global.ledger, &options)?))
             }
             Ok(mut ledger) => {
-                let progress = crate::output::Progress::new("projecting");
-                ledger.catch_up(&mut |at, end| progress.update(at.get(), end.get()))?;
-                progress.finish();
+                catch_up(&mut ledger)?;
                 Ok(Ok(ledger))
             }
             Err(e) => Err(e.into()),
@@ -76,9 +74,7 @@ impl Context {
     /// acknowledged before the command started.
     pub fn open_caught_up(&self) -> CliResult<Ledger> {
         let mut ledger = self.open()?;
-        let progress = crate::output::Progress::new("projecting");
-        ledger.catch_up(&mut |at, end| progress.update(at.get(), end.get()))?;
-        progress.finish();
+        catch_up(&mut ledger)?;
         Ok(ledger)
     }
 
@@ -213,4 +209,12 @@ pub fn file_uri(path: &std::path::Path) -> CliResult<String> {
         }
     }
     Ok(uri)
+}
+
+/// Brings the views up to the log, showing progress on a terminal.
+fn catch_up(ledger: &mut Ledger) -> CliResult<()> {
+    let progress = crate::output::Progress::new("projecting");
+    ledger.catch_up(&mut |at, end| progress.update(at.get(), end.get()))?;
+    progress.finish();
+    Ok(())
 }

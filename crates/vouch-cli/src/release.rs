@@ -1110,13 +1110,7 @@ fn verify_export(
         .trust
         .as_deref()
         .expect("clap requires --trust with --from");
-    let trust = <Trust as TrustFile>::read(trust_path).map_err(|e| match e {
-        vouch_ledger::TrustError::Io { source, .. } => CliError::new(
-            crate::exit::user_file_failure(&source),
-            anyhow::anyhow!("cannot read trust list {}: {source}", trust_path.display()),
-        ),
-        e => bad_input(format!("{} is not a trust list: {e}", trust_path.display())),
-    })?;
+    let trust = read_trust_file(trust_path)?;
     let start = std::time::Instant::now();
     let report = vouch_ledger::verify_log(&log, &trust, &mut |_, _| {})?;
     let checkpoint = match (&args.checkpoint, policy) {
@@ -1313,20 +1307,25 @@ pub fn verify_bundle_command(ctx: &Context, args: &VerifyBundleArgs) -> CliResul
     Ok(if ok { 0 } else { 1 })
 }
 
+/// An auditor's trust list file (`verify-bundle --trust`, `verify --from --trust`,
+/// `attest --verify --trust`): what is wrong with it is bad input, not a damaged ledger.
+pub fn read_trust_file(path: &Path) -> CliResult<Trust> {
+    <Trust as TrustFile>::read(path).map_err(|e| match e {
+        vouch_ledger::TrustError::Io { source, .. } => CliError::new(
+            crate::exit::user_file_failure(&source),
+            anyhow::anyhow!("cannot read trust list {}: {source}", path.display()),
+        ),
+        e => bad_input(format!("{} is not a trust list: {e}", path.display())),
+    })
+}
+
 /// The trust an auditor gives `verify-bundle`: a trust file and/or keys with roles. A key
 /// given with `--key` is named as the trust file names it, else as the bundle names it (a
 /// review must carry the name its key is trusted under, and `--key` gives no name; the
 /// trust is in the key, the name is a label), else by its key id.
 fn auditor_trust(args: &VerifyBundleArgs, bundle: &Bundle) -> CliResult<Trust> {
     let mut trust = match &args.trust {
-        // The auditor's own file: what is wrong with it is bad input, not a damaged ledger.
-        Some(path) => <Trust as TrustFile>::read(path).map_err(|e| match e {
-            vouch_ledger::TrustError::Io { source, .. } => CliError::new(
-                crate::exit::user_file_failure(&source),
-                anyhow::anyhow!("cannot read trust list {}: {source}", path.display()),
-            ),
-            e => bad_input(format!("{} is not a trust list: {e}", path.display())),
-        })?,
+        Some(path) => read_trust_file(path)?,
         None => Trust::default(),
     };
     if args.keys.len() != args.roles.len() {

@@ -105,7 +105,9 @@ impl Bundle {
     pub fn signers(&self) -> Vec<(PublicKeyBytes, String)> {
         let mut out: Vec<(PublicKeyBytes, String)> = Vec::new();
         for r in &self.records {
-            let Some(event) = unhex(&r.bytes).and_then(|b| vouch_event::decode(&b).ok()) else {
+            let Some(event) =
+                vouch_event::parse_hex_bytes(&r.bytes).and_then(|b| vouch_event::decode(&b).ok())
+            else {
                 continue;
             };
             let signer = match &event.body {
@@ -254,7 +256,7 @@ fn audited_decision(bundle: &Bundle) -> Option<vouch_event::DecisionRecorded> {
         if r.key != chain_key().as_str() {
             return None;
         }
-        match unhex(&r.bytes)
+        match vouch_event::parse_hex_bytes(&r.bytes)
             .and_then(|b| vouch_event::decode(&b).ok())?
             .body
         {
@@ -268,16 +270,6 @@ fn audited_decision(bundle: &Bundle) -> Option<vouch_event::DecisionRecorded> {
 fn pin_of(d: &vouch_event::DecisionRecorded) -> Option<(u64, vouch_tlog::tree::Hash)> {
     d.log
         .map(|pin| (pin.size, vouch_tlog::tree::Hash(pin.root)))
-}
-
-/// Lowercase or uppercase hex, two digits per byte, nothing else.
-pub(crate) fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    (0..text.len() / 2)
-        .map(|i| u8::from_str_radix(text.get(i * 2..i * 2 + 2)?, 16).ok())
-        .collect()
 }
 
 /// Checks a bundle against the auditor's `trust` with the rule book: the audited decision
@@ -364,7 +356,7 @@ fn rule_checks(bundle: &Bundle, trust: &Trust) -> Vec<Check> {
     // bytes imply (they are outside the bytes a digest or signature covers).
     let mut events: BTreeMap<u64, (Event, Digest, String)> = BTreeMap::new();
     for r in &bundle.records {
-        let Some(bytes) = unhex(&r.bytes) else {
+        let Some(bytes) = vouch_event::parse_hex_bytes(&r.bytes) else {
             check(
                 "record",
                 false,
@@ -828,7 +820,8 @@ fn log_checks(bundle: &Bundle, policy: &Policy, checks: &mut Vec<Check>) {
     for r in &bundle.records {
         let refuse = |reason: String| format!("record at position {}: {reason}", r.position);
         let verdict = (|| {
-            let bytes = unhex(&r.bytes).ok_or_else(|| refuse("its bytes are not hex".into()))?;
+            let bytes = vouch_event::parse_hex_bytes(&r.bytes)
+                .ok_or_else(|| refuse("its bytes are not hex".into()))?;
             let proof = parse_hashes(r.inclusion.as_deref().unwrap_or_default())
                 .map_err(|e| refuse(format!("its inclusion proof {e}")))?;
             let Some(index) = r.position.checked_sub(1) else {

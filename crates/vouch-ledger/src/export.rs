@@ -155,7 +155,7 @@ impl ExportedLog {
             }
             let key = LogKey::new(r.key.clone())
                 .map_err(|e| bad(i, format!("`{}` is not a log key: {e}", r.key)))?;
-            let bytes = crate::bundle::unhex(&r.bytes)
+            let bytes = vouch_event::parse_hex_bytes(&r.bytes)
                 .ok_or_else(|| bad(i, "its bytes are not hex".into()))?;
             records.push(Record {
                 position: Position::new(r.position),
